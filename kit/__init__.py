@@ -1,0 +1,8 @@
+"""Facilitation and reporting kit for leadership-team development programmes.
+
+Import direction (never upwards): instrument -> ingest -> scoring -> privacy -> charts
+-> reports / live / apps -> cli. ``settings``, ``errors`` and ``i18n`` are usable from anywhere;
+only ``kit.store`` talks to the database.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""Text the kit shows, in bokmål and English, from data files (never hard-coded in logic).
+
+Each file ``kit/data/i18n/<namespace>.yaml`` maps a key to its text per language::
+
+    summary.title:
+      nb: Sammendrag
+      en: Summary
+
+Keys are used as ``<namespace>.<key>``, e.g. ``t("report.summary.title", "en")``.
+Text may hold ``str.format`` fields: ``t("report.cover.n", "nb", n=6, invited=8)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from kit.errors import KitError
+from kit.settings import DATA_DIR, LANGUAGES
+
+I18N_DIR = DATA_DIR / "i18n"
+
+
+@lru_cache(maxsize=1)
+def load_texts(i18n_dir: Path = I18N_DIR) -> dict[str, dict[str, str]]:
+    """Every text of every namespace, checked: each key has every language."""
+    texts: dict[str, dict[str, str]] = {}
+    problems = []
+    for path in sorted(i18n_dir.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, per_lang in data.items():
+            full = f"{path.stem}.{key}"
+            if not isinstance(per_lang, dict):
+                problems.append(f"{path.name}: {key} must map languages to text")
+                continue
+            missing = [lang for lang in LANGUAGES if not per_lang.get(lang)]
+            if missing:
+                problems.append(f"{path.name}: {key} has no text for {', '.join(missing)}")
+            texts[full] = {lang: str(v) for lang, v in per_lang.items()}
+    if problems:
+        raise KitError("Translation files are incomplete:\n" + "\n".join(problems))
+    return texts
+
+
+def t(key: str, lang: str, /, **fields: object) -> str:
+    """The text for ``key`` in ``lang``, formatted with ``fields``."""
+    if lang not in LANGUAGES:
+        raise KitError(f"Language {lang!r} is not supported; use one of {', '.join(LANGUAGES)}.")
+    try:
+        text = load_texts()[key][lang]
+    except KeyError:
+        raise KitError(
+            f"No text for {key!r}; add it to kit/data/i18n/{key.split('.')[0]}.yaml "
+            "with an nb and an en entry."
+        ) from None
+    return text.format(**fields) if fields else text
+
+
+def translator(lang: str):
+    """A one-argument ``t`` bound to ``lang``, handy in notebooks and widgets."""
+
+    def _t(key: str, /, **fields: object) -> str:
+        return t(key, lang, **fields)
+
+    return _t

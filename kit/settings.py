@@ -1,0 +1,128 @@
+"""One settings object for every entry point: CLI, report runner, widgets and served apps.
+
+Defaults are safe; each field can be overridden by an environment variable ``KIT_<FIELD>``
+(for example ``KIT_DATABASE_URL`` or ``KIT_MIN_RESPONDENTS=3``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from kit.errors import SettingsError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = PACKAGE_DIR / "data"
+PROJECT_DIR = PACKAGE_DIR.parent
+
+LANGUAGES = ("nb", "en")
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("KIT_HOME", str(PROJECT_DIR))).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, validated on construction."""
+
+    home_dir: Path = field(default_factory=_default_home)
+    database_url: str = ""  # empty: SQLite file in var_dir
+    language: str = "nb"
+    instrument: str = "lagprofil"
+    # Anonymity thresholds (fixed once a wave has started).
+    min_respondents: int = 5  # per group and wave before any score exists
+    min_subgroup_respondents: int = 5  # each side of a split (leader vs members), and the rest
+    min_comment_respondents: int = 7  # respondents before open comments are shown
+    min_answered_share: float = 0.5  # share of a dimension's items a respondent must answer
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = 8866
+    public_url: str = ""  # how participants reach the server; empty: http://host:port
+    # Work.
+    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    chromium_path: str = "/usr/bin/chromium"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.language not in LANGUAGES:
+            problems.append(f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
+        if self.min_respondents < 3:
+            problems.append(
+                f"min_respondents must be at least 3 (got {self.min_respondents}); "
+                "below 3 an answer can be traced to a person"
+            )
+        if self.min_subgroup_respondents < self.min_respondents:
+            problems.append("min_subgroup_respondents must be at least min_respondents")
+        if self.min_comment_respondents < self.min_respondents:
+            problems.append("min_comment_respondents must be at least min_respondents")
+        if not 0 < self.min_answered_share <= 1:
+            problems.append("min_answered_share must be in (0, 1]")
+        if not 0 < self.port < 65536:
+            problems.append(f"port must be 1-65535, not {self.port}")
+        if self.workers < 1:
+            problems.append("workers must be at least 1")
+        if problems:
+            raise SettingsError("Invalid settings: " + "; ".join(problems) + ".")
+
+    # Derived locations -------------------------------------------------------------------------
+    @property
+    def var_dir(self) -> Path:
+        return self.home_dir / "var"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home_dir / "outputs"
+
+    @property
+    def parameters_dir(self) -> Path:
+        return self.home_dir / "parameters"
+
+    @property
+    def notebooks_dir(self) -> Path:
+        return PROJECT_DIR / "notebooks"
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL in force: ``database_url`` or a SQLite file under ``var_dir``."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'kit.sqlite'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (Path, "Path"):
+            return Path(raw).expanduser().resolve()
+        return raw
+    except ValueError:
+        raise SettingsError(
+            f"Environment variable KIT_{name.upper()}={raw!r} is not a valid {kind}; "
+            f"set it to a {kind} value or unset it."
+        ) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from defaults, then ``KIT_*`` environment variables, then ``overrides``."""
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = os.environ.get(f"KIT_{f.name.upper()}")
+        if raw is not None and raw != "":
+            values[f.name] = _parse(f.name, raw, f.type)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise SettingsError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    return Settings(**values)

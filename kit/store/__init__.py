@@ -1,0 +1,308 @@
+"""The store: the one module that talks to the database (SQLite by default, PostgreSQL by URL).
+
+>>> store = open_store(load_settings())          # creates the schema if the database is new
+>>> store.import_responses(table, instrument, source_hash, "export.csv")
+>>> table = store.load_responses(instrument)     # the canonical response table (see RESPONSE_COLUMNS)
+
+The canonical response table is a wide DataFrame: one row per respondent with columns
+``respondent, group, wave, role`` then one float column per item id (NaN = not answered or not
+applicable) then one text column per open question id (None = no comment).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from kit.errors import NotFoundError, Problem, ResponseFileError, StoreError
+from kit.instrument import Instrument
+from kit.settings import Settings
+from kit.store import schema as s
+
+RESPONSE_COLUMNS = ("respondent", "group", "wave", "role")
+ROLES = ("leader", "member")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    filename: str
+    rows: int  # respondents written
+    skipped: bool  # True when the same file was imported before: nothing changed
+    import_id: int | None
+
+
+class Store:
+    """Survey data: cohorts, groups, waves and respondents' answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(
+                f"Cannot use database URL {_redact(url)!r}: {exc}. Set KIT_DATABASE_URL to "
+                "'sqlite:///path/kit.sqlite' or 'postgresql+psycopg://user:pw@host/db'."
+            ) from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._ensure_schema()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in one transaction: committed on success, rolled back on any error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreError(f"Database {_redact(self.url)!r} failed: {exc.orig}") from exc
+
+    def _ensure_schema(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                s.metadata.create_all(conn)
+                found = conn.execute(select(func.max(s.kit_schema.c.version))).scalar()
+                if found is None:
+                    conn.execute(insert(s.kit_schema).values(version=s.SCHEMA_VERSION, applied_at=now()))
+                elif found > s.SCHEMA_VERSION:
+                    raise StoreError(
+                        f"The database {_redact(self.url)} has schema version {found}, newer than this "
+                        f"kit's {s.SCHEMA_VERSION}. Upgrade the kit."
+                    )
+                else:
+                    for version in range(found + 1, s.SCHEMA_VERSION + 1):
+                        for statement in s.MIGRATIONS.get(version, []):
+                            conn.exec_driver_sql(statement)
+                        conn.execute(insert(s.kit_schema).values(version=version, applied_at=now()))
+        except OperationalError as exc:
+            raise StoreError(
+                f"Cannot open the database {_redact(self.url)!r}: {exc.orig}. Check KIT_DATABASE_URL "
+                "and that the server is running."
+            ) from None
+
+    def schema_version(self) -> int:
+        with self.begin() as conn:
+            return int(conn.execute(select(func.max(s.kit_schema.c.version))).scalar_one())
+
+    # -- reference data ---------------------------------------------------------------------------
+    def save_cohort(self, id: str, name: str, programme: str = "", start_date: str | None = None,
+                    end_date: str | None = None) -> None:
+        self._upsert(s.cohorts, {"id": id, "name": name, "programme": programme,
+                                 "start_date": start_date, "end_date": end_date})
+
+    def save_group(self, id: str, name: str, organisation: str = "", cohort_id: str | None = None,
+                   in_norm_base: bool = True, language: str = "nb") -> None:
+        self._upsert(s.groups, {"id": id, "name": name, "organisation": organisation,
+                                "cohort_id": cohort_id, "in_norm_base": in_norm_base,
+                                "language": language})
+
+    def save_wave(self, id: str, ordinal: int) -> None:
+        self._upsert(s.waves, {"id": id, "ordinal": ordinal})
+
+    def save_group_wave(self, group_id: str, wave_id: str, invited: int | None = None,
+                        status: str = "open", survey_date: str | None = None) -> None:
+        if status not in ("open", "closed"):
+            raise ValueError(f"status must be 'open' or 'closed', not {status!r}")
+        self._upsert(s.group_waves, {"group_id": group_id, "wave_id": wave_id, "invited": invited,
+                                     "status": status, "survey_date": survey_date},
+                     keys=("group_id", "wave_id"))
+
+    def set_wave_status(self, group_id: str, wave_id: str, status: str) -> None:
+        with self.begin() as conn:
+            done = conn.execute(update(s.group_waves).where(
+                s.group_waves.c.group_id == group_id, s.group_waves.c.wave_id == wave_id
+            ).values(status=status)).rowcount
+        if not done:
+            raise NotFoundError(f"Group {group_id!r} has no wave {wave_id!r}.")
+
+    def _upsert(self, table: Any, row: dict[str, Any], keys: Sequence[str] = ("id",)) -> None:
+        where = [table.c[k] == row[k] for k in keys]
+        with self.begin() as conn:
+            if conn.execute(select(table).where(*where)).first() is None:
+                conn.execute(insert(table).values(**row))
+            else:
+                conn.execute(update(table).where(*where).values(**row))
+
+    def list_cohorts(self) -> pd.DataFrame:
+        return self._frame(select(s.cohorts).order_by(s.cohorts.c.id))
+
+    def list_groups(self) -> pd.DataFrame:
+        return self._frame(select(s.groups).order_by(s.groups.c.id))
+
+    def list_waves(self) -> pd.DataFrame:
+        return self._frame(select(s.waves).order_by(s.waves.c.ordinal))
+
+    def list_group_waves(self) -> pd.DataFrame:
+        """Every group's waves with invited count, status and respondents stored so far."""
+        counts = (select(s.responses.c.group_id, s.responses.c.wave_id,
+                         func.count().label("respondents"))
+                  .group_by(s.responses.c.group_id, s.responses.c.wave_id).subquery())
+        q = (select(s.group_waves, func.coalesce(counts.c.respondents, 0).label("respondents"))
+             .select_from(s.group_waves.outerjoin(counts, (counts.c.group_id == s.group_waves.c.group_id)
+                                                  & (counts.c.wave_id == s.group_waves.c.wave_id)))
+             .order_by(s.group_waves.c.group_id, s.group_waves.c.wave_id))
+        return self._frame(q)
+
+    def get_group(self, group_id: str) -> dict[str, Any]:
+        with self.begin() as conn:
+            row = conn.execute(select(s.groups).where(s.groups.c.id == group_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"Group {group_id!r} does not exist; see 'kit groups' for the list.")
+        return dict(row)
+
+    def _frame(self, query: Any) -> pd.DataFrame:
+        with self.begin() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    # -- responses --------------------------------------------------------------------------------
+    def import_responses(self, table: pd.DataFrame, instrument: Instrument, source_hash: str,
+                         filename: str) -> ImportResult:
+        """Write a validated response table in one transaction: all of it or nothing.
+
+        Importing the same file (same ``source_hash``) again changes nothing. A respondent already
+        stored for the same group and wave from another file is refused, with every clash listed.
+        """
+        with self.begin() as conn:
+            prior = conn.execute(select(s.imports.c.id).where(s.imports.c.source_hash == source_hash)).first()
+            if prior is not None:
+                return ImportResult(filename, 0, True, prior[0])
+            self._refuse_existing(conn, table, instrument, filename)
+            import_id = conn.execute(insert(s.imports).values(
+                source_hash=source_hash, filename=filename, instrument_id=instrument.id,
+                rows=len(table), imported_at=now())).inserted_primary_key[0]
+            self._write_responses(conn, table, instrument, import_id)
+        return ImportResult(filename, len(table), False, import_id)
+
+    def add_response(self, instrument: Instrument, group_id: str, wave_id: str, respondent: str,
+                     answers: dict[str, float | None], comments: dict[str, str] | None = None,
+                     role: str | None = None) -> int:
+        """Store one respondent's answers (a web survey submission) as an import would."""
+        row = {"respondent": respondent, "group": group_id, "wave": wave_id, "role": role}
+        row.update({i: answers.get(i) for i in instrument.item_ids})
+        row.update({q: (comments or {}).get(q) for q in instrument.open_question_ids})
+        table = pd.DataFrame([row])
+        with self.begin() as conn:
+            self._refuse_existing(conn, table, instrument, "survey")
+            return self._write_responses(conn, table, instrument, None)[0]
+
+    def _refuse_existing(self, conn: Connection, table: pd.DataFrame, instrument: Instrument,
+                         source: str) -> None:
+        groups = sorted(set(table["group"]))
+        existing = conn.execute(select(s.responses.c.group_id, s.responses.c.wave_id,
+                                       s.responses.c.respondent).where(
+            s.responses.c.instrument_id == instrument.id, s.responses.c.group_id.in_(groups))).all()
+        taken = {(g, w, r) for g, w, r in existing}
+        problems = [
+            Problem(source, "this respondent is already stored for this group and wave", row=i + 2,
+                    column="respondent", value=str(r))
+            for i, (g, w, r) in enumerate(zip(table["group"], table["wave"], table["respondent"], strict=True))
+            if (g, w, str(r)) in taken
+        ]
+        if problems:
+            raise ResponseFileError(source, problems, hint=(
+                "These answers were imported before from another file. Remove the rows, or give the "
+                "respondents new ids if they are different people."))
+
+    def _write_responses(self, conn: Connection, table: pd.DataFrame, instrument: Instrument,
+                         import_id: int | None) -> list[int]:
+        stamp = now()
+        ids: list[int] = []
+        answer_rows: list[dict[str, Any]] = []
+        comment_rows: list[dict[str, Any]] = []
+        items = [i for i in instrument.item_ids if i in table.columns]
+        questions = [q for q in instrument.open_question_ids if q in table.columns]
+        for rec in table.to_dict("records"):
+            role = rec.get("role")
+            rid = conn.execute(insert(s.responses).values(
+                instrument_id=instrument.id, group_id=str(rec["group"]), wave_id=str(rec["wave"]),
+                respondent=str(rec["respondent"]), role=None if _missing(role) else str(role),
+                import_id=import_id, submitted_at=stamp)).inserted_primary_key[0]
+            ids.append(rid)
+            answer_rows += [{"response_id": rid, "item_id": i, "value": float(rec[i])}
+                            for i in items if not _missing(rec[i])]
+            comment_rows += [{"response_id": rid, "question_id": q, "text": str(rec[q]).strip()}
+                             for q in questions if not _missing(rec[q]) and str(rec[q]).strip()]
+        if answer_rows:
+            conn.execute(insert(s.answers), answer_rows)
+        if comment_rows:
+            conn.execute(insert(s.comments), comment_rows)
+        return ids
+
+    def load_responses(self, instrument: Instrument, group_ids: Sequence[str] | None = None,
+                       wave_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """The canonical wide response table for ``instrument`` (optionally some groups/waves)."""
+        r = s.responses
+        where = [r.c.instrument_id == instrument.id]
+        if group_ids is not None:
+            where.append(r.c.group_id.in_(list(group_ids)))
+        if wave_ids is not None:
+            where.append(r.c.wave_id.in_(list(wave_ids)))
+        base = self._frame(select(r.c.id, r.c.respondent, r.c.group_id.label("group"),
+                                  r.c.wave_id.label("wave"), r.c.role).where(*where).order_by(r.c.id))
+        ans = self._frame(select(s.answers.c.response_id, s.answers.c.item_id, s.answers.c.value)
+                          .join(r, r.c.id == s.answers.c.response_id).where(*where))
+        com = self._frame(select(s.comments.c.response_id, s.comments.c.question_id, s.comments.c.text)
+                          .join(r, r.c.id == s.comments.c.response_id).where(*where))
+        wide = ans.pivot(index="response_id", columns="item_id", values="value") if len(ans) else None
+        out = base.set_index("id")
+        out = out.join(wide) if wide is not None else out
+        if len(com):
+            out = out.join(com.pivot(index="response_id", columns="question_id", values="text"))
+        for i in instrument.item_ids:
+            out[i] = out[i].astype(float) if i in out.columns else float("nan")
+        for q in instrument.open_question_ids:
+            out[q] = out[q].astype(object).where(out[q].notna(), None) if q in out.columns else None
+        cols = [*RESPONSE_COLUMNS, *instrument.item_ids, *instrument.open_question_ids]
+        out = out.reset_index(drop=True)[cols]
+        out["role"] = out["role"].astype(object).where(out["role"].notna(), None)
+        return out
+
+    def import_hashes(self) -> set[str]:
+        with self.begin() as conn:
+            return set(conn.execute(select(s.imports.c.source_hash)).scalars())
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or v is pd.NA
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+_STORES: dict[str, Store] = {}
+
+
+def open_store(settings: Settings) -> Store:
+    """The store for ``settings.db_url`` (one engine per URL and process)."""
+    url = settings.db_url
+    if url not in _STORES:
+        _STORES[url] = Store(url)
+    return _STORES[url]
