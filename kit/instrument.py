@@ -167,7 +167,10 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
         v.raise_if_any()
     iid = v.req_str(data, "id")
     version = str(data.get("version", "")).strip() or v.add("version is missing") or ""
-    languages = tuple(data.get("languages") or LANGUAGES)
+    raw_languages = data.get("languages") or LANGUAGES
+    if isinstance(raw_languages, str):
+        raw_languages = [raw_languages]
+    languages = tuple(str(x) for x in raw_languages)
     bad_lang = [lang for lang in languages if lang not in LANGUAGES]
     if bad_lang:
         v.add(f"languages {bad_lang} are not supported; use {list(LANGUAGES)}")
@@ -176,14 +179,17 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
     scale = v.scale(data.get("scale"))
 
     categories = []
-    for i, c in enumerate(data.get("categories") or []):
+    for i, c in enumerate(_as_list(v, data.get("categories"), "categories")):
+        if not isinstance(c, dict):
+            v.add(f"categories[{i}] must be a mapping with id and name")
+            continue
         cid = v.req_str(c, "id", f"categories[{i}]")
         categories.append(Category(cid, v.text(c.get("name"), f"category {cid}.name")))
     v.unique([c.id for c in categories], "category")
     cat_ids = {c.id for c in categories}
 
     items = []
-    for i, it in enumerate(data.get("items") or []):
+    for i, it in enumerate(_as_list(v, data.get("items"), "items")):
         if not isinstance(it, dict):
             v.add(f"items[{i}] must be a mapping with id, dimension and text")
             continue
@@ -194,13 +200,15 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
         reverse = it.get("reverse", False)
         if not isinstance(reverse, bool):
             v.add(f"item {item_id}: reverse must be true or false, not {reverse!r}")
-        items.append(Item(item_id, str(dim or ""), v.text(it.get("text"), f"item {item_id}.text"), bool(reverse)))
+        text = v.text(it.get("text"), f"item {item_id}.text")
+        items.append(Item(item_id, str(dim or ""), text, bool(reverse)))
     if not items:
         v.add("the instrument has no items")
     v.unique([i.id for i in items], "item")
 
     dimensions = []
-    raw_dims = data.get("dimensions") or []
+    raw_dims = _as_list(v, data.get("dimensions"), "dimensions")
+    known_exercises = _exercise_ids()
     if not raw_dims:
         v.add("the instrument has no dimensions")
     for i, d in enumerate(raw_dims):
@@ -214,6 +222,13 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
         rec = d.get("recommendation")
         if rec is not None and rec not in range(1, 7):
             v.add(f"dimension {did}: recommendation must be 1-6, not {rec!r}")
+        exercises = d.get("exercises") or []
+        if isinstance(exercises, str):
+            exercises = [exercises]
+        unknown = [e for e in exercises if known_exercises and e not in known_exercises]
+        if unknown:
+            v.add(f"dimension {did}: unknown exercises {unknown}; use ids from "
+                  f"kit/data/exercises.yaml: {', '.join(sorted(known_exercises))}")
         member_ids = tuple(it.id for it in items if it.dimension == did)
         if not member_ids:
             v.add(f"dimension {did} has no items")
@@ -222,10 +237,12 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
                 id=did,
                 category=cat,
                 name=v.text(d.get("name"), f"dimension {did}.name"),
-                description=v.text(d.get("description") or d.get("name"), f"dimension {did}.description"),
+                description=v.text(
+                    d.get("description") or d.get("name"), f"dimension {did}.description"
+                ),
                 item_ids=member_ids,
                 recommendation=rec,
-                exercises=tuple(d.get("exercises") or ()),
+                exercises=tuple(str(e) for e in exercises),
             )
         )
     v.unique([d.id for d in dimensions], "dimension")
@@ -235,7 +252,10 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
             v.add(f"item {it.id} is in dimension {it.dimension!r}, which is not defined")
 
     questions = []
-    for i, q in enumerate(data.get("open_questions") or []):
+    for i, q in enumerate(_as_list(v, data.get("open_questions"), "open_questions")):
+        if not isinstance(q, dict):
+            v.add(f"open_questions[{i}] must be a mapping with id and text")
+            continue
         qid = v.req_str(q, "id", f"open_questions[{i}]")
         questions.append(OpenQuestion(qid, v.text(q.get("text"), f"open question {qid}.text")))
     v.unique([q.id for q in questions], "open question")
@@ -258,6 +278,25 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
     )
 
 
+def _as_list(v: _Validator, value: Any, key: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        v.add(f"{key} must be a list")
+        return []
+    return value
+
+
+def _exercise_ids() -> set[str]:
+    """Ids of the kit's exercises (empty if they cannot be read: then they are not checked)."""
+    try:
+        from kit.exercises import load_exercises
+
+        return set(load_exercises())
+    except Exception:  # noqa: BLE001 - an unreadable exercises file is reported by its own loader
+        return set()
+
+
 class _Validator:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -272,7 +311,8 @@ class _Validator:
             raise InstrumentError(
                 self.source,
                 self.problems,
-                hint="Fix the instrument file; see kit/data/instruments/lagprofil.yaml for the format.",
+                hint="Fix the instrument file; see kit/data/instruments/lagprofil.yaml for the "
+                "format.",
             )
 
     def req_str(self, d: Any, key: str, where: str = "") -> str:
@@ -284,7 +324,8 @@ class _Validator:
 
     def text(self, value: Any, where: str) -> Text:
         if isinstance(value, str):
-            value = {lang: value for lang in self.languages} if len(self.languages) == 1 else {"?": value}
+            one = len(self.languages) == 1
+            value = {lang: value for lang in self.languages} if one else {"?": value}
         if not isinstance(value, dict):
             self.add(f"{where} must give a text per language ({', '.join(self.languages)})")
             return {}
@@ -298,7 +339,7 @@ class _Validator:
             self.add("scale is missing: give min, max and labels per language")
             return None
         lo, hi = s.get("min"), s.get("max")
-        if not isinstance(lo, int) or not isinstance(hi, int) or isinstance(lo, bool) or isinstance(hi, bool):
+        if any(not isinstance(x, int) or isinstance(x, bool) for x in (lo, hi)):
             self.add(f"scale min and max must be whole numbers, not {lo!r} and {hi!r}")
             return None
         if hi - lo < 1 or hi - lo > 10:
@@ -306,10 +347,15 @@ class _Validator:
             return None
         labels: dict[str, tuple[str, ...]] = {}
         raw = s.get("labels") or {}
+        if not isinstance(raw, dict):
+            raw = {}
         for lang in self.languages:
             got = raw.get(lang)
             if not isinstance(got, list) or len(got) != hi - lo + 1:
-                self.add(f"scale labels for {lang} must list {hi - lo + 1} labels, one per value {lo}-{hi}")
+                self.add(
+                    f"scale labels for {lang} must list {hi - lo + 1} labels, "
+                    f"one per value {lo}-{hi}"
+                )
             else:
                 labels[lang] = tuple(str(x) for x in got)
         na = s.get("not_applicable")
