@@ -153,8 +153,12 @@ def load_instrument(name_or_path: str | Path) -> Instrument:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        col = f", column {mark.column + 1}" if mark is not None else ""
         raise InstrumentError(
-            path.name, [Problem(path.name, f"is not valid YAML: {exc}", row=row)]
+            path.name,
+            [Problem(path.name, f"is not valid YAML (line {row}{col}): {what}", row=row)],
+            hint="Check the indentation and the quoting near that line.",
         ) from None
     return parse_instrument(data, source=path.name, source_path=str(path))
 
