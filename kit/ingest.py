@@ -309,10 +309,14 @@ def _read_table(data: bytes, path: Path, mapping: ColumnMapping) -> pd.DataFrame
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
                             keep_default_na=False, skip_blank_lines=False, engine="c")
     except (pd.errors.ParserError, csv.Error) as exc:
-        found = re.search(r"line (\d+)", str(exc))
-        raise ResponseFileError(name, [Problem(
-            name, f"cannot be read as a {_sep_name(sep)}-separated file: {exc}",
-            row=int(found.group(1)) if found else None)],
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            want, line, saw = (int(x) for x in found.groups())
+            problem = Problem(name, f"has {saw} cells but the header has {want} "
+                              f"({_sep_name(sep)}-separated)", row=line)
+        else:
+            problem = Problem(name, f"cannot be read as a {_sep_name(sep)}-separated file: {exc}")
+        raise ResponseFileError(name, [problem],
             hint="A row has more cells than the header; check for a separator inside an "
             "unquoted text, or save the file again from Excel as 'CSV UTF-8'.") from None
     return frame.fillna("")
