@@ -1,0 +1,409 @@
+"""The participant side of live sessions, served without a kernel per participant.
+
+``live_handlers(settings)`` returns tornado handler specs under ``/kit/live/``; ``kit serve``
+mounts them in front of Voilà's, and ``make_app(settings)`` builds a standalone application
+(tests, benchmark, ``python -m kit.live.server``).
+
+Pages: ``/kit/live/`` and ``/kit/live/join`` (type a code), ``/kit/live/s/<code>`` (the
+participant page). JSON API: ``/kit/live/api/s/<code>/join|state|answer`` for participants;
+``/kit/live/api/console/<code>/state|round`` for the facilitator (key in the ``X-Kit-Key`` header
+or ``?key=``). An answer is acknowledged only after its transaction has committed; writes run one
+at a time on a writer thread, reads on a small pool, so the IO loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+
+from kit.errors import KitError, NotFoundError
+from kit.i18n import load_texts, t
+from kit.live import rounds as rl
+from kit.live import session as ls
+from kit.live.summary import records, round_results
+from kit.settings import LANGUAGES, Settings
+from kit.store import Store, open_store
+from kit.store import live as repo
+
+log = logging.getLogger("kit.live")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY = 16 * 1024  # bytes; a pulse of 60 items with text fits many times over
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+STATE_TTL = 0.5  # seconds a session's public state is reused before the revision is re-read
+PAGE_KEYS_PREFIX = "live.page."
+
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kit-live-write")
+_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kit-live-read")
+
+
+def page_texts() -> dict[str, dict[str, str]]:
+    """The participant page's texts per language (keys without the ``live.page.`` prefix)."""
+    out: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
+    for key, per_lang in load_texts().items():
+        if key.startswith(PAGE_KEYS_PREFIX):
+            for lang in LANGUAGES:
+                out[lang][key.removeprefix(PAGE_KEYS_PREFIX)] = per_lang[lang]
+    return out
+
+
+class LiveContext:
+    """What the handlers share: settings, store, and a short cache of sessions' public state."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+        self._cache: dict[str, tuple[float, int, dict[str, Any]]] = {}
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings)
+        return self._store
+
+    async def write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_WRITER, partial(fn, self.store, *args, **kwargs))
+
+    async def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_READERS, partial(fn, self.store, *args, **kwargs))
+
+    def forget(self, code: str) -> None:
+        self._cache.pop(code, None)
+
+    async def session_state(self, code: str) -> dict[str, Any]:
+        """The session and its rounds, re-read when the facilitator changed something."""
+        hit = self._cache.get(code)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < STATE_TTL:
+            return hit[2]
+        rev = await self.read(repo.session_revision, code)
+        if rev is None:
+            self.forget(code)
+            raise NotFoundError(f"There is no live session with code {code!r}; check the code.")
+        if hit is not None and hit[1] == rev[1]:
+            self._cache[code] = (now, rev[1], hit[2])
+            return hit[2]
+        state = await self.read(_load_state, code)
+        self._cache[code] = (now, state["session"]["revision"], state)
+        return state
+
+
+def _load_state(store: Store, code: str) -> dict[str, Any]:
+    session = repo.get_session(store, code)
+    rounds = repo.list_rounds(store, session["id"])
+    statements: dict[int, list[dict[str, Any]]] = {}
+    for rnd in rounds:
+        if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" \
+                and rnd["status"] == "open":
+            ans = repo.load_answers(store, round_ids=[rnd["id"]])
+            st = ans[ans["question"] == "statement"]
+            statements[rnd["id"]] = [{"id": int(i), "text": x}
+                                     for i, x in zip(st["id"], st["text"], strict=True)]
+    return {"session": session, "rounds": rounds, "statements": statements}
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """JSON errors in the participant's language; the traceback only in the log."""
+
+    def initialize(self, ctx: LiveContext) -> None:
+        self.ctx = ctx
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+
+    def check_xsrf_cookie(self) -> None:  # the API uses tokens in the body, never cookies
+        return None
+
+    @property
+    def lang(self) -> str:
+        lang = self.get_argument("lang", None) or self.request.headers.get("X-Kit-Lang")
+        return lang if lang in LANGUAGES else self.ctx.settings.language
+
+    def fail(self, status: int, key: str, **fields: Any) -> None:
+        self.set_status(status)
+        self.finish({"ok": False, "error": key, "message": t(f"live.{key}", self.lang, **fields)})
+
+    def json_body(self) -> dict[str, Any] | None:
+        """The request's JSON object, or None after answering 413/400 itself."""
+        if len(self.request.body) > MAX_BODY:
+            self.fail(413, "error.too_large", limit=MAX_BODY // 1024)
+            return None
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            self.fail(400, "error.malformed")
+            return None
+        return body
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.finish({"ok": False, "error": "error.server",
+                     "message": t("live.error.server", self.lang)})
+
+    def handle_kit_error(self, exc: KitError, code: str) -> None:
+        if isinstance(exc, rl.SubmissionError):
+            self.set_status(422)
+            self.finish({"ok": False, "error": exc.key, "message": exc.message(self.lang)})
+        elif isinstance(exc, repo.LiveStateError):
+            status = 409 if exc.reason in ("session_closed", "round_closed") else 404
+            if exc.reason == "participant_unknown":
+                status = 403
+            elif exc.reason in ("too_many_entries", "group_unknown"):
+                status = 422
+            self.fail(status, f"error.{exc.reason}", code=code, limit=rl.MAX_ENTRIES)
+        elif isinstance(exc, NotFoundError):
+            self.fail(404, "error.session_unknown", code=code)
+        else:
+            log.exception("live request failed")
+            self.fail(500, "error.server")
+
+
+class PageHandler(BaseHandler):
+    """The participant page (and the join page) with its texts and the session code inlined."""
+
+    async def get(self, code: str | None = None) -> None:
+        if code is None and self.get_argument("code", None):
+            self.redirect(f"{ls.LIVE_PREFIX}/s/{ls.normalise_code(self.get_argument('code'))}")
+            return
+        config: dict[str, Any] = {"code": None, "lang": self.lang, "texts": page_texts(),
+                                  "prefix": ls.LIVE_PREFIX, "error": None}
+        if code is not None:
+            code = ls.normalise_code(code)
+            config["code"] = code
+            try:
+                state = await self.ctx.session_state(code)
+                session = state["session"]
+                if self.get_argument("lang", None) not in LANGUAGES:
+                    config["lang"] = session["language"]
+                if session["status"] != "open":
+                    config["error"] = t("live.error.session_closed", config["lang"], code=code)
+                    self.set_status(409)
+            except NotFoundError:
+                config["error"] = t("live.error.session_unknown", config["lang"], code=code)
+                self.set_status(404)
+        html = (STATIC_DIR / "participant.html").read_text(encoding="utf-8")
+        blob = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Content-Security-Policy",
+                        "default-src 'self'; script-src 'self'; style-src 'self'; "
+                        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+        self.finish(html.replace("__KIT_CONFIG__", blob.replace("&", "\\u0026"))
+                    .replace("__LANG__", config["lang"]))
+
+
+class JoinHandler(BaseHandler):
+    async def post(self, code: str) -> None:
+        code = ls.normalise_code(code)
+        body = self.json_body()
+        if body is None:
+            return
+        token = body.get("token")
+        if token is None:
+            token = secrets.token_urlsafe(24)
+        if not isinstance(token, str) or not TOKEN_RE.match(token):
+            self.fail(400, "error.malformed")
+            return
+        group = body.get("group")
+        if group is not None and not isinstance(group, str):
+            self.fail(400, "error.malformed")
+            return
+        try:
+            await self.ctx.write(repo.add_participant, code, token, group or None, self.lang)
+        except KitError as exc:
+            self.handle_kit_error(exc, code)
+            return
+        self.finish({"ok": True, "token": token})
+
+
+class StateHandler(BaseHandler):
+    """The session's open rounds for a participant, with the participant's own answers."""
+
+    async def get(self, code: str) -> None:
+        code = ls.normalise_code(code)
+        try:
+            state = await self.ctx.session_state(code)
+        except KitError as exc:
+            self.handle_kit_error(exc, code)
+            return
+        session = state["session"]
+        lang = self.lang
+        shown = [r for r in state["rounds"] if r["status"] == "open"]
+        out: dict[str, Any] = {
+            "ok": True, "revision": session["revision"], "status": session["status"],
+            "title": session["title"], "language": session["language"],
+            "groups": session["group_ids"] if len(session["group_ids"]) > 1 else [],
+            "rounds": [rl.public_round(r, lang, state["statements"].get(r["id"])) for r in shown],
+        }
+        token = self.get_argument("token", "")
+        if token and TOKEN_RE.match(token) and shown and self.get_argument("mine", "1") == "1":
+            mine = await self.ctx.read(repo.participant_answers, code, token,
+                                       [r["id"] for r in shown])
+            out["mine"] = mine
+        self.finish(out)
+
+
+class AnswerHandler(BaseHandler):
+    """Save a participant's answers; 200 only after the transaction committed."""
+
+    async def post(self, code: str) -> None:
+        code = ls.normalise_code(code)
+        body = self.json_body()
+        if body is None:
+            return
+        token, round_id = body.get("token"), body.get("round")
+        if not isinstance(token, str) or not TOKEN_RE.match(token) \
+                or not isinstance(round_id, int) or isinstance(round_id, bool):
+            self.fail(400, "error.malformed")
+            return
+        try:
+            state = await self.ctx.session_state(code)
+            rnd = next((r for r in state["rounds"] if r["id"] == round_id), None)
+            if rnd is None:
+                raise repo.LiveStateError("round_unknown", "no such round")
+            ids = {s["id"] for s in state["statements"].get(round_id, [])}
+            if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" and not ids:
+                ids = await self.ctx.read(_statement_ids, round_id)
+            sub = rl.parse_submission(rnd, body.get("answers"), ids)
+            result = await self.ctx.write(repo.save_answers, code, token, round_id, sub.answers,
+                                          replace_prefix=sub.replace_prefix, remove=sub.remove,
+                                          max_entries=rl.MAX_ENTRIES)
+        except KitError as exc:
+            if isinstance(exc, repo.LiveStateError) and exc.reason == "round_closed":
+                self.ctx.forget(code)
+            self.handle_kit_error(exc, code)
+            return
+        self.finish({"ok": True, "saved": result.saved, "unchanged": result.unchanged,
+                     "removed": result.removed, "message": t("live.page.saved", self.lang)})
+
+
+def _statement_ids(store: Store, round_id: int) -> set[int]:
+    ans = repo.load_answers(store, round_ids=[round_id])
+    return {int(i) for i in ans.loc[ans["question"] == "statement", "id"]}
+
+
+class ConsoleHandler(BaseHandler):
+    """The facilitator's data: every round with counts and results (key required)."""
+
+    async def authorised(self, code: str) -> dict[str, Any] | None:
+        key = self.request.headers.get("X-Kit-Key") or self.get_argument("key", None)
+        try:
+            session = await self.ctx.read(repo.get_session, code)
+        except NotFoundError:
+            self.fail(404, "error.session_unknown", code=code)
+            return None
+        if not ls.check_key(self.ctx.settings, session, key):
+            self.fail(403, "error.key_required")
+            return None
+        return session
+
+    async def get(self, code: str) -> None:
+        code = ls.normalise_code(code)
+        session = await self.authorised(code)
+        if session is None:
+            return
+        data = await self.ctx.read(_console_state, session, self.ctx.settings, self.lang)
+        self.finish(data)
+
+    async def post(self, code: str) -> None:
+        code = ls.normalise_code(code)
+        session = await self.authorised(code)
+        if session is None:
+            return
+        body = self.json_body()
+        if body is None:
+            return
+        rid, action = body.get("round"), body.get("action")
+        actions = {"open": {"status": "open"}, "close": {"status": "closed"},
+                   "reveal": {"revealed": True}, "hide": {"revealed": False}}
+        rounds = {r["id"]: r for r in await self.ctx.read(repo.list_rounds, session["id"])}
+        if not isinstance(rid, int) or rid not in rounds or action not in actions:
+            self.fail(400, "error.malformed")
+            return
+        rnd = await self.ctx.write(repo.update_round, rid, **actions[action])
+        if action == "open":
+            await self.ctx.write(repo.set_current_round, session["id"], rid)
+        self.ctx.forget(code)
+        self.finish({"ok": True, "round": {"id": rnd["id"], "status": rnd["status"],
+                                           "revealed": rnd["revealed"]}})
+
+
+def _console_state(store: Store, session: dict[str, Any], settings: Settings,
+                   lang: str) -> dict[str, Any]:
+    rounds = repo.list_rounds(store, session["id"])
+    answers = repo.load_answers(store, session_id=session["id"])
+    turns = repo.list_turns(store, [r["id"] for r in rounds if r["exercise"] == "airtime"])
+    out = []
+    for rnd in rounds:
+        sub = answers[answers["round_id"] == rnd["id"]]
+        results = round_results(rnd, sub, settings, lang, turns[turns["round_id"] == rnd["id"]],
+                                time.time())
+        out.append({"id": rnd["id"], "exercise": rnd["exercise"], "status": rnd["status"],
+                    "revealed": rnd["revealed"], "config": rnd["config"],
+                    "respondents": int(sub["participant"].nunique()), "answers": len(sub),
+                    "results": results})
+    actions = repo.list_session_actions(store, session["id"])
+    keep = ("code", "title", "status", "language", "group_ids", "cohort_id", "current_round_id",
+            "revision")
+    return {"ok": True, "session": {k: session[k] for k in keep},
+            "participants": repo.count_participants(store, session["id"]), "rounds": out,
+            "actions": records(actions.astype({"created_at": str, "updated_at": str}))}
+
+
+def live_handlers(settings: Settings) -> list[tuple[Any, ...]]:
+    """Tornado handler specs for the participant pages and the live JSON API (``/kit/live/``)."""
+    ctx = LiveContext(settings)
+    p = ls.LIVE_PREFIX
+    code = r"([A-Za-z0-9-]{1,16})"
+    kw = {"ctx": ctx}
+    return [
+        (rf"{p}/?", PageHandler, kw),
+        (rf"{p}/join/?", PageHandler, kw),
+        (rf"{p}/s/{code}/?", PageHandler, kw),
+        (rf"{p}/static/(.*)", tornado.web.StaticFileHandler, {"path": str(STATIC_DIR)}),
+        (rf"{p}/api/s/{code}/join", JoinHandler, kw),
+        (rf"{p}/api/s/{code}/state", StateHandler, kw),
+        (rf"{p}/api/s/{code}/answer", AnswerHandler, kw),
+        (rf"{p}/api/console/{code}/state", ConsoleHandler, kw),
+        (rf"{p}/api/console/{code}/round", ConsoleHandler, kw),
+    ]
+
+
+def make_app(settings: Settings) -> tornado.web.Application:
+    """A standalone application with only the live handlers (tests, benchmark, small rooms)."""
+    return tornado.web.Application(live_handlers(settings), max_body_size=1024 * 1024)
+
+
+async def _serve(settings: Settings) -> None:
+    app = make_app(settings)
+    app.listen(settings.port, settings.host, xheaders=True)
+    print(f"kit live serving on http://{settings.host}:{settings.port}{ls.LIVE_PREFIX}/",
+          flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:  # pragma: no cover - exercised through subprocess tests
+    from kit.settings import load_settings
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = load_settings()
+    open_store(settings)  # create the schema before the first request
+    asyncio.run(_serve(settings))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,167 @@
+"""Live sessions: creating them, join codes and URLs, QR codes and the facilitator's key.
+
+A session is opened by a facilitator for one group or a cohort's groups. Participants join with a
+short code (or a QR code of the join URL) and stay anonymous. The facilitator's console and its
+JSON API need a key: the session's own key (printed once when the session is created) or the
+kit's facilitator key (``KIT_FACILITATOR_KEY``, or the file ``var/facilitator.key`` written on
+first use and readable only by its owner).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import segno
+
+from kit.errors import ParameterError, Problem
+from kit.exercises import load_exercises
+from kit.instrument import Instrument, load_instrument
+from kit.settings import LANGUAGES, Settings
+from kit.store import Store
+from kit.store import live as repo
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to type from a projector
+CODE_LENGTH = 6
+LIVE_PREFIX = "/kit/live"
+CONSOLE_NOTEBOOK = "facilitator.ipynb"
+DEFAULT_INSTRUMENT = "pulse"
+DEFAULT_EXERCISES = ("pulse", "purpose", "agenda_audit", "airtime", "stakeholder_map",
+                     "action_plan")
+
+
+@dataclass(frozen=True)
+class CreatedSession:
+    session_id: int
+    code: str
+    key: str  # the session's facilitator key: shown once, stored only as a hash
+    join_url: str
+    console_url: str
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def facilitator_key(settings: Settings) -> str:
+    """The kit's facilitator key: ``KIT_FACILITATOR_KEY`` or ``var/facilitator.key`` (created)."""
+    env = os.environ.get("KIT_FACILITATOR_KEY", "").strip()
+    if env:
+        return env
+    path = settings.var_dir / "facilitator.key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24) + "\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def check_key(settings: Settings, session: dict[str, Any], key: str | None) -> bool:
+    """True when ``key`` is the session's own key or the kit's facilitator key."""
+    if not key:
+        return False
+    if hmac.compare_digest(hash_key(key), session["key_hash"]):
+        return True
+    return hmac.compare_digest(key.encode(), facilitator_key(settings).encode())
+
+
+def join_url(settings: Settings, code: str) -> str:
+    return f"{settings.base_url}{LIVE_PREFIX}/s/{quote(code)}"
+
+
+def console_url(settings: Settings, code: str, key: str | None = None) -> str:
+    url = f"{settings.base_url}/voila/render/{CONSOLE_NOTEBOOK}?session={quote(code)}"
+    return url + (f"&key={quote(key)}" if key else "")
+
+
+def qr_svg(url: str, scale: int = 6) -> str:
+    """An inline SVG QR code of ``url`` (no file, no network)."""
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="svg", scale=scale, xmldecl=False, svgns=True,
+                                    border=2)
+    return buf.getvalue().decode("utf-8")
+
+
+def new_code(store: Store) -> str:
+    for _ in range(50):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not repo.code_exists(store, code):
+            return code
+    raise RuntimeError("could not find a free session code")  # pragma: no cover
+
+
+def normalise_code(code: str) -> str:
+    """What a participant typed, as a code: upper case, no spaces or dashes."""
+    return "".join(ch for ch in str(code).upper() if ch.isalnum())[:12]
+
+
+def default_round_config(exercise: str, instrument: Instrument) -> dict[str, Any]:
+    """The first configuration of a round; the facilitator can change it in the console."""
+    if exercise == "pulse":
+        return {"instrument": instrument.id, "items": list(instrument.item_ids)}
+    if exercise == "purpose":
+        return {"phase": "write", "dots": 3}
+    if exercise == "agenda_audit":
+        return {}
+    if exercise == "airtime":
+        return {"speakers": []}
+    if exercise == "stakeholder_map":
+        return {"actors": [], "axis": "interest"}
+    return {}
+
+
+def create_session(store: Store, settings: Settings, *, title: str, group_ids: list[str],
+                   cohort_id: str | None = None, language: str | None = None,
+                   exercises: list[str] | None = None,
+                   instrument: str | None = None) -> CreatedSession:
+    """Validate the plan (collecting every problem), store it and return code, key and URLs."""
+    language = language or settings.language
+    exercises = list(exercises) if exercises else list(DEFAULT_EXERCISES)
+    instrument_id = instrument or DEFAULT_INSTRUMENT
+    problems: list[Problem] = []
+    src = "session"
+    if not title.strip():
+        problems.append(Problem(src, "give the session a title (e.g. 'Samling 2, kull 5')",
+                                column="title"))
+    elif len(title) > 200:
+        problems.append(Problem(src, "is longer than 200 characters", column="title",
+                                value=title[:30]))
+    if not group_ids:
+        problems.append(Problem(src, "name at least one group (the team or the cohort's teams)",
+                                column="groups"))
+    if language not in LANGUAGES:
+        problems.append(Problem(src, f"must be one of {', '.join(LANGUAGES)}", column="language",
+                                value=language))
+    known = load_exercises()
+    for e in exercises:
+        if e not in known:
+            problems.append(Problem(src, f"is not an exercise; use one of {', '.join(known)}",
+                                    column="exercises", value=e))
+        elif not known[e].live:
+            live = [k for k, v in known.items() if v.live]
+            problems.append(Problem(src, f"is not a live exercise; live ones: {', '.join(live)}",
+                                    column="exercises", value=e))
+    inst = None
+    try:
+        inst = load_instrument(instrument_id)
+    except Exception as exc:  # noqa: BLE001 - reported as one problem among the others
+        problems.append(Problem(src, str(exc).splitlines()[0], column="instrument",
+                                value=instrument_id))
+    if problems:
+        raise ParameterError(src, problems, hint="Nothing was created; fix these and try again.")
+    assert inst is not None
+    code = new_code(store)
+    key = secrets.token_urlsafe(18)
+    rounds = [(e, default_round_config(e, inst)) for e in exercises]
+    sid = repo.create_session(store, code=code, key_hash=hash_key(key), title=title.strip(),
+                              group_ids=group_ids, cohort_id=cohort_id, language=language,
+                              exercises=exercises, instrument_id=inst.id, rounds=rounds)
+    return CreatedSession(sid, code, key, join_url(settings, code),
+                          console_url(settings, code, key))

@@ -1,0 +1,359 @@
+/* kit live: the participant page. Plain JS, no libraries, no CDN.
+   Everything a participant or facilitator typed is put on the page with textContent, never as HTML. */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("kit-config").textContent);
+  var lang = cfg.lang;
+  var code = cfg.code;
+  var app = document.getElementById("app");
+  var statusLine = document.getElementById("status-line");
+  var api = cfg.prefix + "/api/s/" + encodeURIComponent(code || "") + "/";
+  var tokenKey = "kit-live-token-" + code;
+  var groupKey = "kit-live-group-" + code;
+  var state = null;          // last state from the server
+  var shownSignature = "";   // what is rendered now
+  var mine = {};             // round id -> question -> {value, text, data}
+  var drafts = {};           // round id -> text being typed
+  var votes = {};            // round id -> statement id -> dots
+  var pollTimer = null;
+
+  function T(key, fields) {
+    var s = (cfg.texts[lang] || {})[key] || key;
+    if (fields) { Object.keys(fields).forEach(function (k) { s = s.split("{" + k + "}").join(fields[k]); }); }
+    return s;
+  }
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") { e.textContent = attrs[k]; }
+      else if (k === "cls") { e.className = attrs[k]; }
+      else if (k.slice(0, 2) === "on") { e.addEventListener(k.slice(2), attrs[k]); }
+      else { e.setAttribute(k, attrs[k]); }
+    });
+    (children || []).forEach(function (c) { if (c) { e.appendChild(c); } });
+    return e;
+  }
+  function setStatus(text, kind) {
+    statusLine.textContent = text || "";
+    statusLine.className = kind || "";
+  }
+  function getToken() { try { return localStorage.getItem(tokenKey); } catch (e) { return null; } }
+  function setToken(t) { try { localStorage.setItem(tokenKey, t); } catch (e) { /* private mode */ } }
+  function randomId() {
+    var a = new Uint8Array(12); (window.crypto || window.msCrypto).getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function request(method, path, body) {
+    var opts = { method: method, headers: { "X-Kit-Lang": lang } };
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    return fetch(api + path, opts).then(function (r) {
+      return r.json().catch(function () { return { ok: false, message: T("offline") }; })
+        .then(function (data) { data.httpStatus = r.status; return data; });
+    });
+  }
+
+  // -- language and header ------------------------------------------------------------------
+  var toggle = document.getElementById("lang-toggle");
+  function renderHeader() {
+    document.documentElement.lang = lang;
+    toggle.textContent = T("language");
+    document.getElementById("session-title").textContent = (state && state.title) || T("join_heading");
+    document.title = T("title") + (code ? " " + code : "");
+  }
+  toggle.addEventListener("click", function () {
+    lang = lang === "nb" ? "en" : "nb";
+    shownSignature = "";
+    renderHeader();
+    if (code && !cfg.error) { poll(); } else { render(); }
+  });
+
+  // -- join page (no code yet) ---------------------------------------------------------------
+  function renderJoinForm() {
+    var input = el("input", { id: "code", autocomplete: "off", autocapitalize: "characters",
+      inputmode: "text", maxlength: "12", cls: "big-code" });
+    var form = el("form", { onsubmit: function (ev) {
+      ev.preventDefault();
+      var c = input.value.toUpperCase().replace(/[^A-Z0-9]/g, "");
+      if (c) { window.location.href = cfg.prefix + "/s/" + encodeURIComponent(c) + "?lang=" + lang; }
+    } }, [
+      el("h1", { text: T("join_heading") }),
+      el("label", { "for": "code", text: T("code_label") }), input,
+      el("button", { type: "submit", cls: "primary", text: T("join_button") }),
+      el("p", { cls: "note", text: T("anonymous") })
+    ]);
+    app.replaceChildren(form);
+    input.focus();
+  }
+
+  function render() {
+    renderHeader();
+    if (!code) { renderJoinForm(); return; }
+    if (cfg.error) { app.replaceChildren(el("p", { cls: "error", id: "error", text: cfg.error })); return; }
+    renderRounds();
+  }
+
+  // -- joining and polling -------------------------------------------------------------------
+  function join(group) {
+    var body = { token: getToken() };
+    if (group) { body.group = group; }
+    return request("POST", "join", body).then(function (data) {
+      if (!data.ok) { cfg.error = data.message; render(); throw new Error(data.message); }
+      setToken(data.token);
+      if (group) { try { localStorage.setItem(groupKey, group); } catch (e) { /* ignore */ } }
+      return data.token;
+    });
+  }
+
+  function poll() {
+    clearTimeout(pollTimer);
+    var url = "state?lang=" + lang + "&token=" + encodeURIComponent(getToken() || "");
+    return request("GET", url).then(function (data) {
+      if (!data.ok) {
+        cfg.error = data.message; render(); return;
+      }
+      if (statusLine.className === "bad" && statusLine.textContent === T("offline")) { setStatus(""); }
+      (data.mine || []).forEach(function (a) {
+        mine[a.round_id] = mine[a.round_id] || {};
+        mine[a.round_id][a.question] = a;
+      });
+      state = data;
+      var sig = lang + "|" + data.revision + "|" + JSON.stringify(data.rounds.map(function (r) { return r.id; }));
+      if (sig !== shownSignature) { shownSignature = sig; render(); }
+      pollTimer = setTimeout(poll, 2000);
+    }).catch(function () {
+      setStatus(T("offline"), "bad");
+      pollTimer = setTimeout(poll, 3000);
+    });
+  }
+
+  function submit(round, answers) {
+    setStatus(T("saving"));
+    return request("POST", "answer", { token: getToken(), round: round.id, answers: answers })
+      .then(function (data) {
+        if (data.ok) { setStatus(T("saved") + " ✓", "ok"); return data; }
+        setStatus(data.message, "bad");
+        if (data.error === "error.participant_unknown") { join(null); }
+        if (data.error === "error.round_closed" || data.error === "error.round_unknown") { shownSignature = ""; poll(); }
+        throw new Error(data.message);
+      }, function (err) { setStatus(T("offline"), "bad"); throw err; });
+  }
+
+  // -- rounds ----------------------------------------------------------------------------------
+  function renderRounds() {
+    var nodes = [];
+    var groups = (state && state.groups) || [];
+    var chosenGroup = null;
+    try { chosenGroup = localStorage.getItem(groupKey); } catch (e) { /* ignore */ }
+    if (groups.length > 1 && !chosenGroup) {
+      nodes.push(el("h2", { text: T("choose_group") }));
+      groups.forEach(function (g) {
+        nodes.push(el("button", { type: "button", cls: "primary", text: g, onclick: function () {
+          join(g).then(function () { shownSignature = ""; poll(); });
+        } }));
+      });
+      app.replaceChildren.apply(app, nodes);
+      return;
+    }
+    var rounds = (state && state.rounds) || [];
+    if (!rounds.length) {
+      nodes.push(el("p", { cls: "note", id: "waiting", text: T("waiting") }));
+      nodes.push(el("p", { cls: "note", text: T("anonymous") }));
+    }
+    rounds.forEach(function (r) {
+      var box = el("section", { cls: "round", "data-round": r.id, "data-exercise": r.exercise }, [
+        el("h1", { text: r.title }), el("p", { cls: "note", text: r.prompt })
+      ]);
+      var render = renderers[r.exercise === "purpose" ? "purpose_" + r.phase : r.exercise];
+      if (render && r.answerable) {
+        render(r, box);
+        box.appendChild(el("p", { cls: "note", text: T("change_note") }));
+      }
+      nodes.push(box);
+    });
+    app.replaceChildren.apply(app, nodes);
+  }
+
+  function own(r, q) { return (mine[r.id] || {})[q]; }
+  function remember(r, q, a) { mine[r.id] = mine[r.id] || {}; if (a) { mine[r.id][q] = a; } else { delete mine[r.id][q]; } }
+
+  var renderers = {
+    pulse: function (r, box) {
+      r.items.forEach(function (item) {
+        var row = el("div", { cls: "scale" });
+        var card = el("div", { cls: "card", "data-item": item.id }, [el("p", { cls: "q", text: item.text }), row]);
+        var buttons = [];
+        function mark() {
+          var a = own(r, item.id);
+          buttons.forEach(function (b) {
+            var v = b.getAttribute("data-value");
+            var on = a && ((v === "na" && a.value === null) || (a.value !== null && String(a.value) === v));
+            b.classList.toggle("chosen", !!on);
+            b.setAttribute("aria-pressed", on ? "true" : "false");
+          });
+        }
+        function choose(v) {
+          var answers = {}; answers[item.id] = v === "na" ? null : Number(v);
+          submit(r, answers).then(function () {
+            remember(r, item.id, { value: v === "na" ? null : Number(v), text: v === "na" ? "na" : null });
+            mark();
+          }, function () { /* message shown */ });
+        }
+        for (var v = r.scale.min; v <= r.scale.max; v++) {
+          var label = r.scale.labels[v - r.scale.min] || "";
+          var b = el("button", { type: "button", "data-value": String(v), title: label,
+            onclick: (function (val) { return function () { choose(val); }; })(String(v)) },
+            [document.createTextNode(String(v)), el("span", { cls: "lab", text: label })]);
+          buttons.push(b); row.appendChild(b);
+        }
+        if (r.scale.na) {
+          var nb = el("button", { type: "button", cls: "na", "data-value": "na", text: r.scale.na,
+            onclick: function () { choose("na"); } });
+          buttons.push(nb); row.appendChild(nb);
+        }
+        mark();
+        box.appendChild(card);
+      });
+    },
+    purpose_write: function (r, box) {
+      var prior = own(r, "statement");
+      var area = el("textarea", { maxlength: String(r.max_length), placeholder: T("statement_placeholder"),
+        "aria-label": r.title, oninput: function () { drafts[r.id] = area.value; } });
+      area.value = drafts[r.id] !== undefined ? drafts[r.id] : (prior ? prior.text : "");
+      box.appendChild(area);
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+        submit(r, { statement: area.value }).then(function () {
+          remember(r, "statement", area.value.trim() ? { text: area.value.trim() } : null);
+        }, function () {});
+      } }));
+    },
+    purpose_vote: function (r, box) {
+      var given = votes[r.id];
+      if (!given) {
+        given = votes[r.id] = {};
+        Object.keys(mine[r.id] || {}).forEach(function (q) {
+          if (q.indexOf("vote:") === 0) { given[q.slice(5)] = mine[r.id][q].value; }
+        });
+      }
+      var left = el("p", { cls: "note" });
+      function total() { return Object.keys(given).reduce(function (s, k) { return s + (given[k] || 0); }, 0); }
+      function update() { left.textContent = T("dots_left", { n: r.dots - total() }); }
+      r.statements.forEach(function (s) {
+        var n = el("span", { cls: "n", text: String(given[s.id] || 0) });
+        function change(d) {
+          var next = (given[s.id] || 0) + d;
+          if (next < 0 || (d > 0 && total() >= r.dots)) { return; }
+          given[s.id] = next; n.textContent = String(next); update();
+        }
+        box.appendChild(el("div", { cls: "card", "data-statement": s.id }, [
+          el("p", { cls: "q", text: s.text }),
+          el("div", { cls: "dots" }, [
+            el("button", { type: "button", text: "−", "aria-label": "-", onclick: function () { change(-1); } }), n,
+            el("button", { type: "button", text: "+", "aria-label": "+", onclick: function () { change(1); } })
+          ])
+        ]));
+      });
+      update();
+      box.appendChild(left);
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+        submit(r, { votes: given }).catch(function () {});
+      } }));
+    },
+    agenda_audit: function (r, box) {
+      var title = el("input", { maxlength: "120", "aria-label": T("item_title") });
+      var minutes = el("input", { type: "number", min: "1", max: String(r.max_minutes), inputmode: "numeric" });
+      function select(options) {
+        var s = el("select");
+        options.forEach(function (o) { s.appendChild(el("option", { value: o.id, text: o.label })); });
+        return s;
+      }
+      var kind = select(r.kinds), focus = select(r.focuses);
+      var list = el("ul", { cls: "entries" });
+      function drawList() {
+        list.replaceChildren();
+        Object.keys(mine[r.id] || {}).forEach(function (q) {
+          if (q.indexOf("entry:") !== 0) { return; }
+          var d = mine[r.id][q].data || {};
+          var labelOf = function (opts, id) { var o = opts.filter(function (x) { return x.id === id; })[0]; return o ? o.label : id; };
+          list.appendChild(el("li", {}, [
+            el("span", { text: d.title + " · " + d.minutes + " min · " + labelOf(r.kinds, d.kind) + " · " + labelOf(r.focuses, d.focus) }),
+            el("button", { type: "button", cls: "small", text: T("remove"), onclick: function () {
+              submit(r, { remove: q.slice(6) }).then(function () { remember(r, q, null); drawList(); }, function () {});
+            } })
+          ]));
+        });
+      }
+      box.appendChild(el("div", { cls: "card" }, [
+        el("label", { text: T("item_title") }), title,
+        el("div", { cls: "row" }, [
+          el("div", {}, [el("label", { text: T("minutes") }), minutes]),
+          el("div", {}, [el("label", { text: T("kind") }), kind]),
+          el("div", {}, [el("label", { text: T("focus") }), focus])
+        ]),
+        el("button", { type: "button", cls: "primary", text: T("add_item"), onclick: function () {
+          var entry = { id: randomId(), title: title.value, minutes: Number(minutes.value), kind: kind.value, focus: focus.value };
+          submit(r, { entry: entry }).then(function () {
+            remember(r, "entry:" + entry.id, { data: { title: entry.title.trim(), minutes: entry.minutes, kind: entry.kind, focus: entry.focus } });
+            title.value = ""; minutes.value = ""; drawList();
+          }, function () {});
+        } })
+      ]));
+      box.appendChild(el("h2", { text: T("your_items") }));
+      box.appendChild(list);
+      drawList();
+      var prior = (own(r, "wanted") || {}).data || {};
+      var inputs = {};
+      var sum = el("p", { cls: "note" });
+      function updateSum() {
+        var n = Object.keys(inputs).reduce(function (s, k) { return s + (Number(inputs[k].value) || 0); }, 0);
+        sum.textContent = T("total", { n: n });
+      }
+      var row = el("div", { cls: "row" });
+      r.focuses.forEach(function (f) {
+        inputs[f.id] = el("input", { type: "number", min: "0", max: "100", inputmode: "numeric", oninput: updateSum });
+        inputs[f.id].value = prior[f.id] !== undefined ? prior[f.id] : "";
+        row.appendChild(el("div", {}, [el("label", { text: f.label }), inputs[f.id]]));
+      });
+      updateSum();
+      box.appendChild(el("div", { cls: "card" }, [
+        el("h2", { text: T("wanted_heading") }), row, sum,
+        el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+          var wanted = {};
+          Object.keys(inputs).forEach(function (k) { wanted[k] = Number(inputs[k].value) || 0; });
+          submit(r, { wanted: wanted }).then(function () { remember(r, "wanted", { data: wanted }); }, function () {});
+        } })
+      ]));
+    },
+    stakeholder_map: function (r, box) {
+      r.actors.forEach(function (actor) {
+        var card = el("div", { cls: "card", "data-actor": actor.id }, [el("p", { cls: "q", text: actor.name })]);
+        r.axes.forEach(function (axis) {
+          var row = el("div", { cls: "scale" });
+          var buttons = [];
+          function mark() {
+            var a = own(r, axis.id + ":" + actor.id);
+            buttons.forEach(function (b) { b.classList.toggle("chosen", !!a && String(a.value) === b.getAttribute("data-value")); });
+          }
+          for (var v = r.scale.min; v <= r.scale.max; v++) {
+            var b = el("button", { type: "button", "data-value": String(v), text: String(v),
+              onclick: (function (val) { return function () {
+                var ratings = {}; ratings[actor.id] = {}; ratings[actor.id][axis.id] = val;
+                submit(r, { ratings: ratings }).then(function () { remember(r, axis.id + ":" + actor.id, { value: val }); mark(); }, function () {});
+              }; })(v) });
+            buttons.push(b); row.appendChild(b);
+          }
+          card.appendChild(el("label", { text: axis.label }));
+          card.appendChild(row);
+          mark();
+        });
+        box.appendChild(card);
+      });
+    }
+  };
+
+  // -- start -----------------------------------------------------------------------------------
+  render();
+  if (code && !cfg.error) {
+    join(null).then(poll, function () { /* error shown */ });
+  }
+})();

@@ -1,0 +1,511 @@
+"""Repository of the live exercises: sessions, rounds, participants, answers, actions, turns.
+
+Every function takes the ``Store`` and runs in one transaction (``store.begin()``): an answer is
+committed before the function returns, so a caller that acknowledges after the return never
+acknowledges a lost answer. Checks that depend on the database's state (is the round still open?)
+run inside the same transaction as the write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kit.errors import KitError, NotFoundError
+from kit.store import Store, now
+from kit.store import live_tables as lt
+from kit.store import schema as s
+
+ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
+ACTION_COLUMNS = ["action", "owner", "due_date", "dimension", "status", "session_id", "created_at",
+                  "updated_at"]
+
+
+class LiveStateError(KitError):
+    """A request does not fit the session's state (closed session or round, unknown participant).
+
+    ``reason`` is a stable code (``session_closed``, ``round_closed``, ``round_unknown``,
+    ``participant_unknown``) that the web layer turns into a translated sentence.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AnswerIn:
+    """One answer to one question of a round (``None`` fields are stored as NULL)."""
+
+    question: str
+    value: float | None = None
+    text: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    saved: int  # answers inserted or changed
+    unchanged: int  # answers identical to what was stored (a repeated submission)
+    removed: int = 0
+
+
+# -- sessions ------------------------------------------------------------------------------------
+def create_session(store: Store, *, code: str, key_hash: str, title: str, group_ids: Sequence[str],
+                   cohort_id: str | None, language: str, exercises: Sequence[str],
+                   instrument_id: str, rounds: Sequence[tuple[str, dict[str, Any]]]) -> int:
+    """Store a new session with its planned rounds (status ``draft``); returns its id."""
+    with store.begin() as conn:
+        known = set(conn.execute(select(s.groups.c.id).where(s.groups.c.id.in_(list(group_ids))))
+                    .scalars())
+        missing = [g for g in group_ids if g not in known]
+        if missing:
+            raise NotFoundError(
+                f"Group(s) {', '.join(map(repr, missing))} do not exist; add them first "
+                "(see 'kit groups') or check the spelling.")
+        if cohort_id is not None and conn.execute(
+                select(s.cohorts.c.id).where(s.cohorts.c.id == cohort_id)).first() is None:
+            raise NotFoundError(f"Cohort {cohort_id!r} does not exist; see 'kit cohorts'.")
+        sid = conn.execute(insert(lt.live_sessions).values(
+            code=code, title=title, cohort_id=cohort_id, group_ids=json.dumps(list(group_ids)),
+            language=language, exercises=json.dumps(list(exercises)), instrument_id=instrument_id,
+            key_hash=key_hash, status="open", revision=0, created_at=now())).inserted_primary_key[0]
+        for ordinal, (exercise, config) in enumerate(rounds, start=1):
+            conn.execute(insert(lt.live_rounds).values(
+                session_id=sid, ordinal=ordinal, exercise=exercise, config=json.dumps(config),
+                status="draft", revealed=False))
+    return int(sid)
+
+
+def code_exists(store: Store, code: str) -> bool:
+    with store.begin() as conn:
+        return conn.execute(select(lt.live_sessions.c.id).where(lt.live_sessions.c.code == code)
+                            ).first() is not None
+
+
+def _session_row(conn: Connection, code: str) -> dict[str, Any]:
+    row = conn.execute(select(lt.live_sessions).where(lt.live_sessions.c.code == code)
+                       ).mappings().first()
+    if row is None:
+        raise NotFoundError(f"There is no live session with code {code!r}; check the code.")
+    out = dict(row)
+    out["group_ids"] = json.loads(out["group_ids"])
+    out["exercises"] = json.loads(out["exercises"])
+    return out
+
+
+def get_session(store: Store, code: str) -> dict[str, Any]:
+    """The session with ``code`` (group_ids and exercises decoded); NotFoundError if none."""
+    with store.begin() as conn:
+        return _session_row(conn, code)
+
+
+def session_revision(store: Store, code: str) -> tuple[int, int] | None:
+    """(session id, revision) or None: a cheap check whether the facilitator changed anything."""
+    with store.begin() as conn:
+        row = conn.execute(select(lt.live_sessions.c.id, lt.live_sessions.c.revision)
+                           .where(lt.live_sessions.c.code == code)).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def list_sessions(store: Store) -> pd.DataFrame:
+    """Every session with its number of rounds, participants and answers, newest first."""
+    ss, r, p, a = lt.live_sessions, lt.live_rounds, lt.live_participants, lt.live_answers
+    rounds = (select(r.c.session_id, func.count().label("rounds"))
+              .group_by(r.c.session_id).subquery())
+    people = (select(p.c.session_id, func.count().label("participants"))
+              .group_by(p.c.session_id).subquery())
+    answers = (select(r.c.session_id, func.count().label("answers"))
+               .select_from(a.join(r, r.c.id == a.c.round_id)).group_by(r.c.session_id).subquery())
+    q = (select(ss.c.code, ss.c.title, ss.c.cohort_id, ss.c.group_ids, ss.c.language, ss.c.status,
+                ss.c.created_at, func.coalesce(rounds.c.rounds, 0).label("rounds"),
+                func.coalesce(people.c.participants, 0).label("participants"),
+                func.coalesce(answers.c.answers, 0).label("answers"))
+         .select_from(ss.outerjoin(rounds, rounds.c.session_id == ss.c.id)
+                      .outerjoin(people, people.c.session_id == ss.c.id)
+                      .outerjoin(answers, answers.c.session_id == ss.c.id))
+         .order_by(ss.c.created_at.desc(), ss.c.id.desc()))
+    frame = _frame(store, q)
+    if len(frame):
+        frame["group_ids"] = frame["group_ids"].map(lambda v: ", ".join(json.loads(v)))
+    return frame
+
+
+def set_session_status(store: Store, code: str, status: str) -> None:
+    if status not in ("open", "closed"):
+        raise ValueError(f"status must be 'open' or 'closed', not {status!r}")
+    with store.begin() as conn:
+        row = _session_row(conn, code)
+        conn.execute(update(lt.live_sessions).where(lt.live_sessions.c.id == row["id"]).values(
+            status=status, closed_at=now() if status == "closed" else None,
+            revision=lt.live_sessions.c.revision + 1))
+
+
+def _bump(conn: Connection, session_id: int, **values: Any) -> None:
+    conn.execute(update(lt.live_sessions).where(lt.live_sessions.c.id == session_id)
+                 .values(revision=lt.live_sessions.c.revision + 1, **values))
+
+
+# -- rounds --------------------------------------------------------------------------------------
+def _decode_round(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["config"] = json.loads(out["config"] or "{}")
+    out["outcome"] = json.loads(out["outcome"]) if out.get("outcome") else None
+    out["revealed"] = bool(out["revealed"])
+    return out
+
+
+def list_rounds(store: Store, session_id: int) -> list[dict[str, Any]]:
+    """The session's rounds in order (config and outcome decoded)."""
+    with store.begin() as conn:
+        rows = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.session_id == session_id)
+                            .order_by(lt.live_rounds.c.ordinal)).mappings().all()
+    return [_decode_round(r) for r in rows]
+
+
+def get_round(store: Store, round_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+                           ).mappings().first()
+    if row is None:
+        raise NotFoundError(f"There is no round {round_id}.")
+    return _decode_round(row)
+
+
+def add_round(store: Store, session_id: int, exercise: str, config: dict[str, Any]) -> int:
+    """Append a round to a session (status ``draft``)."""
+    with store.begin() as conn:
+        last = conn.execute(select(func.max(lt.live_rounds.c.ordinal))
+                            .where(lt.live_rounds.c.session_id == session_id)).scalar() or 0
+        rid = conn.execute(insert(lt.live_rounds).values(
+            session_id=session_id, ordinal=last + 1, exercise=exercise, config=json.dumps(config),
+            status="draft", revealed=False)).inserted_primary_key[0]
+        _bump(conn, session_id)
+    return int(rid)
+
+
+def update_round(store: Store, round_id: int, *, status: str | None = None,
+                 revealed: bool | None = None, config: dict[str, Any] | None = None,
+                 outcome: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Change a round's status (draft/open/closed), visibility, config or saved outcome."""
+    values: dict[str, Any] = {}
+    if status is not None:
+        if status not in ("draft", "open", "closed"):
+            raise ValueError(f"round status must be draft, open or closed, not {status!r}")
+        values["status"] = status
+        if status == "open":
+            values["opened_at"] = now()
+            values["closed_at"] = None
+        elif status == "closed":
+            values["closed_at"] = now()
+    if revealed is not None:
+        values["revealed"] = bool(revealed)
+    if config is not None:
+        values["config"] = json.dumps(config)
+    if outcome is not None:
+        values["outcome"] = json.dumps(outcome)
+    with store.begin() as conn:
+        row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+                           ).mappings().first()
+        if row is None:
+            raise NotFoundError(f"There is no round {round_id}.")
+        if values:
+            conn.execute(update(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+                         .values(**values))
+            _bump(conn, row["session_id"])
+        row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+                           ).mappings().first()
+    return _decode_round(row)
+
+
+def set_current_round(store: Store, session_id: int, round_id: int | None) -> None:
+    """Remember which round the console shows, so it resumes there after a restart."""
+    with store.begin() as conn:
+        _bump(conn, session_id, current_round_id=round_id)
+
+
+# -- participants and answers -------------------------------------------------------------------
+def add_participant(store: Store, code: str, token: str, group_id: str | None,
+                    language: str) -> int:
+    """Register a participant's token (joining twice with the same token changes nothing)."""
+    with store.begin() as conn:
+        session = _session_row(conn, code)
+        if session["status"] != "open":
+            raise LiveStateError("session_closed", f"Session {code!r} is closed.")
+        if group_id is not None and group_id not in session["group_ids"]:
+            raise LiveStateError("group_unknown",
+                                 f"Group {group_id!r} is not part of session {code!r}.")
+        p = lt.live_participants
+        found = conn.execute(select(p.c.id).where(p.c.session_id == session["id"],
+                                                  p.c.token == token)).first()
+        if found is not None:
+            if group_id is not None:
+                conn.execute(update(p).where(p.c.id == found[0]).values(group_id=group_id))
+            return int(found[0])
+        return int(conn.execute(insert(p).values(
+            session_id=session["id"], token=token, group_id=group_id, language=language,
+            joined_at=now())).inserted_primary_key[0])
+
+
+def _open_round(conn: Connection, code: str, token: str, round_id: int
+                ) -> tuple[dict[str, Any], int]:
+    session = _session_row(conn, code)
+    if session["status"] != "open":
+        raise LiveStateError("session_closed", f"Session {code!r} is closed.")
+    p = lt.live_participants
+    pid = conn.execute(select(p.c.id).where(p.c.session_id == session["id"], p.c.token == token)
+                       ).scalar()
+    if pid is None:
+        raise LiveStateError("participant_unknown",
+                             f"This participant has not joined session {code!r}.")
+    rnd = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id,
+                                                    lt.live_rounds.c.session_id == session["id"])
+                       ).mappings().first()
+    if rnd is None:
+        raise LiveStateError("round_unknown", f"Session {code!r} has no round {round_id}.")
+    if rnd["status"] != "open":
+        raise LiveStateError("round_closed", f"Round {round_id} of session {code!r} is not open.")
+    return _decode_round(rnd), int(pid)
+
+
+def save_answers(store: Store, code: str, token: str, round_id: int, answers: Iterable[AnswerIn],
+                 *, replace_prefix: str | None = None, remove: Sequence[str] = (),
+                 max_entries: int | None = None) -> SaveResult:
+    """Insert or change a participant's answers to an open round, in one transaction.
+
+    ``replace_prefix`` removes the participant's other answers whose question starts with it
+    (a dot-vote replaces the whole earlier vote); ``remove`` deletes named questions (an entry
+    the participant took back); ``max_entries`` caps a participant's ``entry:`` answers in the
+    round. Identical answers count as unchanged (idempotent resubmission).
+    """
+    answers = list(answers)
+    for attempt in (1, 2):
+        try:
+            return _save_answers(store, code, token, round_id, answers, replace_prefix, remove,
+                                 max_entries)
+        except IntegrityError:  # a concurrent insert of the same answer (PostgreSQL): retry once
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _save_answers(store: Store, code: str, token: str, round_id: int, answers: list[AnswerIn],
+                  replace_prefix: str | None, remove: Sequence[str],
+                  max_entries: int | None = None) -> SaveResult:
+    a = lt.live_answers
+    stamp = now()
+    saved = unchanged = removed = 0
+    with store.begin() as conn:
+        _, pid = _open_round(conn, code, token, round_id)
+        existing = {r.question: r for r in conn.execute(
+            select(a.c.id, a.c.question, a.c.value, a.c.text, a.c.data)
+            .where(a.c.round_id == round_id, a.c.participant_id == pid))}
+        wanted = {ans.question for ans in answers}
+        if max_entries is not None:
+            entries = {q for q in existing if q.startswith("entry:")} - set(remove)
+            entries |= {q for q in wanted if q.startswith("entry:")}
+            if len(entries) > max_entries:
+                raise LiveStateError("too_many_entries",
+                                     f"A participant can add at most {max_entries} entries.")
+        replaced = [q for q in existing if replace_prefix is not None
+                    and q.startswith(replace_prefix) and q not in wanted]
+        gone = [q for q in existing if q in set(remove)] + replaced
+        if gone:
+            removed = conn.execute(delete(a).where(a.c.round_id == round_id,
+                                                   a.c.participant_id == pid,
+                                                   a.c.question.in_(gone))).rowcount
+        for ans in answers:
+            data = None if ans.data is None else json.dumps(ans.data, sort_keys=True,
+                                                            ensure_ascii=False)
+            old = existing.get(ans.question)
+            if old is None:
+                conn.execute(insert(a).values(round_id=round_id, participant_id=pid,
+                                              question=ans.question, value=ans.value,
+                                              text=ans.text, data=data, created_at=stamp,
+                                              updated_at=stamp))
+                saved += 1
+            elif (old.value, old.text, old.data) == (ans.value, ans.text, data):
+                unchanged += 1
+            else:
+                conn.execute(update(a).where(a.c.id == old.id).values(
+                    value=ans.value, text=ans.text, data=data, updated_at=stamp))
+                saved += 1
+    return SaveResult(saved, unchanged, removed)
+
+
+def participant_answers(store: Store, code: str, token: str, round_ids: Sequence[int]
+                        ) -> list[dict[str, Any]]:
+    """A participant's own answers to some rounds (to show them again after a reload)."""
+    a, p = lt.live_answers, lt.live_participants
+    with store.begin() as conn:
+        session = _session_row(conn, code)
+        rows = conn.execute(
+            select(a.c.round_id, a.c.question, a.c.value, a.c.text, a.c.data)
+            .join(p, p.c.id == a.c.participant_id)
+            .where(p.c.session_id == session["id"], p.c.token == token,
+                   a.c.round_id.in_(list(round_ids)))).mappings().all()
+    return [_decode_answer(r) for r in rows]
+
+
+def _decode_answer(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["data"] = json.loads(out["data"]) if out.get("data") else None
+    return out
+
+
+def load_answers(store: Store, *, session_id: int | None = None,
+                 round_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Answers of a session or of some rounds: id, round_id, participant (a number, never the
+    token), group_id, question, value, text, data (decoded), created_at, updated_at."""
+    a, p, r = lt.live_answers, lt.live_participants, lt.live_rounds
+    q = (select(a.c.id, a.c.round_id, p.c.id.label("participant"), p.c.group_id, a.c.question,
+                a.c.value, a.c.text, a.c.data, a.c.created_at, a.c.updated_at)
+         .join(p, p.c.id == a.c.participant_id).join(r, r.c.id == a.c.round_id))
+    if session_id is not None:
+        q = q.where(r.c.session_id == session_id)
+    if round_ids is not None:
+        q = q.where(a.c.round_id.in_(list(round_ids)))
+    frame = _frame(store, q.order_by(a.c.id))
+    frame["data"] = frame["data"].map(lambda v: json.loads(v) if v else None).astype(object)
+    return frame
+
+
+def count_answers(store: Store, round_id: int) -> tuple[int, int]:
+    """(participants who answered, answers) in a round: the console's cheap live counter."""
+    a = lt.live_answers
+    with store.begin() as conn:
+        row = conn.execute(select(func.count(func.distinct(a.c.participant_id)), func.count())
+                           .where(a.c.round_id == round_id)).first()
+    return int(row[0]), int(row[1])
+
+
+def count_participants(store: Store, session_id: int) -> int:
+    p = lt.live_participants
+    with store.begin() as conn:
+        return int(conn.execute(select(func.count()).where(p.c.session_id == session_id)).scalar())
+
+
+def answers_signature(store: Store, session_id: int) -> tuple[int, int, str]:
+    """(answers, participants, last change) of a session: the console polls this every second
+    and recomputes charts only when it changes."""
+    a, r = lt.live_answers, lt.live_rounds
+    with store.begin() as conn:
+        n, last = conn.execute(select(func.count(), func.max(a.c.updated_at))
+                               .select_from(a.join(r, r.c.id == a.c.round_id))
+                               .where(r.c.session_id == session_id)).first()
+        turns = conn.execute(select(func.count(), func.max(lt.live_turns.c.started_at),
+                                    func.max(lt.live_turns.c.ended_at))
+                             .select_from(lt.live_turns.join(r, r.c.id == lt.live_turns.c.round_id))
+                             .where(r.c.session_id == session_id)).first()
+    people = count_participants(store, session_id)
+    return int(n), people, f"{last}|{tuple(turns)}"
+
+
+# -- actions ------------------------------------------------------------------------------------
+def add_action(store: Store, session_id: int, group_id: str, action: str, owner: str = "",
+               due_date: str | None = None, dimension: str | None = None,
+               status: str = "open") -> int:
+    _check_status(status)
+    stamp = now()
+    with store.begin() as conn:
+        aid = conn.execute(insert(lt.live_actions).values(
+            session_id=session_id, group_id=group_id, action=action, owner=owner,
+            due_date=due_date, dimension=dimension, status=status, created_at=stamp,
+            updated_at=stamp)).inserted_primary_key[0]
+        _bump(conn, session_id)
+    return int(aid)
+
+
+def update_action(store: Store, action_id: int, **values: Any) -> None:
+    """Change an action's fields (e.g. ``status='done'`` when reviewed at the next gathering)."""
+    allowed = {"action", "owner", "due_date", "dimension", "status"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"unknown action fields: {sorted(unknown)}")
+    if "status" in values:
+        _check_status(values["status"])
+    with store.begin() as conn:
+        done = conn.execute(update(lt.live_actions).where(lt.live_actions.c.id == action_id)
+                            .values(updated_at=now(), **values)).rowcount
+        if not done:
+            raise NotFoundError(f"There is no action {action_id}.")
+
+
+def _check_status(status: str) -> None:
+    if status not in ACTION_STATUSES:
+        raise KitError(f"Action status {status!r} is not one of {', '.join(ACTION_STATUSES)}.")
+
+
+def list_actions(store: Store, group_id: str) -> pd.DataFrame:
+    """A group's action plan from every live session, oldest first.
+
+    Columns: action, owner, due_date, dimension, status, session_id, created_at, updated_at
+    (``session_id`` is the session's join code). Empty (with these columns) when there is none.
+    """
+    la, ss = lt.live_actions, lt.live_sessions
+    q = (select(la.c.action, la.c.owner, la.c.due_date, la.c.dimension, la.c.status,
+                ss.c.code.label("session_id"), la.c.created_at, la.c.updated_at)
+         .join(ss, ss.c.id == la.c.session_id).where(la.c.group_id == group_id)
+         .order_by(la.c.created_at, la.c.id))
+    return _frame(store, q, ACTION_COLUMNS)
+
+
+def list_session_actions(store: Store, session_id: int, group_ids: Sequence[str] | None = None,
+                         include_earlier: bool = False) -> pd.DataFrame:
+    """Actions made in a session (id, group_id and the ACTION_COLUMNS); with ``include_earlier``
+    also the open actions of the same groups from earlier sessions, for review."""
+    la, ss = lt.live_actions, lt.live_sessions
+    cond = la.c.session_id == session_id
+    if include_earlier and group_ids:
+        cond = cond | (la.c.group_id.in_(list(group_ids)) & (la.c.session_id < session_id))
+    q = (select(la.c.id, la.c.group_id, la.c.action, la.c.owner, la.c.due_date, la.c.dimension,
+                la.c.status, ss.c.code.label("session_id"), la.c.created_at, la.c.updated_at)
+         .join(ss, ss.c.id == la.c.session_id).where(cond).order_by(la.c.created_at, la.c.id))
+    return _frame(store, q, ["id", "group_id", *ACTION_COLUMNS])
+
+
+# -- airtime turns ------------------------------------------------------------------------------
+def start_turn(store: Store, round_id: int, speaker: str, at: float) -> None:
+    """``speaker`` starts speaking at ``at`` (epoch seconds); whoever spoke before stops."""
+    t = lt.live_turns
+    with store.begin() as conn:
+        conn.execute(update(t).where(t.c.round_id == round_id, t.c.ended_at.is_(None))
+                     .values(ended_at=at))
+        conn.execute(insert(t).values(round_id=round_id, speaker=speaker, started_at=at))
+
+
+def stop_turns(store: Store, round_id: int, at: float) -> None:
+    t = lt.live_turns
+    with store.begin() as conn:
+        conn.execute(update(t).where(t.c.round_id == round_id, t.c.ended_at.is_(None))
+                     .values(ended_at=at))
+
+
+def undo_turn(store: Store, round_id: int) -> None:
+    """Remove the last recorded turn (a mistaken tap)."""
+    t = lt.live_turns
+    with store.begin() as conn:
+        last = conn.execute(select(func.max(t.c.id)).where(t.c.round_id == round_id)).scalar()
+        if last is not None:
+            conn.execute(delete(t).where(t.c.id == last))
+
+
+def list_turns(store: Store, round_ids: Sequence[int]) -> pd.DataFrame:
+    """Turns of rounds: round_id, speaker, started_at, ended_at (NaN while speaking)."""
+    t = lt.live_turns
+    q = (select(t.c.round_id, t.c.speaker, t.c.started_at, t.c.ended_at)
+         .where(t.c.round_id.in_(list(round_ids))).order_by(t.c.id))
+    return _frame(store, q, ["round_id", "speaker", "started_at", "ended_at"])
+
+
+def _frame(store: Store, query: Any, columns: list[str] | None = None) -> pd.DataFrame:
+    with store.begin() as conn:
+        result = conn.execute(query)
+        rows = result.fetchall()
+        return pd.DataFrame(rows, columns=columns or list(result.keys()))
