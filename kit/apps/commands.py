@@ -45,9 +45,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--host", help="address to listen on (default: settings.host)")
     s.add_argument("--port", type=int, help="port (default: settings.port)")
     s.add_argument("--pool", type=int, default=2, help="preheated dashboard kernels (0: none)")
+    s.add_argument("--survey-pool", type=int, default=1, help="preheated survey kernels")
+    s.add_argument("--facilitator-pool", type=int, default=1, help="preheated console kernels")
     s.add_argument("--demo-links", action="store_true",
                    help="make a short-lived key and invitation for a demo group and print them")
     s.set_defaults(func=cmd_serve)
+    _add_demo_step()
+
+
+def _add_demo_step() -> None:
+    """``kit demo`` ends by serving the apps with a demo group's links (skipped by --no-serve)."""
+    try:
+        from kit.cli import add_demo_step
+    except ImportError:  # an older kit.cli without demo steps
+        return
+    add_demo_step("serve", "apps", demo_serve)
+
+
+def demo_serve(args: argparse.Namespace, settings: Settings, summary: object = None) -> int:
+    """Serve the apps on the demo data, printing a demo group's dashboard and survey links."""
+    from kit.apps.server import serve
+
+    serve(settings, demo_links=True)
+    return 0
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -110,7 +130,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port))
                                    if v is not None})
-    serve(settings, ServeOptions(dashboard_pool=max(args.pool, 0)), demo_links=args.demo_links)
+    options = ServeOptions(dashboard_pool=max(args.pool, 0), survey_pool=max(args.survey_pool, 0),
+                           facilitator_pool=max(args.facilitator_pool, 0))
+    serve(settings, options, demo_links=args.demo_links)
     return 0
 
 

@@ -1,0 +1,76 @@
+"""Small pieces shared by the served apps' views: the viewer's request, page frame, notices."""
+
+from __future__ import annotations
+
+import html
+import os
+from urllib.parse import parse_qs
+
+from kit.i18n import t
+from kit.settings import LANGUAGES
+
+
+def request_params() -> dict[str, str]:
+    """The viewer's query string as a dict (first value of each name).
+
+    Under Voilà with preheated kernels this waits until a viewer's request reaches the kernel
+    (``voila.utils.wait_for_request``); elsewhere (tests, papermill) it reads ``QUERY_STRING``.
+    """
+    try:
+        from voila.utils import wait_for_request
+
+        wait_for_request()
+    except ImportError:  # pragma: no cover - voila is a dependency
+        pass
+    return parse_query(os.environ.get("QUERY_STRING", ""))
+
+
+def parse_query(query: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items() if v}
+
+
+def pick_language(requested: str | None, default: str) -> str:
+    """``requested`` if it is a language of the kit, else ``default``."""
+    return requested if requested in LANGUAGES else default
+
+
+def other_language(lang: str) -> str:
+    return next(x for x in LANGUAGES if x != lang)
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text))
+
+
+def header_html(lang: str, title: str, subtitle: str = "") -> str:
+    """Brand, title and subtitle; shown inside a ``kit-header`` box (see ``header_box``)."""
+    sub = f'<div class="kit-sub">{esc(subtitle)}</div>' if subtitle else ""
+    brand = esc(t("app.site.title", lang))
+    return f'<div class="kit-brand">{brand}</div><h1>{esc(title)}</h1>{sub}'
+
+
+def header_box(content: object, *extra: object) -> object:
+    """The page's header band: ``content`` (an HTML widget) and controls on the right."""
+    import ipywidgets as w
+
+    box = w.HBox([content, *extra], layout=w.Layout(justify_content="space-between",
+                                                    align_items="center"))
+    box.add_class("kit-header")
+    return box
+
+
+def page_notice_html(lang: str, title: str, body: str, kind: str = "refused") -> str:
+    """A whole page of one short message under the brand (refusals, thank-you)."""
+    brand = esc(t("app.site.title", lang))
+    return (f'<header class="kit-header"><div class="kit-brand">{brand}</div></header>'
+            + notice_html(title, body, kind))
+
+
+def notice_html(title: str, body: str, kind: str = "refused") -> str:
+    """A short message in a card: a refusal (no data), a thank-you, a hint."""
+    return (f'<section class="kit-notice kit-{kind}" data-kit-notice="{esc(kind)}">'
+            f"<h1>{esc(title)}</h1><p>{esc(body)}</p></section>")
+
+
+def footer_html(lang: str) -> str:
+    return f'<div class="kit-footer">{esc(t("app.site.footer", lang))}</div>'
