@@ -221,7 +221,9 @@ def read_responses(
     """
     c = _check(path, instrument, mapping, known_groups, known_waves, min_answered_share)
     if c.file_problems or (c.row_problems and not drop_invalid):
-        hint = ROW_HINT if not c.file_problems else _file_hint(c.file_problems)
+        hints = [_file_hint(c.file_problems)] if c.file_problems else []
+        hints += [ROW_HINT] if c.row_problems else []
+        hint = "\n".join(hints)
         raise ResponseFileError(c.filename, c.file_problems + c.row_problems, hint=hint)
     table = c.table
     dropped: list[Problem] = []
@@ -504,9 +506,14 @@ def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping,
             known_set = {str(k) for k in known}
             bad = ((mapped_values != "") & ~mapped_values.isin(known_set)).to_numpy()
             shown = _ids(sorted(known_set)) or "none yet"
-            report(bad, col, values, f"is not a known {col}; known {col}s: {shown}. Register "
-                   f"the {col} first, or correct the value (or map it under values.{col} in the "
-                   "column mapping)")
+            folded = {_key(k): k for k in known_set}
+            report(bad, col, values,
+                   lambda v, col=col, shown=shown, folded=folded, m=labels: (
+                       f"is not a known {col}; "
+                       + (f"did you mean {folded[_key(m.get(_key(v), v))]!r}? "
+                          if _key(m.get(_key(v), v)) in folded else "")
+                       + f"known {col}s: {shown}. Register the {col} first, or correct the value "
+                       f"(or map it under values.{col} in the column mapping)"))
     roles = cells("role")
     role_labels = {**DEFAULT_ROLE_LABELS, **_label_map(mapping.values.get("role", {}))}
     role_ids = _map_unique(roles, lambda v: role_labels.get(_key(v)) if v else None)

@@ -277,6 +277,8 @@ def test_unknown_group_wave_and_role(tmp_path):
     assert "is not a known wave; known waves: after, before." in message
     assert "is not a role; use leader or member (leder/medlem)" in message
     assert _problems(info) == [(3, "group"), (4, "wave"), (5, "role")]
+    with pytest.raises(ResponseFileError, match=r"G1 +is not a known group; did you mean 'g1'\?"):
+        read_responses(_write(tmp_path, [_row("r1", group="G1")]), PULSE, known_groups=["g1"])
     # Without known lists, new groups and waves are fine; the role is still wrong.
     with pytest.raises(ResponseFileError, match="1 problem found"):
         read_responses(_write(tmp_path, rows), PULSE)
