@@ -55,6 +55,8 @@ class Scores:
     group_waves: pd.DataFrame
     instrument_id: str = ""
     dimension_ids: tuple[str, ...] = ()
+    item_ids: tuple[str, ...] = ()
+    item_dimensions: tuple[str, ...] = ()  # dimension of each item, in item order
     scale_values: tuple[int, ...] = ()
 
 
@@ -126,12 +128,13 @@ class _Segments:
         return n, mean, var, mad
 
 
-def _dimension_matrix(instrument: Instrument) -> np.ndarray:
+def _dimension_matrix(item_dimensions: Iterable[str], dimension_ids: Iterable[str]) -> np.ndarray:
     """items x dimensions indicator matrix (1.0 where the item belongs to the dimension)."""
-    dim_index = {d: j for j, d in enumerate(instrument.dimension_ids)}
-    m = np.zeros((len(instrument.items), len(dim_index)))
-    for i, item in enumerate(instrument.items):
-        m[i, dim_index[item.dimension]] = 1.0
+    dim_index = {d: j for j, d in enumerate(dimension_ids)}
+    item_dims = list(item_dimensions)
+    m = np.zeros((len(item_dims), len(dim_index)))
+    for i, d in enumerate(item_dims):
+        m[i, dim_index[d]] = 1.0
     return m
 
 
@@ -236,7 +239,8 @@ def score_responses(
     scale = instrument.scale
     dims = instrument.dimension_ids
     items = instrument.item_ids
-    m = _dimension_matrix(instrument)
+    item_dimensions = tuple(it.dimension for it in instrument.items)
+    m = _dimension_matrix(item_dimensions, instrument.dimension_ids)
     dim_of_item = m.argmax(axis=1)
     n_items_dim = m.sum(axis=0)
 
@@ -245,7 +249,13 @@ def score_responses(
     role = table["role"].to_numpy(dtype=object) if "role" in table else np.full(len(table), None)
     respondent = table["respondent"].astype(str).to_numpy(dtype=object)
     n_items, n_dims = len(items), len(dims)
-    base = dict(instrument_id=instrument.id, dimension_ids=dims, scale_values=scale.values)
+    base = dict(
+        instrument_id=instrument.id,
+        dimension_ids=dims,
+        item_ids=items,
+        item_dimensions=item_dimensions,
+        scale_values=scale.values,
+    )
 
     if len(table) == 0:
         empty_ids = {c: pd.Series(dtype=object) for c in ID_COLUMNS}
@@ -380,7 +390,7 @@ def score_responses(
     )
 
     icc = icc_from_dimensions(dimensions)
-    reliability = _reliability(xr, wave, instrument)
+    reliability = _reliability(xr, wave, item_dimensions, dims)
     return Scores(
         respondent_scores=respondent_scores,
         answers=answers,
@@ -436,16 +446,17 @@ def icc_from_dimensions(dimensions: pd.DataFrame) -> pd.DataFrame:
     return out[list(ICC_COLUMNS)].reset_index(drop=True)
 
 
-def _reliability(xr: np.ndarray, wave: np.ndarray, instrument: Instrument) -> pd.DataFrame:
+def _reliability(
+    xr: np.ndarray, wave: np.ndarray, item_dimensions: tuple[str, ...], dims: tuple[str, ...]
+) -> pd.DataFrame:
     """Cronbach's alpha per wave and dimension over all complete respondents of the wave."""
     if len(xr) == 0:
         return _empty(RELIABILITY_COLUMNS)
     codes, (waves,) = _cells([wave])
     order = np.argsort(codes, kind="stable")
-    m = _dimension_matrix(instrument)
+    m = _dimension_matrix(item_dimensions, dims)
     segments = _Segments(np.bincount(codes, minlength=len(waves)))
     alpha, n_c = _alpha(segments, xr[order], m.argmax(axis=1), m)
-    dims = instrument.dimension_ids
     return pd.DataFrame(
         {
             "wave": np.repeat(waves, len(dims)),
@@ -456,14 +467,15 @@ def _reliability(xr: np.ndarray, wave: np.ndarray, instrument: Instrument) -> pd
     )
 
 
-def reliability_for(scores: Scores, instrument: Instrument, keep: pd.DataFrame) -> pd.DataFrame:
-    """Pooled alpha per wave and dimension from the respondents of the (group, wave) in ``keep``."""
-    key = scores.answers[["group", "wave"]].merge(
-        keep[["group", "wave"]].drop_duplicates(), how="left", indicator=True
-    )
-    kept = scores.answers[(key["_merge"] == "both").to_numpy()]
-    xr = kept[list(instrument.item_ids)].to_numpy(dtype=np.float64)
-    return _reliability(xr, kept["wave"].to_numpy(dtype=object), instrument)
+def reliability_for(scores: Scores, keep: pd.DataFrame) -> pd.DataFrame:
+    """Pooled alpha per wave and dimension from the respondents of the (group, wave) in ``keep``
+    (``kit.privacy`` passes the cells that meet the anonymity threshold)."""
+    key = pd.MultiIndex.from_frame(scores.answers[["group", "wave"]])
+    wanted = pd.MultiIndex.from_frame(keep[["group", "wave"]].astype(object))
+    kept = scores.answers[key.isin(wanted)]
+    xr = kept[list(scores.item_ids)].to_numpy(dtype=np.float64)
+    waves = kept["wave"].to_numpy(dtype=object)
+    return _reliability(xr, waves, scores.item_dimensions, scores.dimension_ids)
 
 
 # --------------------------------------------------------------------------------------------
