@@ -433,3 +433,16 @@ def test_twenty_thousand_rows_validate_quickly(tmp_path):
     elapsed = time.perf_counter() - start
     assert [(p.row, p.column) for p in problems] == [(125, "Q07")]
     assert elapsed < 4.0, f"validating 20,000 rows took {elapsed:.2f} s"
+
+
+def test_sample_export_with_the_example_mapping():
+    """A Norwegian survey tool's export (cp1252, semicolons, CRLF) as a user gets it."""
+    path = Path(__file__).parent / "data" / "surveytool_export.csv"
+    result = read_responses(path, LAG, mapping=EXAMPLE_MAPPING,
+                            known_groups=["Etat Øst", "Etat Vest"], known_waves=["before", "after"])
+    t = result.table
+    assert result.rows_read == 24 and len(t) == 24
+    assert t.groupby(["group", "wave"]).size().tolist() == [6, 6, 6, 6]
+    assert (t["role"] == "leader").sum() == 4
+    assert t["Q11"].isna().sum() == 4 and t["Q21"].isna().sum() == 4  # 'Vet ikke' and '0'
+    assert t["O2"].isna().all() and t["O1"].notna().any()
