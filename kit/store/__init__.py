@@ -2,7 +2,7 @@
 
 >>> store = open_store(load_settings())          # creates the schema if the database is new
 >>> store.import_responses(table, instrument, source_hash, "export.csv")
->>> table = store.load_responses(instrument)     # the canonical response table (see RESPONSE_COLUMNS)
+>>> table = store.load_responses(instrument)     # the canonical response table
 
 The canonical response table is a wide DataFrame: one row per respondent with columns
 ``respondent, group, wave, role`` then one float column per item id (NaN = not answered or not
@@ -19,8 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from kit.errors import NotFoundError, Problem, ResponseFileError, StoreError
 from kit.instrument import Instrument
@@ -72,16 +83,23 @@ class Store:
             raise StoreError(f"Database {_redact(self.url)!r} failed: {exc.orig}") from exc
 
     def _ensure_schema(self) -> None:
+        """Create a new database, migrate an older one, refuse one written by a newer kit."""
         try:
             with self.engine.begin() as conn:
-                s.metadata.create_all(conn)
-                found = conn.execute(select(func.max(s.kit_schema.c.version))).scalar()
-                if found is None:
-                    conn.execute(insert(s.kit_schema).values(version=s.SCHEMA_VERSION, applied_at=now()))
-                elif found > s.SCHEMA_VERSION:
+                found = None
+                if inspect(conn).has_table(s.kit_schema.name):
+                    found = conn.execute(select(func.max(s.kit_schema.c.version))).scalar()
+                if found is not None and found > s.SCHEMA_VERSION:
                     raise StoreError(
-                        f"The database {_redact(self.url)} has schema version {found}, newer than this "
-                        f"kit's {s.SCHEMA_VERSION}. Upgrade the kit."
+                        f"The database {_redact(self.url)} has schema version {found}, newer than "
+                        f"this kit's {s.SCHEMA_VERSION}; it was written by a newer kit. "
+                        "Upgrade the kit (pip install -U leadership-team-kit), or point "
+                        "KIT_DATABASE_URL at another database."
+                    )
+                s.metadata.create_all(conn)
+                if found is None:
+                    conn.execute(
+                        insert(s.kit_schema).values(version=s.SCHEMA_VERSION, applied_at=now())
                     )
                 else:
                     for version in range(found + 1, s.SCHEMA_VERSION + 1):
@@ -90,8 +108,8 @@ class Store:
                         conn.execute(insert(s.kit_schema).values(version=version, applied_at=now()))
         except OperationalError as exc:
             raise StoreError(
-                f"Cannot open the database {_redact(self.url)!r}: {exc.orig}. Check KIT_DATABASE_URL "
-                "and that the server is running."
+                f"Cannot open the database {_redact(self.url)!r}: {exc.orig}. "
+                "Check KIT_DATABASE_URL and that the server is running."
             ) from None
 
     def schema_version(self) -> int:
@@ -99,43 +117,154 @@ class Store:
             return int(conn.execute(select(func.max(s.kit_schema.c.version))).scalar_one())
 
     # -- reference data ---------------------------------------------------------------------------
-    def save_cohort(self, id: str, name: str, programme: str = "", start_date: str | None = None,
-                    end_date: str | None = None) -> None:
-        self._upsert(s.cohorts, {"id": id, "name": name, "programme": programme,
-                                 "start_date": start_date, "end_date": end_date})
+    def save_cohort(
+        self,
+        id: str,
+        name: str,
+        programme: str = "",
+        start_date: str | None = None,
+        end_date: str | None = None,
+    ) -> None:
+        self._upsert(
+            s.cohorts,
+            {
+                "id": id,
+                "name": name,
+                "programme": programme,
+                "start_date": start_date,
+                "end_date": end_date,
+            },
+        )
 
-    def save_group(self, id: str, name: str, organisation: str = "", cohort_id: str | None = None,
-                   in_norm_base: bool = True, language: str = "nb") -> None:
-        self._upsert(s.groups, {"id": id, "name": name, "organisation": organisation,
-                                "cohort_id": cohort_id, "in_norm_base": in_norm_base,
-                                "language": language})
+    def save_group(
+        self,
+        id: str,
+        name: str,
+        organisation: str = "",
+        cohort_id: str | None = None,
+        in_norm_base: bool = True,
+        language: str = "nb",
+    ) -> None:
+        self._upsert(
+            s.groups,
+            {
+                "id": id,
+                "name": name,
+                "organisation": organisation,
+                "cohort_id": cohort_id,
+                "in_norm_base": in_norm_base,
+                "language": language,
+            },
+        )
 
     def save_wave(self, id: str, ordinal: int) -> None:
         self._upsert(s.waves, {"id": id, "ordinal": ordinal})
 
-    def save_group_wave(self, group_id: str, wave_id: str, invited: int | None = None,
-                        status: str = "open", survey_date: str | None = None) -> None:
+    def save_group_wave(
+        self,
+        group_id: str,
+        wave_id: str,
+        invited: int | None = None,
+        status: str = "open",
+        survey_date: str | None = None,
+    ) -> None:
         if status not in ("open", "closed"):
             raise ValueError(f"status must be 'open' or 'closed', not {status!r}")
-        self._upsert(s.group_waves, {"group_id": group_id, "wave_id": wave_id, "invited": invited,
-                                     "status": status, "survey_date": survey_date},
-                     keys=("group_id", "wave_id"))
+        self._upsert(
+            s.group_waves,
+            {
+                "group_id": group_id,
+                "wave_id": wave_id,
+                "invited": invited,
+                "status": status,
+                "survey_date": survey_date,
+            },
+            keys=("group_id", "wave_id"),
+        )
 
     def set_wave_status(self, group_id: str, wave_id: str, status: str) -> None:
         with self.begin() as conn:
-            done = conn.execute(update(s.group_waves).where(
-                s.group_waves.c.group_id == group_id, s.group_waves.c.wave_id == wave_id
-            ).values(status=status)).rowcount
+            done = conn.execute(
+                update(s.group_waves)
+                .where(s.group_waves.c.group_id == group_id, s.group_waves.c.wave_id == wave_id)
+                .values(status=status)
+            ).rowcount
         if not done:
             raise NotFoundError(f"Group {group_id!r} has no wave {wave_id!r}.")
 
-    def _upsert(self, table: Any, row: dict[str, Any], keys: Sequence[str] = ("id",)) -> None:
+    def _upsert(
+        self,
+        table: Any,
+        row: dict[str, Any],
+        keys: Sequence[str] = ("id",),
+        conn: Connection | None = None,
+        insert_only: Sequence[str] = (),
+    ) -> None:
+        """Insert ``row`` or update the stored one; ``insert_only`` columns are kept on update."""
+        if conn is None:
+            with self.begin() as own:
+                return self._upsert(table, row, keys, own, insert_only)
         where = [table.c[k] == row[k] for k in keys]
+        if conn.execute(select(*[table.c[k] for k in keys]).where(*where)).first() is None:
+            conn.execute(insert(table).values(**row))
+        else:
+            kept = {k: v for k, v in row.items() if k not in insert_only}
+            conn.execute(update(table).where(*where).values(**kept))
+
+    def save_programme(self, programme: Any) -> dict[str, int]:
+        """Save a programme's waves, cohorts, groups and group waves in one transaction.
+
+        ``programme`` is a :class:`kit.store.programme.Programme`. Saving the same file again
+        updates names and invited counts; a group wave's status (open/closed) is kept.
+        """
         with self.begin() as conn:
-            if conn.execute(select(table).where(*where)).first() is None:
-                conn.execute(insert(table).values(**row))
-            else:
-                conn.execute(update(table).where(*where).values(**row))
+            for wave in programme.waves:
+                self._upsert(s.waves, {"id": wave.id, "ordinal": wave.ordinal}, conn=conn)
+            for c in programme.cohorts:
+                self._upsert(
+                    s.cohorts,
+                    {
+                        "id": c.id,
+                        "name": c.name,
+                        "programme": programme.name,
+                        "start_date": c.start_date,
+                        "end_date": c.end_date,
+                    },
+                    conn=conn,
+                )
+            for g in programme.groups:
+                self._upsert(
+                    s.groups,
+                    {
+                        "id": g.id,
+                        "name": g.name,
+                        "organisation": g.organisation,
+                        "cohort_id": g.cohort_id,
+                        "in_norm_base": g.in_norm_base,
+                        "language": g.language,
+                    },
+                    conn=conn,
+                )
+                for wave_id, invited in g.invited.items():
+                    self._upsert(
+                        s.group_waves,
+                        {
+                            "group_id": g.id,
+                            "wave_id": wave_id,
+                            "invited": invited,
+                            "status": "open",
+                            "survey_date": g.survey_dates.get(wave_id),
+                        },
+                        keys=("group_id", "wave_id"),
+                        conn=conn,
+                        insert_only=("status",),
+                    )
+        return {
+            "waves": len(programme.waves),
+            "cohorts": len(programme.cohorts),
+            "groups": len(programme.groups),
+            "group_waves": sum(len(g.invited) for g in programme.groups),
+        }
 
     def list_cohorts(self) -> pd.DataFrame:
         return self._frame(select(s.cohorts).order_by(s.cohorts.c.id))
@@ -148,103 +277,253 @@ class Store:
 
     def list_group_waves(self) -> pd.DataFrame:
         """Every group's waves with invited count, status and respondents stored so far."""
-        counts = (select(s.responses.c.group_id, s.responses.c.wave_id,
-                         func.count().label("respondents"))
-                  .group_by(s.responses.c.group_id, s.responses.c.wave_id).subquery())
-        q = (select(s.group_waves, func.coalesce(counts.c.respondents, 0).label("respondents"))
-             .select_from(s.group_waves.outerjoin(counts, (counts.c.group_id == s.group_waves.c.group_id)
-                                                  & (counts.c.wave_id == s.group_waves.c.wave_id)))
-             .order_by(s.group_waves.c.group_id, s.group_waves.c.wave_id))
+        counts = (
+            select(s.responses.c.group_id, s.responses.c.wave_id, func.count().label("respondents"))
+            .group_by(s.responses.c.group_id, s.responses.c.wave_id)
+            .subquery()
+        )
+        q = (
+            select(s.group_waves, func.coalesce(counts.c.respondents, 0).label("respondents"))
+            .select_from(
+                s.group_waves.outerjoin(
+                    counts,
+                    (counts.c.group_id == s.group_waves.c.group_id)
+                    & (counts.c.wave_id == s.group_waves.c.wave_id),
+                )
+            )
+            .order_by(s.group_waves.c.group_id, s.group_waves.c.wave_id)
+        )
         return self._frame(q)
 
     def get_group(self, group_id: str) -> dict[str, Any]:
         with self.begin() as conn:
             row = conn.execute(select(s.groups).where(s.groups.c.id == group_id)).mappings().first()
         if row is None:
-            raise NotFoundError(f"Group {group_id!r} does not exist; see 'kit groups' for the list.")
+            raise NotFoundError(
+                f"Group {group_id!r} does not exist; see 'kit groups' for the list."
+            )
         return dict(row)
 
     def _frame(self, query: Any) -> pd.DataFrame:
         with self.begin() as conn:
             result = conn.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            columns = list(result.keys())
+            rows = [tuple(r) for r in result.fetchall()]  # plain tuples: pandas is slow on Row
+            return (
+                pd.DataFrame.from_records(rows, columns=columns)
+                if rows
+                else pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+            )
 
     # -- responses --------------------------------------------------------------------------------
-    def import_responses(self, table: pd.DataFrame, instrument: Instrument, source_hash: str,
-                         filename: str) -> ImportResult:
+    def import_responses(
+        self, table: pd.DataFrame, instrument: Instrument, source_hash: str, filename: str
+    ) -> ImportResult:
         """Write a validated response table in one transaction: all of it or nothing.
 
         Importing the same file (same ``source_hash``) again changes nothing. A respondent already
-        stored for the same group and wave from another file is refused, with every clash listed.
+        stored for the same group and wave from another file is refused, with every clash listed;
+        so is a group or wave the programme does not define.
         """
         with self.begin() as conn:
-            prior = conn.execute(select(s.imports.c.id).where(s.imports.c.source_hash == source_hash)).first()
+            prior = conn.execute(
+                select(s.imports.c.id).where(s.imports.c.source_hash == source_hash)
+            ).first()
             if prior is not None:
                 return ImportResult(filename, 0, True, prior[0])
+            self._refuse_unknown(conn, table, filename)
             self._refuse_existing(conn, table, instrument, filename)
-            import_id = conn.execute(insert(s.imports).values(
-                source_hash=source_hash, filename=filename, instrument_id=instrument.id,
-                rows=len(table), imported_at=now())).inserted_primary_key[0]
+            import_id = conn.execute(
+                insert(s.imports).values(
+                    source_hash=source_hash,
+                    filename=filename,
+                    instrument_id=instrument.id,
+                    rows=len(table),
+                    imported_at=now(),
+                )
+            ).inserted_primary_key[0]
             self._write_responses(conn, table, instrument, import_id)
         return ImportResult(filename, len(table), False, import_id)
 
-    def add_response(self, instrument: Instrument, group_id: str, wave_id: str, respondent: str,
-                     answers: dict[str, float | None], comments: dict[str, str] | None = None,
-                     role: str | None = None) -> int:
+    def delete_import(self, import_id: int) -> int:
+        """Remove every response written by one import (one transaction); returns how many."""
+        with self.begin() as conn:
+            ids = select(s.responses.c.id).where(s.responses.c.import_id == import_id)
+            conn.execute(delete(s.answers).where(s.answers.c.response_id.in_(ids)))
+            conn.execute(delete(s.comments).where(s.comments.c.response_id.in_(ids)))
+            n = conn.execute(
+                delete(s.responses).where(s.responses.c.import_id == import_id)
+            ).rowcount
+            done = conn.execute(delete(s.imports).where(s.imports.c.id == import_id)).rowcount
+        if not done:
+            raise NotFoundError(f"Import {import_id} does not exist; see 'kit groups'.")
+        return n
+
+    def list_imports(self) -> pd.DataFrame:
+        return self._frame(select(s.imports).order_by(s.imports.c.id))
+
+    def add_response(
+        self,
+        instrument: Instrument,
+        group_id: str,
+        wave_id: str,
+        respondent: str,
+        answers: dict[str, float | None],
+        comments: dict[str, str] | None = None,
+        role: str | None = None,
+    ) -> int:
         """Store one respondent's answers (a web survey submission) as an import would."""
         row = {"respondent": respondent, "group": group_id, "wave": wave_id, "role": role}
         row.update({i: answers.get(i) for i in instrument.item_ids})
         row.update({q: (comments or {}).get(q) for q in instrument.open_question_ids})
         table = pd.DataFrame([row])
         with self.begin() as conn:
+            self._refuse_unknown(conn, table, "survey")
             self._refuse_existing(conn, table, instrument, "survey")
             return self._write_responses(conn, table, instrument, None)[0]
 
-    def _refuse_existing(self, conn: Connection, table: pd.DataFrame, instrument: Instrument,
-                         source: str) -> None:
+    def _refuse_unknown(self, conn: Connection, table: pd.DataFrame, source: str) -> None:
+        known_groups = set(conn.execute(select(s.groups.c.id)).scalars())
+        known_waves = set(conn.execute(select(s.waves.c.id)).scalars())
+        problems = []
+        for i, (g, w) in enumerate(zip(table["group"], table["wave"], strict=True)):
+            if str(g) not in known_groups:
+                problems.append(
+                    Problem(
+                        source,
+                        "this group does not exist in the database",
+                        row=i + 2,
+                        column="group",
+                        value=str(g),
+                    )
+                )
+            if str(w) not in known_waves:
+                problems.append(
+                    Problem(
+                        source,
+                        "this wave does not exist in the database",
+                        row=i + 2,
+                        column="wave",
+                        value=str(w),
+                    )
+                )
+        if problems:
+            raise ResponseFileError(
+                source,
+                problems,
+                hint=(
+                    "Load the programme first ('kit programme load programme.yaml'), or correct "
+                    "the group and wave ids in the file; 'kit groups' lists the ones known."
+                ),
+            )
+
+    def _refuse_existing(
+        self, conn: Connection, table: pd.DataFrame, instrument: Instrument, source: str
+    ) -> None:
         groups = sorted(set(table["group"]))
-        existing = conn.execute(select(s.responses.c.group_id, s.responses.c.wave_id,
-                                       s.responses.c.respondent).where(
-            s.responses.c.instrument_id == instrument.id, s.responses.c.group_id.in_(groups))).all()
+        existing = conn.execute(
+            select(s.responses.c.group_id, s.responses.c.wave_id, s.responses.c.respondent).where(
+                s.responses.c.instrument_id == instrument.id, s.responses.c.group_id.in_(groups)
+            )
+        ).all()
         taken = {(g, w, r) for g, w, r in existing}
         problems = [
-            Problem(source, "this respondent is already stored for this group and wave", row=i + 2,
-                    column="respondent", value=str(r))
-            for i, (g, w, r) in enumerate(zip(table["group"], table["wave"], table["respondent"], strict=True))
+            Problem(
+                source,
+                "this respondent is already stored for this group and wave",
+                row=i + 2,
+                column="respondent",
+                value=str(r),
+            )
+            for i, (g, w, r) in enumerate(
+                zip(table["group"], table["wave"], table["respondent"], strict=True)
+            )
             if (g, w, str(r)) in taken
         ]
         if problems:
-            raise ResponseFileError(source, problems, hint=(
-                "These answers were imported before from another file. Remove the rows, or give the "
-                "respondents new ids if they are different people."))
+            raise ResponseFileError(
+                source,
+                problems,
+                hint=(
+                    "These answers were imported before from another file. Remove the rows, "
+                    "or give the respondents new ids if they are different people."
+                ),
+            )
 
-    def _write_responses(self, conn: Connection, table: pd.DataFrame, instrument: Instrument,
-                         import_id: int | None) -> list[int]:
+    def _write_responses(
+        self, conn: Connection, table: pd.DataFrame, instrument: Instrument, import_id: int | None
+    ) -> list[int]:
         stamp = now()
-        ids: list[int] = []
-        answer_rows: list[dict[str, Any]] = []
-        comment_rows: list[dict[str, Any]] = []
-        items = [i for i in instrument.item_ids if i in table.columns]
-        questions = [q for q in instrument.open_question_ids if q in table.columns]
-        for rec in table.to_dict("records"):
-            role = rec.get("role")
-            rid = conn.execute(insert(s.responses).values(
-                instrument_id=instrument.id, group_id=str(rec["group"]), wave_id=str(rec["wave"]),
-                respondent=str(rec["respondent"]), role=None if _missing(role) else str(role),
-                import_id=import_id, submitted_at=stamp)).inserted_primary_key[0]
-            ids.append(rid)
-            answer_rows += [{"response_id": rid, "item_id": i, "value": float(rec[i])}
-                            for i in items if not _missing(rec[i])]
-            comment_rows += [{"response_id": rid, "question_id": q, "text": str(rec[q]).strip()}
-                             for q in questions if not _missing(rec[q]) and str(rec[q]).strip()]
-        if answer_rows:
-            conn.execute(insert(s.answers), answer_rows)
-        if comment_rows:
-            conn.execute(insert(s.comments), comment_rows)
+        roles = (
+            [None if _missing(r) else str(r) for r in table["role"]]
+            if "role" in table.columns
+            else [None] * len(table)
+        )
+        rows = [
+            {
+                "instrument_id": instrument.id,
+                "group_id": str(g),
+                "wave_id": str(w),
+                "respondent": str(r),
+                "role": role,
+                "import_id": import_id,
+                "submitted_at": stamp,
+            }
+            for g, w, r, role in zip(
+                table["group"], table["wave"], table["respondent"], roles, strict=True
+            )
+        ]
+        if not rows:
+            return []
+        try:
+            result = conn.execute(
+                insert(s.responses).returning(s.responses.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [int(x) for x in result.scalars().all()]
+        except IntegrityError as exc:
+            raise StoreError(
+                f"The responses could not be written ({exc.orig}); nothing was changed. The table "
+                "probably holds the same respondent twice for one group and wave."
+            ) from None
+        self._write_answers(conn, table, instrument, ids)
+        self._write_comments(conn, table, instrument, ids)
         return ids
 
-    def load_responses(self, instrument: Instrument, group_ids: Sequence[str] | None = None,
-                       wave_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    def _write_answers(
+        self, conn: Connection, table: pd.DataFrame, instrument: Instrument, ids: list[int]
+    ) -> None:
+        items = [i for i in instrument.item_ids if i in table.columns]
+        if not items:
+            return
+        values = table[items].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        answer_rows = [
+            {"response_id": rid, "item_id": item, "value": float(v)}
+            for rid, row in zip(ids, values, strict=True)
+            for item, v in zip(items, row, strict=True)
+            if v == v
+        ]
+        if answer_rows:
+            conn.execute(insert(s.answers), answer_rows)
+
+    def _write_comments(
+        self, conn: Connection, table: pd.DataFrame, instrument: Instrument, ids: list[int]
+    ) -> None:
+        questions = [q for q in instrument.open_question_ids if q in table.columns]
+        comment_rows = [
+            {"response_id": rid, "question_id": q, "text": str(text).strip()}
+            for q in questions
+            for rid, text in zip(ids, table[q], strict=True)
+            if not _missing(text) and str(text).strip()
+        ]
+        if comment_rows:
+            conn.execute(insert(s.comments), comment_rows)
+
+    def load_responses(
+        self,
+        instrument: Instrument,
+        group_ids: Sequence[str] | None = None,
+        wave_ids: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """The canonical wide response table for ``instrument`` (optionally some groups/waves)."""
         r = s.responses
         where = [r.c.instrument_id == instrument.id]
@@ -252,13 +531,30 @@ class Store:
             where.append(r.c.group_id.in_(list(group_ids)))
         if wave_ids is not None:
             where.append(r.c.wave_id.in_(list(wave_ids)))
-        base = self._frame(select(r.c.id, r.c.respondent, r.c.group_id.label("group"),
-                                  r.c.wave_id.label("wave"), r.c.role).where(*where).order_by(r.c.id))
-        ans = self._frame(select(s.answers.c.response_id, s.answers.c.item_id, s.answers.c.value)
-                          .join(r, r.c.id == s.answers.c.response_id).where(*where))
-        com = self._frame(select(s.comments.c.response_id, s.comments.c.question_id, s.comments.c.text)
-                          .join(r, r.c.id == s.comments.c.response_id).where(*where))
-        wide = ans.pivot(index="response_id", columns="item_id", values="value") if len(ans) else None
+        base = self._frame(
+            select(
+                r.c.id,
+                r.c.respondent,
+                r.c.group_id.label("group"),
+                r.c.wave_id.label("wave"),
+                r.c.role,
+            )
+            .where(*where)
+            .order_by(r.c.id)
+        )
+        ans = self._frame(
+            select(s.answers.c.response_id, s.answers.c.item_id, s.answers.c.value)
+            .join(r, r.c.id == s.answers.c.response_id)
+            .where(*where)
+        )
+        com = self._frame(
+            select(s.comments.c.response_id, s.comments.c.question_id, s.comments.c.text)
+            .join(r, r.c.id == s.comments.c.response_id)
+            .where(*where)
+        )
+        wide = (
+            ans.pivot(index="response_id", columns="item_id", values="value") if len(ans) else None
+        )
         out = base.set_index("id")
         out = out.join(wide) if wide is not None else out
         if len(com):
@@ -271,6 +567,13 @@ class Store:
         out = out.reset_index(drop=True)[cols]
         out["role"] = out["role"].astype(object).where(out["role"].notna(), None)
         return out
+
+    def clear(self) -> None:
+        """Delete every row of every table (survey, live and access data); keep the schema."""
+        with self.begin() as conn:
+            for table in reversed(s.metadata.sorted_tables):
+                if table is not s.kit_schema:
+                    conn.execute(delete(table))
 
     def import_hashes(self) -> set[str]:
         with self.begin() as conn:

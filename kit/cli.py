@@ -1,0 +1,631 @@
+"""The ``kit`` command: demo, validate, import, score, groups, programme, instruments.
+
+The library raises, the CLI reports: a ``KitError`` prints its message (no traceback) and exits
+with code 2; anything unexpected prints one short paragraph and the path of a log file holding
+the traceback, and exits with code 1.
+
+Other parts add subcommands: after the core commands, each of ``kit.reports.commands``,
+``kit.live.commands`` and ``kit.apps.commands`` that exists is imported and its
+``register(subparsers)`` called; every subparser sets ``func(args, settings) -> int``. A part can
+also add a step to ``kit demo`` with :func:`add_demo_step` (kind ``"reports"`` steps are skipped by
+``--no-reports``, kind ``"serve"`` steps by ``--no-serve``; serve steps run last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kit import __version__
+from kit.errors import KitError, NotFoundError, format_problems
+from kit.i18n import t
+from kit.settings import LANGUAGES, Settings, load_settings
+
+PLUGINS = ("kit.reports.commands", "kit.live.commands", "kit.apps.commands")
+log = logging.getLogger("kit.cli")
+
+
+# -- demo steps other parts add -----------------------------------------------------------------
+@dataclass(frozen=True)
+class DemoStep:
+    kind: str  # "reports", "serve" or anything else (always run)
+    name: str
+    func: Callable[[argparse.Namespace, Settings, Any], int | None]
+
+
+DEMO_STEPS: dict[str, DemoStep] = {}
+STEP_FLAGS = {"reports": "--no-reports", "serve": "--no-serve"}
+
+
+def add_demo_step(
+    kind: str, name: str, func: Callable[[argparse.Namespace, Settings, Any], int | None]
+) -> None:
+    """Run ``func(args, settings, summary)`` at the end of ``kit demo`` (idempotent by name)."""
+    DEMO_STEPS[name] = DemoStep(kind, name, func)
+
+
+# -- parser ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kit",
+        description="Facilitation and reporting kit for leadership-team development programmes.",
+    )
+    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL of the database (default: KIT_DATABASE_URL or a "
+        "SQLite file under var/)",
+    )
+    parser.add_argument("--language", choices=LANGUAGES, help="language of the output (nb or en)")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        metavar="DIR",
+        help="the kit's home directory (var/, outputs/, parameters/)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "demo",
+        help="make the demo programme, import and score it",
+        description="Write a seeded demo programme (4 cohorts of 4 teams, before "
+        "and after, a norm base) as survey exports into var/demo/, "
+        "import them and score them.",
+    )
+    p.add_argument("--seed", type=int, default=2024, help="random seed (same seed, same data)")
+    p.add_argument("--small", action="store_true", help="a smaller norm base (12 groups), faster")
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="empty the database first (every group, answer and session in it)",
+    )
+    p.add_argument("--no-reports", action="store_true", help="do not build the reports")
+    p.add_argument("--no-serve", action="store_true", help="do not start the server afterwards")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "validate",
+        help="check a survey export without importing it",
+        description="Check a CSV or Excel survey export and list every problem "
+        "(row, column, value, reason), or say it is OK.",
+    )
+    p.add_argument("file", type=Path, help="the export (.csv, .xlsx)")
+    _instrument_args(p)
+    p.add_argument(
+        "--no-database",
+        action="store_true",
+        help="do not check group and wave ids against the database",
+    )
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "import",
+        help="validate and import a survey export",
+        description="Validate a survey export and write it to the database in one "
+        "transaction; importing the same file again changes nothing.",
+    )
+    p.add_argument("file", type=Path, help="the export (.csv, .xlsx)")
+    _instrument_args(p)
+    p.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="leave out rows with problems (they are listed) instead of refusing the file",
+    )
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "score",
+        help="export the teams' dimension scores (anonymity applied)",
+        description="Score the stored answers and write one row per group, wave "
+        "and dimension. Cells below the anonymity threshold carry a "
+        "reason in 'suppressed' and no value.",
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="output file, .csv or .parquet"
+    )
+    p.add_argument("--wave", action="append", metavar="WAVE", help="only this wave (repeatable)")
+    p.add_argument("--group", action="append", metavar="GROUP", help="only this group (repeatable)")
+    p.add_argument("--instrument", help="instrument id or YAML path (default: settings.instrument)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("groups", help="list groups and waves with their respondents")
+    p.add_argument("--cohort", help="only this cohort")
+    p.add_argument("--wave", help="only this wave")
+    p.set_defaults(func=cmd_groups)
+
+    p = sub.add_parser("programme", help="define cohorts, groups and waves from a file")
+    psub = p.add_subparsers(dest="programme_command", metavar="ACTION")
+    psub.required = True
+    load = psub.add_parser(
+        "load",
+        help="validate a programme YAML file and save it",
+        description="Validate a programme file (waves, cohorts with their "
+        "groups, norm base) and save it in one transaction. "
+        "Every problem is listed; nothing is saved if any.",
+    )
+    load.add_argument("file", type=Path, help="programme YAML file")
+    load.add_argument("--check", action="store_true", help="only validate, save nothing")
+    load.set_defaults(func=cmd_programme_load)
+
+    p = sub.add_parser("instruments", help="list the instruments, or describe one")
+    p.add_argument("instrument", nargs="?", help="instrument id or YAML path to describe")
+    p.set_defaults(func=cmd_instruments)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the part exists but something it needs is missing
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _instrument_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instrument", help="instrument id or YAML path (default: settings.instrument)")
+    p.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="FILE",
+        help="column mapping YAML for a survey tool's headers",
+    )
+
+
+# -- entry point ----------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kit`` command; returns the exit code (0 ok, 2 user error, 1 unexpected)."""
+    lang = "nb"
+    settings: Settings | None = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        settings = load_settings(
+            database_url=args.database_url, language=args.language, home_dir=args.home
+        )
+        lang = settings.language
+        return int(args.func(args, settings) or 0)
+    except KitError as exc:
+        print(f"{t('cli.error.prefix', lang)}: {exc.user_message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(t("cli.error.interrupted", lang), file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into e.g. 'head', which stopped reading
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep Python from failing at exit
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message
+        log_path = _log_exception(settings)
+        message = str(exc).splitlines()[0][:200] if str(exc) else ""
+        print(
+            t(
+                "cli.error.unexpected",
+                lang,
+                kind=type(exc).__name__,
+                message=message,
+                log_path=log_path,
+            ),
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _log_exception(settings: Settings | None) -> Path:
+    try:
+        home = settings.var_dir if settings else load_settings().var_dir
+    except KitError:
+        home = Path.cwd() / "var"
+    log_path = home / "logs" / "kit.log"
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a", encoding="utf-8") as f:
+            f.write(f"--- {dt.datetime.now(dt.UTC).isoformat()} kit {' '.join(sys.argv[1:])}\n")
+            f.write(traceback.format_exc())
+    except OSError:
+        log_path = Path("(the log could not be written)")
+    return log_path
+
+
+def _print_table(frame: pd.DataFrame) -> None:
+    """A left-aligned fixed-width table (what a person reads in a terminal)."""
+    cells = [[("" if pd.isna(v) else str(v)) for v in row] for row in frame.itertuples(index=False)]
+    header = [str(c) for c in frame.columns]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for r in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+# -- commands -------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.demo import make_demo
+    from kit.store import _redact, open_store
+
+    lang = settings.language
+    store = open_store(settings)
+    if args.reset:
+        store.clear()
+        print(t("cli.demo.reset", lang))
+    summary = make_demo(settings, seed=args.seed, small=args.small, store=store)
+    print(
+        t(
+            "cli.demo.made",
+            lang,
+            seed=summary.seed,
+            cohorts=summary.cohorts,
+            groups=summary.programme_groups,
+            norm=summary.norm_groups,
+        )
+    )
+    print(t("cli.demo.files", lang, path=summary.demo_dir))
+    for wave, n in summary.respondents.items():
+        print(t("cli.demo.wave", lang, wave=wave, n=n, file=summary.export_paths[wave].name))
+    print(t("cli.demo.mapping", lang, file=summary.mapping_path.name,
+            programme=summary.programme_path.name))
+    for result in summary.imports:
+        key = "cli.demo.skipped" if result.skipped else "cli.demo.imported"
+        print(t(key, lang, n=result.rows, file=result.filename))
+    if summary.small_group_waves:
+        shown = ", ".join(f"{g} ({w}: {n})" for g, w, n in summary.small_group_waves)
+        print(t("cli.demo.small", lang, min_n=settings.min_respondents, groups=shown))
+    _print_demo_scores(store, settings)
+    print(t("cli.demo.database", lang, url=_redact(settings.db_url)))
+    steps = sorted(DEMO_STEPS.values(), key=lambda s: s.kind == "serve")
+    for step in steps:
+        flag = STEP_FLAGS.get(step.kind)
+        if flag and getattr(args, flag.removeprefix("--").replace("-", "_"), False):
+            print(t("cli.demo.step_skipped", lang, step=step.name, flag=flag))
+            continue
+        code = step.func(args, settings, summary)
+        if code:
+            return int(code)
+    print(t("cli.demo.next", lang))
+    return 0
+
+
+def _print_demo_scores(store: Any, settings: Settings) -> None:
+    from kit.instrument import load_instrument
+    from kit.scoring import compare_waves, score_responses
+
+    instrument = load_instrument("lagprofil")
+    scores = score_responses(
+        store.load_responses(instrument), instrument, min_answered_share=settings.min_answered_share
+    )
+    dims = scores.dimensions
+    icc = scores.icc["icc1"].dropna()
+    print(
+        t(
+            "cli.demo.scored",
+            settings.language,
+            groups=len(scores.group_waves),
+            dimensions=len(instrument.dimensions),
+            icc_low=float(icc.min()) if len(icc) else float("nan"),
+            icc_high=float(icc.max()) if len(icc) else float("nan"),
+            disagree=int((dims["rwg_j"] < 0.70).sum()),
+        )
+    )
+    groups = store.list_groups()
+    programme = set(groups.loc[groups["cohort_id"].notna(), "id"])
+    change = compare_waves(scores, "before", "after")
+    per_group = change[change["group"].isin(programme)].groupby("group")["change"].mean()
+    print(
+        t(
+            "cli.demo.change",
+            settings.language,
+            up=int((per_group > 0.05).sum()),
+            total=len(per_group),
+            down=int((per_group < -0.05).sum()),
+        )
+    )
+
+
+def _instrument(args: argparse.Namespace, settings: Settings) -> Any:
+    from kit.instrument import load_instrument
+
+    return load_instrument(getattr(args, "instrument", None) or settings.instrument)
+
+
+def _known(store: Any) -> tuple[set[str], set[str]]:
+    groups = store.list_groups()
+    waves = store.list_waves()
+    return set(groups["id"]) if len(groups) else set(), set(waves["id"]) if len(waves) else set()
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise NotFoundError(
+            f"File {str(path)!r} not found; check the path (the current folder is {Path.cwd()})."
+        )
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.ingest import read_responses, validate_responses
+    from kit.store import open_store
+
+    lang = settings.language
+    _require_file(args.file)
+    instrument = _instrument(args, settings)
+    known_groups = known_waves = None
+    if not args.no_database:
+        known_groups, known_waves = _known(open_store(settings))
+        if not known_groups:
+            print(t("cli.validate.no_programme", lang))
+            known_groups = known_waves = None
+    problems = validate_responses(
+        args.file,
+        instrument,
+        mapping=args.mapping,
+        known_groups=known_groups,
+        known_waves=known_waves,
+        min_answered_share=settings.min_answered_share,
+    )
+    if problems:
+        print(t("cli.validate.problems", lang, filename=args.file.name, n=len(problems)))
+        print(format_problems(problems, limit=200))
+        return 2
+    result = read_responses(
+        args.file,
+        instrument,
+        mapping=args.mapping,
+        known_groups=known_groups,
+        known_waves=known_waves,
+        min_answered_share=settings.min_answered_share,
+    )
+    table = result.table
+    print(
+        t(
+            "cli.validate.ok",
+            lang,
+            filename=result.filename,
+            rows=len(table),
+            groups=table["group"].nunique(),
+            waves=", ".join(sorted(set(table["wave"]))),
+        )
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.ingest import describe_result, read_responses
+    from kit.store import open_store
+
+    lang = settings.language
+    _require_file(args.file)
+    instrument = _instrument(args, settings)
+    store = open_store(settings)
+    known_groups, known_waves = _known(store)
+    if not known_groups:
+        raise KitError(t("cli.import.no_groups", lang))
+    result = read_responses(
+        args.file,
+        instrument,
+        mapping=args.mapping,
+        known_groups=known_groups,
+        known_waves=known_waves,
+        drop_invalid=args.drop_invalid,
+        min_answered_share=settings.min_answered_share,
+    )
+    print(describe_result(result, lang))
+    if result.dropped:
+        print(format_problems(result.dropped, limit=200))
+    done = store.import_responses(result.table, instrument, result.source_hash, result.filename)
+    key = "cli.import.skipped" if done.skipped else "cli.import.done"
+    print(t(key, lang, n=done.rows, filename=done.filename, id=done.import_id))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.privacy import AnonymityRules, protect
+    from kit.scoring import score_responses
+    from kit.store import open_store
+
+    lang = settings.language
+    out: Path = args.out
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise KitError(
+            f"--out {str(out)!r}: the file must end in .csv or .parquet, e.g. --out scores.csv."
+        )
+    instrument = _instrument(args, settings)
+    store = open_store(settings)
+    groups = store.list_groups()
+    known_groups, known_waves = _known(store)
+    for gid in args.group or []:
+        if gid not in known_groups:
+            raise NotFoundError(f"Group {gid!r} does not exist; 'kit groups' lists the groups.")
+    for wid in args.wave or []:
+        if wid not in known_waves:
+            raise NotFoundError(
+                f"Wave {wid!r} does not exist; the waves are: "
+                f"{', '.join(sorted(known_waves)) or 'none yet'}."
+            )
+    table = store.load_responses(instrument, group_ids=args.group, wave_ids=args.wave)
+    if table.empty:
+        where = (
+            ""
+            if not (args.group or args.wave)
+            else f" ({', '.join([*(args.group or []), *(args.wave or [])])})"
+        )
+        raise KitError(t("cli.score.no_data", lang, instrument=instrument.id, where=where))
+    scores = score_responses(table, instrument, min_answered_share=settings.min_answered_share)
+    protected = protect(scores, AnonymityRules.from_settings(settings))
+    dims = protected.dimensions.copy()
+    meta = groups.rename(columns={"id": "group", "name": "group_name"})[
+        ["group", "group_name", "organisation", "cohort_id", "in_norm_base"]
+    ]
+    dims = dims.merge(meta, on="group", how="left")
+    dims.insert(0, "instrument", instrument.id)
+    front = [
+        "instrument",
+        "group",
+        "group_name",
+        "organisation",
+        "cohort_id",
+        "in_norm_base",
+        "wave",
+        "dimension",
+    ]
+    dims = dims[front + [c for c in dims.columns if c not in front]]
+    dims = dims.sort_values(["group", "wave", "dimension"], kind="stable")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        dims.to_csv(out, index=False)
+    else:
+        dims.to_parquet(out, index=False)
+    suppressed = dims.loc[
+        dims["suppressed"].notna() & (dims["suppressed"] != ""), ["group", "wave"]
+    ].drop_duplicates()
+    print(
+        t(
+            "cli.score.written",
+            lang,
+            rows=len(dims),
+            groups=len(dims[["group", "wave"]].drop_duplicates()),
+            suppressed=len(suppressed),
+            path=out,
+        )
+    )
+    return 0
+
+
+def cmd_groups(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.store import open_store
+
+    lang = settings.language
+    store = open_store(settings)
+    groups = store.list_groups()
+    if groups.empty:
+        print(t("cli.groups.none", lang))
+        return 0
+    if args.cohort and args.cohort not in set(groups["cohort_id"].dropna()):
+        raise NotFoundError(
+            f"Cohort {args.cohort!r} does not exist; the cohorts are: "
+            f"{', '.join(sorted(groups['cohort_id'].dropna().unique())) or 'none'}."
+        )
+    gw = store.list_group_waves()
+    if args.wave and args.wave not in set(gw["wave_id"]):
+        raise NotFoundError(
+            f"Wave {args.wave!r} does not exist; the waves are: "
+            f"{', '.join(sorted(set(gw['wave_id']))) or 'none'}."
+        )
+    rows = groups.rename(columns={"id": "group_id"}).merge(gw, on="group_id", how="left")
+    if args.cohort:
+        rows = rows[rows["cohort_id"] == args.cohort]
+    if args.wave:
+        rows = rows[rows["wave_id"] == args.wave]
+    rows = rows.copy()
+    rows["respondents"] = rows["respondents"].fillna(0).astype(int)
+    hidden = t("cli.groups.hidden", lang)
+    rows["note"] = [
+        hidden if pd.notna(w) and n < settings.min_respondents else ""
+        for w, n in zip(rows["wave_id"], rows["respondents"], strict=True)
+    ]
+    rows["cohort_id"] = [
+        c if isinstance(c, str) else (t("cli.groups.norm", lang) if norm else "")
+        for c, norm in zip(rows["cohort_id"], rows["in_norm_base"], strict=True)
+    ]
+    rows["invited"] = rows["invited"].astype("Int64")
+    shown = rows[
+        ["group_id", "name", "cohort_id", "wave_id", "invited", "respondents", "status", "note"]
+    ].rename(columns={"group_id": "group", "cohort_id": "cohort", "wave_id": "wave"})
+    _print_table(shown)
+    print(
+        t(
+            "cli.groups.summary",
+            lang,
+            groups=rows["group_id"].nunique(),
+            programme=int(groups["cohort_id"].notna().sum()),
+            norm=int(groups["in_norm_base"].astype(bool).sum()),
+            respondents=int(rows["respondents"].sum()),
+            min_n=settings.min_respondents,
+        )
+    )
+    return 0
+
+
+def cmd_programme_load(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.store import open_store
+    from kit.store.programme import load_programme
+
+    programme = load_programme(args.file)
+    fields = {
+        "filename": args.file.name,
+        "waves": len(programme.waves),
+        "cohorts": len(programme.cohorts),
+        "groups": len(programme.groups),
+        "norm": len(programme.norm_groups),
+    }
+    if args.check:
+        print(t("cli.programme.checked", settings.language, **fields))
+        return 0
+    open_store(settings).save_programme(programme)
+    print(t("cli.programme.loaded", settings.language, **fields))
+    return 0
+
+
+def cmd_instruments(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.instrument import available_instruments, load_instrument
+
+    lang = settings.language
+    if not args.instrument:
+        print(t("cli.instruments.title", lang))
+        for iid in available_instruments():
+            _instrument_line(load_instrument(iid), lang)
+        return 0
+    inst = load_instrument(args.instrument)
+    _instrument_line(inst, lang)
+    for category in inst.categories:
+        print(f"\n{category.name.get(lang, category.id).upper()}")
+        for dim in (d for d in inst.dimensions if d.category == category.id):
+            print(f"  {dim.id}: {dim.name.get(lang, dim.id)}")
+            for item_id in dim.item_ids:
+                item = inst.item(item_id)
+                mark = f" {t('cli.instruments.reversed', lang)}" if item.reverse else ""
+                print(f"    {item.id}{mark} {item.text.get(lang, '')}")
+    if inst.open_questions:
+        print(f"\n{t('cli.instruments.open', lang)}")
+        for q in inst.open_questions:
+            print(f"  {q.id} {q.text.get(lang, '')}")
+    return 0
+
+
+def _instrument_line(inst: Any, lang: str) -> None:
+    print(
+        t(
+            "cli.instruments.line",
+            lang,
+            id=inst.id,
+            version=inst.version,
+            name=inst.name.get(lang, inst.id),
+            items=len(inst.items),
+            dimensions=len(inst.dimensions),
+            min=inst.scale.min,
+            max=inst.scale.max,
+            questions=len(inst.open_questions),
+        )
+    )
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Console entry that exits with ``main``'s code."""
+    sys.exit(main(argv))
+
+
+if __name__ == "__main__":
+    run()
+
+
+__all__ = ["DEMO_STEPS", "add_demo_step", "build_parser", "main"]
