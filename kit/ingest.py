@@ -24,6 +24,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import pandas as pd
 import yaml
 
 from kit.errors import ParameterError, Problem, ResponseFileError
-from kit.i18n import load_texts, t
+from kit.i18n import I18N_DIR, t
 from kit.instrument import Instrument
 
 CANONICAL = ("respondent", "group", "wave", "role")
@@ -674,14 +675,13 @@ def _label_map(labels: dict[str, str]) -> dict[str, str]:
     return {_key(k): v for k, v in labels.items()}
 
 
+@lru_cache(maxsize=1)
 def _default_wave_labels() -> dict[str, str]:
-    """Wave labels from the kit's translations ('Før' -> before, 'After' -> after, ...)."""
-    out: dict[str, str] = {}
-    for key, per_lang in load_texts().items():
-        if key.startswith("common.wave."):
-            for text in per_lang.values():
-                out[_key(text)] = key.removeprefix("common.wave.")
-    return out
+    """Wave labels from the kit's common texts ('Før' -> before, 'After' -> after, ...)."""
+    texts = yaml.safe_load((I18N_DIR / "common.yaml").read_text(encoding="utf-8")) or {}
+    return {_key(text): key.removeprefix("wave.") for key, per_lang in texts.items()
+            if key.startswith("wave.") and isinstance(per_lang, dict)
+            for text in per_lang.values()}
 
 
 def _ids(ids: list[str], limit: int = 12) -> str:
