@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine (root, Python 3.11 + pip) for the kit. Idempotent: Debian packages
+# are installed only when one is missing, the Python package only when pyproject.toml changed.
+#
+#   bash scripts/setup.sh          # what 'make demo' needs: chromium, poppler-utils, fonts, kit
+#   bash scripts/setup.sh --test   # also PostgreSQL (for 'make test')
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+PACKAGES=(chromium poppler-utils fonts-dejavu-core fonts-liberation)
+if [[ "${1:-}" == "--test" ]]; then
+    PACKAGES+=(postgresql)
+fi
+
+# -- Debian packages -------------------------------------------------------------------------------
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if ((${#missing[@]})); then
+    if ! command -v apt-get >/dev/null; then
+        echo "setup: missing ${missing[*]}, and apt-get is not available; install them by hand." >&2
+        exit 1
+    fi
+    SUDO=""
+    if [[ "$(id -u)" != "0" ]]; then
+        if command -v sudo >/dev/null; then SUDO="sudo"; else
+            echo "setup: installing ${missing[*]} needs root; run as root or install sudo." >&2
+            exit 1
+        fi
+    fi
+    echo "setup: installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# -- the kit (editable, with the test tools) -------------------------------------------------------
+mkdir -p var
+stamp="var/.setup-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -f "$stamp" ]] || ! "$PYTHON" -c "import kit, pandas, sqlalchemy, pytest" 2>/dev/null \
+        || ! command -v kit >/dev/null; then
+    echo "setup: pip install -e '.[dev]'"
+    # Debian's own python refuses pip installs (PEP 668) unless told; a venv or pyenv python does not.
+    if "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+        export PIP_BREAK_SYSTEM_PACKAGES=1
+    fi
+    "$PYTHON" -m pip install --disable-pip-version-check -q -e '.[dev]'
+    rm -f var/.setup-*
+    touch "$stamp"
+fi
+echo "setup: ready ($("$PYTHON" --version), kit $("$PYTHON" -c 'import kit; print(kit.__version__)'))"
