@@ -215,7 +215,7 @@ def _validate(table: pd.DataFrame, instrument: Instrument) -> np.ndarray:
         raise ResponseFileError(
             "response table",
             problems,
-            hint=f"{int(bad.sum())} answers are not whole numbers {lo}-{hi}; fix or blank them.",
+            hint=f"Fix or blank the {int(bad.sum())} answer(s) not in the whole numbers {lo}-{hi}.",
         )
     return x
 
