@@ -1,0 +1,120 @@
+"""CLI of the live exercises: ``kit session create|list|export|close|key|serve``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kit.i18n import t
+from kit.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``kit session ...`` to the ``kit`` command."""
+    p = subparsers.add_parser("session", help="live workshop sessions (create, list, export)",
+                              description="Live workshop sessions: participants join by code or "
+                              "QR code; the facilitator runs notebooks/facilitator.ipynb.")
+    sub = p.add_subparsers(dest="session_command", metavar="ACTION")
+    sub.required = True
+
+    c = sub.add_parser("create", help="create a session and print its join code and console link")
+    c.add_argument("--title", required=True, help="e.g. 'Samling 2, kull 5'")
+    c.add_argument("--group", dest="groups", action="append", required=True, metavar="GROUP",
+                   help="a group id taking part (repeat for a cohort's groups)")
+    c.add_argument("--cohort", help="the cohort id, when the session is a cohort's gathering")
+    c.add_argument("--exercises", help="comma-separated exercise ids in order (default: pulse, "
+                   "purpose, agenda_audit, airtime, stakeholder_map, action_plan)")
+    c.add_argument("--instrument", help="instrument of the pulse round (default: pulse)")
+    c.add_argument("--session-language", dest="session_language", choices=("nb", "en"),
+                   help="language participants see first (default: the kit's language)")
+    c.set_defaults(func=cmd_create)
+
+    ls_ = sub.add_parser("list", help="list sessions with rounds, participants and answers")
+    ls_.set_defaults(func=cmd_list)
+
+    e = sub.add_parser("export", help="write a session's rounds, answers, actions to CSV files")
+    e.add_argument("code", help="the session's join code")
+    e.add_argument("--out", type=Path, metavar="DIR",
+                   help="folder for the CSV files (default: outputs/live/<code>/)")
+    e.set_defaults(func=cmd_export)
+
+    x = sub.add_parser("close", help="end a session: participants can no longer answer")
+    x.add_argument("code")
+    x.set_defaults(func=cmd_close)
+
+    k = sub.add_parser("key", help="print the kit's facilitator key (opens every session)")
+    k.set_defaults(func=cmd_key)
+
+    s = sub.add_parser("serve", help="serve only the participant pages (without Voilà)")
+    s.set_defaults(func=cmd_serve)
+
+
+def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.live.session import create_session
+    from kit.store import open_store
+
+    exercises = [e.strip() for e in args.exercises.split(",") if e.strip()] \
+        if args.exercises else None
+    made = create_session(open_store(settings), settings, title=args.title, group_ids=args.groups,
+                          cohort_id=args.cohort, language=args.session_language,
+                          exercises=exercises, instrument=args.instrument)
+    lang = settings.language
+    print(t("live.cli.created", lang, code=made.code))
+    print(t("live.cli.join_url", lang, url=made.join_url))
+    print(t("live.cli.console_url", lang, url=made.console_url))
+    print(t("live.cli.key", lang, key=made.key))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.store import live as repo
+    from kit.store import open_store
+
+    frame = repo.list_sessions(open_store(settings))
+    if not len(frame):
+        print(t("live.cli.no_sessions", settings.language))
+        return 0
+    frame["created_at"] = frame["created_at"].astype(str).str[:16]
+    print(frame.to_string(index=False))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.live.export import export_session
+    from kit.store import open_store
+
+    paths = export_session(open_store(settings), settings, args.code.upper(), args.out)
+    print(t("live.cli.exported", settings.language, code=args.code.upper()))
+    for path in paths:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_close(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.store import live as repo
+    from kit.store import open_store
+
+    repo.set_session_status(open_store(settings), args.code.upper(), "closed")
+    print(t("live.cli.closed", settings.language, code=args.code.upper()))
+    return 0
+
+
+def cmd_key(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.live.session import facilitator_key
+
+    print(facilitator_key(settings))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from kit.live.server import _serve
+    from kit.store import open_store
+
+    open_store(settings)
+    try:
+        asyncio.run(_serve(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,634 @@
+"""The facilitator's console and one reusable widget per exercise (ipywidgets).
+
+The console shows the join code, URL and QR code, steps through the session's rounds, opens and
+closes them, reveals or hides results, and follows answers live: an asyncio task polls the store
+every second and redraws only when something changed (``poll_once`` does one step, for tests).
+Every exercise widget has a ``results`` trait (the round's JSON-ready results) and reads and
+writes through ``kit.store.live``; the logic lives in ``kit.live.measures``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import os
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+import ipywidgets as w
+import pandas as pd
+import traitlets
+
+from kit.errors import KitError
+from kit.exercises import get_exercise, load_exercises
+from kit.i18n import t
+from kit.instrument import load_instrument
+from kit.live import charts as lc
+from kit.live import measures as m
+from kit.live import session as ls
+from kit.live.rounds import pulse_items
+from kit.live.summary import round_results
+from kit.settings import LANGUAGES, Settings
+from kit.store import Store, open_store
+from kit.store import live as repo
+
+POLL_SECONDS = 1.0
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _svg(chart: Any) -> str:
+    try:
+        return chart.to_html()
+    except Exception as exc:  # noqa: BLE001 - a chart must never stop the console
+        return f"<p><em>{_esc(exc)}</em></p>"
+
+
+class ExerciseWidget(w.VBox):
+    """One round of one exercise. Subclasses draw ``results`` and add their own controls."""
+
+    results = traitlets.Dict()
+    revealed = traitlets.Bool(False)
+    always_draw = False  # draw even while results are hidden (controls live in the drawing)
+
+    def __init__(self, console: FacilitatorConsole, rnd: dict[str, Any]) -> None:
+        super().__init__()
+        self.console = console
+        self.round = rnd
+        self.lang = console.lang
+        self.view = w.HTML()
+        self.message = w.HTML()
+        self.controls: list[w.Widget] = self.build_controls()
+        self.revealed = bool(rnd["revealed"])
+        self.view.layout.display = None if self.revealed else "none"
+        self.children = [*self.controls, self.message, self.view]
+
+    # -- helpers ----------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self.console.store
+
+    def T(self, key: str, **fields: Any) -> str:
+        return t(f"live.console.{key}", self.lang, **fields)
+
+    def say(self, text: str, error: bool = False) -> None:
+        colour = "#b3261e" if error else "#2e7d32"
+        self.message.value = f'<span style="color:{colour}">{_esc(text)}</span>'
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        self.round = repo.update_round(self.store, self.round["id"], config=config)
+
+    # -- to override --------------------------------------------------------------------------
+    def build_controls(self) -> list[w.Widget]:
+        return []
+
+    def refresh(self, answers: pd.DataFrame, turns: pd.DataFrame | None = None) -> None:
+        """Recompute results from the round's answers and redraw."""
+        self.results = round_results(self.round, answers, self.console.settings, self.lang,
+                                     turns, time.time())
+        self._last = (answers, turns)
+        if self.revealed or self.always_draw:
+            self.draw(answers, turns)
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        self.view.value = ""
+
+    @traitlets.observe("revealed")
+    def _on_reveal(self, change: dict[str, Any]) -> None:
+        self.view.layout.display = None if change["new"] else "none"
+        last = getattr(self, "_last", None)
+        if change["new"] and last is not None:
+            self.draw(*last)
+
+
+class PulseWidget(ExerciseWidget):
+    """Live distribution per item; the items with most disagreement marked and listed."""
+
+    def build_controls(self) -> list[w.Widget]:
+        inst, items = pulse_items(self.round["config"])
+        lang_i = self.lang if self.lang in inst.languages else inst.languages[0]
+        self.items = w.SelectMultiple(
+            options=[(f"{i}  {inst.item(i).text[lang_i][:70]}", i) for i in inst.item_ids],
+            value=tuple(items), rows=min(8, len(inst.item_ids)),
+            description=self.T("items"), layout=w.Layout(width="95%"))
+        self.items.observe(self._items_changed, "value")
+        self.items.disabled = self.round["status"] != "draft"
+        return [self.items]
+
+    def _items_changed(self, change: dict[str, Any]) -> None:
+        if not change["new"]:
+            return
+        self.save_config({**self.round["config"], "items": list(change["new"])})
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        r = self.results
+        if r.get("hidden"):
+            text = self.T("too_few", min_n=r["min_n"], n=r["respondents"])
+            self.view.value = f"<p>{_esc(text)}</p>"
+            return
+        inst, items = pulse_items(self.round["config"])
+        summary = m.pulse_summary(answers, inst, items)
+        flagged = [i for i in r.get("items", []) if i["disagreement"]]
+        lines = "".join(f"<li>{_esc(i['text'])} (sd {i['sd']:.2f})</li>" for i in flagged)
+        extra = f"<p><b>{_esc(self.T('disagreement'))}</b></p><ul>{lines}</ul>" if flagged else ""
+        self.view.value = _svg(lc.pulse_chart(summary, inst, self.lang)) + extra
+
+
+class PurposeWidget(ExerciseWidget):
+    """Statements shown anonymously; dot-voting; the agreed statement saved."""
+
+    def build_controls(self) -> list[w.Widget]:
+        phase = self.round["config"].get("phase", "write")
+        self.phase = w.ToggleButtons(options=[(self.T("back_to_writing"), "write"),
+                                              (self.T("start_voting"), "vote")], value=phase)
+        self.phase.observe(self._phase_changed, "value")
+        agreed = (self.round.get("outcome") or {}).get("statement") or ""
+        self.agreed = w.Textarea(value=agreed, description=self.T("agreed"),
+                                 layout=w.Layout(width="95%", height="5em"))
+        self.save = w.Button(description=self.T("save"), button_style="primary")
+        self.save.on_click(lambda _: self.save_agreed())
+        return [self.phase, w.HBox([self.agreed, self.save])]
+
+    def _phase_changed(self, change: dict[str, Any]) -> None:
+        self.save_config({**self.round["config"], "phase": change["new"]})
+
+    def save_agreed(self) -> None:
+        text = self.agreed.value.strip()
+        if not text:
+            self.say(t("live.error.empty", self.lang, what=self.T("agreed")), error=True)
+            return
+        self.round = repo.update_round(self.store, self.round["id"], outcome={"statement": text})
+        self.say(self.T("saved"))
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        st = m.purpose_summary(answers)
+        if self.round["config"].get("phase") == "vote" and len(st):
+            self.view.value = _svg(lc.votes_chart(st, self.lang))
+            return
+        cards = "".join(
+            f'<div style="border:1px solid #ccc;border-radius:8px;padding:.5em;margin:.3em 0">'
+            f"{_esc(x)}</div>" for x in st.sample(frac=1, random_state=self.round["id"])["text"])
+        self.view.value = cards
+
+
+class AgendaWidget(ExerciseWidget):
+    """Actual vs wanted split of meeting time; minutes per kind of item."""
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        split = m.agenda_split(answers)
+        kinds = m.agenda_kinds(answers)
+        table = kinds.pivot(index="kind", columns="focus", values="minutes")
+        table.index = [t(f"live.agenda.kind.{k}", self.lang) for k in table.index]
+        table.columns = [t(f"live.agenda.focus.{f}", self.lang) for f in table.columns]
+        self.view.value = (_svg(lc.agenda_chart(split, self.lang))
+                           + table.astype(int).to_html(border=0))
+
+
+class AirtimeWidget(ExerciseWidget):
+    """The facilitator taps who speaks; shares, turns, equality and the leader's share."""
+
+    def build_controls(self) -> list[w.Widget]:
+        speakers = self.round["config"].get("speakers") or []
+        self.people = w.Textarea(
+            value="\n".join(("*" if s.get("leader") else "") + s["name"] for s in speakers),
+            description="", placeholder=self.T("speakers"), layout=w.Layout(width="60%"))
+        self.apply = w.Button(description=self.T("apply"))
+        self.apply.on_click(lambda _: self.set_speakers(self.people.value))
+        self.buttons = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.stop = w.Button(description=self.T("stop"), button_style="warning")
+        self.stop.on_click(lambda _: self.stop_speaking())
+        self.undo = w.Button(description=self.T("undo"))
+        self.undo.on_click(lambda _: self._undo())
+        self._draw_buttons()
+        return [w.Label(self.T("speakers")), w.HBox([self.people, self.apply]), self.buttons,
+                w.HBox([self.stop, self.undo])]
+
+    def set_speakers(self, text: str) -> None:
+        people = []
+        for line in text.splitlines():
+            name = line.strip()
+            if name:
+                leader = name.startswith("*")
+                people.append({"name": name.lstrip("*").strip()[:40], "leader": leader})
+        self.save_config({**self.round["config"], "speakers": people})
+        self._draw_buttons()
+
+    def _draw_buttons(self) -> None:
+        btns = []
+        for s in self.round["config"].get("speakers") or []:
+            b = w.Button(description=s["name"], button_style="info",
+                         layout=w.Layout(width="auto", min_width="6em", height="3em"))
+            b.on_click(lambda _, name=s["name"]: self.tap(name))
+            btns.append(b)
+        self.buttons.children = btns
+
+    def tap(self, speaker: str, at: float | None = None) -> None:
+        """``speaker`` starts talking now (the previous speaker stops)."""
+        repo.start_turn(self.store, self.round["id"], speaker, time.time() if at is None else at)
+        self.console.poll_once(force=True)
+
+    def stop_speaking(self, at: float | None = None) -> None:
+        repo.stop_turns(self.store, self.round["id"], time.time() if at is None else at)
+        self.console.poll_once(force=True)
+
+    def _undo(self) -> None:
+        repo.undo_turn(self.store, self.round["id"])
+        self.console.poll_once(force=True)
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        r = self.results
+        if not r.get("speakers"):
+            self.view.value = ""
+            return
+
+        def fmt(v: Any, pct: bool = False) -> str:
+            if v is None:
+                return "–"
+            return f"{v:.0%}" if pct else f"{v:.2f}"
+
+        table = pd.DataFrame(r["speakers"])
+        facts = self.T("equality", entropy=fmt(r.get("entropy")), gini=fmt(r.get("gini")),
+                       leader=fmt(r.get("leader_share"), pct=True))
+        shown = pd.DataFrame({self.T("speakers").split("(")[0].strip(): table["speaker"],
+                              self.T("seconds"): table["seconds"].round(0).astype(int),
+                              self.T("turns"): table["turns"],
+                              self.T("share"): (table["share"] * 100).round(0).astype(int)})
+        self.view.value = (_svg(lc.airtime_chart(table, self.lang)) + f"<p>{_esc(facts)}</p>"
+                           + shown.to_html(index=False, border=0))
+
+
+class StakeholderWidget(ExerciseWidget):
+    """Actors placed by power and interest (or dependency): the mean of everyone's placing."""
+
+    def build_controls(self) -> list[w.Widget]:
+        cfg = self.round["config"]
+        self.actors = w.Textarea(value="\n".join(cfg.get("actors") or []),
+                                 placeholder=self.T("actors"), layout=w.Layout(width="60%"))
+        self.axis = w.Dropdown(options=[(t("live.stakeholder.interest", self.lang), "interest"),
+                                        (t("live.stakeholder.dependency", self.lang),
+                                         "dependency")],
+                               value=cfg.get("axis", "interest"), description=self.T("axis"))
+        self.apply = w.Button(description=self.T("apply"))
+        self.apply.on_click(lambda _: self.set_actors(self.actors.value, self.axis.value))
+        return [w.Label(self.T("actors")), w.HBox([self.actors, w.VBox([self.axis, self.apply])])]
+
+    def set_actors(self, text: str, axis: str = "interest") -> None:
+        actors = list(dict.fromkeys(x.strip()[:60] for x in text.splitlines() if x.strip()))
+        old = self.round["config"].get("actors") or []
+        if self.round["status"] != "draft" and actors[: len(old)] != old:
+            self.say(t("live.error.round_closed", self.lang), error=True)  # keep answers' meaning
+            return
+        self.save_config({**self.round["config"], "actors": actors, "axis": axis})
+        self.say(self.T("saved"))
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        cfg = self.round["config"]
+        pos = m.stakeholder_positions(answers, cfg.get("actors") or [])
+        if not len(pos):
+            self.view.value = ""
+            return
+        self.view.value = _svg(lc.stakeholder_chart(pos, self.lang, cfg.get("axis", "interest")))
+
+
+class ActionPlanWidget(ExerciseWidget):
+    """Actions with owner, due date and linked dimension; earlier actions reviewed by status."""
+
+    always_draw = True
+
+    def build_controls(self) -> list[w.Widget]:
+        session = self.console.session
+        inst = load_instrument(self.console.settings.instrument)
+        lang_i = self.lang if self.lang in inst.languages else inst.languages[0]
+        self.group = w.Dropdown(options=session["group_ids"], description=self.T("group"))
+        self.action = w.Text(description=self.T("action"), layout=w.Layout(width="95%"))
+        self.owner = w.Text(description=self.T("owner"))
+        self.due = w.DatePicker(description=self.T("due"))
+        self.dimension = w.Dropdown(options=[("–", None)] + [(d.name[lang_i], d.id)
+                                                            for d in inst.dimensions],
+                                    description=self.T("dimension"))
+        self.add = w.Button(description=self.T("add_action"), button_style="primary")
+        self.add.on_click(lambda _: self.add_action())
+        self.review = w.VBox()
+        return [self.group, self.action, w.HBox([self.owner, self.due]), self.dimension,
+                self.add, self.review]
+
+    def add_action(self) -> None:
+        text = self.action.value.strip()
+        if not text:
+            self.say(t("live.error.empty", self.lang, what=self.T("action")), error=True)
+            return
+        due = self.due.value.isoformat() if self.due.value else None
+        repo.add_action(self.store, self.console.session["id"], self.group.value, text[:500],
+                        self.owner.value.strip()[:200], due, self.dimension.value)
+        self.action.value = ""
+        self.owner.value = ""
+        self.say(self.T("saved"))
+        self.console.poll_once(force=True)
+
+    def set_status(self, action_id: int, status: str) -> None:
+        repo.update_action(self.store, action_id, status=status)
+
+    def actions(self) -> pd.DataFrame:
+        s = self.console.session
+        return repo.list_session_actions(self.store, s["id"], s["group_ids"], include_earlier=True)
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        frame = self.actions()
+        self.results = {**self.results, "actions": len(frame)}
+        if not len(frame):
+            self.review.children = [w.HTML(f"<p>{_esc(self.T('no_actions'))}</p>")]
+            return
+        rows = []
+        options = [(t(f"live.console.action_status.{st}", self.lang), st)
+                   for st in repo.ACTION_STATUSES]
+        for rec in frame.to_dict("records"):
+            status = w.Dropdown(options=options, value=rec["status"],
+                                layout=w.Layout(width="10em"))
+            status.observe(lambda ch, aid=rec["id"]: self.set_status(aid, ch["new"]), "value")
+            label = " · ".join(_esc(x) for x in (rec["group_id"], rec["action"], rec["owner"],
+                                                 rec["due_date"] or "", rec["dimension"] or "")
+                               if x)
+            earlier = "" if rec["session_id"] == self.console.session["code"] else " ↺"
+            rows.append(w.HBox([status, w.HTML(label + earlier)]))
+        self.review.children = rows
+        self.view.value = ""
+
+
+WIDGETS: dict[str, type[ExerciseWidget]] = {
+    "pulse": PulseWidget, "purpose": PurposeWidget, "agenda_audit": AgendaWidget,
+    "airtime": AirtimeWidget, "stakeholder_map": StakeholderWidget,
+    "action_plan": ActionPlanWidget,
+}
+
+
+class FacilitatorConsole(w.VBox):
+    """A session on the projector: join code and QR, rounds, live answers, reveal, save."""
+
+    current = traitlets.Int(allow_none=True)  # the round shown (its id)
+    participants = traitlets.Int(0)
+    answered = traitlets.Int(0)
+
+    def __init__(self, settings: Settings, code: str, store: Store | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store or open_store(settings)
+        self.session = repo.get_session(self.store, code)
+        self.lang = self.session["language"]
+        self._signature: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self.rounds = repo.list_rounds(self.store, self.session["id"])
+        url = ls.join_url(settings, code)
+        title = f"{_esc(self.session['title'])} · {_esc(get_title(self.lang))}"
+        self.header = w.HTML(
+            f'<div style="display:flex;gap:1.5em;align-items:center">'
+            f'<div style="width:180px">{ls.qr_svg(url, scale=4)}</div><div>'
+            f"<h2 style='margin:0'>{title}</h2>"
+            f"<p>{_esc(t('live.console.join_at', self.lang, url=url))}</p>"
+            f'<p style="font-size:2.4em;letter-spacing:.15em;margin:0"><b>{_esc(code)}</b></p>'
+            f"</div></div>")
+        self.counts = w.HTML()
+        self.picker = w.Dropdown(description=self.T("round"), layout=w.Layout(width="28em"))
+        self.prev = w.Button(description=self.T("previous"), icon="arrow-left")
+        self.next = w.Button(description=self.T("next"), icon="arrow-right")
+        self.open_btn = w.Button(description=self.T("open_round"), button_style="success")
+        self.close_btn = w.Button(description=self.T("close_round"), button_style="danger")
+        self.reveal = w.ToggleButton(description=self.T("reveal"), icon="eye")
+        self.prev.on_click(lambda _: self.step(-1))
+        self.next.on_click(lambda _: self.step(1))
+        self.open_btn.on_click(lambda _: self.open_round())
+        self.close_btn.on_click(lambda _: self.close_round())
+        self.reveal.observe(self._reveal_changed, "value")
+        self.picker.observe(self._picked, "value")
+        self.body = w.VBox()
+        self.children = [self.header,
+                         w.HBox([self.prev, self.picker, self.next]),
+                         w.HBox([self.open_btn, self.close_btn, self.reveal]),
+                         self.counts, self.body]
+        self.widget: ExerciseWidget | None = None
+        self._fill_picker()
+        start = self.session["current_round_id"]
+        ids = [r["id"] for r in self.rounds]
+        self.picker.value = start if start in ids else (ids[0] if ids else None)
+        self.poll_once(force=True)
+
+    def T(self, key: str, **fields: Any) -> str:
+        return t(f"live.console.{key}", self.lang, **fields)
+
+    def _fill_picker(self) -> None:
+        keep = self.picker.value
+        self.picker.options = [
+            (f"{r['ordinal']}. {get_exercise(r['exercise']).name[self.lang]} "
+             f"({self.T('status.' + r['status'])})", r["id"]) for r in self.rounds]
+        if keep is not None:
+            self.picker.value = keep
+
+    @property
+    def round(self) -> dict[str, Any] | None:
+        return next((r for r in self.rounds if r["id"] == self.current), None)
+
+    def _reload_rounds(self) -> None:
+        self.rounds = repo.list_rounds(self.store, self.session["id"])
+        self._fill_picker()
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        if change["new"] is None:
+            return
+        self.current = change["new"]
+        if change["new"] != self.session.get("current_round_id"):
+            repo.set_current_round(self.store, self.session["id"], change["new"])
+            self.session["current_round_id"] = change["new"]
+        rnd = self.round
+        assert rnd is not None
+        self.widget = WIDGETS[rnd["exercise"]](self, rnd)
+        self.body.children = [self.widget]
+        with self.hold_trait_notifications():
+            self.reveal.value = rnd["revealed"]
+        self._buttons()
+        self.poll_once(force=True)
+
+    def _buttons(self) -> None:
+        rnd = self.round
+        status = rnd["status"] if rnd else "draft"
+        self.open_btn.disabled = status == "open"
+        self.close_btn.disabled = status != "open"
+        self.reveal.description = self.T("hide") if self.reveal.value else self.T("reveal")
+
+    def step(self, delta: int) -> None:
+        ids = [r["id"] for r in self.rounds]
+        if self.current in ids:
+            i = max(0, min(len(ids) - 1, ids.index(self.current) + delta))
+            self.picker.value = ids[i]
+
+    def open_round(self) -> None:
+        if self.current is None:
+            return
+        repo.update_round(self.store, self.current, status="open")
+        self._after_change()
+
+    def close_round(self) -> None:
+        if self.current is None:
+            return
+        repo.update_round(self.store, self.current, status="closed")
+        self._after_change()
+
+    def _reveal_changed(self, change: dict[str, Any]) -> None:
+        if self.current is None:
+            return
+        repo.update_round(self.store, self.current, revealed=change["new"])
+        self._after_change()
+
+    def _after_change(self) -> None:
+        self._reload_rounds()
+        if self.widget is not None and self.round is not None:
+            self.widget.round = self.round
+            self.widget.revealed = self.round["revealed"]
+            if isinstance(self.widget, PulseWidget):
+                self.widget.items.disabled = self.round["status"] != "draft"
+        self._buttons()
+        self.poll_once(force=True)
+
+    # -- live ----------------------------------------------------------------------------------
+    def poll_once(self, force: bool = False) -> bool:
+        """Read the store; redraw when answers, participants or turns changed. True if redrawn."""
+        sig = repo.answers_signature(self.store, self.session["id"])
+        if not force and sig == self._signature:
+            return False
+        self._signature = sig
+        self.participants = sig[1]
+        if self.widget is None or self.current is None:
+            self.counts.value = f"<p>{_esc(self.T('participants', n=self.participants))}</p>"
+            return True
+        answers = repo.load_answers(self.store, round_ids=[self.current])
+        turns = (repo.list_turns(self.store, [self.current])
+                 if self.widget.round["exercise"] == "airtime" else None)
+        self.answered = m.respondents(answers)
+        self.counts.value = (f"<p>{_esc(self.T('participants', n=self.participants))} · "
+                             f"{_esc(self.T('answered', n=self.answered))}</p>")
+        self.widget.refresh(answers, turns)
+        return True
+
+    async def _poll_forever(self, interval: float) -> None:
+        while True:
+            try:
+                airtime = self.widget is not None and self.widget.round["exercise"] == "airtime"
+                self.poll_once(force=airtime)  # a running turn grows without new rows
+            except Exception as exc:  # noqa: BLE001 - keep polling; show the problem
+                self.counts.value = f"<p>{_esc(self.T('error', message=exc))}</p>"
+            await asyncio.sleep(interval)
+
+    def start(self, interval: float = POLL_SECONDS) -> None:
+        """Follow answers live (in a running kernel's event loop)."""
+        self.stop()
+        self._task = asyncio.get_event_loop().create_task(self._poll_forever(interval))
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+def get_title(lang: str) -> str:
+    return t("live.console.title", lang)
+
+
+class ConsoleGate(w.VBox):
+    """Asks for a session code and key (or creates a session) before showing the console."""
+
+    def __init__(self, settings: Settings, code: str = "", key: str = "",
+                 store: Store | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store or open_store(settings)
+        lang = settings.language
+        self.lang = lang
+        self.console: FacilitatorConsole | None = None
+        self.code = w.Text(value=code, description=t("live.console.session", lang))
+        self.key = w.Password(value=key, description=t("live.console.key", lang))
+        self.go = w.Button(description=t("live.console.open_session", lang),
+                           button_style="primary")
+        self.go.on_click(lambda _: self.open())
+        groups = self.store.list_groups()
+        self.title = w.Text(description=t("live.console.session_title", lang))
+        self.groups = w.SelectMultiple(options=list(groups["id"]) if len(groups) else [],
+                                       description=t("live.console.groups", lang))
+        live = [(e.name[lang], e.id) for e in load_exercises().values() if e.live]
+        self.exercises = w.SelectMultiple(options=live, value=tuple(ls.DEFAULT_EXERCISES),
+                                          description=t("live.console.exercises", lang), rows=6)
+        self.language = w.Dropdown(options=list(LANGUAGES), value=lang,
+                                   description=t("live.console.language", lang))
+        self.create = w.Button(description=t("live.console.create", lang))
+        self.create.on_click(lambda _: self.create_session())
+        self.message = w.HTML()
+        self.children = [
+            w.HTML(f"<h2>{_esc(t('live.console.title', lang))}</h2>"
+                   f"<p>{_esc(t('live.console.key_prompt', lang))}</p>"),
+            self.key, self.code, self.go,
+            w.HTML(f"<h3>{_esc(t('live.console.new_session', lang))}</h3>"),
+            self.title, self.groups, self.exercises, self.language, self.create, self.message]
+
+    def _fail(self, message: str) -> None:
+        self.message.value = f'<p style="color:#b3261e">{_esc(message)}</p>'
+
+    def open(self) -> FacilitatorConsole | None:
+        code = ls.normalise_code(self.code.value)
+        try:
+            session = repo.get_session(self.store, code)
+        except KitError:
+            self._fail(t("live.error.session_unknown", self.lang, code=code))
+            return None
+        if not ls.check_key(self.settings, session, self.key.value):
+            self._fail(t("live.error.key_required", self.lang))
+            return None
+        self.console = FacilitatorConsole(self.settings, code, self.store)
+        self.children = [self.console]
+        with contextlib.suppress(RuntimeError):
+            self.console.start()
+        return self.console
+
+    def create_session(self) -> FacilitatorConsole | None:
+        if not self.key.value or not _same(self.key.value, ls.facilitator_key(self.settings)):
+            self._fail(t("live.error.key_required", self.lang))
+            return None
+        try:
+            made = ls.create_session(self.store, self.settings, title=self.title.value,
+                                     group_ids=list(self.groups.value),
+                                     language=self.language.value,
+                                     exercises=list(self.exercises.value))
+        except KitError as exc:
+            self._fail(str(exc))
+            return None
+        self.code.value = made.code
+        return self.open()
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def in_voila() -> bool:
+    return os.environ.get("SERVER_SOFTWARE", "").startswith("voila")
+
+
+def open_console(settings: Settings | None = None, code: str | None = None,
+                 key: str | None = None) -> w.Widget:
+    """The console for the notebook: under Voilà the session and key come from the URL
+    (``?session=CODE&key=KEY``) or are asked for; in JupyterLab (already behind Jupyter's own
+    login) a given ``code`` opens directly."""
+    from kit.settings import load_settings
+
+    settings = settings or load_settings()
+    query = parse_qs(os.environ.get("QUERY_STRING", ""))
+    code = code or (query.get("session") or [""])[0]
+    key = key or (query.get("key") or [""])[0]
+    gate = ConsoleGate(settings, code, key)
+    if code and (key or not in_voila()):
+        if not in_voila() and not key:
+            gate.key.value = ls.facilitator_key(settings)
+        gate.open()
+    return gate
