@@ -24,6 +24,7 @@ from traitlets.config import Config
 from voila.app import Voila
 
 from kit.apps.keys import KeyRefused, resolve_key
+from kit.apps.view import find_report_pdf
 from kit.i18n import t
 from kit.settings import LANGUAGES, Settings
 from kit.store import open_store
@@ -127,24 +128,6 @@ class ReportHandler(KitPageHandler):
         self.set_header("Content-Type", "application/pdf")
         self.set_header("Content-Disposition", f'attachment; filename="{pdf.name}"')
         self.finish(pdf.read_bytes())
-
-
-def find_report_pdf(settings: Settings, group_id: str, language: str) -> Path | None:
-    """The newest PDF report of ``group_id`` under ``outputs/`` (its language preferred)."""
-    root = settings.outputs_dir
-    if not root.is_dir():
-        return None
-    pattern = re.compile(rf"(^|[^A-Za-z0-9]){re.escape(group_id)}([^A-Za-z0-9]|$)")
-    found = [p for p in root.rglob("*.pdf")
-             if pattern.search(p.stem) or pattern.search(p.parent.name)]
-    if not found:
-        return None
-    preferred = [p for p in found if f"_{language}" in p.stem or p.parent.name == language]
-    return max(preferred or found, key=lambda p: p.stat().st_mtime)
-
-
-def report_available(settings: Settings, group_id: str, language: str) -> bool:
-    return find_report_pdf(settings, group_id, language) is not None
 
 
 def live_handlers(settings: Settings) -> list[tuple]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import os
+import re
+from pathlib import Path
 from urllib.parse import parse_qs
 
 from kit.i18n import t
-from kit.settings import LANGUAGES
+from kit.settings import LANGUAGES, Settings
 
 
 def request_params() -> dict[str, str]:
@@ -74,3 +76,18 @@ def notice_html(title: str, body: str, kind: str = "refused") -> str:
 
 def footer_html(lang: str) -> str:
     return f'<div class="kit-footer">{esc(t("app.site.footer", lang))}</div>'
+
+
+def find_report_pdf(settings: Settings, group_id: str, language: str) -> Path | None:
+    """The newest PDF report of ``group_id`` under ``outputs/`` (its language preferred)."""
+    root = settings.outputs_dir
+    if not root.is_dir():
+        return None
+    pattern = re.compile(rf"(^|[^A-Za-z0-9]){re.escape(group_id)}([^A-Za-z0-9]|$)")
+    found = [
+        p for p in root.rglob("*.pdf") if pattern.search(p.stem) or pattern.search(p.parent.name)
+    ]
+    if not found:
+        return None
+    preferred = [p for p in found if f"_{language}" in p.stem or p.parent.name == language]
+    return max(preferred or found, key=lambda p: p.stat().st_mtime)

@@ -1,0 +1,483 @@
+"""The group dashboard: a group explores its own results, behind its own key.
+
+The group comes only from the key (``kit.apps.keys.resolve_key``); every value shown comes from
+``kit.results.group_results`` (built from privacy-protected scores) and is drawn with
+``kit.charts`` as static SVG. ``prepare_dashboard`` runs before a viewer arrives (a preheated
+kernel: imports, the store, the scored data, a first chart rendered to warm up ``vl_convert``);
+``open_dashboard`` is what ``notebooks/group_dashboard.ipynb`` calls with the viewer's request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from kit import charts
+from kit.apps.keys import KeyGrant, KeyRefused, resolve_key
+from kit.apps.view import (
+    esc,
+    find_report_pdf,
+    footer_html,
+    header_box,
+    header_html,
+    notice_html,
+    other_language,
+    page_notice_html,
+    pick_language,
+)
+from kit.i18n import t
+from kit.instrument import Instrument, load_instrument
+from kit.results import GroupResults, ScoredData, group_results, load_scored_data
+from kit.settings import Settings, load_settings
+from kit.store import Store, open_store
+
+COMPARE = ("norm", "cohort", "both")
+DATA_MAX_AGE_SECONDS = 300  # a preheated kernel's scores older than this are reloaded
+
+
+@dataclass
+class DashboardApp:
+    """What the dashboard notebook prepares before a viewer arrives."""
+
+    settings: Settings
+    store: Store
+    instrument: Instrument
+    data: ScoredData | None = None
+    loaded_at: float = 0.0
+
+    def scored(self) -> ScoredData:
+        if self.data is None or time.monotonic() - self.loaded_at > DATA_MAX_AGE_SECONDS:
+            self.data = load_scored_data(self.store, self.settings, self.instrument)
+            self.loaded_at = time.monotonic()
+        return self.data
+
+
+def prepare_dashboard(settings: Settings | None = None, *, warm: bool = True) -> DashboardApp:
+    """Open the store, score the data and warm the chart renderer (no group is chosen yet)."""
+    settings = settings or load_settings()
+    app = DashboardApp(settings, open_store(settings), load_instrument(settings.instrument))
+    if warm:
+        app.scored()
+        _warm_renderer()
+    return app
+
+
+def _warm_renderer() -> None:
+    """vl_convert's first conversion starts its engine (a second or so): do it before a viewer."""
+    frame = pd.DataFrame(
+        {
+            "dimension_name": ["a"],
+            "mean": [4.0],
+            "norm_mean": [4.0],
+            "norm_low": [3.0],
+            "norm_high": [5.0],
+        }
+    )
+    charts.profile_chart(frame, "nb", scale_min=1, scale_max=7).to_svg()
+
+
+# -- logic, tested without widgets ------------------------------------------------------------------
+@dataclass
+class GroupDashboard:
+    """One group's dashboard state: chosen wave, language, comparison and dimension."""
+
+    app: DashboardApp
+    grant: KeyGrant
+    key: str
+    lang: str
+    waves: tuple[str, ...] = ()
+    wave: str = ""
+    compare: str = "both"
+    dimension: str = ""
+    _cache: dict[tuple[str, str], GroupResults] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        data = self.app.scored()
+        gw = data.group_waves
+        mine = gw[(gw["group_id"] == self.grant.group_id) & (gw["respondents"] > 0)]
+        order = list(data.waves.sort_values("ordinal")["id"])
+        self.waves = tuple(x for x in order if x in set(mine["wave_id"]))
+        self.wave = self.waves[-1] if self.waves else ""
+        self.dimension = self.app.instrument.dimension_ids[0]
+
+    @property
+    def group_id(self) -> str:
+        """The key's group; the only group this dashboard ever reads."""
+        return self.grant.group_id
+
+    def results(self, wave: str | None = None) -> GroupResults:
+        """Protected results of the key's group for ``wave`` (with change from the first wave)."""
+        wave = wave or self.wave
+        if (wave, self.lang) not in self._cache:
+            waves = [self.waves[0], wave] if self.waves and self.waves[0] != wave else [wave]
+            self._cache[(wave, self.lang)] = group_results(
+                self.app.store,
+                self.app.settings,
+                self.group_id,
+                waves,
+                self.lang,
+                self.app.instrument,
+                data=self.app.scored(),
+            )
+        return self._cache[(wave, self.lang)]
+
+    def wave_label(self, wave: str) -> str:
+        try:
+            return t(f"common.wave.{wave}", self.lang)
+        except Exception:  # noqa: BLE001 - a wave without a translation shows its id
+            return wave
+
+    def profile_frame(self) -> pd.DataFrame:
+        res = self.results()
+        cols = ["dimension_name", "mean", "norm_mean", "norm_low", "norm_high"]
+        frame = res.dimensions[[c for c in cols if c in res.dimensions]].copy()
+        if self.compare in ("cohort", "both") and "cohort_mean" in res.dimensions:
+            frame["cohort_mean"] = res.dimensions["cohort_mean"]
+        if self.compare == "cohort":
+            frame[["norm_mean", "norm_low", "norm_high"]] = float("nan")
+        return frame
+
+    def profile_svg(self) -> str:
+        res = self.results()
+        return charts.profile_chart(
+            self.profile_frame(),
+            self.lang,
+            scale_min=res.scale_min,
+            scale_max=res.scale_max,
+            group_name=res.group_name,
+        ).to_html()
+
+    def dimension_items(self) -> pd.DataFrame:
+        res = self.results()
+        return res.items[res.items["dimension"] == self.dimension].reset_index(drop=True)
+
+    def distribution_svg(self) -> str:
+        res = self.results()
+        dist = res.distributions[res.distributions["dimension"] == self.dimension]
+        title = res.dimension_name(self.dimension)
+        return charts.distribution_chart(
+            dist[["item_text", "value", "count"]],
+            self.lang,
+            scale_labels=list(res.scale_labels),
+            scale_min=res.scale_min,
+            title=title,
+        ).to_html()
+
+    def change_svg(self) -> str | None:
+        res = self.results()
+        if res.change is None or res.change["change"].notna().sum() == 0:
+            return None
+        return charts.change_chart(
+            res.change, self.lang, before=res.baseline_wave_name, after=res.wave_name
+        ).to_html()
+
+    def report_url(self) -> str:
+        return f"/kit/report?key={self.key}&lang={self.lang}"
+
+
+def open_group(app: DashboardApp, params: dict[str, str]) -> GroupDashboard:
+    """The dashboard of the group the key in ``params`` opens; ``KeyRefused`` otherwise.
+
+    Nothing but ``key`` and ``lang`` is read from the request: a ``group`` or any other name in
+    the query string is ignored.
+    """
+    key = params.get("key", "")
+    grant = resolve_key(app.store, key)
+    group = app.store.get_group(grant.group_id)
+    lang = pick_language(params.get("lang"), group.get("language") or app.settings.language)
+    return GroupDashboard(app, grant, key, lang)
+
+
+# -- the view ---------------------------------------------------------------------------------------
+class DashboardView:
+    """Widgets over a ``GroupDashboard``: header, controls, tabs rendered when first opened."""
+
+    TABS = ("profile", "items", "change", "agreement", "comments")
+
+    def __init__(self, board: GroupDashboard) -> None:
+        self.board = board
+        self.header = w.HTML()
+        self.language_button = w.Button(layout=w.Layout(width="auto"))
+        self.language_button.on_click(lambda _b: self.set_language(other_language(board.lang)))
+        self.download = w.HTML()
+        self.wave = w.ToggleButtons(style={"button_width": "auto"})
+        self.compare = w.ToggleButtons(style={"button_width": "auto"})
+        self.dimension = w.Dropdown(layout=w.Layout(width="320px"))
+        self.wave_label, self.compare_label, self.dimension_label = w.HTML(), w.HTML(), w.HTML()
+        self.tabs = w.Tab()
+        self.panes = {name: w.VBox() for name in self.TABS}
+        self.tabs.children = [self.panes[n] for n in self.TABS]
+        self._rendered: set[str] = set()
+        self._quiet = False
+        self.wave.observe(self._on_wave, names="value")
+        self.compare.observe(self._on_compare, names="value")
+        self.dimension.observe(self._on_dimension, names="value")
+        self.tabs.observe(lambda _c: self._render_tab(self.current_tab()), names="selected_index")
+        controls = w.HBox(
+            [
+                w.VBox([self.wave_label, self.wave]),
+                w.VBox([self.compare_label, self.compare]),
+                w.VBox([self.dimension_label, self.dimension]),
+            ]
+        )
+        controls.add_class("kit-controls")
+        self.footer = w.HTML()
+        top = header_box(
+            self.header,
+            w.HBox([self.download, self.language_button], layout=w.Layout(align_items="center")),
+        )
+        self.widget = w.VBox([top, controls, self.tabs, self.footer])
+        self.widget.add_class("kit-app")
+        self.widget.add_class("kit-dashboard")
+        self.refresh()
+
+    def current_tab(self) -> str:
+        return self.TABS[self.tabs.selected_index or 0]
+
+    # -- events -------------------------------------------------------------------------------
+    def set_language(self, lang: str) -> None:
+        self.board.lang = lang
+        self.refresh()
+
+    def _on_wave(self, change: dict) -> None:
+        if not self._quiet and change["new"]:
+            self.board.wave = change["new"]
+            self.refresh()
+
+    def _on_compare(self, change: dict) -> None:
+        if not self._quiet and change["new"]:
+            self.board.compare = change["new"]
+            self._rerender({"profile"})
+
+    def _on_dimension(self, change: dict) -> None:
+        if not self._quiet and change["new"]:
+            self.board.dimension = change["new"]
+            self._rerender({"items"})
+
+    # -- rendering ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw texts and controls for the current wave and language; tabs lazily."""
+        b, lang = self.board, self.board.lang
+        res = b.results()
+        self._quiet = True
+        try:
+            self.wave.options = [(b.wave_label(x), x) for x in b.waves]
+            self.wave.value = b.wave
+            self.compare.options = [(t(f"app.dashboard.compare.{c}", lang), c) for c in COMPARE]
+            self.compare.value = b.compare
+            self.dimension.options = [(d.name[lang], d.id) for d in b.app.instrument.dimensions]
+            self.dimension.value = b.dimension
+        finally:
+            self._quiet = False
+        self.wave_label.value = (
+            f'<span class="kit-muted">{esc(t("app.dashboard.wave", lang))}</span>'
+        )
+        self.compare_label.value = (
+            f'<span class="kit-muted">{esc(t("app.dashboard.compare", lang))}</span>'
+        )
+        self.dimension_label.value = (
+            f'<span class="kit-muted">{esc(t("app.dashboard.dimension", lang))}</span>'
+        )
+        self.header.value = header_html(
+            lang, t("app.dashboard.title", lang, group=res.group_name), self._subtitle(res)
+        )
+        self.language_button.description = t("app.language.toggle", lang)
+        if report_exists(b):
+            self.download.value = (
+                f'<a class="kit-button" href="{esc(b.report_url())}" '
+                f"download>{esc(t('app.dashboard.download', lang))}</a>"
+            )
+        else:
+            self.download.value = ""
+        for i, name in enumerate(self.TABS):
+            self.tabs.set_title(i, t(f"app.dashboard.tab.{name}", lang))
+        self.footer.value = footer_html(lang)
+        self._rerender(set(self.TABS))
+
+    def _subtitle(self, res: GroupResults) -> str:
+        lang = self.board.lang
+        wave = self.board.wave_label(res.wave)
+        if res.invited:
+            return t(
+                "app.dashboard.subtitle",
+                lang,
+                organisation=res.organisation,
+                respondents=res.respondents,
+                invited=res.invited,
+                wave=wave,
+            )
+        return t(
+            "app.dashboard.subtitle_no_invited",
+            lang,
+            organisation=res.organisation,
+            respondents=res.respondents,
+            wave=wave,
+        )
+
+    def _rerender(self, names: set[str]) -> None:
+        self._rendered -= names
+        self._render_tab(self.current_tab())
+
+    def _render_tab(self, name: str) -> None:
+        if name in self._rendered:
+            return
+        res = self.board.results()
+        if not res.reportable:
+            content: list[w.Widget] = [
+                w.HTML(
+                    notice_html(
+                        t("app.dashboard.no_results", self.board.lang),
+                        res.suppressed_text,
+                        "refused",
+                    )
+                )
+            ]
+        else:
+            content = getattr(self, f"_tab_{name}")(res)
+        self.panes[name].children = content
+        self._rendered.add(name)
+
+    def _card(self, html: str) -> w.HTML:
+        box = w.HTML(html)
+        box.add_class("kit-card")
+        return box
+
+    def _tab_profile(self, res: GroupResults) -> list[w.Widget]:
+        b, lang = self.board, self.board.lang
+        names = {d: res.dimension_name(d) for d in res.dimensions["dimension"]}
+        strengths = "".join(f'<span class="kit-pill">{esc(names[d])}</span>' for d in res.strengths)
+        develop = "".join(
+            f'<span class="kit-pill kit-warn">{esc(names[d])}</span>' for d in res.development_areas
+        )
+        exercises = "".join(
+            f"<li><b>{esc(e['name'])}</b> – {esc(e['description'])}</li>" for e in res.exercises[:4]
+        )
+        summary = (
+            f"<h3>{esc(t('app.dashboard.strengths', lang))}</h3><div>{strengths}</div>"
+            f"<h3>{esc(t('app.dashboard.development', lang))}</h3><div>{develop}</div>"
+            + (f"<ul class='kit-lead'>{exercises}</ul>" if exercises else "")
+        )
+        chart = (
+            f'<p class="kit-lead">{esc(t("app.dashboard.profile.lead", lang))}</p>'
+            f'<div class="kit-chart" data-kit-chart="profile">{b.profile_svg()}</div>'
+        )
+        return [self._card(chart), self._card(summary)]
+
+    def _tab_items(self, res: GroupResults) -> list[w.Widget]:
+        b, lang = self.board, self.board.lang
+        dim = b.app.instrument.dimension(b.dimension)
+        row = res.dimensions[res.dimensions["dimension"] == b.dimension].iloc[0]
+        facts = (
+            f'<p class="kit-lead">{esc(dim.description[lang])}</p>'
+            f'<table class="kit-table"><tr><th></th><th>{esc(t("report.chart.mean", lang))}</th>'
+            f"<th>95 %</th><th>rwg(J)</th><th>n</th></tr><tr><td>{esc(dim.name[lang])}</td>"
+            f"<td class='num'>{_num(row.get('mean'))}</td>"
+            f"<td class='num'>{_num(row.get('ci_low'))}–{_num(row.get('ci_high'))}</td>"
+            f"<td class='num'>{_num(row.get('rwg_j'), 2)}</td>"
+            f"<td class='num'>{_int(row.get('n'))}</td></tr></table>"
+        )
+        items = b.dimension_items()
+        lines = "".join(
+            f"<tr><td>{esc(r['item_text'])}</td><td class='num'>{_num(r['mean'])}</td>"
+            f"<td class='num'>{_num(r['sd'])}</td><td class='num'>{_int(r['n'])}</td></tr>"
+            for r in items.to_dict("records")
+        )
+        table = (
+            f'<table class="kit-table"><tr><th></th><th>{esc(t("report.chart.mean", lang))}'
+            f"</th><th>sd</th><th>n</th></tr>{lines}</table>"
+        )
+        chart = (
+            f'<p class="kit-lead">{esc(t("app.dashboard.items.lead", lang))}</p>'
+            f'<div class="kit-chart" data-kit-chart="distribution">{b.distribution_svg()}</div>'
+        )
+        return [
+            self._card(f"<h2>{esc(dim.name[lang])}</h2>{facts}"),
+            self._card(chart),
+            self._card(table),
+        ]
+
+    def _tab_change(self, res: GroupResults) -> list[w.Widget]:
+        lang = self.board.lang
+        svg = self.board.change_svg()
+        if svg is None:
+            why = res.change_text or t("app.dashboard.change.none", lang)
+            return [self._card(f'<div class="kit-suppressed">{esc(why)}</div>')]
+        return [
+            self._card(
+                f'<p class="kit-lead">{esc(t("app.dashboard.change.lead", lang))}</p>'
+                f'<div class="kit-chart" data-kit-chart="change">{svg}</div>'
+            )
+        ]
+
+    def _tab_agreement(self, res: GroupResults) -> list[w.Widget]:
+        lang = self.board.lang
+        d = res.dimensions
+        lines = "".join(
+            f"<tr><td>{esc(r['dimension_name'])}</td><td class='num'>{_num(r.get('rwg_j'), 2)}</td>"
+            f"<td class='num'>{_num(r.get('sd'))}</td><td>"
+            + (
+                '<span class="kit-pill kit-warn">rwg &lt; 0,70</span>'
+                if r.get("disagreement")
+                else ""
+            )
+            + "</td></tr>"
+            for r in d.to_dict("records")
+        )
+        lead = (
+            t("app.dashboard.agreement.lead", lang)
+            if res.disagreements
+            else t("app.dashboard.agreement.none", lang)
+        )
+        return [
+            self._card(
+                f'<p class="kit-lead">{esc(lead)}</p><table class="kit-table">'
+                f"<tr><th></th><th>rwg(J)</th><th>sd</th><th></th></tr>{lines}</table>"
+            )
+        ]
+
+    def _tab_comments(self, res: GroupResults) -> list[w.Widget]:
+        lang = self.board.lang
+        if not res.comments:
+            why = res.comments_text or t("app.dashboard.comments.none", lang)
+            return [self._card(f'<div class="kit-suppressed">{esc(why)}</div>')]
+        blocks = "".join(
+            f"<h3>{esc(c['question'])}</h3><ul class='kit-comments'>"
+            + "".join(f"<li>{esc(x)}</li>" for x in c["texts"])
+            + "</ul>"
+            for c in res.comments
+        )
+        return [self._card(blocks)]
+
+
+def report_exists(board: GroupDashboard) -> bool:
+    return find_report_pdf(board.app.settings, board.group_id, board.lang) is not None
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{float(value):.{digits}f}"
+
+
+def _int(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else str(int(value))
+
+
+def refusal_html(reason: str, lang: str) -> str:
+    return page_notice_html(lang, t("app.key.title", lang), t(f"app.key.{reason}", lang))
+
+
+def open_dashboard(app: DashboardApp, params: dict[str, str]) -> w.Widget:
+    """The dashboard for the key in ``params``, or a short refusal without any data."""
+    lang = pick_language(params.get("lang"), app.settings.language)
+    try:
+        board = open_group(app, params)
+    except KeyRefused as exc:
+        return w.HTML(refusal_html(exc.reason, lang))
+    if not board.waves:
+        return w.HTML(page_notice_html(board.lang, t("app.dashboard.no_results", board.lang), ""))
+    return DashboardView(board).widget
