@@ -118,13 +118,6 @@ def _blank(
     return out
 
 
-def _cell_flags(frame: pd.DataFrame, hidden_cells: pd.MultiIndex) -> np.ndarray:
-    key = pd.MultiIndex.from_arrays(
-        [frame["group"].astype(object).to_numpy(), frame["wave"].astype(object).to_numpy()]
-    )
-    return np.asarray(key.isin(hidden_cells))
-
-
 def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
     """Apply the anonymity rules to ``scores``; the result is all a report or app may receive.
 
@@ -138,13 +131,14 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
     k = rules.min_respondents
     gw = scores.group_waves
     low = gw["n"].to_numpy() < k
-    hidden_cells = pd.MultiIndex.from_arrays(
-        [gw["group"].to_numpy(dtype=object)[low], gw["wave"].to_numpy(dtype=object)[low]]
-    )
     keys_cell = ("group", "wave")
+    # score_responses lays out items and dimensions cell by cell, in group_waves order.
+    n_items, n_dims = len(scores.item_ids), len(scores.dimension_ids)
+    if len(scores.items) != len(gw) * n_items or len(scores.dimensions) != len(gw) * n_dims:
+        raise ValueError("protect() needs Scores exactly as score_responses returned them")
 
     items = scores.items
-    item_hide = _cell_flags(items, hidden_cells) | (items["n"].to_numpy() < k)
+    item_hide = np.repeat(low, n_items) | (items["n"].to_numpy() < k)
     p_items = _blank(items, item_hide, (*keys_cell, "item", "dimension"))
 
     # Distributions: hidden with their item (one row per item and value, in the same order).
@@ -154,14 +148,14 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
     p_dist = _blank(dist, dist_hide, (*keys_cell, "item", "value"))
 
     dims = scores.dimensions
-    dim_hide = _cell_flags(dims, hidden_cells) | (dims["n"].to_numpy() < k)
+    dim_hide = np.repeat(low, n_dims) | (dims["n"].to_numpy() < k)
     p_dims = _blank(dims, dim_hide, (*keys_cell, "dimension"))
 
     p_gw = _blank(gw, low, keys_cell)
 
     visible_dims = dims[~dim_hide]
     icc = scoring.icc_from_dimensions(visible_dims)
-    reliability = scoring.reliability_for(scores, gw[~low])
+    reliability = scoring.reliability_for(scores, ~low)
     return ProtectedScores(
         items=p_items,
         distributions=p_dist,

@@ -467,12 +467,15 @@ def _reliability(
     )
 
 
-def reliability_for(scores: Scores, keep: pd.DataFrame) -> pd.DataFrame:
-    """Pooled alpha per wave and dimension from the respondents of the (group, wave) in ``keep``
-    (``kit.privacy`` passes the cells that meet the anonymity threshold)."""
-    key = pd.MultiIndex.from_frame(scores.answers[["group", "wave"]])
-    wanted = pd.MultiIndex.from_frame(keep[["group", "wave"]].astype(object))
-    kept = scores.answers[key.isin(wanted)]
+def reliability_for(scores: Scores, keep: np.ndarray) -> pd.DataFrame:
+    """Pooled alpha per wave and dimension from the respondents of the ``group_waves`` rows
+    where ``keep`` is true (``kit.privacy`` keeps the cells that meet the threshold)."""
+    keep = np.asarray(keep, dtype=bool)
+    if keep.all():
+        return scores.reliability.copy()
+    # ``answers`` rows are sorted by cell, in ``group_waves`` order.
+    rows = np.repeat(keep, scores.group_waves["n"].to_numpy())
+    kept = scores.answers[rows]
     xr = kept[list(scores.item_ids)].to_numpy(dtype=np.float64)
     waves = kept["wave"].to_numpy(dtype=object)
     return _reliability(xr, waves, scores.item_dimensions, scores.dimension_ids)
