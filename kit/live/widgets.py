@@ -550,7 +550,7 @@ class ConsoleGate(w.VBox):
         self.key = w.Password(value=key, description=t("live.console.key", lang))
         self.go = w.Button(description=t("live.console.open_session", lang),
                            button_style="primary")
-        self.go.on_click(lambda _: self.open())
+        self.go.on_click(lambda _: self.open_session())
         groups = self.store.list_groups()
         self.title = w.Text(description=t("live.console.session_title", lang))
         self.groups = w.SelectMultiple(options=list(groups["id"]) if len(groups) else [],
@@ -573,7 +573,7 @@ class ConsoleGate(w.VBox):
     def _fail(self, message: str) -> None:
         self.message.value = f'<p style="color:#b3261e">{_esc(message)}</p>'
 
-    def open(self) -> FacilitatorConsole | None:
+    def open_session(self) -> FacilitatorConsole | None:
         code = ls.normalise_code(self.code.value)
         try:
             session = repo.get_session(self.store, code)
@@ -602,7 +602,7 @@ class ConsoleGate(w.VBox):
             self._fail(str(exc))
             return None
         self.code.value = made.code
-        return self.open()
+        return self.open_session()
 
 
 def _same(a: str, b: str) -> bool:
@@ -630,5 +630,5 @@ def open_console(settings: Settings | None = None, code: str | None = None,
     if code and (key or not in_voila()):
         if not in_voila() and not key:
             gate.key.value = ls.facilitator_key(settings)
-        gate.open()
+        gate.open_session()
     return gate
