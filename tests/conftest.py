@@ -137,7 +137,8 @@ def write_mini_export(path: Path, instrument: Instrument, seed: int = 7) -> pd.D
                     x = instrument.scale.min + instrument.scale.max - x
                 row[item.id] = "" if rng.random() < 0.03 else str(x)
             for q in instrument.open_question_ids:
-                row[q] = "Vi bør bruke mer tid på strategi; mindre på drift." if rng.random() < 0.3 else ""
+                comment = "Vi bør bruke mer tid på strategi; mindre på drift."
+                row[q] = comment if rng.random() < 0.3 else ""
             rows.append(row)
     table = pd.DataFrame(rows)
     table.to_csv(path, sep=";", decimal=",", index=False, encoding="utf-8-sig")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Connection,
@@ -496,14 +497,19 @@ class Store:
         if not items:
             return
         values = table[items].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-        answer_rows = [
-            {"response_id": rid, "item_id": item, "value": float(v)}
-            for rid, row in zip(ids, values, strict=True)
-            for item, v in zip(items, row, strict=True)
-            if v == v
-        ]
+        rows_at, cols_at = np.nonzero(~np.isnan(values))
+        id_array = np.asarray(ids, dtype=np.int64)
+        item_array = np.asarray(items, dtype=object)
+        answer_rows = list(
+            zip(
+                id_array[rows_at].tolist(),
+                item_array[cols_at].tolist(),
+                values[rows_at, cols_at].tolist(),
+                strict=True,
+            )
+        )
         if answer_rows:
-            conn.execute(insert(s.answers), answer_rows)
+            _bulk_insert(conn, s.answers.name, ("response_id", "item_id", "value"), answer_rows)
 
     def _write_comments(
         self, conn: Connection, table: pd.DataFrame, instrument: Instrument, ids: list[int]
@@ -531,42 +537,58 @@ class Store:
             where.append(r.c.group_id.in_(list(group_ids)))
         if wave_ids is not None:
             where.append(r.c.wave_id.in_(list(wave_ids)))
-        base = self._frame(
-            select(
-                r.c.id,
-                r.c.respondent,
-                r.c.group_id.label("group"),
-                r.c.wave_id.label("wave"),
-                r.c.role,
+        with self.begin() as conn:
+            base = _fetch(
+                conn,
+                select(
+                    r.c.id,
+                    r.c.respondent,
+                    r.c.group_id.label("group"),
+                    r.c.wave_id.label("wave"),
+                    r.c.role,
+                )
+                .where(*where)
+                .order_by(r.c.id),
             )
-            .where(*where)
-            .order_by(r.c.id)
+            ans = _fetch(
+                conn,
+                select(s.answers.c.response_id, s.answers.c.item_id, s.answers.c.value)
+                .join(r, r.c.id == s.answers.c.response_id)
+                .where(*where),
+            )
+            com = _fetch(
+                conn,
+                select(s.comments.c.response_id, s.comments.c.question_id, s.comments.c.text)
+                .join(r, r.c.id == s.comments.c.response_id)
+                .where(*where),
+            )
+        ids = np.array([row[0] for row in base], dtype=np.int64)
+        out = pd.DataFrame(
+            {
+                "respondent": [str(row[1]) for row in base],
+                "group": [str(row[2]) for row in base],
+                "wave": [str(row[3]) for row in base],
+                "role": pd.Series([row[4] for row in base], dtype=object),
+            }
         )
-        ans = self._frame(
-            select(s.answers.c.response_id, s.answers.c.item_id, s.answers.c.value)
-            .join(r, r.c.id == s.answers.c.response_id)
-            .where(*where)
-        )
-        com = self._frame(
-            select(s.comments.c.response_id, s.comments.c.question_id, s.comments.c.text)
-            .join(r, r.c.id == s.comments.c.response_id)
-            .where(*where)
-        )
-        wide = (
-            ans.pivot(index="response_id", columns="item_id", values="value") if len(ans) else None
-        )
-        out = base.set_index("id")
-        out = out.join(wide) if wide is not None else out
-        if len(com):
-            out = out.join(com.pivot(index="response_id", columns="question_id", values="text"))
-        for i in instrument.item_ids:
-            out[i] = out[i].astype(float) if i in out.columns else float("nan")
-        for q in instrument.open_question_ids:
-            out[q] = out[q].astype(object).where(out[q].notna(), None) if q in out.columns else None
-        cols = [*RESPONSE_COLUMNS, *instrument.item_ids, *instrument.open_question_ids]
-        out = out.reset_index(drop=True)[cols]
-        out["role"] = out["role"].astype(object).where(out["role"].notna(), None)
-        return out
+        # Answers into a respondents x items matrix by position (no pandas pivot on long data).
+        matrix = np.full((len(base), len(instrument.item_ids)), np.nan)
+        if ans:
+            response_ids, item_ids, values = zip(*ans, strict=True)
+            col_of = {item: k for k, item in enumerate(instrument.item_ids)}
+            cols = np.array([col_of.get(i, -1) for i in item_ids], dtype=np.int64)
+            rows = np.searchsorted(ids, np.asarray(response_ids, dtype=np.int64))  # ids sorted
+            known = cols >= 0
+            matrix[rows[known], cols[known]] = np.asarray(values, dtype=float)[known]
+        items = pd.DataFrame(matrix, columns=list(instrument.item_ids))
+        texts = {q: [None] * len(base) for q in instrument.open_question_ids}
+        if com:
+            row_of = dict(zip(ids.tolist(), range(len(base)), strict=True))
+            for response_id, question_id, comment in com:
+                if question_id in texts:
+                    texts[question_id][row_of[response_id]] = comment
+        comments = pd.DataFrame({q: pd.Series(v, dtype=object) for q, v in texts.items()})
+        return pd.concat([out, items, comments], axis=1)
 
     def clear(self) -> None:
         """Delete every row of every table (survey, live and access data); keep the schema."""
@@ -578,6 +600,33 @@ class Store:
     def import_hashes(self) -> set[str]:
         with self.begin() as conn:
             return set(conn.execute(select(s.imports.c.source_hash)).scalars())
+
+
+def _fetch(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` as plain tuples, straight from the driver (fast for many rows)."""
+    return [tuple(row) for row in conn.execute(query).cursor.fetchall()]
+
+
+def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert many rows fast: COPY on PostgreSQL, the driver's executemany elsewhere."""
+    raw = conn.connection.driver_connection
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql" and hasattr(raw, "cursor"):
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if conn.dialect.paramstyle == "qmark":
+        marks = ", ".join("?" for _ in columns)
+        cur = raw.cursor()
+        try:
+            cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        finally:
+            cur.close()
+        return
+    conn.execute(
+        insert(s.metadata.tables[table]), [dict(zip(columns, row, strict=True)) for row in rows]
+    )
 
 
 def _missing(v: Any) -> bool:
