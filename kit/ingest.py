@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import fnmatch
 import hashlib
 import io
@@ -222,7 +223,7 @@ def read_responses(
     """
     c = _check(path, instrument, mapping, known_groups, known_waves, min_answered_share)
     if c.file_problems or (c.row_problems and not drop_invalid):
-        hints = [_file_hint(c.file_problems)] if c.file_problems else []
+        hints = [_file_hint()] if c.file_problems else []
         hints += [ROW_HINT] if c.row_problems else []
         hint = "\n".join(hints)
         raise ResponseFileError(c.filename, c.file_problems + c.row_problems, hint=hint)
@@ -456,10 +457,13 @@ def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping,
             continue
         source_of[target] = pos
         header_of[target] = head
+    free = {_key(c): c for c in allowed if c not in source_of}
     for head in unknown:
-        file_problem("is not a column of instrument "
-                     f"{instrument.id!r}; rename it in the file or the column mapping, or list "
-                     "it under 'ignore' in the mapping", column=head)
+        close = difflib.get_close_matches(_key(head), list(free), n=1, cutoff=0.75)
+        guess = f" (did you mean {free[close[0]]!r}?)" if close else ""
+        file_problem(f"is not a column of instrument {instrument.id!r}{guess}; rename it in the "
+                     "file or the column mapping, or list it under 'ignore' in the mapping",
+                     column=head)
     for col in REQUIRED:
         if col not in source_of:
             file_problem(f"the column {col!r} is missing; name a column {col!r} or map a header "
@@ -696,7 +700,7 @@ def _column_order(column: str | None, headers: list[str]) -> int:
         return len(headers)
 
 
-def _file_hint(problems: list[Problem]) -> str:
+def _file_hint() -> str:
     return ("Fix the columns: rename headers in the file or write a column mapping (see "
             f"{_example_mapping()}); then import again.")
 

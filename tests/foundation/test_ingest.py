@@ -235,6 +235,13 @@ def test_empty_identity_cells(tmp_path):
     assert _problems(info) == [(3, "respondent"), (3, "group"), (4, "wave")]
 
 
+def test_misspelt_column_gets_a_suggestion(tmp_path):
+    header = [h if h != "wave" else "Wawe" for h in _header()]
+    with pytest.raises(ResponseFileError, match=r"Wawe +is not a column of instrument 'pulse' "
+                       r"\(did you mean 'wave'\?\)"):
+        read_responses(_write(tmp_path, [_row("r1")], header), PULSE)
+
+
 def test_duplicate_header(tmp_path):
     header = _header() + ["P01"]
     rows = [_row("r1") + ["3"]]
