@@ -233,33 +233,38 @@ def import_demo(
     export_paths: Any,
     mapping_path: Path | None = None,
 ) -> list[ImportResult]:
-    """Load the programme and import each export, as 'kit programme load' and 'kit import' do."""
+    """Load the programme and import each export, as 'kit programme load' and 'kit import' do.
+
+    Refuses (before changing anything) when the database holds a demo made with another seed.
+    """
     from kit.ingest import read_responses  # data in: only needed when importing
 
-    store.save_programme(load_programme(programme_path))
-    known_groups = set(store.list_groups()["id"])
-    known_waves = set(store.list_waves()["id"])
-    results = []
-    for path in export_paths:
-        ingested = read_responses(
+    programme = load_programme(programme_path)
+    known_groups = {g.id for g in programme.groups}
+    known_waves = {w.id for w in programme.waves}
+    ingested = [
+        read_responses(
             path,
             instrument,
             mapping=mapping_path,
             known_groups=known_groups,
             known_waves=known_waves,
         )
-        try:
-            results.append(
-                store.import_responses(
-                    ingested.table, instrument, ingested.source_hash, ingested.filename
-                )
-            )
-        except KitError as exc:
+        for path in export_paths
+    ]
+    imports = store.list_imports()
+    for result in ingested:
+        earlier = imports[imports["filename"] == result.filename] if len(imports) else imports
+        if len(earlier) and result.source_hash not in set(earlier["source_hash"]):
             raise KitError(
-                f"{exc}\nThe database already holds other data for the demo groups (made with "
-                "another seed?). Run 'kit demo --reset' to start from an empty database."
-            ) from None
-    return results
+                f"The database {store.url.split('://')[0]} already holds a demo file "
+                f"{result.filename!r} with other data (made with another seed or an older kit). "
+                "Run 'kit demo --reset' to empty the database and make the demo again."
+            )
+    store.save_programme(programme)
+    return [
+        store.import_responses(r.table, instrument, r.source_hash, r.filename) for r in ingested
+    ]
 
 
 # -- the programme --------------------------------------------------------------------------------
@@ -293,7 +298,7 @@ def build_programme(rng: np.random.Generator, *, small: bool = False) -> Program
                     language="nb",
                     invited={
                         "before": size,
-                        "after": max(5, size + int(rng.choice([-1, 0, 0, 0, 1]))),
+                        "after": min(12, max(5, size + int(rng.choice([-1, 0, 0, 0, 1])))),
                     },
                     survey_dates={
                         "before": (start - dt.timedelta(days=int(rng.integers(7, 15)))).isoformat(),
