@@ -156,7 +156,8 @@ def agenda_entries(answers: pd.DataFrame) -> pd.DataFrame:
     if not len(answers):
         return pd.DataFrame(columns=cols)
     e = answers[answers["question"].str.startswith("entry:")]
-    rows = [{"participant": p, **d} for p, d in zip(e["participant"], e["data"], strict=True) if d]
+    rows = [{"participant": p, **d} for p, d in zip(e["participant"], e["data"], strict=True)
+            if isinstance(d, dict)]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -174,7 +175,7 @@ def agenda_split(answers: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for f in AGENDA_FOCUSES:
         m = float(minutes.get(f, 0.0))
-        w = [float(d[f]) / 100 for d in wanted if d and f in d]
+        w = [float(d[f]) / 100 for d in wanted if isinstance(d, dict) and f in d]
         rows.append({"focus": f, "actual_minutes": m,
                      "actual": m / total if total else float("nan"),
                      "wanted": float(np.mean(w)) if w else float("nan"), "wanted_n": len(w)})

@@ -372,7 +372,8 @@ def load_answers(store: Store, *, session_id: int | None = None,
     if round_ids is not None:
         q = q.where(a.c.round_id.in_(list(round_ids)))
     frame = _frame(store, q.order_by(a.c.id))
-    frame["data"] = frame["data"].map(lambda v: json.loads(v) if v else None).astype(object)
+    frame["data"] = frame["data"].astype(object).map(
+        lambda v: json.loads(v) if isinstance(v, str) and v else None).astype(object)
     return frame
 
 

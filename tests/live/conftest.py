@@ -39,11 +39,7 @@ def live_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture
 def live_store(live_settings: Settings) -> Store:
-    store = open_store(live_settings)
-    store.save_cohort("k5", "Kull 5")
-    store.save_group("g1", "Team One", organisation="Agency A", cohort_id="k5")
-    store.save_group("g2", "Team Two", organisation="Agency B", cohort_id="k5")
-    return store
+    return seed_store(open_store(live_settings))
 
 
 @pytest.fixture
@@ -113,9 +109,35 @@ class Server:
             return status, text
 
 
+def seed_store(store: Store) -> Store:
+    store.save_cohort("k5", "Kull 5")
+    store.save_group("g1", "Team One", organisation="Agency A", cohort_id="k5")
+    store.save_group("g2", "Team Two", organisation="Agency B", cohort_id="k5")
+    return store
+
+
 @pytest.fixture
 def server(live_settings: Settings, live_store: Store) -> Iterator[Server]:
+    """A server of its own (for tests that kill it)."""
     srv = Server(live_settings)
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[Server, Settings, Store]]:
+    """One server for a module's tests; each test makes its own session."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as home:
+        os.environ.pop("KIT_FACILITATOR_KEY", None)
+        settings = load_settings(home_dir=Path(home), min_respondents=3,
+                                 min_subgroup_respondents=3, min_comment_respondents=3,
+                                 port=free_port(), language="en")
+        store = seed_store(open_store(settings))
+        srv = Server(settings)
+        srv.start()
+        yield srv, settings, store
+        srv.stop()
+        store.engine.dispose()
