@@ -379,6 +379,7 @@ class FacilitatorConsole(w.VBox):
         self.session = repo.get_session(self.store, code)
         self.lang = self.session["language"]
         self._signature: Any = None
+        self._filling = False
         self._task: asyncio.Task[None] | None = None
         self.rounds = repo.list_rounds(self.store, self.session["id"])
         url = ls.join_url(settings, code)
@@ -419,12 +420,17 @@ class FacilitatorConsole(w.VBox):
         return t(f"live.console.{key}", self.lang, **fields)
 
     def _fill_picker(self) -> None:
+        """Relabel the rounds (status changed) without switching the round shown."""
         keep = self.picker.value
-        self.picker.options = [
-            (f"{r['ordinal']}. {get_exercise(r['exercise']).name[self.lang]} "
-             f"({self.T('status.' + r['status'])})", r["id"]) for r in self.rounds]
-        if keep is not None:
-            self.picker.value = keep
+        self._filling = True
+        try:
+            self.picker.options = [
+                (f"{r['ordinal']}. {get_exercise(r['exercise']).name[self.lang]} "
+                 f"({self.T('status.' + r['status'])})", r["id"]) for r in self.rounds]
+            if keep is not None:
+                self.picker.value = keep
+        finally:
+            self._filling = False
 
     @property
     def round(self) -> dict[str, Any] | None:
@@ -435,7 +441,7 @@ class FacilitatorConsole(w.VBox):
         self._fill_picker()
 
     def _picked(self, change: dict[str, Any]) -> None:
-        if change["new"] is None:
+        if change["new"] is None or self._filling:
             return
         self.current = change["new"]
         if change["new"] != self.session.get("current_round_id"):
