@@ -527,6 +527,7 @@ def cmd_groups(args: argparse.Namespace, settings: Settings) -> int:
     if args.wave:
         rows = rows[rows["wave_id"] == args.wave]
     rows = rows.copy()
+    shown_groups = groups[groups["id"].isin(set(rows["group_id"]))]
     rows["respondents"] = rows["respondents"].fillna(0).astype(int)
     hidden = t("cli.groups.hidden", lang)
     rows["note"] = [
@@ -547,8 +548,8 @@ def cmd_groups(args: argparse.Namespace, settings: Settings) -> int:
             "cli.groups.summary",
             lang,
             groups=rows["group_id"].nunique(),
-            programme=int(groups["cohort_id"].notna().sum()),
-            norm=int(groups["in_norm_base"].astype(bool).sum()),
+            programme=int(shown_groups["cohort_id"].notna().sum()),
+            norm=int(shown_groups["in_norm_base"].astype(bool).sum()),
             respondents=int(rows["respondents"].sum()),
             min_n=settings.min_respondents,
         )
@@ -624,8 +625,10 @@ def run(argv: Sequence[str] | None = None) -> None:
     sys.exit(main(argv))
 
 
-if __name__ == "__main__":
-    run()
+if __name__ == "__main__":  # python -m kit.cli: run the imported module, where parts register
+    from kit.cli import run as _run
+
+    _run()
 
 
 __all__ = ["DEMO_STEPS", "add_demo_step", "build_parser", "main"]
