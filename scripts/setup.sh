@@ -47,7 +47,7 @@ if [[ ! -f "$stamp" ]] || ! "$PYTHON" -c "import kit, pandas, sqlalchemy, pytest
     if "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
         export PIP_BREAK_SYSTEM_PACKAGES=1
     fi
-    pip_args=(--disable-pip-version-check -q)
+    pip_args=(--disable-pip-version-check --root-user-action=ignore -q)
     # With setuptools already there, build in place (no download of a build environment).
     if "$PYTHON" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 68)' 2>/dev/null; then
         pip_args+=(--no-build-isolation)
