@@ -1,0 +1,108 @@
+"""A real participant page in Debian's Chromium: it submits, and the facilitator's view shows it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kit.live import session as ls
+from kit.store import live as repo
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def test_participant_submits_and_facilitator_sees_it(browser, server, live_settings,
+                                                     live_store, tmp_path) -> None:
+    shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    made = ls.create_session(live_store, live_settings, title="Samling 2 <kull 5>",
+                             group_ids=["g1"], language="nb")
+    rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(live_store, made.session_id)}
+    key = {"X-Kit-Key": made.key}
+    server.call("POST", f"/kit/live/api/console/{made.code}/round",
+                {"round": rounds["pulse"], "action": "open"}, headers=key)
+    dialogs: list[str] = []
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(f"{server.base}/kit/live/s/{made.code.lower()}")
+    page.wait_for_selector("[data-item=P01] button[data-value='4']")
+    assert page.locator("#session-title").text_content() == "Samling 2 <kull 5>"
+    assert "Jeg kan si det jeg mener" in page.locator("[data-item=P01] .q").text_content()
+    page.click("[data-item=P01] button[data-value='4']")
+    page.wait_for_selector("[data-item=P01] button.chosen[data-value='4']")
+    assert "Lagret" in page.locator("#status-line").text_content()
+    page.click("[data-item=P02] button[data-value='na']")
+    page.wait_for_selector("[data-item=P02] button.chosen[data-value='na']")
+    page.screenshot(path=str(shots / "participant_pulse.png"), full_page=False)
+
+    # the facilitator's view (the console's data API) shows the answer
+    status, state = server.call("GET", f"/kit/live/api/console/{made.code}/state", headers=key)
+    pulse = next(r for r in state["rounds"] if r["id"] == rounds["pulse"])
+    assert status == 200 and pulse["respondents"] == 1 and pulse["answers"] == 2
+    mine = repo.load_answers(live_store, round_ids=[rounds["pulse"]])
+    assert sorted(mine["question"]) == ["P01", "P02"] and 4.0 in set(mine["value"])
+
+    # reload: the same participant (token in localStorage), the answer still marked
+    page.reload()
+    page.wait_for_selector("[data-item=P01] button.chosen[data-value='4']")
+    assert repo.count_participants(live_store, made.session_id) == 1
+
+    # a closed round: the page moves on to waiting
+    server.call("POST", f"/kit/live/api/console/{made.code}/round",
+                {"round": rounds["pulse"], "action": "close"}, headers=key)
+    page.wait_for_selector("#waiting", timeout=10_000)
+
+    # purpose: text with HTML/script is shown as text, never run
+    evil = '<img src=x onerror="alert(1)"><script>alert(2)</script> Vi leder sammen'
+    server.call("POST", f"/kit/live/api/console/{made.code}/round",
+                {"round": rounds["purpose"], "action": "open"}, headers=key)
+    page.wait_for_selector("textarea", timeout=10_000)
+    page.fill("textarea", evil)
+    page.click("section[data-exercise=purpose] button.primary")
+    page.wait_for_function("document.getElementById('status-line').textContent.includes('Lagret')")
+    rnd = repo.get_round(live_store, rounds["purpose"])
+    repo.update_round(live_store, rounds["purpose"], config={**rnd["config"], "phase": "vote"})
+    page.wait_for_selector("[data-statement]", timeout=10_000)
+    assert page.locator("[data-statement] .q").first.text_content() == evil
+    assert page.locator("main img").count() == 0 and page.locator("main script").count() == 0
+    page.click("[data-statement] .dots button >> nth=1")
+    page.click("[data-statement] .dots button >> nth=1")
+    assert "Prikker igjen: 1" in page.locator("section[data-exercise=purpose]").text_content()
+    page.click("section[data-exercise=purpose] button.primary")
+    page.wait_for_function("document.getElementById('status-line').textContent.includes('Lagret')")
+    page.screenshot(path=str(shots / "participant_vote.png"), full_page=True)
+    votes = repo.load_answers(live_store, round_ids=[rounds["purpose"]])
+    assert votes.loc[votes["question"].str.startswith("vote:"), "value"].tolist() == [2.0]
+
+    # English, and the join page
+    page.click("#lang-toggle")
+    page.wait_for_function("document.querySelector('main h1').textContent.includes('Shared')")
+    page.goto(f"{server.base}/kit/live/join?lang=en")
+    page.fill("#code", made.code.lower())
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-statement]")
+    page.goto(f"{server.base}/kit/live/s/NOPE99?lang=en")
+    assert "no session with the code NOPE99" in page.locator("#error").text_content()
+    page.screenshot(path=str(shots / "participant_unknown.png"))
+    assert dialogs == [] and errors == []
