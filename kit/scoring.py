@@ -14,7 +14,7 @@ section Scoring.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,6 @@ class Scores:
     reports and apps receive ``kit.privacy.protect(scores, rules)`` instead."""
 
     respondent_scores: pd.DataFrame  # respondent-level: never passed to reports or apps
-    answers: pd.DataFrame  # group, wave, reverse-keyed answers per item (for pooled statistics)
     items: pd.DataFrame
     distributions: pd.DataFrame
     dimensions: pd.DataFrame
@@ -58,6 +57,7 @@ class Scores:
     item_ids: tuple[str, ...] = ()
     item_dimensions: tuple[str, ...] = ()  # dimension of each item, in item order
     scale_values: tuple[int, ...] = ()
+    alpha_parts: _AlphaParts | None = field(default=None, repr=False)  # for pooled alpha
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,7 +141,13 @@ def _dimension_matrix(item_dimensions: Iterable[str], dimension_ids: Iterable[st
 def _nan_matmul(values: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum over the items of each dimension ignoring NaN, and how many were not NaN."""
     ok = ~np.isnan(values)
-    return np.where(ok, values, 0.0) @ m, ok.astype(np.float64) @ m
+    return _dim_sum(np.where(ok, values, 0.0), m), _dim_sum(ok.astype(np.float64), m)
+
+
+def _dim_sum(values: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``values @ m`` through scipy.sparse: single-threaded (a multi-threaded BLAS stalls on a
+    busy shared machine) and as fast for an indicator matrix."""
+    return np.asarray(values @ sparse.csr_matrix(m))
 
 
 def cronbach_alpha_from_cov(cov: Any) -> float:
@@ -153,23 +159,61 @@ def cronbach_alpha_from_cov(cov: Any) -> float:
     return float(j / (j - 1) * (1 - np.trace(c) / c.sum()))
 
 
-def _alpha(
-    sorted_rows: _Segments, xr: np.ndarray, dim_of_item: np.ndarray, m: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell and dimension: alpha over complete cases (multilevel::cronbach), and their n."""
+@dataclass(frozen=True)
+class _AlphaParts:
+    """Sufficient statistics of Cronbach's alpha per cell (complete cases of each dimension), so
+    pooled alpha over any set of cells follows without going back to the answers."""
+
+    n: np.ndarray  # cells x dimensions: complete cases
+    item_mean: np.ndarray  # cells x items (0 where no complete case)
+    item_ss: np.ndarray  # cells x items: sum of squared deviations from the cell mean
+    total_mean: np.ndarray  # cells x dimensions: mean of the dimension's item sum
+    total_ss: np.ndarray  # cells x dimensions
+
+
+def _alpha_parts(
+    rows: _Segments, xr: np.ndarray, sums: np.ndarray, answered: np.ndarray, m: np.ndarray
+) -> _AlphaParts:
+    """Per cell: complete cases of each dimension (multilevel::cronbach's na.exclude)."""
+    complete = answered == m.sum(axis=0)  # rows x dims
+    x_item = np.where(complete[:, m.argmax(axis=1)], xr, np.nan)
+    n_i, mean_i, var_i, _ = rows.moments(x_item, whole=True)
+    n_t, mean_t, var_t, _ = rows.moments(np.where(complete, sums, np.nan), whole=True)
+    return _AlphaParts(
+        n=n_t,
+        item_mean=np.where(n_i > 0, mean_i, 0.0),
+        item_ss=np.where(n_i >= 2, var_i * (n_i - 1), 0.0),
+        total_mean=np.where(n_t > 0, mean_t, 0.0),
+        total_ss=np.where(n_t >= 2, var_t * (n_t - 1), 0.0),
+    )
+
+
+def _alpha_from_parts(p: _AlphaParts, m: np.ndarray) -> np.ndarray:
+    """alpha = J/(J-1) (1 - sum s_i^2 / s_total^2); the n-1 of the variances cancels."""
     j = m.sum(axis=0)
-    answered = (~np.isnan(xr)).astype(np.float64) @ m
-    complete = answered == j  # rows x dims
-    complete_item = complete[:, dim_of_item]  # rows x items
-    x_item = np.where(complete_item, xr, np.nan)
-    n_c, _, var_item, _ = sorted_rows.moments(x_item, whole=True)
-    totals = np.where(complete, np.where(np.isnan(xr), 0.0, xr) @ m, np.nan)
-    n_t, _, var_total, _ = sorted_rows.moments(totals, whole=True)
-    sum_var = np.where(np.isnan(var_item), 0.0, var_item) @ m
     with np.errstate(invalid="ignore", divide="ignore"):
-        alpha = j / (j - 1) * (1 - sum_var / var_total)
-    alpha = np.where((j >= 2) & (n_t >= 2) & (var_total > 0), alpha, np.nan)
-    return alpha, n_t
+        alpha = j / (j - 1) * (1 - _dim_sum(p.item_ss, m) / p.total_ss)
+    return np.where((j >= 2) & (p.n >= 2) & (p.total_ss > 0), alpha, np.nan)
+
+
+def _pool_alpha_parts(p: _AlphaParts, codes: np.ndarray, n_out: int, m: np.ndarray) -> _AlphaParts:
+    """Combine cells into ``n_out`` pools (cell -> ``codes``): within + between sums of squares."""
+    n_cells = len(codes)
+    pool = sparse.csr_matrix(
+        (np.ones(n_cells), (codes, np.arange(n_cells))), shape=(n_out, n_cells)
+    )
+    n_item = p.n[:, m.argmax(axis=1)]
+
+    def combine(n: np.ndarray, mean: np.ndarray, ss: np.ndarray) -> tuple[np.ndarray, ...]:
+        big_n = np.asarray(pool @ n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grand = np.asarray(pool @ (n * mean)) / big_n
+        between = n * (mean - np.nan_to_num(grand)[codes]) ** 2
+        return big_n, np.nan_to_num(grand), np.asarray(pool @ (ss + between))
+
+    big_n, total_mean, total_ss = combine(p.n, p.total_mean, p.total_ss)
+    _, item_mean, item_ss = combine(n_item, p.item_mean, p.item_ss)
+    return _AlphaParts(big_n, item_mean, item_ss, total_mean, total_ss)
 
 
 def _t_quantile(df: np.ndarray) -> np.ndarray:
@@ -263,13 +307,6 @@ def score_responses(
             respondent_scores=pd.DataFrame(
                 {**empty_ids, **{d: pd.Series(dtype=float) for d in dims}}
             ),
-            answers=pd.DataFrame(
-                {
-                    "group": pd.Series(dtype=object),
-                    "wave": pd.Series(dtype=object),
-                    **{i: pd.Series(dtype=float) for i in items},
-                }
-            ),
             items=_empty(ITEM_COLUMNS),
             distributions=_empty(DISTRIBUTION_COLUMNS),
             dimensions=_empty(DIMENSION_COLUMNS),
@@ -304,9 +341,6 @@ def score_responses(
     respondent_scores = pd.concat(
         [pd.DataFrame(ids), pd.DataFrame(resp, columns=list(dims))], axis=1
     )
-    answers = pd.DataFrame(xr, columns=list(items))
-    answers.insert(0, "wave", respondent_scores["wave"])
-    answers.insert(0, "group", respondent_scores["group"])
 
     # Cell labels as categoricals for the long tables (millions of rows at programme scale).
     g_codes, g_cats = pd.factorize(cell_group, sort=True)
@@ -363,14 +397,15 @@ def score_responses(
     xv = np.where(scored_item, xr, np.nan)
     nv, _, var_v, mad_v = rows.moments(xv, absolute=True)
     usable = nv >= 2
-    j_eff = usable.astype(np.float64) @ m
-    s_bar = (np.where(usable, var_v, 0.0) @ m) / np.where(j_eff > 0, j_eff, np.nan)
+    j_eff = _dim_sum(usable.astype(np.float64), m)
+    s_bar = _dim_sum(np.where(usable, var_v, 0.0), m) / np.where(j_eff > 0, j_eff, np.nan)
     ratio = np.minimum(s_bar / scale.null_variance, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rwg_j = j_eff * (1 - ratio) / (j_eff * (1 - ratio) + ratio)
-        ad_m = (np.where(usable, mad_v, 0.0) @ m) / np.where(j_eff > 0, j_eff, np.nan)
+        ad_m = _dim_sum(np.where(usable, mad_v, 0.0), m) / np.where(j_eff > 0, j_eff, np.nan)
 
-    alpha, _ = _alpha(rows, xr, dim_of_item, m)
+    alpha_parts = _alpha_parts(rows, xr, sums, answered, m)
+    alpha = _alpha_from_parts(alpha_parts, m)
 
     dimensions = pd.DataFrame(
         {
@@ -390,16 +425,16 @@ def score_responses(
     )
 
     icc = icc_from_dimensions(dimensions)
-    reliability = _reliability(xr, wave, item_dimensions, dims)
+    reliability = _reliability(alpha_parts, cell_wave, dims, m)
     return Scores(
         respondent_scores=respondent_scores,
-        answers=answers,
         items=items_df,
         distributions=distributions,
         dimensions=dimensions,
         icc=icc,
         reliability=reliability,
         group_waves=group_waves,
+        alpha_parts=alpha_parts,
         **base,
     )
 
@@ -447,38 +482,36 @@ def icc_from_dimensions(dimensions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reliability(
-    xr: np.ndarray, wave: np.ndarray, item_dimensions: tuple[str, ...], dims: tuple[str, ...]
+    parts: _AlphaParts, cell_wave: np.ndarray, dims: tuple[str, ...], m: np.ndarray
 ) -> pd.DataFrame:
     """Cronbach's alpha per wave and dimension over all complete respondents of the wave."""
-    if len(xr) == 0:
+    if len(cell_wave) == 0:
         return _empty(RELIABILITY_COLUMNS)
-    codes, (waves,) = _cells([wave])
-    order = np.argsort(codes, kind="stable")
-    m = _dimension_matrix(item_dimensions, dims)
-    segments = _Segments(np.bincount(codes, minlength=len(waves)))
-    alpha, n_c = _alpha(segments, xr[order], m.argmax(axis=1), m)
+    codes, waves = pd.factorize(pd.Index(cell_wave, dtype=object), sort=True)
+    pooled = _pool_alpha_parts(parts, np.asarray(codes), len(waves), m)
     return pd.DataFrame(
         {
-            "wave": np.repeat(waves, len(dims)),
+            "wave": np.repeat(np.asarray(waves, dtype=object), len(dims)),
             "dimension": np.tile(np.array(dims, dtype=object), len(waves)),
-            "alpha": alpha.ravel(),
-            "n_complete": n_c.ravel().astype(np.int64),
+            "alpha": _alpha_from_parts(pooled, m).ravel(),
+            "n_complete": pooled.n.ravel().astype(np.int64),
         }
     )
 
 
 def reliability_for(scores: Scores, keep: np.ndarray) -> pd.DataFrame:
-    """Pooled alpha per wave and dimension from the respondents of the ``group_waves`` rows
-    where ``keep`` is true (``kit.privacy`` keeps the cells that meet the threshold)."""
+    """Pooled alpha per wave and dimension from the ``group_waves`` rows where ``keep`` is true
+    (``kit.privacy`` keeps the cells that meet the threshold)."""
     keep = np.asarray(keep, dtype=bool)
-    if keep.all():
+    if keep.all() or scores.alpha_parts is None:
         return scores.reliability.copy()
-    # ``answers`` rows are sorted by cell, in ``group_waves`` order.
-    rows = np.repeat(keep, scores.group_waves["n"].to_numpy())
-    kept = scores.answers[rows]
-    xr = kept[list(scores.item_ids)].to_numpy(dtype=np.float64)
-    waves = kept["wave"].to_numpy(dtype=object)
-    return _reliability(xr, waves, scores.item_dimensions, scores.dimension_ids)
+    p = scores.alpha_parts
+    kept = _AlphaParts(
+        p.n[keep], p.item_mean[keep], p.item_ss[keep], p.total_mean[keep], p.total_ss[keep]
+    )
+    m = _dimension_matrix(scores.item_dimensions, scores.dimension_ids)
+    waves = scores.group_waves["wave"].to_numpy(dtype=object)[keep]
+    return _reliability(kept, waves, scores.dimension_ids, m)
 
 
 # --------------------------------------------------------------------------------------------
