@@ -1,5 +1,6 @@
 # The commands a newcomer needs. 'make demo' and 'make test' set everything up on a fresh Debian
 # machine with Python 3.11 and pip (Debian packages via apt-get when missing, the kit via pip).
+SHELL := /bin/bash
 PYTHON ?= python3
 PYTEST_ARGS ?=
 KIT_DEMO_ARGS ?=
