@@ -256,3 +256,18 @@ def test_comments_unattributed_and_shuffled(table, instrument):
     c1_rows = [int(s.rsplit(" ", 1)[1]) for s in c.by_question["c1"]]
     c2_rows = [int(s.rsplit(" ", 1)[1]) for s in c.by_question["c2"]]
     assert [r for r in c1_rows if r % 2 == 0] != c2_rows
+
+
+def test_split_refused_for_a_team_below_the_threshold(instrument):
+    roles = {("g", "w"): ["leader"] + ["member"] * 3}
+    split = split_by_role(make_table({("g", "w"): 4}, roles), instrument, RULES, "g", "w")
+    assert split.refused and "the team has only 4 respondents" in split.detail
+
+
+def test_protect_needs_scores_as_scored(table, instrument):
+    with pytest.raises(TypeError, match="protect\\(\\) needs kit.scoring.Scores, not dict"):
+        protect({}, RULES)
+    scores = score_responses(table, instrument)
+    tampered = type(scores)(**{**vars(scores), "items": scores.items.iloc[:-1]})
+    with pytest.raises(ValueError, match="needs Scores exactly as score_responses returned"):
+        protect(tampered, RULES)
