@@ -214,8 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"protect (anonymity rules on the same scores): {time.perf_counter() - t0:.2f} s")
     worst = _check(scores, naive_items, naive_dims)
     print(f"largest difference vectorised vs naive: {worst:.2e}")
-    ok = vec < 2.0 and naive / vec >= 20 and worst < 1e-9
-    print("target (< 2 s and >= 20x, equal results):", "met" if ok else "NOT met")
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print(
+        f"target < 2 s: wall {verdict(vec < 2.0)}, CPU {verdict(min(cpu) < 2.0)}; "
+        f">= 20x: {verdict(naive / vec >= 20)}; equal results: {verdict(worst < 1e-9)}"
+    )
     return 0
 
 
