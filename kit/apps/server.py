@@ -130,6 +130,37 @@ class ReportHandler(KitPageHandler):
         self.finish(pdf.read_bytes())
 
 
+class StatusHandler(tornado.web.RequestHandler):
+    """``/kit/status``: how many preheated kernels of each app are ready (no names, no data)."""
+
+    def initialize(self, kernel_manager: Any) -> None:
+        self.kernel_manager = kernel_manager
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish({"pools": pool_status(self.kernel_manager)})
+
+
+def pool_status(kernel_manager: Any) -> dict[str, dict[str, int]]:
+    """Per app notebook: preheated kernels ready for a viewer, and kernels still starting.
+
+    Ready means the notebook's first cell (the app's preparation) has run and been rendered, and
+    the kernel waits for a viewer's request in the second cell - so a viewer gets the warm path.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for name, pool in getattr(kernel_manager, "_pools", {}).items():
+        if name not in APP_NOTEBOOKS:
+            continue
+        ready = 0
+        for task in pool:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                renderer = task.result()["renderer"]
+                if any('id="cell-id=' in snippet for snippet in renderer.rendered_cache):
+                    ready += 1
+        out[name] = {"ready": ready, "starting": len(pool) - ready}
+    return out
+
+
 def live_handlers(settings: Settings) -> list[tuple]:
     """The live exercises' participant pages and JSON endpoints, when that part is installed."""
     try:
@@ -185,7 +216,8 @@ class KitVoila(Voila):
 
     def init_handlers(self) -> list:
         assert self.kit_settings is not None, "KitVoila.kit_settings must be set before start()"
-        return [*kit_handlers(self.kit_settings), *super().init_handlers()]
+        status = [(r"/kit/status", StatusHandler, {"kernel_manager": self.kernel_manager})]
+        return [*status, *kit_handlers(self.kit_settings), *super().init_handlers()]
 
     def listen(self) -> None:
         if self.on_started is not None:
