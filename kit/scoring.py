@@ -250,7 +250,11 @@ def _validate(table: pd.DataFrame, instrument: Instrument) -> np.ndarray:
             problems.append(
                 Problem(
                     "response table",
-                    f"is outside the scale {lo}-{hi} of instrument {instrument.id!r}",
+                    (
+                        f"is outside the scale {lo}-{hi} of instrument {instrument.id!r}"
+                        if x[r, c] < lo or x[r, c] > hi
+                        else f"is not a whole number of the scale {lo}-{hi}"
+                    ),
                     row=int(r) + 1,
                     column=instrument.item_ids[c],
                     value=f"{x[r, c]:g}",

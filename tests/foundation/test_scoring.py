@@ -369,6 +369,10 @@ def test_errors_name_what_and_where(instrument):
         ResponseFileError, match=r"(?s)3 +q3 +8 +is outside the scale 1-5 .*Fix or blank the 1"
     ):
         score_responses(bad, instrument)
+    bad["q3"] = bad["q3"].astype(float)
+    bad.loc[2, "q3"] = 2.5
+    with pytest.raises(ResponseFileError, match=r"2\.5 +is not a whole number of the scale 1-5"):
+        score_responses(bad, instrument)
 
 
 def test_empty_table(instrument):
