@@ -129,6 +129,8 @@ DIMENSION_LEVEL = {
     "growth": 0.0,
 }
 GRAND_MEAN = 4.9  # on the 1-7 scale
+GROUP_SD = 0.28  # teams' general level around the sector's
+GROUP_DIMENSION_SD = 0.21  # a team's dimension-specific strengths and weaknesses
 
 # Anonymity cases built in: (cohort index, group index in cohort, wave, respondents).
 SMALL_GROUP_WAVES = ((1, 2, "after", 4), (3, 0, "before", 3), (2, 3, "after", 4))
@@ -385,12 +387,19 @@ def simulate_responses(
 
     rows: dict[str, list[dict[str, Any]]] = {w.id: [] for w in programme.waves}
     used_ids: set[int] = set()
+    # How each programme team develops: most improve, some stay flat, a few decline.
+    n_programme = len(programme.programme_groups)
+    n_flat, n_decline = max(1, round(n_programme * 0.19)), max(1, round(n_programme * 0.12))
+    kinds = ["flat"] * n_flat + ["decline"] * n_decline
+    kinds = list(rng.permutation(kinds + ["improve"] * max(0, n_programme - len(kinds))))
     for group in programme.groups:
-        general = rng.normal(0, 0.25)
-        specific = rng.normal(0, 0.19, n_dims)
+        general = rng.normal(0, GROUP_SD)
+        specific = rng.normal(0, GROUP_DIMENSION_SD, n_dims)
         latent = {"before": level + general + specific}
+        kind = str(kinds.pop()) if group.cohort_id is not None and kinds else "norm"
         if "after" in group.invited:
-            latent["after"] = latent["before"] + _change(group, latent["before"] - level, dims, rng)
+            profile = latent["before"] - level
+            latent["after"] = latent["before"] + _change(kind, profile, dims, rng)
         roster = _Roster(rng, n_dims)
         for wave, invited in group.invited.items():
             size = invited or int(rng.integers(5, 13))
@@ -432,21 +441,20 @@ def simulate_responses(
     return tables
 
 
-def _change(group: Group, profile: np.ndarray, dims: Any, rng: np.random.Generator) -> np.ndarray:
-    """Change from before to after: most programme teams improve, mostly where they were weakest."""
+def _change(kind: str, profile: np.ndarray, dims: Any, rng: np.random.Generator) -> np.ndarray:
+    """Change from before to after. Improving teams gain most where they were weakest and on the
+    dimensions they chose to work on; flat and declining teams move little or down; norm-base
+    teams (no programme) drift a little upwards."""
     n_dims = len(dims)
-    if group.cohort_id is None:  # norm base: other development work, smaller change
-        return rng.normal(0.15, 0.12) + rng.normal(0, 0.08, n_dims) - 0.2 * profile
-    kind = rng.choice(["improve", "flat", "decline"], p=[0.75, 0.15, 0.10])
-    general = {
-        "improve": rng.normal(0.35, 0.12),
-        "flat": rng.normal(0.0, 0.06),
-        "decline": rng.normal(-0.25, 0.08),
-    }[kind]
-    change = general + rng.normal(0, 0.08, n_dims) - 0.3 * profile  # the weakest gain most
-    if kind != "decline":  # the dimensions the team chose to work on
-        focus = np.argsort(profile)[: int(rng.integers(2, 4))]
-        change[focus] += rng.normal(0.3, 0.1, len(focus))
+    if kind == "norm":
+        return rng.normal(0.12, 0.1) + rng.normal(0, 0.08, n_dims) - 0.15 * profile
+    if kind == "flat":
+        return rng.normal(0.0, 0.04) + rng.normal(0, 0.08, n_dims)
+    if kind == "decline":
+        return rng.normal(-0.25, 0.06) + rng.normal(0, 0.08, n_dims)
+    change = rng.normal(0.35, 0.1) + rng.normal(0, 0.08, n_dims) - 0.3 * profile
+    focus = np.argsort(profile)[: int(rng.integers(2, 4))]  # what the team chose to work on
+    change[focus] += rng.normal(0.3, 0.1, len(focus))
     results = np.array([d.category == "results" for d in dims])
     change[results] *= 0.6  # results move slower than processes
     return change
