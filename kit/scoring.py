@@ -358,7 +358,7 @@ def score_responses(
     group_waves = pd.DataFrame({"group": cell_group, "wave": cell_wave, "n": rows.rows})
 
     # Items: n, mean, sd of reverse-keyed answers.
-    item_n, item_mean, item_var, _ = rows.moments(xr, whole=True)
+    item_n, item_mean, item_var, item_mad = rows.moments(xr, absolute=True)
     items_df = pd.DataFrame(
         {
             "group": cat(np.repeat(g_codes, n_items), g_cats),
@@ -398,8 +398,10 @@ def score_responses(
     # Agreement within the group (rwg(J), AD_M): answers of respondents with a score in the
     # dimension, available answers per item; items with fewer than 2 answers are left out.
     scored_item = ~np.isnan(resp)[:, dim_of_item]
-    xv = np.where(scored_item, xr, np.nan)
-    nv, _, var_v, mad_v = rows.moments(xv, absolute=True)
+    if not (~scored_item & ~np.isnan(xr)).any():
+        nv, var_v, mad_v = item_n, item_var, item_mad  # every answer counts: as in items
+    else:
+        nv, _, var_v, mad_v = rows.moments(np.where(scored_item, xr, np.nan), absolute=True)
     usable = nv >= 2
     j_eff = _dim_sum(usable.astype(np.float64), m)
     s_bar = _dim_sum(np.where(usable, var_v, 0.0), m) / np.where(j_eff > 0, j_eff, np.nan)
