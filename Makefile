@@ -31,7 +31,6 @@ test: setup-test
 
 lint: setup
 	ruff check kit tests benchmarks
-	ruff format --check kit/cli.py kit/demo.py kit/store
 
 bench: setup
 	$(PYTHON) benchmarks/bench_scoring.py

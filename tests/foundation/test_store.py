@@ -316,3 +316,16 @@ def test_broken_programme_files(tmp_path, content, expected):
 def test_missing_programme_file(tmp_path):
     with pytest.raises(NotFoundError, match="Programme file .*nope.yaml' not found"):
         load_programme(tmp_path / "nope.yaml")
+
+
+def test_demo_imports_the_same_on_every_backend(store, demo_store, tmp_path, instrument):
+    """The small demo (seed 1) imported into this store reads back exactly as on SQLite."""
+    from kit.demo import make_demo
+    from kit.settings import Settings
+
+    make_demo(Settings(home_dir=tmp_path), seed=1, small=True, store=store)
+    here = store.load_responses(instrument).sort_values("respondent").reset_index(drop=True)
+    there = demo_store.load_responses(instrument).sort_values("respondent").reset_index(drop=True)
+    pd.testing.assert_frame_equal(here, there)
+    assert store.list_group_waves().drop(columns="status").equals(
+        demo_store.list_group_waves().drop(columns="status"))
