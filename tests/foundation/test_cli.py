@@ -272,3 +272,45 @@ def test_demo_as_a_process(tmp_path):
     assert "Demo programme made (seed 2)" in p.stdout
     assert (tmp_path / "var" / "demo" / "lagprofil-after.csv").is_file()
     assert (tmp_path / "var" / "kit.sqlite").is_file()
+
+
+def test_database_url_option(mini_project, capsys, tmp_path):
+    db = tmp_path / "elsewhere.sqlite"
+    code, out, _ = run(capsys, mini_project.root, "--database-url", f"sqlite:///{db}",
+                       "programme", "load", str(mini_project.programme_path))
+    assert code == 0 and db.is_file()
+    assert not (mini_project.root / "var" / "kit.sqlite").exists()
+    code, _, err = run(capsys, mini_project.root, "--database-url", "nosuchdb://x", "groups")
+    assert code == 2 and "Cannot use database URL" in err
+
+
+@pytest.mark.postgres
+def test_import_and_score_on_postgres(mini_project, capsys, tmp_path):
+    import uuid
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    base = os.environ["KIT_TEST_POSTGRES_URL"]
+    schema = f"cli_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
+    try:
+        home = mini_project.root
+        for args in (("programme", "load", str(mini_project.programme_path)),
+                     ("import", str(mini_project.export_path)),
+                     ("score", "--out", str(tmp_path / "pg.csv"))):
+            code, out, err = run(capsys, home, "--database-url", url, *args)
+            assert code == 0, err
+        assert len(pd.read_csv(tmp_path / "pg.csv")) == 5 * 16
+    finally:
+        from kit.store import _STORES
+
+        store = _STORES.pop(url, None)
+        if store is not None:
+            store.engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
