@@ -1,0 +1,335 @@
+"""Altair charts in one kit theme, rendered to static SVG (no JavaScript, no CDN).
+
+Every chart function takes plain DataFrames (as ``kit.results`` produces them) and a language,
+and returns a :class:`KitChart`: the Altair chart, a title and a description (the alt text). A
+``KitChart`` shows itself in a notebook as a ``<figure>`` with inline SVG rendered by
+``vl_convert``, so an exported HTML or PDF needs nothing from the network. Charts never read
+files or the database.
+
+Colours are the Okabe-Ito palette (safe for the common forms of colour blindness); ordinal
+answer scales use a diverging blue-orange scheme.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from kit.i18n import t
+
+# Okabe & Ito (2008): colours distinguishable with protanopia, deuteranopia and tritanopia.
+OKABE_ITO = (
+    "#0072B2",  # blue: the group
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",
+)
+GROUP_COLOUR = OKABE_ITO[0]
+COHORT_COLOUR = OKABE_ITO[1]
+NORM_COLOUR = "#8C8C8C"
+NORM_BAND_COLOUR = "#D9D9D9"
+FONT = "Liberation Sans, DejaVu Sans, Arial, sans-serif"
+WIDTH = 430  # px; fits an A4 page with margins next to dimension labels
+
+
+def kit_theme() -> dict[str, Any]:
+    """The kit's Vega-Lite config: quiet axes, readable type, Okabe-Ito categories."""
+    return {
+        "config": {
+            "font": FONT,
+            "background": "white",
+            "view": {"stroke": None},
+            "title": {"fontSize": 14, "fontWeight": "bold", "anchor": "start", "color": "#222"},
+            "axis": {
+                "labelFontSize": 11,
+                "titleFontSize": 11,
+                "titleFontWeight": "normal",
+                "titleColor": "#444",
+                "labelColor": "#333",
+                "gridColor": "#EEEEEE",
+                "domainColor": "#BBBBBB",
+                "tickColor": "#BBBBBB",
+                "labelLimit": 260,
+            },
+            "legend": {
+                "labelFontSize": 11,
+                "labelLimit": 320,
+                "titleFontSize": 11,
+                "orient": "bottom",
+                "titleFontWeight": "normal",
+                "symbolSize": 80,
+            },
+            "range": {"category": list(OKABE_ITO)},
+            "point": {"size": 80, "filled": True},
+        }
+    }
+
+
+@alt.theme.register("kit", enable=False)
+def _kit_theme() -> alt.theme.ThemeConfig:
+    return kit_theme()  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class KitChart:
+    """A chart with its title and alt text; renders to static SVG."""
+
+    chart: alt.TopLevelMixin
+    title: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        with alt.theme.enable("kit"):
+            return self.chart.to_dict(validate=False)
+
+    def to_svg(self) -> str:
+        """Static SVG (vl_convert), with the description as its accessible name."""
+        import vl_convert as vlc
+
+        svg = vlc.vegalite_to_svg(self.to_dict())
+        label = html.escape(self.description, quote=True)
+        return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+
+    def to_html(self) -> str:
+        """A ``<figure>`` with the inline SVG and a caption; what reports embed."""
+        return (
+            '<figure class="kit-chart">'
+            f'<div class="kit-chart-svg">{self.to_svg()}</div>'
+            f"<figcaption>{html.escape(self.description)}</figcaption></figure>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _scale_domain(scale_min: int, scale_max: int) -> list[float]:
+    return [scale_min, scale_max]
+
+
+def profile_chart(
+    profile: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int, group_name: str = ""
+) -> KitChart:
+    """Every dimension's mean for the group against the norm base and the cohort.
+
+    ``profile`` columns: ``dimension_name`` (in display order), ``mean``, ``norm_mean``,
+    ``norm_low`` / ``norm_high`` (the norm base's middle half, or mean +- sd), optionally
+    ``cohort_mean``. Rows with a missing ``mean`` are drawn without the group's dot.
+    """
+    order = list(profile["dimension_name"])
+    group_label = t("report.chart.group", lang)
+    norm_label = t("report.chart.norm_base", lang)
+    cohort_label = t("report.chart.cohort", lang)
+    long = []
+    for rec in profile.to_dict("records"):
+        long.append(
+            {
+                "dimension_name": rec["dimension_name"],
+                "series": group_label,
+                "value": rec.get("mean"),
+            }
+        )
+        long.append(
+            {
+                "dimension_name": rec["dimension_name"],
+                "series": norm_label,
+                "value": rec.get("norm_mean"),
+            }
+        )
+        if "cohort_mean" in profile.columns:
+            long.append(
+                {
+                    "dimension_name": rec["dimension_name"],
+                    "series": cohort_label,
+                    "value": rec.get("cohort_mean"),
+                }
+            )
+    points = pd.DataFrame(long).dropna(subset=["value"])
+    series = [group_label, norm_label] + (
+        [cohort_label] if "cohort_mean" in profile.columns else []
+    )
+    colours = [GROUP_COLOUR, NORM_COLOUR, COHORT_COLOUR][: len(series)]
+    shapes = ["circle", "stroke", "diamond"][: len(series)]
+    y = alt.Y("dimension_name:N", sort=order, title=None)
+    x_scale = alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False)
+    band = (
+        alt.Chart(profile.dropna(subset=["norm_low", "norm_high"]))
+        .mark_bar(color=NORM_BAND_COLOUR, height=10, opacity=0.8)
+        .encode(
+            y=y,
+            x=alt.X("norm_low:Q", scale=x_scale, title=t("report.chart.mean", lang)),
+            x2="norm_high:Q",
+        )
+    )
+    dots = (
+        alt.Chart(points)
+        .mark_point(filled=True, size=90, opacity=1)
+        .encode(
+            y=y,
+            x=alt.X("value:Q", scale=x_scale),
+            color=alt.Color("series:N", scale=alt.Scale(domain=series, range=colours), title=None),
+            shape=alt.Shape("series:N", scale=alt.Scale(domain=series, range=shapes), title=None),
+        )
+    )
+    title = t("report.chart.profile_title", lang)
+    chart = (band + dots).properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+    desc = t(
+        "report.chart.profile_desc",
+        lang,
+        group=group_name,
+        n=len(order),
+        lo=scale_min,
+        hi=scale_max,
+    )
+    return KitChart(chart, title, desc)
+
+
+def change_chart(change: pd.DataFrame, lang: str, *, before: str, after: str) -> KitChart:
+    """Change per dimension from ``before`` to ``after`` with its 95 % interval.
+
+    ``change`` columns: ``dimension_name``, ``change``, ``ci_low``, ``ci_high``.
+    """
+    data = change.dropna(subset=["change"]).copy()
+    order = list(data["dimension_name"])
+    reach = float(max(1.0, data[["ci_low", "ci_high"]].abs().max().max())) if len(data) else 1.0
+    x_scale = alt.Scale(domain=[-reach, reach], nice=True)
+    y = alt.Y("dimension_name:N", sort=order, title=None)
+    x_title = t("report.chart.change_axis", lang, before=before, after=after)
+    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#666").encode(x="x:Q")
+    bars = (
+        alt.Chart(data)
+        .mark_rule(color=OKABE_ITO[4], strokeWidth=3)
+        .encode(y=y, x=alt.X("ci_low:Q", scale=x_scale, title=x_title), x2="ci_high:Q")
+    )
+    dots = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=80, color=GROUP_COLOUR, opacity=1)
+        .encode(y=y, x=alt.X("change:Q", scale=x_scale))
+    )
+    title = t("report.chart.change_title", lang, before=before, after=after)
+    chart = (zero + bars + dots).properties(
+        width=WIDTH, height=max(120, 22 * len(order)), title=title
+    )
+    desc = t("report.chart.change_desc", lang, before=before, after=after, n=len(order))
+    return KitChart(chart, title, desc)
+
+
+def distribution_chart(
+    distributions: pd.DataFrame,
+    lang: str,
+    *,
+    scale_labels: list[str],
+    scale_min: int,
+    title: str = "",
+) -> KitChart:
+    """Stacked counts of answers per item (how many chose each value; never who).
+
+    ``distributions`` columns: ``item_text`` (in display order), ``value`` (raw scale value),
+    ``count``.
+    """
+    data = distributions.copy()
+    data["answer"] = [scale_labels[int(v) - scale_min] for v in data["value"]]
+    data["order"] = data["value"].astype(int)
+    order = list(dict.fromkeys(data["item_text"]))
+    chart = (
+        alt.Chart(data[data["count"] > 0])
+        .mark_bar(stroke="white", strokeWidth=0.5)
+        .encode(
+            y=alt.Y(
+                "item_text:N",
+                sort=order,
+                title=None,
+                axis=alt.Axis(labelLimit=330, labelFontSize=10),
+            ),
+            x=alt.X(
+                "sum(count):Q", title=t("report.chart.count", lang), axis=alt.Axis(tickMinStep=1)
+            ),
+            color=alt.Color(
+                "answer:N",
+                sort=list(scale_labels),
+                title=None,
+                scale=alt.Scale(domain=list(scale_labels), scheme="blueorange", reverse=True),
+                legend=alt.Legend(columns=4, labelLimit=180),
+            ),
+            order=alt.Order("order:Q"),
+        )
+        .properties(
+            width=260,
+            height=max(60, 20 * len(order)),
+            title=title or t("report.chart.dist_title", lang),
+        )
+    )
+    desc = t("report.chart.dist_desc", lang, n=len(order))
+    return KitChart(chart, title or t("report.chart.dist_title", lang), desc)
+
+
+def cohort_chart(cohort: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:
+    """The cohort's groups side by side on every dimension.
+
+    ``cohort`` columns: ``dimension_name`` (display order), ``group_name``, ``mean``. Groups under
+    the threshold must be left out by the caller (``kit.results`` does).
+    """
+    order = list(dict.fromkeys(cohort["dimension_name"]))
+    groups = list(dict.fromkeys(cohort["group_name"]))
+    chart = (
+        alt.Chart(cohort.dropna(subset=["mean"]))
+        .mark_point(filled=True, size=80, opacity=0.95)
+        .encode(
+            y=alt.Y("dimension_name:N", sort=order, title=None),
+            x=alt.X(
+                "mean:Q",
+                scale=alt.Scale(domain=[scale_min, scale_max], nice=False),
+                title=t("report.chart.mean", lang),
+            ),
+            color=alt.Color(
+                "group_name:N",
+                sort=groups,
+                title=None,
+                scale=alt.Scale(domain=groups, range=list(OKABE_ITO[: len(groups)])),
+            ),
+            shape=alt.Shape("group_name:N", sort=groups, title=None),
+        )
+        .properties(
+            width=WIDTH,
+            height=max(120, 22 * len(order)),
+            title=t("report.chart.cohort_title", lang),
+        )
+    )
+    desc = t("report.chart.cohort_desc", lang, groups=len(groups), n=len(order))
+    return KitChart(chart, t("report.chart.cohort_title", lang), desc)
+
+
+def programme_change_chart(change: pd.DataFrame, lang: str, *, before: str, after: str) -> KitChart:
+    """Every group's change per dimension (small dots) and the programme's mean change.
+
+    ``change`` columns: ``dimension_name`` (display order, e.g. largest mean change first),
+    ``group_name``, ``change``.
+    """
+    data = change.dropna(subset=["change"])
+    order = list(dict.fromkeys(change["dimension_name"]))
+    y = alt.Y("dimension_name:N", sort=order, title=None)
+    x_title = t("report.chart.change_axis", lang, before=before, after=after)
+    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#666").encode(x="x:Q")
+    groups = (
+        alt.Chart(data)
+        .mark_tick(color=OKABE_ITO[4], thickness=2, size=12, opacity=0.8)
+        .encode(y=y, x=alt.X("change:Q", title=x_title))
+    )
+    means = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=110, color=GROUP_COLOUR, opacity=1, shape="diamond")
+        .encode(y=y, x="mean(change):Q")
+    )
+    title = t("report.chart.programme_title", lang, before=before, after=after)
+    chart = (zero + groups + means).properties(
+        width=WIDTH, height=max(120, 22 * len(order)), title=title
+    )
+    desc = t("report.chart.programme_desc", lang, groups=data["group_name"].nunique(), n=len(order))
+    return KitChart(chart, title, desc)

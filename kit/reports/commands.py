@@ -1,0 +1,100 @@
+"""``kit report RUN_FILE``: make every report of a run file (see ``parameters/``).
+
+Registered by ``kit.cli`` through :func:`register`; also adds the demo's report step to
+``kit demo`` (skipped with ``--no-reports``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from kit.i18n import t
+from kit.settings import PROJECT_DIR, Settings
+
+DEMO_RUN_FILE = "demo_programme.yaml"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="make the reports of a run file (HTML, PDF, executed notebooks)",
+        description=(
+            "Make every report listed in a run file (parameters/*.yaml): one per group and "
+            "wave, cohort reports and a programme report, under outputs/<run>/ with an "
+            "index.html. Reports whose inputs did not change are skipped."
+        ),
+    )
+    p.add_argument("run_file", type=Path, help="the run file, e.g. parameters/demo_programme.yaml")
+    p.add_argument("--force", action="store_true", help="remake every report, changed or not")
+    p.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="reports made at the same time (default: the number of cores)",
+    )
+    p.add_argument("--no-pdf", action="store_true", help="make HTML only (no Chromium needed)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_report)
+    try:
+        from kit.cli import add_demo_step
+
+        add_demo_step("reports", "reports", _demo_step)
+    except ImportError:  # pragma: no cover - an older cli without demo steps
+        pass
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.reports.params import load_run_file
+    from kit.reports.runner import run_reports
+
+    spec = load_run_file(_resolve(args.run_file, settings))
+    summary = run_reports(
+        spec, settings, force=args.force, workers=args.workers, pdf=not args.no_pdf,
+        progress=not args.quiet,
+    )
+    print_summary(summary, settings.language)
+    return 0 if summary.ok else 1
+
+
+def _resolve(path: Path, settings: Settings) -> Path:
+    if path.is_file() or path.is_absolute():
+        return path
+    for base in (settings.parameters_dir, PROJECT_DIR / "parameters"):
+        if (base / path).is_file():
+            return base / path
+        if (base / path.name).is_file():
+            return base / path.name
+    return path
+
+
+def print_summary(summary: Any, lang: str) -> None:
+    """The end-of-run summary: counts, each failure with its cell and kept notebook, the index."""
+    print(
+        t(
+            "report.cli.summary", lang, made=len(summary.made), skipped=len(summary.skipped),
+            failed=len(summary.failed), seconds=f"{summary.seconds:.1f}",
+        )
+    )
+    for o in summary.failed:
+        cell = "?" if o.failing_cell is None else o.failing_cell
+        print(t("report.cli.failed", lang, label=o.label, cell=cell, error=o.error))
+        if o.notebook_path:
+            print(t("report.cli.kept", lang, path=summary.output_dir / o.notebook_path))
+    print(t("report.cli.index", lang, path=summary.index_path))
+
+
+def build_demo_reports(settings: Settings, *, force: bool = False, progress: bool = True,
+                       workers: int | None = None) -> Any:
+    """Make the demo's reports (parameters/demo_programme.yaml); returns the RunSummary."""
+    from kit.reports.params import load_run_file
+    from kit.reports.runner import run_reports
+
+    spec = load_run_file(PROJECT_DIR / "parameters" / DEMO_RUN_FILE)
+    return run_reports(spec, settings, force=force, progress=progress, workers=workers)
+
+
+def _demo_step(args: argparse.Namespace, settings: Settings, _summary: Any) -> int:
+    print(t("report.cli.demo", settings.language))
+    summary = build_demo_reports(settings)
+    print_summary(summary, settings.language)
+    return 0 if summary.ok else 1

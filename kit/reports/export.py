@@ -1,0 +1,212 @@
+"""From an executed notebook to a self-contained HTML page and an A4 PDF.
+
+- :func:`export_html`: nbconvert's ``HTMLExporter`` with the kit's own template
+  (``templates/kit_report``): outputs only, no code, the CSS inline, no script, no URL to another host.
+- :class:`PdfPrinter`: one headless Chromium (Playwright, the system's ``/usr/bin/chromium``) that
+  prints many HTML files to A4 PDFs with page numbers; start it once per run.
+- :func:`atomic_write_bytes` / :func:`atomic_write_text`: temp file in the same folder, then
+  ``os.replace``, so a crash never leaves half a file.
+- :func:`external_references`: every place an HTML page would request something from a host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from kit import __version__
+from kit.errors import KitError
+from kit.i18n import t
+from kit.settings import PROJECT_DIR
+
+TEMPLATES_DIR = PROJECT_DIR / "templates"
+TEMPLATE_NAME = "kit_report"
+CSS_PATH = TEMPLATES_DIR / TEMPLATE_NAME / "report.css"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def temp_path_for(path: Path) -> Path:
+    """A unique temp name beside ``path`` (for writers that need a path, like papermill)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                               dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)
+    return Path(tmp)
+
+
+def template_files() -> list[Path]:
+    """Files of the report template; part of every report's input fingerprint."""
+    return sorted(p for p in (TEMPLATES_DIR / TEMPLATE_NAME).rglob("*") if p.is_file())
+
+
+@lru_cache(maxsize=1)
+def _exporter() -> Any:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        template_name=TEMPLATE_NAME,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    return exporter
+
+
+def export_html(nb: Any, *, title: str, language: str) -> str:
+    """The report page for an executed notebook: no code cells, CSS inline, nothing external."""
+    css = CSS_PATH.read_text(encoding="utf-8")
+    resources = {
+        "kit": {
+            "title": title,
+            "language": language,
+            "css": css,
+            "generator": f"leadership-team-kit {__version__}",
+        }
+    }
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    refs = external_references(body)
+    if refs:
+        raise KitError(
+            f"The report {title!r} would load {len(refs)} thing(s) from another host "
+            f"({', '.join(refs[:3])}); reports must open offline. Render charts with kit.charts."
+        )
+    return body
+
+
+_REF_PATTERNS = (
+    re.compile(r"""<script[^>]*\bsrc\s*=\s*["']?([^"'\s>]+)""", re.I),
+    re.compile(
+        r"""<(?:link|img|iframe|source|embed|audio|video|image|use)\b[^>]*?"""
+        r"""\b(?:href|src|xlink:href|srcset)\s*=\s*["']?([^"'\s>]+)""",
+        re.I,
+    ),
+    re.compile(r"""url\(\s*["']?([^"')\s]+)""", re.I),
+    re.compile(r"""@import\s+["']([^"']+)""", re.I),
+)
+
+
+def external_references(html_text: str) -> list[str]:
+    """URLs an HTML page would fetch from a host (scripts, styles, images, fonts, frames).
+
+    Namespace URIs (``xmlns=``) and plain links a reader may click (``<a href>``) are not requests.
+    Any ``<script src>`` counts, even a local one: a report carries no script.
+    """
+    found: list[str] = []
+    for i, pattern in enumerate(_REF_PATTERNS):
+        for url in pattern.findall(html_text):
+            if i == 0 or re.match(r"^(https?:)?//", url, re.I):
+                found.append(url)
+    return found
+
+
+class PdfPrinter:
+    """One headless Chromium that prints HTML files to A4 PDFs with page numbers.
+
+    Use as a context manager; :meth:`print_pdf` may be called many times. Requests to any host
+    are blocked while printing, so a PDF is made from the file alone.
+    """
+
+    def __init__(self, chromium_path: str = "/usr/bin/chromium") -> None:
+        self.chromium_path = chromium_path
+        self._pw: Any = None
+        self._browser: Any = None
+        self._context: Any = None
+
+    def __enter__(self) -> PdfPrinter:
+        from playwright.sync_api import sync_playwright
+
+        if not Path(self.chromium_path).exists():
+            raise KitError(
+                f"Chromium is not at {self.chromium_path}; install it (apt-get install "
+                "chromium) or set KIT_CHROMIUM_PATH to make PDFs."
+            )
+        self._pw = sync_playwright().start()
+        try:
+            self._browser = self._pw.chromium.launch(
+                executable_path=self.chromium_path, args=list(CHROMIUM_ARGS)
+            )
+            self._context = self._browser.new_context()
+            self._context.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())
+        except Exception:
+            self._pw.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._browser is not None:
+                self._browser.close()
+        finally:
+            if self._pw is not None:
+                self._pw.stop()
+
+    def print_pdf(self, html_path: Path, pdf_path: Path, *, language: str, title: str) -> None:
+        """Print ``html_path`` to ``pdf_path`` (A4, page x of y in the footer), atomically."""
+        page = self._context.new_page()
+        try:
+            page.goto(html_path.resolve().as_uri(), wait_until="load")
+            footer = (
+                '<div style="font-family: Liberation Sans, Arial, sans-serif; font-size: 8px; '
+                "color: #666; width: 100%; padding: 0 14mm; display: flex; "
+                'justify-content: space-between;">'
+                f"<span>{_escape(title)}</span><span>"
+                + t(
+                    "report.pdf.page",
+                    language,
+                    page='<span class="pageNumber"></span>',
+                    pages='<span class="totalPages"></span>',
+                )
+                + "</span></div>"
+            )
+            data = page.pdf(
+                format="A4",
+                print_background=True,
+                display_header_footer=True,
+                header_template="<span></span>",
+                footer_template=footer,
+                margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+            )
+        finally:
+            page.close()
+        atomic_write_bytes(pdf_path, data)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)

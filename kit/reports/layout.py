@@ -1,0 +1,575 @@
+"""The sections of the reports, as HTML fragments a notebook cell displays.
+
+A report notebook calls one method per section (``report.cover()``, ``report.summary()``, ...);
+each returns a :class:`Fragment` (shown by Jupyter through ``_repr_html_``). Every text comes from
+``kit/data/i18n/report.yaml``; every number from ``kit.results``; every chart from ``kit.charts``.
+A section with nothing to show returns an empty fragment, so an under-threshold group's report
+shows no scores anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from kit import charts
+from kit.i18n import t
+from kit.results import CohortResults, GroupResults, ProgrammeResults
+
+
+class Fragment(str):
+    """HTML that Jupyter displays as such."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _num(value: Any, digits: int = 1, signed: bool = False, lang: str = "nb") -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return "–"
+    text = f"{float(value):+.{digits}f}" if signed else f"{float(value):.{digits}f}"
+    text = text.replace("-", "−")
+    return text.replace(".", ",") if lang == "nb" else text
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], cls: str = "") -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table class="kit-table {cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _section(cls: str, title: str, body: str, *, page_break: bool = False) -> Fragment:
+    brk = " kit-page-break" if page_break else ""
+    heading = f"<h2>{esc(title)}</h2>" if title else ""
+    return Fragment(f'<section class="kit-section {cls}{brk}">{heading}{body}</section>')
+
+
+def _today(lang: str) -> str:
+    return _date(dt.date.today().isoformat(), lang)
+
+
+def _date(iso: str | None, lang: str) -> str:
+    if not iso:
+        return "–"
+    try:
+        d = dt.date.fromisoformat(str(iso)[:10])
+    except ValueError:
+        return esc(iso)
+    months = t("report.months", lang).split(",")
+    return (
+        f"{d.day}. {months[d.month - 1]} {d.year}"
+        if lang == "nb"
+        else f"{d.day} {months[d.month - 1]} {d.year}"
+    )
+
+
+def _percentile_phrase(p: Any, lang: str) -> str:
+    if p is None or pd.isna(p):
+        return t("report.summary.no_norm", lang)
+    return t("report.summary.percentile", lang, p=round(float(p)))
+
+
+class GroupReport:
+    """The sections of one group's report."""
+
+    def __init__(self, res: GroupResults, provenance: dict[str, Any] | None = None) -> None:
+        self.res = res
+        self.lang = res.language
+        self.provenance = provenance or {}
+
+    def _t(self, key: str, **fields: Any) -> str:
+        return t(f"report.{key}", self.lang, **fields)
+
+    # -- sections -----------------------------------------------------------------------------
+    def cover(self) -> Fragment:
+        r, _ = self.res, self._t
+        facts = [
+            (_("cover.organisation"), esc(r.organisation)),
+            (_("cover.cohort"), esc(r.cohort_name) if r.cohort_name else "–"),
+            (_("cover.wave"), esc(r.wave_name)),
+            (_("cover.survey_date"), _date(r.survey_date, self.lang)),
+            (
+                _("cover.respondents"),
+                esc(_("cover.n_of", n=r.respondents, invited=r.invited if r.invited else "–")),
+            ),
+            (_("cover.report_date"), _today(self.lang)),
+        ]
+        rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
+        notice = ""
+        if not r.reportable:
+            notice = (
+                f'<div class="kit-notice kit-suppressed"><h2>{esc(_("suppressed.title"))}</h2>'
+                f"<p>{esc(r.suppressed_text)}</p><p>{esc(_('suppressed.body', n=r.respondents, min_n=r.min_respondents))}</p></div>"
+            )
+        return Fragment(
+            f'<section class="kit-cover" data-lang="{self.lang}">'
+            f'<p class="kit-kicker">{esc(r.instrument_name)} · {esc(_("cover.kind"))}</p>'
+            f"<h1>{esc(r.group_name)}</h1>"
+            f'<p class="kit-subtitle">{esc(_("cover.subtitle", wave=r.wave_name))}</p>'
+            f'<table class="kit-facts">{rows}</table>{notice}</section>'
+        )
+
+    def how_to_read(self) -> Fragment:
+        _ = self._t
+        items = "".join(
+            f"<li>{esc(_(f'how.{k}', lo=self.res.scale_min, hi=self.res.scale_max, min_n=self.res.min_respondents))}</li>"
+            for k in ("scale", "norm", "agreement", "anonymity", "conversation")
+        )
+        return _section("kit-how", _("how.title"), f'<ul class="kit-how-list">{items}</ul>')
+
+    def summary(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable:
+            return Fragment("")
+        d = r.dimensions.set_index("dimension")
+
+        def bullet(did: str) -> str:
+            row = d.loc[did]
+            return (
+                f"<li><strong>{esc(row['dimension_name'])}</strong> "
+                f"<span class='kit-num'>{_num(row['mean'], lang=self.lang)}</span> – "
+                f"{esc(_percentile_phrase(row.get('percentile'), self.lang))}"
+                f"<br><span class='kit-muted'>{esc(row['description'])}</span></li>"
+            )
+
+        parts = [f"<p>{esc(_('summary.intro', n=r.respondents, norm=r.norm_groups))}</p>"]
+        parts.append('<div class="kit-columns">')
+        parts.append(
+            f'<div class="kit-box kit-strengths"><h3>{esc(_("summary.strengths"))}</h3>'
+            f"<ul>{''.join(bullet(x) for x in r.strengths)}</ul></div>"
+        )
+        parts.append(
+            f'<div class="kit-box kit-development"><h3>{esc(_("summary.development"))}</h3>'
+            f"<ul>{''.join(bullet(x) for x in r.development_areas)}</ul></div>"
+        )
+        parts.append("</div>")
+        if r.change is not None and r.change["change"].notna().any():
+            ch = r.change.dropna(subset=["change"]).sort_values("change", ascending=False)
+            up = ch[ch["ci_low"] > 0]
+            down = ch[ch["ci_high"] < 0]
+            parts.append(
+                f"<p>{esc(_('summary.change', before=r.baseline_wave_name, after=r.wave_name, up=len(up), down=len(down), n=len(ch)))}"
+                + (
+                    f" {esc(_('summary.change_most', names=', '.join(ch['dimension_name'].head(2))))}"
+                    if len(ch)
+                    else ""
+                )
+                + "</p>"
+            )
+        if r.disagreements:
+            names = ", ".join(r.dimension_name(x) for x in r.disagreements)
+            parts.append(f'<p class="kit-flag">{esc(_("summary.disagreement", names=names))}</p>')
+        else:
+            parts.append(f"<p>{esc(_('summary.agreement_ok'))}</p>")
+        return _section("kit-summary", _("summary.title"), "".join(parts), page_break=True)
+
+    def profile(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable:
+            return Fragment("")
+        chart = charts.profile_chart(
+            r.dimensions,
+            self.lang,
+            scale_min=r.scale_min,
+            scale_max=r.scale_max,
+            group_name=r.group_name,
+        )
+        rows = []
+        category = None
+        for row in r.dimensions.to_dict("records"):
+            if row["category"] != category:
+                category = row["category"]
+                rows.append([f"<em>{esc(row['category_name'])}</em>", "", "", "", "", ""])
+            flag = (
+                f'<span class="kit-flag-dot" title="{esc(_("profile.low_agreement"))}">●</span>'
+                if row.get("disagreement")
+                else ""
+            )
+            rows.append(
+                [
+                    esc(row["dimension_name"]),
+                    _num(row["mean"], lang=self.lang),
+                    _num(row.get("norm_mean"), lang=self.lang),
+                    "–" if pd.isna(row.get("percentile")) else f"{round(row['percentile'])}",
+                    _num(row.get("cohort_mean"), lang=self.lang),
+                    f"{_num(row.get('rwg_j'), 2, lang=self.lang)} {flag}",
+                ]
+            )
+        table = _table(
+            [
+                _("profile.dimension"),
+                _("profile.mean"),
+                _("profile.norm_mean"),
+                _("profile.percentile"),
+                _("profile.cohort_mean"),
+                _("profile.rwg"),
+            ],
+            rows,
+            "kit-profile-table",
+        )
+        intro = (
+            f"<p>{esc(_('profile.intro', norm=r.norm_groups, cohort=r.cohort_groups_shown))}</p>"
+        )
+        return _section(
+            "kit-profile", _("profile.title"), intro + chart.to_html() + table, page_break=True
+        )
+
+    def change(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable or len(r.waves) < 2:
+            return Fragment("")
+        if r.change is None or not r.change["change"].notna().any():
+            return _section(
+                "kit-change",
+                _("change.title"),
+                f"<p>{esc(r.change_text or _('change.none'))}</p>",
+                page_break=True,
+            )
+        chart = charts.change_chart(
+            r.change, self.lang, before=r.baseline_wave_name, after=r.wave_name
+        )
+        rows = [
+            [
+                esc(x["dimension_name"]),
+                _num(x["mean_before"], lang=self.lang),
+                _num(x["mean_after"], lang=self.lang),
+                _num(x["change"], signed=True, lang=self.lang),
+                f"{_num(x['ci_low'], signed=True, lang=self.lang)} – "
+                f"{_num(x['ci_high'], signed=True, lang=self.lang)}",
+            ]
+            for x in r.change.to_dict("records")
+        ]
+        table = _table(
+            [
+                _("profile.dimension"),
+                r.baseline_wave_name,
+                r.wave_name,
+                _("change.change"),
+                _("change.ci"),
+            ],
+            rows,
+        )
+        intro = f"<p>{esc(_('change.intro', before=r.baseline_wave_name, after=r.wave_name))}</p>"
+        return _section(
+            "kit-change", _("change.title"), intro + chart.to_html() + table, page_break=True
+        )
+
+    def disagreement(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable:
+            return Fragment("")
+        if not r.disagreements:
+            body = f"<p>{esc(_('disagreement.none'))}</p>"
+        else:
+            d = r.dimensions.set_index("dimension")
+            items = []
+            for did in r.disagreements:
+                row = d.loc[did]
+                items.append(
+                    f"<li><strong>{esc(row['dimension_name'])}</strong> "
+                    f"(r<sub>wg(J)</sub> = {_num(row['rwg_j'], 2, lang=self.lang)}): "
+                    f"{esc(_('disagreement.question', name=row['dimension_name']))}</li>"
+                )
+            body = f"<p>{esc(_('disagreement.intro'))}</p><ul>{''.join(items)}</ul>"
+        return _section("kit-disagreement", _("disagreement.title"), body)
+
+    def distributions(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable or r.distributions.empty:
+            return Fragment("")
+        dims = r.dimensions[["dimension", "category", "category_name", "order"]]
+        dist = r.distributions.merge(dims, on="dimension", how="left")
+        parts = [f"<p>{esc(_('distributions.intro'))}</p>"]
+        for cat_id in dict.fromkeys(dims.sort_values("order")["category"]):
+            sub = dist[dist["category"] == cat_id]
+            if sub.empty:
+                continue
+            name = str(sub["category_name"].iloc[0])
+            chart = charts.distribution_chart(
+                sub[["item_text", "value", "count"]],
+                self.lang,
+                scale_labels=list(r.scale_labels),
+                scale_min=r.scale_min,
+                title=name,
+            )
+            parts.append(f'<div class="kit-keep">{chart.to_html()}</div>')
+        return _section(
+            "kit-distributions", _("distributions.title"), "".join(parts), page_break=True
+        )
+
+    def comments(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable:
+            return Fragment("")
+        if not r.comments:
+            return _section("kit-comments", _("comments.title"), f"<p>{esc(r.comments_text)}</p>")
+        parts = [f"<p>{esc(_('comments.intro'))}</p>"]
+        for q in r.comments:
+            quotes = "".join(f"<blockquote>{esc(x)}</blockquote>" for x in q["texts"])
+            parts.append(f"<h3>{esc(q['question'])}</h3>{quotes}")
+        return _section("kit-comments", _("comments.title"), "".join(parts), page_break=True)
+
+    def exercises(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable or not r.exercises:
+            return Fragment("")
+        cards = "".join(
+            f'<div class="kit-card"><h3>{esc(e["name"])}</h3><p>{esc(e["description"])}</p>'
+            f'<p class="kit-muted">{esc(_("exercises.for", names=", ".join(e["dimensions"])))}'
+            f"{' · ' + esc(_('exercises.live')) if e['live'] else ''}</p></div>"
+            for e in r.exercises
+        )
+        return _section(
+            "kit-exercises", _("exercises.title"), f"<p>{esc(_('exercises.intro'))}</p>{cards}"
+        )
+
+    def actions(self) -> Fragment:
+        r, _ = self.res, self._t
+        if not r.reportable or r.actions is None or r.actions.empty:
+            return Fragment("")
+        a = r.actions
+        cols = [c for c in ("action", "owner", "due_date", "dimension", "status") if c in a]
+        names = {c: _(f"actions.{c}") for c in cols}
+        rows = [[esc(rec.get(c)) for c in cols] for rec in a.to_dict("records")]
+        return _section(
+            "kit-actions",
+            _("actions.title"),
+            f"<p>{esc(_('actions.intro'))}</p>" + _table([names[c] for c in cols], rows),
+        )
+
+    def appendix(self) -> Fragment:
+        r, _ = self.res, self._t
+        m = r.method
+        parts = [
+            f"<p>{esc(_('method.scale', lo=r.scale_min, hi=r.scale_max, options=m.get('options', '')))}</p>",
+            f"<p>{esc(_('method.anonymity', min_n=r.min_respondents, min_c=r.min_comment_respondents))}</p>",
+        ]
+        if r.reportable:
+            parts += [
+                f"<p>{esc(_('method.mean'))}</p>",
+                f"<p>{esc(_('method.ci'))}</p>",
+                '<p class="kit-formula">r<sub>wg(J)</sub> = J(1 − s̄²/σ²<sub>EU</sub>) / '
+                "[J(1 − s̄²/σ²<sub>EU</sub>) + s̄²/σ²<sub>EU</sub>], σ²<sub>EU</sub> = (A² − 1)/12"
+                f" = {_num(m.get('null_variance'), 1, lang=self.lang)}</p>",
+                f"<p>{esc(_('method.rwg', threshold=_num(m.get('agreement_threshold'), 2, lang=self.lang)))}</p>",
+                f"<p>{esc(_('method.norm', norm=m.get('norm_groups', 0), base=_('method.norm_base.' + r.norm_base)))}</p>",
+                f"<p>{esc(_('method.reliability'))}</p>",
+            ]
+            table = m.get("table")
+            if table is not None and len(table):
+                rows = [
+                    [
+                        esc(x["dimension_name"]),
+                        _num(x.get("alpha_all"), 2, lang=self.lang),
+                        _num(x.get("icc1"), 2, lang=self.lang),
+                        _num(x.get("icc2"), 2, lang=self.lang),
+                        esc("" if pd.isna(x.get("groups", float("nan"))) else int(x["groups"])),
+                    ]
+                    for x in table.to_dict("records")
+                ]
+                parts.append(
+                    _table(
+                        [_("profile.dimension"), "α", "ICC(1)", "ICC(2)", _("method.groups")],
+                        rows,
+                        "kit-small",
+                    )
+                )
+        prov = self.provenance
+        if prov:
+            parts.append(
+                f'<p class="kit-muted">{esc(_("method.provenance", kit=prov.get("kit_version", ""), instrument=r.instrument_id, version=r.instrument_version, data=str(prov.get("data_hash", ""))[:12]))}</p>'
+            )
+        return _section("kit-appendix", _("method.title"), "".join(parts), page_break=True)
+
+    def all_sections(self) -> list[Fragment]:
+        return [
+            self.cover(),
+            self.how_to_read(),
+            self.summary(),
+            self.profile(),
+            self.change(),
+            self.disagreement(),
+            self.distributions(),
+            self.comments(),
+            self.exercises(),
+            self.actions(),
+            self.appendix(),
+        ]
+
+
+class CohortReport:
+    """The sections of a cohort report."""
+
+    def __init__(self, res: CohortResults, provenance: dict[str, Any] | None = None) -> None:
+        self.res = res
+        self.lang = res.language
+        self.provenance = provenance or {}
+
+    def _t(self, key: str, **fields: Any) -> str:
+        return t(f"report.{key}", self.lang, **fields)
+
+    def cover(self) -> Fragment:
+        r, _ = self.res, self._t
+        rows = [
+            [
+                esc(g["group_name"]),
+                esc(g["wave_name"]),
+                esc(_("cover.n_of", n=g["respondents"], invited=g["invited"] or "–")),
+                esc(_("cohort.shown"))
+                if g["shown"]
+                else f'<span class="kit-muted">{esc(g["note"])}</span>',
+            ]
+            for g in r.groups.to_dict("records")
+        ]
+        table = _table(
+            [_("cohort.group"), _("cover.wave"), _("cover.respondents"), _("cohort.status")], rows
+        )
+        return Fragment(
+            f'<section class="kit-cover" data-lang="{self.lang}">'
+            f'<p class="kit-kicker">{esc(r.programme)} · {esc(_("cohort.kind"))}</p>'
+            f"<h1>{esc(r.cohort_name)}</h1>"
+            f'<p class="kit-subtitle">{esc(_("cohort.subtitle", n=r.groups["group_id"].nunique(), report_date=_today(self.lang)))}</p>'
+            f"{table}<p>{esc(_('cohort.intro', min_n=r.min_respondents))}</p></section>"
+        )
+
+    def side_by_side(self) -> Fragment:
+        r, _ = self.res, self._t
+        parts = []
+        for w, name in zip(r.waves, r.wave_names, strict=True):
+            data = r.side_by_side.get(w)
+            if data is None or data.empty:
+                parts.append(f"<h3>{esc(name)}</h3><p>{esc(_('cohort.none_shown'))}</p>")
+                continue
+            chart = charts.cohort_chart(
+                data, self.lang, scale_min=r.scale_min, scale_max=r.scale_max
+            )
+            wide = (
+                data.pivot_table(
+                    index=["order", "dimension_name"], columns="group_name", values="mean"
+                )
+                .reset_index()
+                .sort_values("order")
+            )
+            groups = [c for c in wide.columns if c not in ("order", "dimension_name")]
+            rows = [
+                [esc(x["dimension_name"])] + [_num(x[g], lang=self.lang) for g in groups]
+                for x in wide.to_dict("records")
+            ]
+            parts.append(
+                f'<div class="kit-page-break"><h3>{esc(name)}</h3>{chart.to_html()}'
+                f"{_table([_('profile.dimension'), *groups], rows, 'kit-small')}</div>"
+            )
+        return _section("kit-cohort", _("cohort.title"), "".join(parts))
+
+    def change(self) -> Fragment:
+        r, _ = self.res, self._t
+        if r.change is None or r.change.empty:
+            return Fragment("")
+        chart = charts.programme_change_chart(
+            r.change, self.lang, before=r.wave_names[0], after=r.wave_names[-1]
+        )
+        return _section("kit-change", _("cohort.change_title"), chart.to_html(), page_break=True)
+
+    def all_sections(self) -> list[Fragment]:
+        return [self.cover(), self.side_by_side(), self.change()]
+
+
+class ProgrammeReport:
+    """The sections of a programme report."""
+
+    def __init__(self, res: ProgrammeResults, provenance: dict[str, Any] | None = None) -> None:
+        self.res = res
+        self.lang = res.language
+        self.provenance = provenance or {}
+
+    def _t(self, key: str, **fields: Any) -> str:
+        return t(f"report.{key}", self.lang, **fields)
+
+    def cover(self) -> Fragment:
+        r, _ = self.res, self._t
+        shown = r.groups_summary["group"].nunique() if len(r.groups_summary) else 0
+        improved = int((r.groups_summary["mean_change"] > 0).sum()) if shown else 0
+        rows = [[esc(c["name"]), esc(c["groups"])] for c in r.cohorts.to_dict("records")]
+        return Fragment(
+            f'<section class="kit-cover" data-lang="{self.lang}">'
+            f'<p class="kit-kicker">{esc(_("programme.kind"))}</p><h1>{esc(r.programme or _("programme.kind"))}</h1>'
+            f'<p class="kit-subtitle">{esc(_("programme.subtitle", before=r.before_name, after=r.after_name, report_date=_today(self.lang)))}</p>'
+            f"{_table([_('cover.cohort'), _('programme.groups')], rows)}"
+            f"<p>{esc(_('programme.headline', shown=shown, improved=improved, left=len(r.groups_left_out)))}</p></section>"
+        )
+
+    def dimensions(self) -> Fragment:
+        r, _ = self.res, self._t
+        if r.group_change.empty:
+            return _section(
+                "kit-programme", _("programme.title"), f"<p>{esc(_('programme.none'))}</p>"
+            )
+        order = list(r.dimension_change["dimension_name"])
+        data = r.group_change[["dimension_name", "group_name", "change"]].copy()
+        data["dimension_name"] = pd.Categorical(data["dimension_name"], order, ordered=True)
+        data = data.sort_values("dimension_name")
+        data["dimension_name"] = data["dimension_name"].astype(str)
+        chart = charts.programme_change_chart(
+            data, self.lang, before=r.before_name, after=r.after_name
+        )
+        rows = [
+            [
+                esc(x["dimension_name"]),
+                _num(x["mean_change"], 2, True, self.lang),
+                f"{_num(x['ci_low'], 2, True, self.lang)} – {_num(x['ci_high'], 2, True, self.lang)}",
+                esc(_("programme.improved_of", k=x["improved"], n=x["groups"])),
+            ]
+            for x in r.dimension_change.to_dict("records")
+        ]
+        table = _table(
+            [_("profile.dimension"), _("change.change"), _("change.ci"), _("programme.improved")],
+            rows,
+            "kit-small",
+        )
+        top = ", ".join(order[:3])
+        return _section(
+            "kit-programme",
+            _("programme.title"),
+            f"<p>{esc(_('programme.moved_most', names=top))}</p>" + chart.to_html() + table,
+            page_break=True,
+        )
+
+    def groups(self) -> Fragment:
+        r, _ = self.res, self._t
+        rows = [
+            [
+                esc(g["group_name"]),
+                esc(g["cohort_name"]),
+                _num(g["mean_change"], 2, True, self.lang),
+                esc(_("programme.improved_of", k=g["dimensions_up"], n=g["dimensions"])),
+            ]
+            for g in r.groups_summary.to_dict("records")
+        ]
+        body = _table(
+            [
+                _("cohort.group"),
+                _("cover.cohort"),
+                _("programme.mean_change"),
+                _("programme.dims_up"),
+            ],
+            rows,
+            "kit-small",
+        )
+        if len(r.groups_left_out):
+            left = "".join(
+                f"<li>{esc(x['group_name'])}: {esc(x['note'])}</li>"
+                for x in r.groups_left_out.to_dict("records")
+            )
+            body += f"<h3>{esc(_('programme.left_out'))}</h3><ul>{left}</ul>"
+        return _section("kit-groups", _("programme.groups_title"), body, page_break=True)
+
+    def all_sections(self) -> list[Fragment]:
+        return [self.cover(), self.dimensions(), self.groups()]

@@ -1,0 +1,491 @@
+"""Report parameters: typed, validated objects, checked before any kernel starts.
+
+Each report notebook's ``parameters`` cell lists the same fields as the dataclass here, as
+``name: type = default  # help`` lines (so ``papermill --help-notebook`` documents them). Papermill
+only warns about an unknown name; :func:`validate_params` refuses unknown names and bad values,
+listing every problem at once (:class:`kit.errors.ParameterError`).
+
+Run files (``parameters/*.yaml``) describe a whole round: which groups, waves, cohorts and whether
+to make a programme report. :func:`load_run_file` reads and validates one into :class:`RunSpec`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from kit.errors import ParameterError, Problem
+from kit.settings import LANGUAGES, Settings
+
+NORM_BASES = ("norm", "all", "programme")
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """Fields every report shares; subclasses add what their notebook needs."""
+
+    kind: ClassVar[str] = ""
+    notebook: ClassVar[str] = ""
+
+    waves: str = field(
+        default="",
+        metadata=_help(
+            "comma-separated wave ids, earliest first; the report is for the last one and shows the "
+            "change from the first; empty means every wave with data"
+        ),
+    )
+    instrument: str = field(
+        default="lagprofil",
+        metadata=_help("instrument id shipped with the kit, or a path to an instrument YAML file"),
+    )
+    language: str = field(
+        default="",
+        metadata=_help("report language, nb or en; empty means the language of the group"),
+    )
+    database_url: str = field(
+        default="",
+        metadata=_help(
+            "SQLAlchemy URL of the data; empty means KIT_DATABASE_URL or the default SQLite file"
+        ),
+    )
+    norm_base: str = field(
+        default="norm",
+        metadata=_help(
+            "groups to compare with: norm (groups marked in_norm_base), all (every other group) or "
+            "programme (the programme's groups)"
+        ),
+    )
+    min_respondents: int = field(
+        default=0,
+        metadata=_help(
+            "respondents needed before any score is shown; 0 means the settings value (at least 3)"
+        ),
+    )
+    min_comment_respondents: int = field(
+        default=0,
+        metadata=_help(
+            "respondents needed before open comments are shown; 0 means the settings value"
+        ),
+    )
+    seed: int = field(default=0, metadata=_help("seed for shuffling comments"))
+
+    @property
+    def wave_list(self) -> list[str]:
+        return [w.strip() for w in self.waves.split(",") if w.strip()]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """``settings`` with this report's data source and thresholds applied."""
+        changes: dict[str, Any] = {}
+        if self.database_url:
+            changes["database_url"] = self.database_url
+        if self.min_respondents:
+            changes["min_respondents"] = self.min_respondents
+            changes["min_subgroup_respondents"] = max(
+                settings.min_subgroup_respondents, self.min_respondents
+            )
+            if not self.min_comment_respondents:
+                changes["min_comment_respondents"] = max(
+                    settings.min_comment_respondents, self.min_respondents
+                )
+        if self.min_comment_respondents:
+            changes["min_comment_respondents"] = self.min_comment_respondents
+        return settings.replace(**changes) if changes else settings
+
+    def _check(self, problems: list[Problem], source: str) -> None:
+        """Value checks shared by every report; subclasses extend."""
+        for w in self.wave_list:
+            if not _ID.match(w):
+                problems.append(
+                    Problem(
+                        source, "is not a wave id (letters, digits, _ . -)", column="waves", value=w
+                    )
+                )
+        if len(set(self.wave_list)) != len(self.wave_list):
+            problems.append(Problem(source, "lists a wave twice", column="waves", value=self.waves))
+        if self.language and self.language not in LANGUAGES:
+            problems.append(
+                Problem(
+                    source,
+                    f"must be one of {', '.join(LANGUAGES)} or empty",
+                    column="language",
+                    value=self.language,
+                )
+            )
+        if self.norm_base not in NORM_BASES:
+            problems.append(
+                Problem(
+                    source,
+                    f"must be one of {', '.join(NORM_BASES)}",
+                    column="norm_base",
+                    value=self.norm_base,
+                )
+            )
+        if self.min_respondents and self.min_respondents < 3:
+            problems.append(
+                Problem(
+                    source,
+                    "must be 0 (use the settings) or at least 3; below 3 "
+                    "an answer can be traced to a person",
+                    column="min_respondents",
+                    value=str(self.min_respondents),
+                )
+            )
+        if self.min_comment_respondents and self.min_comment_respondents < max(
+            3, self.min_respondents
+        ):
+            problems.append(
+                Problem(
+                    source,
+                    "must be 0 or at least min_respondents",
+                    column="min_comment_respondents",
+                    value=str(self.min_comment_respondents),
+                )
+            )
+        if self.database_url and "://" not in self.database_url:
+            problems.append(
+                Problem(
+                    source,
+                    "is not a database URL like sqlite:///path/kit.sqlite",
+                    column="database_url",
+                    value=self.database_url,
+                )
+            )
+
+
+@dataclass(frozen=True)
+class GroupReportParams(ReportParams):
+    """Parameters of ``notebooks/group_report.ipynb``: one group's report for one wave."""
+
+    kind: ClassVar[str] = "group"
+    notebook: ClassVar[str] = "group_report.ipynb"
+
+    group_id: str = field(default="", metadata=_help("id of the group (leadership team)"))
+    cohort_id: str = field(
+        default="", metadata=_help("cohort to compare with; empty means the cohort of the group")
+    )
+
+    def _check(self, problems: list[Problem], source: str) -> None:
+        if not self.group_id:
+            problems.append(
+                Problem(
+                    source,
+                    "is required: the id of the group to report on",
+                    column="group_id",
+                    value="",
+                )
+            )
+        elif not _ID.match(self.group_id):
+            problems.append(
+                Problem(
+                    source,
+                    "is not a group id (letters, digits, _ . -)",
+                    column="group_id",
+                    value=self.group_id,
+                )
+            )
+        super()._check(problems, source)
+
+
+@dataclass(frozen=True)
+class CohortReportParams(ReportParams):
+    """Parameters of ``notebooks/cohort_report.ipynb``: a cohort's groups side by side."""
+
+    kind: ClassVar[str] = "cohort"
+    notebook: ClassVar[str] = "cohort_report.ipynb"
+
+    cohort_id: str = field(default="", metadata=_help("id of the cohort"))
+
+    def _check(self, problems: list[Problem], source: str) -> None:
+        if not self.cohort_id:
+            problems.append(
+                Problem(source, "is required: the id of the cohort", column="cohort_id", value="")
+            )
+        super()._check(problems, source)
+
+
+@dataclass(frozen=True)
+class ProgrammeReportParams(ReportParams):
+    """Parameters of ``notebooks/programme_report.ipynb``: every group's change in a programme."""
+
+    kind: ClassVar[str] = "programme"
+    notebook: ClassVar[str] = "programme_report.ipynb"
+
+    cohorts: str = field(
+        default="", metadata=_help("comma-separated cohort ids; empty means every cohort")
+    )
+
+    @property
+    def cohort_list(self) -> list[str]:
+        return [c.strip() for c in self.cohorts.split(",") if c.strip()]
+
+
+PARAMS_BY_KIND: dict[str, type[ReportParams]] = {
+    p.kind: p for p in (GroupReportParams, CohortReportParams, ProgrammeReportParams)
+}
+
+
+def validate_params(
+    cls: type[ReportParams], values: dict[str, Any], source: str = "parameters"
+) -> ReportParams:
+    """A validated ``cls`` from ``values``; every unknown name and bad value in one error."""
+    problems: list[Problem] = []
+    known = {f.name: f for f in fields(cls)}
+    clean: dict[str, Any] = {}
+    for name, value in values.items():
+        f = known.get(name)
+        if f is None:
+            close = [k for k in known if k.startswith(name[:3])] if name else []
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            problems.append(
+                Problem(
+                    source,
+                    f"is not a parameter of the {cls.kind} report "
+                    f"(known: {', '.join(known)}){hint}",
+                    column=name,
+                    value=_show(value),
+                )
+            )
+            continue
+        kind = f.type if isinstance(f.type, type) else {"str": str, "int": int}.get(str(f.type))
+        if kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                try:
+                    value = int(str(value).strip())
+                except ValueError:
+                    problems.append(
+                        Problem(source, "must be a whole number", column=name, value=_show(value))
+                    )
+                    continue
+        elif kind is str:
+            if isinstance(value, list | tuple) and name in ("waves", "cohorts"):
+                value = ",".join(str(v) for v in value)
+            elif value is None:
+                value = ""
+            elif not isinstance(value, str | int | float) or isinstance(value, bool):
+                problems.append(Problem(source, "must be text", column=name, value=_show(value)))
+                continue
+            value = str(value).strip()
+        clean[name] = value
+    params = cls(**{k: v for k, v in clean.items()})
+    params._check(problems, source)
+    if problems:
+        raise ParameterError(
+            source,
+            problems,
+            hint=(
+                f"Fix the parameters of the {cls.kind} report; `kit report --help` and "
+                f"`papermill --help-notebook notebooks/{cls.notebook}` list them."
+            ),
+        )
+    return params
+
+
+def _show(value: Any) -> str:
+    return str(value) if not isinstance(value, str) else value
+
+
+def parameters_cell_source(cls: type[ReportParams]) -> str:
+    """The ``parameters`` cell a notebook for ``cls`` should have (kept in sync by a test)."""
+    lines = []
+    own = [f for f in fields(cls) if f.name not in {b.name for b in fields(ReportParams)}]
+    for f in own + [f for f in fields(cls) if f not in own]:
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        lines.append(f"{f.name}: {kind} = {f.default!r}  # {f.metadata.get('help', '')}")
+    return "\n".join(lines) + "\n"
+
+
+# -- run files -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """One report of a run: its parameters and where its outputs go (relative to the run dir)."""
+
+    params: ReportParams
+    stem: str  # e.g. "groups/g01_after"
+    label: str  # shown in the progress bar, summary and index
+
+    @property
+    def kind(self) -> str:
+        return self.params.kind
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated run file: a name, settings overrides and the reports it makes."""
+
+    name: str
+    title: str
+    source_path: Path
+    jobs: tuple[ReportJob, ...]
+    settings: dict[str, Any]
+
+    def output_dir(self, settings: Settings) -> Path:
+        return settings.outputs_dir / self.name
+
+
+RUN_KEYS = {
+    "name": "folder under outputs/ for this run (default: the file's name)",
+    "title": "heading of the index page",
+    "instrument": "instrument id or path",
+    "waves": "waves of the round, earliest first",
+    "report_waves": "waves to make group reports for (default: the last of waves)",
+    "language": "report language for every group; empty = each group's own",
+    "norm_base": "norm (default), all or programme",
+    "database_url": "data source; empty = settings",
+    "min_respondents": "anonymity threshold (0 = settings)",
+    "min_comment_respondents": "comment threshold (0 = settings)",
+    "groups": "group ids to report on",
+    "cohorts": "cohort ids for cohort reports (and the programme report)",
+    "programme": "true to make a programme report (change before -> after)",
+    "seed": "seed for shuffling comments",
+}
+
+
+def load_run_file(path: str | Path) -> RunSpec:
+    """Read ``parameters/<round>.yaml`` and validate every report it describes."""
+    path = Path(path)
+    source = path.name
+    if not path.is_file():
+        raise ParameterError(
+            source,
+            [Problem(source, "does not exist", value=str(path))],
+            hint="Give the path to a run file such as parameters/demo_programme.yaml.",
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(source, [Problem(source, f"is not valid YAML: {exc}")]) from None
+    problems: list[Problem] = []
+    if not isinstance(data, dict):
+        raise ParameterError(source, [Problem(source, "must be a mapping of settings")])
+    for key in data:
+        if key not in RUN_KEYS:
+            problems.append(
+                Problem(
+                    source, f"is not a run-file key (known: {', '.join(RUN_KEYS)})", column=str(key)
+                )
+            )
+    name = str(data.get("name") or path.stem)
+    if not _ID.match(name):
+        problems.append(
+            Problem(
+                source, "must be a folder name (letters, digits, _ . -)", column="name", value=name
+            )
+        )
+    waves = _id_list(data.get("waves"), "waves", source, problems)
+    report_waves = _id_list(data.get("report_waves"), "report_waves", source, problems) or (
+        waves[-1:] if waves else []
+    )
+    for w in report_waves:
+        if waves and w not in waves:
+            problems.append(
+                Problem(source, f"is not one of waves {waves}", column="report_waves", value=w)
+            )
+    groups = _id_list(data.get("groups"), "groups", source, problems)
+    cohorts = _id_list(data.get("cohorts"), "cohorts", source, problems)
+    programme = data.get("programme", False)
+    if not isinstance(programme, bool):
+        problems.append(
+            Problem(source, "must be true or false", column="programme", value=str(programme))
+        )
+    if not groups and not cohorts and not programme:
+        problems.append(
+            Problem(
+                source,
+                "lists no groups, no cohorts and no programme report; nothing to make",
+                column="groups",
+            )
+        )
+    shared = {
+        k: data[k]
+        for k in (
+            "instrument",
+            "language",
+            "norm_base",
+            "database_url",
+            "min_respondents",
+            "min_comment_respondents",
+            "seed",
+        )
+        if k in data and data[k] is not None
+    }
+    jobs: list[ReportJob] = []
+    for gid in groups:
+        for w in report_waves:
+            upto = waves[: waves.index(w) + 1] if w in waves else [w]
+            values = {**shared, "group_id": gid, "waves": ",".join(upto)}
+            jobs.append(
+                _job(
+                    GroupReportParams, values, f"groups/{gid}_{w}", f"{gid} ({w})", source, problems
+                )
+            )
+    for cid in cohorts:
+        values = {**shared, "cohort_id": cid, "waves": ",".join(waves)}
+        jobs.append(
+            _job(CohortReportParams, values, f"cohorts/{cid}", f"cohort {cid}", source, problems)
+        )
+    if programme:
+        values = {**shared, "cohorts": ",".join(cohorts), "waves": ",".join(waves)}
+        jobs.append(_job(ProgrammeReportParams, values, "programme", "programme", source, problems))
+    if problems:
+        raise ParameterError(
+            source,
+            problems,
+            hint=("Fix the run file; see parameters/demo_programme.yaml for an example."),
+        )
+    settings = {k: shared[k] for k in ("database_url",) if k in shared}
+    return RunSpec(
+        name=name,
+        title=str(data.get("title") or name),
+        source_path=path.resolve(),
+        jobs=tuple(j for j in jobs if j is not None),
+        settings=settings,
+    )
+
+
+def _job(
+    cls: type[ReportParams],
+    values: dict[str, Any],
+    stem: str,
+    label: str,
+    source: str,
+    problems: list[Problem],
+) -> ReportJob | None:
+    try:
+        return ReportJob(validate_params(cls, values, source), stem, label)
+    except ParameterError as exc:
+        problems.extend(p for p in exc.problems if p not in problems)
+        return None
+
+
+def _id_list(value: Any, key: str, source: str, problems: list[Problem]) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        problems.append(Problem(source, "must be a list of ids", column=key, value=str(value)))
+        return []
+    out = []
+    for v in value:
+        if not _ID.match(str(v)):
+            problems.append(
+                Problem(source, "is not an id (letters, digits, _ . -)", column=key, value=str(v))
+            )
+        else:
+            out.append(str(v))
+    return out

@@ -1,0 +1,487 @@
+"""The batch runner behind ``kit report``: many reports, few kernels.
+
+Starting a kernel and importing pandas and altair costs seconds; running one report on a warm
+kernel costs a fraction of that. So the runner keeps a small pool of worker processes (one per
+core at most), each owning one **warm kernel** that imported the kit once. Each report still runs
+through papermill (parameters injected, failing cell marked, executed notebook kept), on that
+kernel, in a fresh namespace (``%reset -f`` before every report; the kernel is restarted after a
+failure). Workers also export the HTML in-process. One headless Chromium in the main process
+prints every PDF. Each report reads only its own parameters' data, and one report's failure never
+stops the others.
+
+Re-running skips a report whose inputs did not change: its data fingerprint, parameters, notebook,
+template and kit version together make a key stored in ``<run>/.kit-run.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit import __version__
+from kit.reports.export import atomic_write_text, template_files
+from kit.reports.params import PARAMS_BY_KIND, ReportJob, RunSpec
+from kit.settings import Settings
+
+MANIFEST_NAME = ".kit-run.json"
+WARM_CODE = """
+import kit.reports.notebook_api, kit.results, kit.charts
+import pandas, altair, vl_convert
+kit.reports.notebook_api.warm_up()
+"""
+RESET_CODE = "%reset -f\nimport kit.reports.notebook_api as _k; _k.reset(); del _k\n"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportOutcome:
+    """What became of one report of a run."""
+
+    stem: str
+    label: str
+    kind: str
+    status: str  # made / skipped / failed
+    key: str = ""
+    notebook_path: str = ""
+    html_path: str = ""
+    pdf_path: str = ""
+    title: str = ""
+    error: str = ""
+    failing_cell: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a whole run, as the CLI prints it and the index page shows it."""
+
+    name: str
+    title: str
+    output_dir: Path
+    outcomes: list[ReportOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[ReportOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def made(self) -> list[ReportOutcome]:
+        return [o for o in self.outcomes if o.status == "made"]
+
+    @property
+    def skipped(self) -> list[ReportOutcome]:
+        return [o for o in self.outcomes if o.status == "skipped"]
+
+    @property
+    def index_path(self) -> Path:
+        return self.output_dir / "index.html"
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+# -- fingerprints --------------------------------------------------------------------------------
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def code_fingerprint(notebook_path: Path) -> str:
+    """Hash of what turns data into a report: notebook, template files and kit version."""
+    h = hashlib.sha256(__version__.encode())
+    h.update(notebook_path.read_bytes())
+    for p in template_files():
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def report_key(job: ReportJob, data_hash: str, code_hash: str) -> str:
+    payload = json.dumps(
+        {"params": job.params.as_dict(), "kind": job.kind, "data": data_hash, "code": code_hash},
+        sort_keys=True,
+    )
+    return _sha(payload.encode())
+
+
+# -- worker side: one warm kernel per process -----------------------------------------------------
+
+_KERNEL: dict[str, Any] = {}
+
+
+def _worker_init() -> None:
+    from multiprocessing.util import Finalize
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    _start_kernel()
+    Finalize(None, _shutdown_kernel, exitpriority=10)  # runs when the worker process exits
+
+
+def _start_kernel() -> None:
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc",
+                            ip=tempfile.mkdtemp(prefix="kit-kernel-") + "/k")
+    run_sync(km.start_kernel)(cwd=str(Path.cwd()))
+    kc = km.client()
+    kc.start_channels()
+    run_sync(kc.wait_for_ready)(timeout=120)
+    _KERNEL.clear()
+    _KERNEL.update(km=km, kc=kc)
+    _run_code(WARM_CODE)
+
+
+def _run_code(code: str) -> None:
+    """Run ``code`` on the warm kernel through nbclient (the same client papermill uses)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    client = NotebookClient(nb, km=_KERNEL["km"], kc=_KERNEL["kc"], timeout=300)
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        raise RuntimeError(f"warm kernel: {exc}") from None
+
+
+def _restart_kernel() -> None:
+    from jupyter_core.utils import run_sync
+
+    km, kc = _KERNEL["km"], _KERNEL["kc"]
+    try:
+        kc.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - a dead kernel is replaced below either way
+        log.debug("kernel shutdown failed", exc_info=True)
+    _start_kernel()
+
+
+def _shutdown_kernel() -> None:
+    from jupyter_core.utils import run_sync
+
+    if _KERNEL:
+        _KERNEL["kc"].stop_channels()
+        run_sync(_KERNEL["km"].shutdown_kernel)(now=True)
+        _KERNEL.clear()
+
+
+def execute_report(
+    notebook_path: str,
+    output_dir: str,
+    stem: str,
+    kind: str,
+    params: dict[str, Any],
+    meta: dict[str, Any],
+    *,
+    warm: bool = True,
+) -> dict[str, Any]:
+    """Run one report with papermill (on the warm kernel if ``warm``) and export its HTML.
+
+    Returns a dict of :class:`ReportOutcome` fields. Writes ``<stem>.ipynb`` (kept also when a
+    cell fails, with the failing cell marked) and ``<stem>.html``, each atomically.
+    """
+    import nbformat
+    import papermill as pm
+
+    from kit.reports.export import atomic_write_text, export_html, temp_path_for
+
+    start = time.perf_counter()
+    out_dir = Path(output_dir)
+    nb_path = out_dir / f"{stem}.ipynb"
+    html_path = out_dir / f"{stem}.html"
+    tmp = temp_path_for(nb_path)
+    result: dict[str, Any] = {"notebook_path": str(nb_path)}
+    engine_kwargs: dict[str, Any] = {}
+    if warm:
+        if not _KERNEL:
+            _start_kernel()
+        else:
+            _run_code(RESET_CODE)
+        engine_kwargs = {"km": _KERNEL["km"], "kc": _KERNEL["kc"]}
+    try:
+        pm.execute_notebook(
+            notebook_path,
+            str(tmp),
+            parameters=params,
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=600,
+            **engine_kwargs,
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure is this report's alone
+        if tmp.exists() and tmp.stat().st_size:
+            os.replace(tmp, nb_path)
+        else:
+            tmp.unlink(missing_ok=True)
+            result["notebook_path"] = ""
+        for p in (html_path, html_path.with_suffix(".pdf")):
+            p.unlink(missing_ok=True)
+        if warm:
+            _restart_kernel()
+        result.update(
+            status="failed",
+            error=_error_text(exc),
+            failing_cell=getattr(exc, "exec_count", None),
+            seconds=time.perf_counter() - start,
+        )
+        return result
+    nb = nbformat.read(str(tmp), as_version=4)
+    nb.metadata["kit"] = {
+        **meta,
+        "parameters": params,
+        "kind": kind,
+        "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    title, language = _title_and_language(nb, params)
+    try:
+        html = export_html(nb, title=title, language=language)
+    except Exception as exc:  # noqa: BLE001
+        tmp.unlink(missing_ok=True)
+        result.update(
+            status="failed",
+            error=f"HTML export: {_error_text(exc)}",
+            seconds=time.perf_counter() - start,
+        )
+        return result
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, nb_path)
+    atomic_write_text(html_path, html)
+    result.update(
+        status="made",
+        html_path=str(html_path),
+        title=title,
+        language=language,
+        seconds=time.perf_counter() - start,
+    )
+    return result
+
+
+def _error_text(exc: BaseException) -> str:
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}".strip()
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def _title_and_language(nb: Any, params: dict[str, Any]) -> tuple[str, str]:
+    title, language = "", params.get("language") or ""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/html", "")
+            if isinstance(text, list):
+                text = "".join(text)
+            if not title and (m := re.search(r"<h1[^>]*>(.*?)</h1>", text, re.S)):
+                title = re.sub(r"<[^>]+>", "", m.group(1)).strip()
+            if not language and (m := re.search(r'data-lang="(nb|en)"', text)):
+                language = m.group(1)
+    return title or "Report", language or "nb"
+
+
+# -- main side -----------------------------------------------------------------------------------
+
+
+def _manifest(output_dir: Path) -> dict[str, Any]:
+    path = output_dir / MANIFEST_NAME
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_current(entry: dict[str, Any] | None, key: str, output_dir: Path, pdf: bool) -> bool:
+    if not entry or entry.get("key") != key or entry.get("status") != "made":
+        return False
+    needed = [entry.get("notebook_path"), entry.get("html_path")]
+    if pdf:
+        needed.append(entry.get("pdf_path"))
+    return all(p and (output_dir / p).is_file() for p in needed)
+
+
+def run_reports(
+    spec: RunSpec,
+    settings: Settings,
+    *,
+    force: bool = False,
+    workers: int | None = None,
+    pdf: bool = True,
+    progress: bool = True,
+    warm: bool = True,
+    on_outcome: Callable[[ReportOutcome], None] | None = None,
+) -> RunSummary:
+    """Make every report of ``spec``; never raises for one report's failure.
+
+    ``workers`` defaults to ``settings.workers`` (bounded by the number of cores and reports).
+    """
+    from kit.reports.index import write_index
+
+    start = time.perf_counter()
+    settings = settings.replace(**spec.settings) if spec.settings else settings
+    output_dir = spec.output_dir(settings)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    manifest = _manifest(output_dir)
+    fingerprints = _data_fingerprints(spec, settings)
+    code_hashes: dict[str, str] = {}
+    summary = RunSummary(spec.name, spec.title, output_dir)
+    pending: list[tuple[ReportJob, str, dict[str, Any]]] = []
+    for job in spec.jobs:
+        nb_path = settings.notebooks_dir / job.params.notebook
+        code = code_hashes.setdefault(job.params.notebook, code_fingerprint(nb_path))
+        data_hash, meta = fingerprints[job.stem]
+        key = report_key(job, data_hash, code)
+        entry = manifest.get(job.stem)
+        if not force and _is_current(entry, key, output_dir, pdf):
+            outcome = ReportOutcome(**{**entry, "status": "skipped", "seconds": 0.0})
+            summary.outcomes.append(outcome)
+            continue
+        pending.append((job, key, {**meta, "data_hash": data_hash}))
+
+    bar = _progress(len(pending), progress)
+    results: dict[str, ReportOutcome] = {}
+    if pending:
+        n_workers = max(1, min(workers or settings.workers, os.cpu_count() or 1, len(pending)))
+        ctx = multiprocessing.get_context("spawn")
+        env_before = os.environ.get("KIT_HOME")
+        os.environ["KIT_HOME"] = str(settings.home_dir)
+        try:
+            with ProcessPoolExecutor(
+                n_workers, mp_context=ctx, initializer=_worker_init if warm else None
+            ) as pool:
+                futures: dict[Future[dict[str, Any]], tuple[ReportJob, str]] = {}
+                for job, key, meta in pending:
+                    params = _kernel_params(job, settings)
+                    fut = pool.submit(
+                        execute_report,
+                        str(settings.notebooks_dir / job.params.notebook),
+                        str(output_dir),
+                        job.stem,
+                        job.kind,
+                        params,
+                        meta,
+                        warm=warm,
+                    )
+                    futures[fut] = (job, key)
+                printer_cm = _printer(settings) if pdf else None
+                printer = printer_cm.__enter__() if printer_cm else None
+                try:
+                    for fut in as_completed(futures):
+                        job, key = futures[fut]
+                        outcome = _collect(fut, job, key, output_dir, printer)
+                        results[job.stem] = outcome
+                        bar.update(1)
+                        if outcome.status == "failed":
+                            bar.write(f"failed: {job.label}: {outcome.error}")
+                        if on_outcome:
+                            on_outcome(outcome)
+                finally:
+                    if printer_cm is not None:
+                        printer_cm.__exit__(None, None, None)
+        finally:
+            if env_before is None:
+                os.environ.pop("KIT_HOME", None)
+            else:
+                os.environ["KIT_HOME"] = env_before
+    bar.close()
+    summary.outcomes.extend(results[j.stem] for j, _, _ in pending)
+    order = {j.stem: i for i, j in enumerate(spec.jobs)}
+    summary.outcomes.sort(key=lambda o: order.get(o.stem, 0))
+    new_manifest = {o.stem: asdict(o) for o in summary.outcomes if o.status != "skipped"}
+    for o in summary.skipped:
+        new_manifest[o.stem] = {**manifest[o.stem]}
+    atomic_write_text(output_dir / MANIFEST_NAME, json.dumps(new_manifest, indent=1))
+    summary.seconds = time.perf_counter() - start
+    if summary.made or summary.failed or not summary.index_path.exists():
+        write_index(summary, settings)
+    return summary
+
+
+def _kernel_params(job: ReportJob, settings: Settings) -> dict[str, Any]:
+    params = job.params.as_dict()
+    if not params.get("database_url"):
+        params["database_url"] = settings.db_url
+    return params
+
+
+def _collect(
+    fut: Future[dict[str, Any]], job: ReportJob, key: str, output_dir: Path, printer: Any
+) -> ReportOutcome:
+    base = {"stem": job.stem, "label": job.label, "kind": job.kind, "key": key}
+    try:
+        res = fut.result()
+    except Exception as exc:  # noqa: BLE001 - a dead worker fails this report, not the run
+        return ReportOutcome(**base, status="failed", error=_error_text(exc))
+    language = res.pop("language", "nb")
+    outcome = ReportOutcome(**base, **res)
+    if outcome.status == "made" and printer is not None:
+        pdf_path = output_dir / f"{job.stem}.pdf"
+        t0 = time.perf_counter()
+        try:
+            printer.print_pdf(
+                Path(outcome.html_path), pdf_path, language=language, title=outcome.title
+            )
+            outcome.pdf_path = str(pdf_path)
+        except Exception as exc:  # noqa: BLE001
+            outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
+        outcome.seconds += time.perf_counter() - t0
+    for name in ("notebook_path", "html_path", "pdf_path"):
+        value = getattr(outcome, name)
+        if value:
+            setattr(outcome, name, os.path.relpath(value, output_dir))
+    return outcome
+
+
+def _printer(settings: Settings) -> Any:
+    from kit.reports.export import PdfPrinter
+
+    return PdfPrinter(settings.chromium_path)
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled or total == 0, unit="report", desc="reports")
+
+
+def _data_fingerprints(spec: RunSpec, settings: Settings) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Per job: a hash of the data its report reads, and instrument metadata.
+
+    The responses are hashed once per data source and instrument; each group adds its action plan.
+    """
+    from kit.instrument import load_instrument
+    from kit.results import base_fingerprint, group_fingerprint
+    from kit.store import open_store
+
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    bases: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
+    for job in spec.jobs:
+        s = job.params.settings_for(settings)
+        key = (s.db_url, job.params.instrument, f"{s.min_respondents}/{s.min_comment_respondents}")
+        if key not in bases:
+            inst = load_instrument(job.params.instrument)
+            meta = {"instrument": {"id": inst.id, "version": inst.version}}
+            bases[key] = (base_fingerprint(open_store(s), s, inst), meta)
+        base, meta = bases[key]
+        scope = getattr(job.params, "group_id", "") or None
+        out[job.stem] = (group_fingerprint(base, open_store(s), scope), meta)
+    return out
+
+
+def params_class(kind: str) -> Any:
+    return PARAMS_BY_KIND[kind]
