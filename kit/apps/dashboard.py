@@ -19,12 +19,14 @@ import pandas as pd
 from kit import charts
 from kit.apps.keys import KeyGrant, KeyRefused, resolve_key
 from kit.apps.view import (
+    app_layout,
     esc,
     find_report_pdf,
     footer_html,
     header_box,
     header_html,
     notice_html,
+    notice_widget,
     other_language,
     page_notice_html,
     pick_language,
@@ -230,7 +232,7 @@ class DashboardView:
             self.header,
             w.HBox([self.download, self.language_button], layout=w.Layout(align_items="center")),
         )
-        self.widget = w.VBox([top, controls, self.tabs, self.footer])
+        self.widget = w.VBox([top, controls, self.tabs, self.footer], layout=app_layout())
         self.widget.add_class("kit-app")
         self.widget.add_class("kit-dashboard")
         self.refresh()
@@ -477,7 +479,8 @@ def open_dashboard(app: DashboardApp, params: dict[str, str]) -> w.Widget:
     try:
         board = open_group(app, params)
     except KeyRefused as exc:
-        return w.HTML(refusal_html(exc.reason, lang))
+        return notice_widget(refusal_html(exc.reason, lang))
     if not board.waves:
-        return w.HTML(page_notice_html(board.lang, t("app.dashboard.no_results", board.lang), ""))
+        return notice_widget(page_notice_html(board.lang, t("app.dashboard.no_results", board.lang),
+                                              ""))
     return DashboardView(board).widget

@@ -24,7 +24,7 @@ from traitlets.config import Config
 from voila.app import Voila
 
 from kit.apps.keys import KeyRefused, resolve_key
-from kit.apps.view import find_report_pdf
+from kit.apps.view import find_report_pdf, page_notice_html
 from kit.i18n import t
 from kit.settings import LANGUAGES, Settings
 from kit.store import open_store
@@ -63,10 +63,7 @@ def page_html(title: str, body: str, lang: str) -> str:
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(t('app.site.title', lang))}</title><style>{css}</style></head>"
-        f'<body class="kit-page"><main class="kit-app"><header class="kit-header">'
-        f'<div class="kit-brand">{html.escape(t("app.site.title", lang))}</div></header>'
-        f'<section class="kit-notice"><h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>'
-        f"</section></main></body></html>"
+        f'<body class="kit-page">{page_notice_html(lang, title, body, "info")}</body></html>'
     )
 
 

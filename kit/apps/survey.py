@@ -13,10 +13,12 @@ import ipywidgets as w
 
 from kit.apps.invitations import Invitation, InvitationRefused, check_invitation, submit_answers
 from kit.apps.view import (
+    app_layout,
     esc,
     header_box,
     header_html,
     notice_html,
+    notice_widget,
     other_language,
     page_notice_html,
     pick_language,
@@ -111,7 +113,7 @@ class SurveyView:
         card = w.VBox([self.progress, self.body, nav, self.message])
         card.add_class("kit-card")
         top = header_box(self.header, self.language_button)
-        self.widget = w.VBox([top, card])
+        self.widget = w.VBox([top, card], layout=app_layout())
         self.widget.add_class("kit-app")
         self._toggles: dict[str, w.ToggleButtons] = {}
         self._texts: dict[str, w.Textarea] = {}
@@ -233,7 +235,7 @@ class SurveyView:
                            self.form.store_answers(), self.form.comments)
         except InvitationRefused as exc:
             self.submitted = exc.reason == "used"
-            self.widget.children = [w.HTML(refusal_html(exc.reason, self.lang))]
+            self.widget.children = [notice_widget(refusal_html(exc.reason, self.lang))]
             return
         except KitError as exc:
             self.submit.disabled = False
@@ -241,7 +243,7 @@ class SurveyView:
             self.message.value = notice_html(t("app.survey.failed", self.lang, reason=exc.user_message), "")
             return
         self.submitted = True
-        self.widget.children = [w.HTML(page_notice_html(
+        self.widget.children = [notice_widget(page_notice_html(
             self.lang, t("app.survey.done.title", self.lang), t("app.survey.done.body", self.lang),
             "done"))]
 
@@ -275,13 +277,20 @@ def prepare_survey(settings: Settings | None = None) -> SurveyApp:
     return SurveyApp(settings, open_store(settings), load_instrument(settings.instrument))
 
 
-def open_survey(app: SurveyApp, params: dict[str, str]) -> w.Widget:
-    """The survey for the invitation in ``params['code']``, or a polite refusal."""
+def build_survey(app: SurveyApp, params: dict[str, str]) -> SurveyView | w.Widget:
+    """The survey view for the invitation in ``params['code']``, or a polite refusal."""
     requested = params.get("lang")
     try:
         invitation = check_invitation(app.store, params.get("code"))
     except InvitationRefused as exc:
-        return w.HTML(refusal_html(exc.reason, pick_language(requested, app.settings.language)))
+        return notice_widget(refusal_html(exc.reason, pick_language(requested,
+                                                                    app.settings.language)))
     group_lang = app.store.get_group(invitation.group_id).get("language") or app.settings.language
     lang = pick_language(requested, group_lang)
-    return SurveyView(app.store, app.settings, app.instrument, invitation, lang).widget
+    return SurveyView(app.store, app.settings, app.instrument, invitation, lang)
+
+
+def open_survey(app: SurveyApp, params: dict[str, str]) -> w.Widget:
+    """What ``notebooks/survey.ipynb`` shows for the viewer's request."""
+    built = build_survey(app, params)
+    return built.widget if isinstance(built, SurveyView) else built

@@ -64,8 +64,22 @@ def header_box(content: object, *extra: object) -> object:
 def page_notice_html(lang: str, title: str, body: str, kind: str = "refused") -> str:
     """A whole page of one short message under the brand (refusals, thank-you)."""
     brand = esc(t("app.site.title", lang))
-    return (f'<header class="kit-header"><div class="kit-brand">{brand}</div></header>'
-            + notice_html(title, body, kind))
+    return (f'<div class="kit-notice-page"><div class="kit-brandbar">{brand}</div>'
+            + notice_html(title, body, kind) + "</div>")
+
+
+def notice_widget(html_text: str) -> object:
+    """An HTML widget as wide as the page, for a page notice."""
+    import ipywidgets as w
+
+    return w.HTML(html_text, layout=w.Layout(width="100%"))
+
+
+def app_layout() -> object:
+    """The layout of an app's outermost box: the page's width, centred."""
+    import ipywidgets as w
+
+    return w.Layout(width="100%", max_width="1080px", margin="0 auto")
 
 
 def notice_html(title: str, body: str, kind: str = "refused") -> str:

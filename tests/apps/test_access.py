@@ -21,8 +21,8 @@ from kit.apps.keys import KeyRefused, create_key, dashboard_url, hash_secret, re
 from kit.errors import NotFoundError, ParameterError
 from kit.instrument import load_instrument
 from kit.settings import load_settings
-from kit.store import open_store
 from kit.store import access as repo
+from kit.store import open_store
 from kit.store.access_tables import access_keys, invitations
 
 

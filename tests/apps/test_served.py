@@ -1,0 +1,199 @@
+"""The served apps for real: ``kit serve`` on loopback, Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from kit.apps.invitations import create_invitations
+from kit.i18n import t
+from kit.scoring import score_responses
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
+
+CHART = "[data-kit-chart=profile] svg"
+
+
+def _get(url: str, method: str = "GET") -> tuple[int, str, dict]:
+    req = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode("utf-8", "replace"), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace"), dict(e.headers)
+
+
+def _dashboard(served, query: str) -> str:
+    return served.url(f"/voila/render/group_dashboard.ipynb?{query}")
+
+
+# -- without a browser ----------------------------------------------------------------------------
+def test_no_listing_no_sources_no_other_notebooks(served):
+    status, body, _ = _get(served.url("/"))
+    assert status == 200 and t("app.landing.title", "nb") in body and ".ipynb" not in body
+    for path in ("/voila/tree", "/voila/tree/", "/voila/api/contents", "/voila/api/contents/",
+                 "/voila/files/group_dashboard.ipynb", "/voila/render/group_report.ipynb",
+                 "/voila/render/../kit/settings.py", "/api/kernels", "/api/contents",
+                 "/voila/render/notebooks.ipynb"):
+        status, body, _ = _get(served.url(path))
+        assert status == 404, path
+        assert "Traceback" not in body and "prepare_dashboard" not in body
+    status, _, _ = _get(served.url("/api/kernels"), "POST")
+    assert status in (404, 405)
+
+
+def test_report_download_is_key_checked(served):
+    out = served.settings.outputs_dir / "run" / "groups"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{served.group_a}_after.pdf").write_bytes(b"%PDF-1.4 report of A")
+    (out / f"{served.group_b}_after.pdf").write_bytes(b"%PDF-1.4 report of B")
+    status, body, headers = _get(served.url(f"/kit/report?key={served.key_a}&group={served.group_b}"))
+    assert status == 200 and headers["Content-Type"] == "application/pdf"
+    assert "report of A" in body and served.group_a in headers["Content-Disposition"]
+    status, body, _ = _get(served.url("/kit/report?key=wrong-key-0123456789"))
+    assert status == 403 and t("app.key.wrong", "nb") in body and "report of" not in body
+    status, body, _ = _get(served.url(f"/kit/report?group={served.group_b}"))
+    assert status == 403 and t("app.key.missing", "nb") in body
+
+
+# -- in the browser -------------------------------------------------------------------------------
+def test_dashboard_renders_charts_and_changes_with_a_filter(served, page, screenshot_dir):
+    page.goto(_dashboard(served, f"key={served.key_a}"), wait_until="commit")
+    page.wait_for_selector(CHART)
+    name_a = served.store.get_group(served.group_a)["name"]
+    assert name_a in page.inner_text(".kit-header")
+    page.screenshot(path=str(screenshot_dir / "dashboard.png"), full_page=True)
+    first = page.inner_html("[data-kit-chart=profile]")
+    page.get_by_role("button", name=t("common.wave.before", "nb"), exact=True).click()
+    page.wait_for_function(
+        "prev => { const el = document.querySelector('[data-kit-chart=profile]');"
+        " return el && el.innerHTML !== prev && el.querySelector('svg'); }", arg=first)
+    assert t("common.wave.before", "nb") in page.inner_text(".kit-header")
+    page.get_by_role("tab", name=t("app.dashboard.tab.items", "nb")).click()
+    page.wait_for_selector("[data-kit-chart=distribution] svg")
+    dist = page.inner_html("[data-kit-chart=distribution]")
+    page.select_option(".kit-controls select", index=4)
+    page.wait_for_function(
+        "prev => { const el = document.querySelector('[data-kit-chart=distribution]');"
+        " return el && el.innerHTML !== prev && el.querySelector('svg'); }", arg=dist)
+    page.screenshot(path=str(screenshot_dir / "dashboard-items.png"), full_page=True)
+    assert "Traceback" not in page.content()
+
+
+def test_wrong_key_shows_a_short_message_and_no_data(served, page, screenshot_dir):
+    page.goto(_dashboard(served, f"key={served.key_a[:-3]}xyz&group={served.group_a}"),
+              wait_until="commit")
+    page.wait_for_selector("[data-kit-notice=refused]")
+    text = page.inner_text("body")
+    assert t("app.key.wrong", "nb") in text
+    assert served.store.get_group(served.group_a)["name"] not in text
+    assert page.query_selector("svg.marks, [data-kit-chart]") is None
+    page.screenshot(path=str(screenshot_dir / "dashboard-wrong-key.png"), full_page=True)
+
+
+def test_group_a_key_never_shows_group_b_and_viewers_cannot_run_code(served, page, tmp_path):
+    name_a = served.store.get_group(served.group_a)["name"]
+    name_b = served.store.get_group(served.group_b)["name"]
+    query = (f"group={served.group_b}&key={served.key_a}&key={served.key_b}"
+             f"&group_id={served.group_b}&lang=en")
+    page.goto(_dashboard(served, query), wait_until="commit")
+    page.wait_for_selector(CHART)
+    for tab in ("items", "change", "agreement", "comments"):
+        page.get_by_role("tab", name=t(f"app.dashboard.tab.{tab}", "en")).click()
+        page.wait_for_timeout(300)
+    body = page.inner_text("body")
+    assert name_a in body and name_b not in body and served.group_b not in page.content()
+
+    # Voilà refuses execute requests from viewers: send one on the page's own kernel.
+    config = json.loads(page.inner_text("#jupyter-config-data"))
+    kernel_id = config["kernelId"]
+    marker = tmp_path / "executed.txt"
+    code = f"open({str(marker)!r}, 'w').write('ran')"
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        replies = pool.submit(asyncio.run, _try_execute(served.kit.port, kernel_id, code)).result()
+    assert not marker.exists()
+    assert "kernel_info_reply" in replies  # the channel works ...
+    assert "execute_reply" not in replies and "execute_input" not in replies  # ... code does not
+
+
+async def _try_execute(port: int, kernel_id: str, code: str) -> list[str]:
+    from tornado.websocket import websocket_connect
+
+    session = uuid.uuid4().hex
+    ws = await websocket_connect(
+        f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?session_id={session}")
+    msg = {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request",
+                      "username": "viewer", "session": session, "date": "", "version": "5.3"},
+           "parent_header": {}, "metadata": {}, "channel": "shell",
+           "content": {"code": code, "silent": False, "store_history": False,
+                       "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}
+    await ws.write_message(json.dumps(msg))
+    # an allowed request on the same channel, to show the channel itself works
+    info = {**msg, "header": {**msg["header"], "msg_id": uuid.uuid4().hex,
+                              "msg_type": "kernel_info_request"}, "content": {}}
+    await ws.write_message(json.dumps(info))
+    seen: list[str] = []
+    try:
+        while True:
+            raw = await asyncio.wait_for(ws.read_message(), timeout=4)
+            if raw is None:
+                break
+            if isinstance(raw, str):
+                seen.append(json.loads(raw).get("header", {}).get("msg_type", ""))
+    except TimeoutError:
+        pass
+    ws.close()
+    return seen
+
+
+def test_survey_submission_reaches_the_store_and_a_score(served, page, screenshot_dir):
+    store, group = served.store, served.group_a
+    from kit.instrument import load_instrument
+
+    inst = load_instrument("lagprofil")
+    before = len(store.load_responses(inst, [group], ["after"]))
+    code = create_invitations(store, group, "after", 1)[0]
+    link = served.url(f"/voila/render/survey.ipynb?code={code}&lang=en")
+    page.goto(link, wait_until="commit")
+    page.wait_for_selector(".kit-item")
+    page.screenshot(path=str(screenshot_dir / "survey.png"), full_page=True)
+    first_items = inst.dimensions[0].item_ids
+    for i in range(len(first_items)):
+        page.locator(".kit-item").nth(i).get_by_role("button", name="6", exact=True).click()
+    page.wait_for_function(
+        f"() => document.querySelector('[data-kit-progress]').innerText.includes('{len(first_items)} of')")
+    next_label = t("app.survey.next", "en")
+    review_label = t("app.survey.review", "en")
+    for _ in range(len(inst.dimensions) + 1):
+        button = page.get_by_role("button", name=re.compile(f"^({next_label}|{review_label})$"))
+        if not button.is_visible():
+            break
+        button.click()
+        page.wait_for_timeout(150)
+    page.get_by_role("button", name=t("app.survey.submit", "en")).click()
+    page.wait_for_selector("[data-kit-notice=done]")
+    page.screenshot(path=str(screenshot_dir / "survey-done.png"), full_page=True)
+    table = store.load_responses(inst, [group], ["after"])
+    assert len(table) == before + 1
+    new = table.iloc[-1]
+    assert [new[i] for i in first_items] == [6.0] * len(first_items)
+    dims = score_responses(table, inst).dimensions
+    row = dims[(dims["group"] == group) & (dims["dimension"] == inst.dimension_ids[0])]
+    assert int(row["n"].iloc[0]) == before + 1
+    page.reload(wait_until="commit")
+    page.wait_for_selector("[data-kit-notice=done]")
+    assert t("app.invitation.used", "en") in page.inner_text("body")
+    assert page.query_selector(".kit-item") is None
+
+
+def test_screenshots_are_saved(screenshot_dir: Path):
+    saved = {p.name for p in screenshot_dir.glob("*.png")}
+    assert {"dashboard.png", "dashboard-wrong-key.png", "survey.png"} <= saved
