@@ -1,35 +1,78 @@
-"""Writes the three report notebooks from kit.reports.params (run once; notebooks are committed)."""
+"""Write the three report notebooks from the parameter dataclasses (keeps them in sync).
+
+Run ``python -m kit.reports.make_notebooks`` after changing a parameter in ``params.py``;
+``tests/reports`` checks that the committed notebooks match.
+"""
+
+from __future__ import annotations
+
 from dataclasses import fields
+from pathlib import Path
+
 import nbformat
-from kit.reports.params import (GroupReportParams, CohortReportParams, ProgrammeReportParams,
-                                parameters_cell_source)
 
-def make(cls, opener, sections, path, doc):
+from kit.reports.params import (
+    CohortReportParams,
+    GroupReportParams,
+    ProgrammeReportParams,
+    ReportParams,
+    parameters_cell_source,
+)
+from kit.settings import PROJECT_DIR
+
+NOTEBOOKS = {
+    GroupReportParams: (
+        "open_group_report",
+        ["cover", "how_to_read", "summary", "profile", "change", "disagreement",
+         "distributions", "comments", "exercises", "actions", "appendix"],
+        "One leadership group's report for one wave:\n"
+        "#   papermill notebooks/group_report.ipynb out.ipynb -p group_id <id> -p waves before,after",
+    ),
+    CohortReportParams: (
+        "open_cohort_report",
+        ["cover", "side_by_side", "change"],
+        "A cohort's groups side by side:\n"
+        "#   papermill notebooks/cohort_report.ipynb out.ipynb -p cohort_id <id>",
+    ),
+    ProgrammeReportParams: (
+        "open_programme_report",
+        ["cover", "dimensions", "groups"],
+        "Every group's change across the programme:\n"
+        "#   papermill notebooks/programme_report.ipynb out.ipynb -p waves before,after",
+    ),
+}
+
+
+def build_notebook(cls: type[ReportParams]) -> nbformat.NotebookNode:
+    """The thin notebook for ``cls``: parameters, one call into kit, one cell per section."""
+    opener, sections, doc = NOTEBOOKS[cls]
     nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell(parameters_cell_source(cls))
-    p.metadata["tags"] = ["parameters"]
-    names = [f.name for f in fields(cls)]
-    call = ",\n    ".join(f"{n}={n}" for n in names)
+    params = nbformat.v4.new_code_cell(parameters_cell_source(cls))
+    params.metadata["tags"] = ["parameters"]
+    call = ",\n    ".join(f"{f.name}={f.name}" for f in fields(cls))
     setup = nbformat.v4.new_code_cell(
-        f"# {doc}\n# Every section comes from kit (kit/reports/layout.py); parameters are validated first.\n"
-        f"from kit.reports.notebook_api import {opener}\n\n"
-        f"report = {opener}(\n    {call},\n)")
-    cells = [p, setup] + [nbformat.v4.new_code_cell(f"report.{s}()") for s in sections]
-    nb.cells = cells
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        f"# {doc}\n# Every section comes from kit (kit/reports/layout.py); parameters are "
+        f"validated first.\nfrom kit.reports.notebook_api import {opener}\n\n"
+        f"report = {opener}(\n    {call},\n)"
+    )
+    nb.cells = [params, setup] + [nbformat.v4.new_code_cell(f"report.{s}()") for s in sections]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    for i, c in enumerate(nb.cells):
-        c.id = f"cell-{i:02d}"
-    nbformat.write(nb, path)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"
+    return nb
 
-make(GroupReportParams, "open_group_report",
-     ["cover", "how_to_read", "summary", "profile", "change", "disagreement", "distributions",
-      "comments", "exercises", "actions", "appendix"],
-     "notebooks/group_report.ipynb",
-     "One leadership group's report for one wave: papermill notebooks/group_report.ipynb out.ipynb -p group_id <id>")
-make(CohortReportParams, "open_cohort_report", ["cover", "side_by_side", "change"],
-     "notebooks/cohort_report.ipynb",
-     "A cohort's groups side by side: papermill notebooks/cohort_report.ipynb out.ipynb -p cohort_id <id>")
-make(ProgrammeReportParams, "open_programme_report", ["cover", "dimensions", "groups"],
-     "notebooks/programme_report.ipynb",
-     "Every group's change across the programme: papermill notebooks/programme_report.ipynb out.ipynb")
+
+def write_notebooks(notebooks_dir: Path = PROJECT_DIR / "notebooks") -> list[Path]:
+    paths = []
+    for cls in NOTEBOOKS:
+        path = notebooks_dir / cls.notebook
+        nbformat.write(build_notebook(cls), str(path))
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for p in write_notebooks():
+        print(p)

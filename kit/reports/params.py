@@ -423,6 +423,7 @@ def load_run_file(path: str | Path) -> RunSpec:
         )
         if k in data and data[k] is not None
     }
+    _job(ProgrammeReportParams, dict(shared), "", "", source, problems)  # shared values, once
     jobs: list[ReportJob] = []
     for gid in groups:
         for w in report_waves:

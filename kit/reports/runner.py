@@ -245,6 +245,7 @@ def execute_report(
         return result
     nb = nbformat.read(str(tmp), as_version=4)
     nb.metadata["kit"] = {
+        "kit_version": __version__,
         **meta,
         "parameters": params,
         "kind": kind,
