@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import io
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -97,9 +98,13 @@ def new_code(store: Store) -> str:
     raise RuntimeError("could not find a free session code")  # pragma: no cover
 
 
+_NOT_CODE = re.compile(r"[^A-Z0-9]")
+
+
 def normalise_code(code: str) -> str:
     """What a participant typed, as a code: upper case, no spaces or dashes."""
-    return "".join(ch for ch in str(code).upper() if ch.isalnum())[:12]
+    code = str(code).upper()
+    return code[:12] if code.isalnum() and code.isascii() else _NOT_CODE.sub("", code)[:12]
 
 
 def default_round_config(exercise: str, instrument: Instrument) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def test_pulse_answers_reach_the_facilitator(env) -> None:
     p02 = next(i for i in pulse["results"]["items"] if i["item"] == "P02")
     assert (p02["n"], p02["na"]) == (0, 3)
     # the participant's state: the open round with its items and the participant's own answers
-    path = f"/kit/live/api/s/{made.code}/state?lang=nb&token={tokens[0]}"
+    path = f"/kit/live/api/s/{made.code}/state?lang=nb&mine=1&token={tokens[0]}"
     status, data = server.call("GET", path)
     assert status == 200 and data["rounds"][0]["items"][0]["text"].startswith("Jeg kan")
     assert {(a["question"], a["value"]) for a in data["mine"]} == {("P01", 1.0), ("P02", None)}

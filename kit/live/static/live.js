@@ -16,6 +16,8 @@
   var drafts = {};           // round id -> text being typed
   var votes = {};            // round id -> statement id -> dots
   var pollTimer = null;
+  var needMine = true;       // ask for the participant's own answers (first load, new rounds)
+  var lastRev = "";
 
   function T(key, fields) {
     var s = (cfg.texts[lang] || {})[key] || key;
@@ -107,7 +109,8 @@
 
   function poll() {
     clearTimeout(pollTimer);
-    var url = "state?lang=" + lang + "&token=" + encodeURIComponent(getToken() || "");
+    var url = "state?lang=" + lang + "&token=" + encodeURIComponent(getToken() || "") +
+      (needMine ? "&mine=1" : "");
     return request("GET", url).then(function (data) {
       if (!data.ok) {
         cfg.error = data.message; render(); return;
@@ -117,8 +120,12 @@
         mine[a.round_id] = mine[a.round_id] || {};
         mine[a.round_id][a.question] = a;
       });
+      if (data.mine) { needMine = false; }
+      var rev = data.revision + "|" + JSON.stringify(data.rounds.map(function (r) { return r.id; }));
+      if (state && rev !== lastRev) { needMine = true; }  // new rounds: fetch own answers next time
+      lastRev = rev;
       state = data;
-      var sig = lang + "|" + data.revision + "|" + JSON.stringify(data.rounds.map(function (r) { return r.id; }));
+      var sig = lang + "|" + rev;
       if (sig !== shownSignature) { shownSignature = sig; render(); }
       pollTimer = setTimeout(poll, 2000);
     }).catch(function () {

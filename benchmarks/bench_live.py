@@ -1,0 +1,359 @@
+"""Load test of the live participant side: 300 participants join and answer a pulse round.
+
+Starts the real server as a subprocess on loopback (``kit serve`` with no preheated kernels, or
+with ``--standalone`` the live handlers alone), then simulates participants with asyncio + httpx:
+
+1. every participant opens the page and joins (all at once);
+2. the facilitator opens the pulse round through the console API;
+3. "taps": every participant answers the 8 items one tap at a time (one POST per tap, as the
+   page does) with 0-1 s of thinking between taps, while polling the state every 2 s;
+   "burst": every participant sends all 8 answers in one POST at the same instant.
+
+It prints p50/p95 latency, answers per second, answers lost (acknowledged but not in the store:
+must be 0), the time until the facilitator's view (the console's data API) shows every answer,
+and the server's memory, beside what 300 Voilà kernels would cost (one real kernel measured by
+rendering the facilitator notebook through the same server, multiplied by 300).
+Traffic goes only to 127.0.0.1 and is bounded (300 participants, 180 s at most).
+
+    python benchmarks/bench_live.py [--participants 300] [--standalone] [--no-kernel]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kit.instrument import load_instrument  # noqa: E402
+from kit.live import session as ls  # noqa: E402
+from kit.settings import load_settings  # noqa: E402
+from kit.store import live as repo  # noqa: E402
+from kit.store import live_tables as lt  # noqa: E402
+from kit.store import open_store  # noqa: E402
+
+TIME_LIMIT = 180.0
+MODES = {"taps": "8 taps per participant, 0-1 s apart, state polled every 2 s",
+         "burst": "all 8 answers in one POST, everyone at the same instant"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = {}
+        self.failed: dict[str, int] = {}
+
+    def add(self, kind: str, seconds: float, ok: bool) -> None:
+        self.latency.setdefault(kind, []).append(seconds)
+        if not ok:
+            self.failed[kind] = self.failed.get(kind, 0) + 1
+
+    def line(self, kind: str) -> str:
+        v = self.latency.get(kind, [])
+        return (f"{kind:>7}: n={len(v):5d}  p50={pct(v, 50) * 1000:7.1f} ms  "
+                f"p95={pct(v, 95) * 1000:7.1f} ms  max={max(v) * 1000:7.1f} ms  "
+                f"failed={self.failed.get(kind, 0)}")
+
+
+class Conn:
+    """One participant's keep-alive HTTP/1.1 connection (a phone keeps one open, too).
+
+    A minimal client on asyncio streams: the load generator must cost less CPU than the server
+    it measures (httpx spends several times the server's CPU at this concurrency)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: object = None,
+                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        data = b"" if body is None else json.dumps(body).encode()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                          f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                          f"{extra}\r\n".encode() + data)
+        assert self.reader is not None
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("closed")
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def timed(stats: Stats, kind: str, coro) -> tuple[int, bytes] | None:
+    t0 = time.perf_counter()
+    try:
+        status, body = await coro
+    except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
+        stats.add(kind, time.perf_counter() - t0, False)
+        return None
+    stats.add(kind, time.perf_counter() - t0, status == 200)
+    return status, body
+
+
+async def participant(host: str, port: int, code: str, stats: Stats, opened: asyncio.Event,
+                      acked: dict, items: list[str], mode: str, tokens: list[str],
+                      go: asyncio.Event, rng: random.Random) -> None:
+    conn = Conn(host, port)
+    try:
+        await timed(stats, "page", conn.request("GET", f"/kit/live/s/{code}"))
+        r = await timed(stats, "join", conn.request("POST", f"/kit/live/api/s/{code}/join", {}))
+        if r is None or r[0] != 200:
+            return
+        token = json.loads(r[1])["token"]
+        tokens.append(token)
+        await opened.wait()
+        r = await timed(stats, "state", conn.request(
+            "GET", f"/kit/live/api/s/{code}/state?mine=1&token={token}"))
+        rid = json.loads(r[1])["rounds"][0]["id"]
+        values = {item: rng.randint(1, 5) for item in items}
+        await go.wait()
+        path = f"/kit/live/api/s/{code}/answer"
+        if mode == "burst":
+            r = await timed(stats, "answer", conn.request(
+                "POST", path, {"token": token, "round": rid, "answers": values}))
+            if r is not None and r[0] == 200:
+                for item, v in values.items():
+                    acked[(token, item)] = (float(v), time.perf_counter())
+            return
+        last_poll = time.perf_counter()
+        for item, v in values.items():
+            await asyncio.sleep(rng.uniform(0, 1.0))
+            r = await timed(stats, "answer", conn.request(
+                "POST", path, {"token": token, "round": rid, "answers": {item: v}}))
+            if r is not None and r[0] == 200:
+                acked[(token, item)] = (float(v), time.perf_counter())
+            if time.perf_counter() - last_poll > 2:
+                last_poll = time.perf_counter()
+                await timed(stats, "state", conn.request(
+                    "GET", f"/kit/live/api/s/{code}/state?token={token}"))
+    finally:
+        conn.close()
+
+
+async def run_round(host: str, port: int, made: ls.CreatedSession, rid: int, n: int, mode: str,
+                    items: list[str]) -> dict:
+    stats = Stats()
+    acked: dict = {}
+    tokens: list[str] = []
+    opened, go = asyncio.Event(), asyncio.Event()
+    rng = random.Random(7)
+    tasks = [asyncio.create_task(participant(host, port, made.code, stats, opened, acked, items,
+                                             mode, tokens, go, rng)) for _ in range(n)]
+    while len(stats.latency.get("join", [])) < n and not all(t.done() for t in tasks):
+        await asyncio.sleep(0.05)
+    headers = {"X-Kit-Key": made.key}
+    console = Conn(host, port)
+    status, body = await console.request("POST", f"/kit/live/api/console/{made.code}/round",
+                                         {"round": rid, "action": "open"}, headers)
+    assert status == 200, body
+    opened.set()
+    while len(stats.latency.get("state", [])) < len(tokens) and not all(t.done() for t in tasks):
+        await asyncio.sleep(0.05)
+    t_start = time.perf_counter()
+    go.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), TIME_LIMIT)
+    t_end = max((t for _, t in acked.values()), default=time.perf_counter())
+    # the facilitator's view: the console's data API, polled until every answer shows
+    visible_after = float("nan")
+    while time.perf_counter() - t_end < 30:
+        status, body = await console.request("GET", f"/kit/live/api/console/{made.code}/state",
+                                             None, headers)
+        rnd = next(x for x in json.loads(body)["rounds"] if x["id"] == rid)
+        if rnd["answers"] >= len(acked):
+            visible_after = time.perf_counter() - t_end
+            break
+        await asyncio.sleep(0.05)
+    console.close()
+    return {"stats": stats, "acked": acked, "tokens": tokens, "seconds": t_end - t_start,
+            "visible_after": visible_after}
+
+
+def lost_answers(store, rid: int, acked: dict) -> int:
+    from sqlalchemy import select
+
+    a, p = lt.live_answers, lt.live_participants
+    with store.begin() as conn:
+        rows = conn.execute(select(p.c.token, a.c.question, a.c.value)
+                            .join(p, p.c.id == a.c.participant_id)
+                            .where(a.c.round_id == rid)).all()
+    have = {(t, q): v for t, q, v in rows}
+    return sum(1 for key, (v, _) in acked.items() if have.get(key) != v)
+
+
+def kernel_cost(base: str, server_pid: int) -> tuple[float, float] | None:
+    """Render the facilitator notebook once (one real Voilà kernel): seconds and kernel RSS."""
+    before = set(children(server_pid))
+    t0 = time.perf_counter()
+    try:
+        r = httpx.get(f"{base}/voila/render/facilitator.ipynb", timeout=120)
+    except httpx.HTTPError:
+        return None
+    seconds = time.perf_counter() - t0
+    if r.status_code != 200:
+        return None
+    kernels = [pid for pid in children(server_pid) if pid not in before]
+    if not kernels:
+        return None
+    return seconds, sum(rss_mb(pid) for pid in kernels)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--participants", type=int, default=300)
+    ap.add_argument("--standalone", action="store_true",
+                    help="serve the live handlers alone instead of through 'kit serve'")
+    ap.add_argument("--no-kernel", action="store_true", help="skip measuring a Voilà kernel")
+    args = ap.parse_args()
+    n = max(1, min(args.participants, 1000))
+    home = Path(tempfile.mkdtemp(prefix="kit-bench-live-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    env.update({"KIT_HOME": str(home), "KIT_PORT": str(port), "KIT_HOST": "127.0.0.1",
+                "KIT_LANGUAGE": "en"})
+    settings = load_settings(home_dir=home, port=port, language="en")
+    store = open_store(settings)
+    store.save_group("bench", "Bench team")
+    standalone = args.standalone or shutil.which("kit") is None
+    if standalone:
+        cmd = [sys.executable, "-m", "kit.live.server"]
+    else:
+        cmd = [sys.executable, "-m", "kit.cli", "serve", "--pool", "0", "--survey-pool", "0",
+               "--facilitator-pool", "0"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/kit/live/join", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                print("the server did not start", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        idle = rss_mb(proc.pid)
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        print(f"machine: {os.cpu_count()} cores, load average {' '.join(load)} before the run "
+              "(the client runs on the same cores as the server)")
+        print(f"server: {'kit.live.server (standalone)' if standalone else 'kit serve'} "
+              f"pid {proc.pid} on {base}; RSS idle {idle:.0f} MB; {n} participants")
+        results = {}
+        for mode in ("taps", "burst"):
+            made = ls.create_session(store, settings, title=f"bench {mode}", group_ids=["bench"],
+                                     exercises=["pulse"])
+            rid = repo.list_rounds(store, made.session_id)[0]["id"]
+            items = list(load_instrument("pulse").item_ids)
+            cpu0, me0 = cpu_seconds(proc.pid), time.process_time()
+            res = asyncio.run(run_round("127.0.0.1", port, made, rid, n, mode, items))
+            cpu1, me1 = cpu_seconds(proc.pid), time.process_time()
+            lost = lost_answers(store, rid, res["acked"])
+            res["lost"] = lost
+            results[mode] = res
+            st = res["stats"]
+            print(f"\n== {mode}: {MODES[mode]}")
+            for kind in ("page", "join", "state", "answer"):
+                print("  " + st.line(kind))
+            rate = len(res["acked"]) / res["seconds"]
+            print(f"  answers acknowledged: {len(res['acked'])} of {n * len(items)} "
+                  f"in {res['seconds']:.2f} s = {rate:.0f} answers/s")
+            print(f"  answers lost: {lost}")
+            print(f"  CPU used: server {cpu1 - cpu0:.1f} s, load client {me1 - me0:.1f} s")
+            print(f"  facilitator's view shows all answers {res['visible_after'] * 1000:.0f} ms "
+                  "after the last acknowledgement (console API; the console notebook polls the "
+                  "store every 1 s)")
+            print(f"  server RSS now {rss_mb(proc.pid):.0f} MB, "
+                  f"peak {rss_mb(proc.pid, 'VmHWM'):.0f} MB")
+        peak = rss_mb(proc.pid, "VmHWM")
+        if not args.no_kernel and not standalone:
+            cost = kernel_cost(base, proc.pid)
+            if cost:
+                sec, mb = cost
+                print(f"\none Voilà kernel (facilitator.ipynb rendered through the same server): "
+                      f"{sec:.1f} s to first page, {mb:.0f} MB RSS")
+                print(f"300 such kernels would need about {300 * mb / 1024:.1f} GB and "
+                      f"{300 * sec / 60:.0f} kernel-minutes to start (measured one, multiplied)")
+                print(f"the live server served {n} participants with a peak RSS of {peak:.0f} MB")
+        ok = all(pct(r["stats"].latency["answer"], 95) < 0.5 and r["lost"] == 0
+                 and r["visible_after"] < 2 for r in results.values()) and peak < 500
+        print("\ntargets (p95 < 500 ms, 0 lost, visible < 2 s, memory < 500 MB): "
+              + ("met" if ok else "NOT met"))
+        return 0 if ok else 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
