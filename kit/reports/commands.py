@@ -26,10 +26,18 @@ def register(subparsers: Any) -> None:
             "index.html. Reports whose inputs did not change are skipped."
         ),
     )
-    p.add_argument("run_file", type=Path, help="the run file, e.g. parameters/demo_programme.yaml")
+    p.add_argument(
+        "run_file",
+        type=Path,
+        help="the run file, e.g. parameters/demo_programme.yaml; or a report notebook executed "
+        "with the papermill CLI, to export it to HTML and PDF beside it",
+    )
     p.add_argument("--force", action="store_true", help="remake every report, changed or not")
     p.add_argument(
-        "--workers", type=int, default=None, metavar="N",
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
         help="reports made at the same time (default: the number of cores)",
     )
     p.add_argument("--no-pdf", action="store_true", help="make HTML only (no Chromium needed)")
@@ -47,9 +55,23 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from kit.reports.params import load_run_file
     from kit.reports.runner import run_reports
 
+    if args.run_file.suffix == ".ipynb":
+        from kit.reports.export import export_notebook
+
+        html_path, pdf_path = export_notebook(
+            args.run_file, pdf=not args.no_pdf, chromium_path=settings.chromium_path
+        )
+        for path in (html_path, pdf_path):
+            if path is not None:
+                print(t("report.cli.exported", settings.language, path=path))
+        return 0
     spec = load_run_file(_resolve(args.run_file, settings))
     summary = run_reports(
-        spec, settings, force=args.force, workers=args.workers, pdf=not args.no_pdf,
+        spec,
+        settings,
+        force=args.force,
+        workers=args.workers,
+        pdf=not args.no_pdf,
         progress=not args.quiet,
     )
     print_summary(summary, settings.language)
@@ -71,8 +93,12 @@ def print_summary(summary: Any, lang: str) -> None:
     """The end-of-run summary: counts, each failure with its cell and kept notebook, the index."""
     print(
         t(
-            "report.cli.summary", lang, made=len(summary.made), skipped=len(summary.skipped),
-            failed=len(summary.failed), seconds=f"{summary.seconds:.1f}",
+            "report.cli.summary",
+            lang,
+            made=len(summary.made),
+            skipped=len(summary.skipped),
+            failed=len(summary.failed),
+            seconds=f"{summary.seconds:.1f}",
         )
     )
     for o in summary.failed:
@@ -83,8 +109,9 @@ def print_summary(summary: Any, lang: str) -> None:
     print(t("report.cli.index", lang, path=summary.index_path))
 
 
-def build_demo_reports(settings: Settings, *, force: bool = False, progress: bool = True,
-                       workers: int | None = None) -> Any:
+def build_demo_reports(
+    settings: Settings, *, force: bool = False, progress: bool = True, workers: int | None = None
+) -> Any:
     """Make the demo's reports (parameters/demo_programme.yaml); returns the RunSummary."""
     from kit.reports.params import load_run_file
     from kit.reports.runner import run_reports

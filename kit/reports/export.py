@@ -1,7 +1,8 @@
 """From an executed notebook to a self-contained HTML page and an A4 PDF.
 
 - :func:`export_html`: nbconvert's ``HTMLExporter`` with the kit's own template
-  (``templates/kit_report``): outputs only, no code, the CSS inline, no script, no URL to another host.
+  (``templates/kit_report``): outputs only, no code, the CSS inline, no script, no URL to
+  another host.
 - :class:`PdfPrinter`: one headless Chromium (Playwright, the system's ``/usr/bin/chromium``) that
   prints many HTML files to A4 PDFs with page numbers; start it once per run.
 - :func:`atomic_write_bytes` / :func:`atomic_write_text`: temp file in the same folder, then
@@ -61,8 +62,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 def temp_path_for(path: Path) -> Path:
     """A unique temp name beside ``path`` (for writers that need a path, like papermill)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     os.chmod(tmp, 0o644)
     return Path(tmp)
@@ -210,3 +212,24 @@ def _escape(text: str) -> str:
     import html
 
     return html.escape(text, quote=True)
+
+
+def export_notebook(
+    nb_path: Path, *, pdf: bool = True, chromium_path: str = "/usr/bin/chromium", language: str = ""
+) -> tuple[Path, Path | None]:
+    """HTML (and PDF) beside an executed report notebook, e.g. one made by the papermill CLI."""
+    import nbformat
+
+    from kit.reports.runner import _title_and_language
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    params = nb.metadata.get("papermill", {}).get("parameters", {})
+    title, lang = _title_and_language(nb, {"language": language or params.get("language", "")})
+    html_path = nb_path.with_suffix(".html")
+    atomic_write_text(html_path, export_html(nb, title=title, language=lang))
+    if not pdf:
+        return html_path, None
+    pdf_path = nb_path.with_suffix(".pdf")
+    with PdfPrinter(chromium_path) as printer:
+        printer.print_pdf(html_path, pdf_path, language=lang, title=title)
+    return html_path, pdf_path

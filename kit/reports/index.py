@@ -1,4 +1,5 @@
-"""The index page of a run: every report with links to its HTML, PDF and notebook, failures marked."""
+"""The index page of a run: every report with links to its HTML, PDF and notebook; failures
+marked."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def render_index(summary: RunSummary, lang: str) -> str:
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
         f"<title>{esc(summary.title)}</title><style>{css}</style></head><body>"
-        f'<main class="kit-report kit-index"><p class="kit-kicker">{esc(t("report.index.title", lang))}</p>'
+        f'<main class="kit-report kit-index">'
+        f'<p class="kit-kicker">{esc(t("report.index.title", lang))}</p>'
         f"<h1>{esc(summary.title)}</h1><p>{esc(counts)}</p>"
         f'<table class="kit-table kit-index-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></main></body></html>"

@@ -43,7 +43,14 @@ def _num(value: Any, digits: int = 1, signed: bool = False, lang: str = "nb") ->
 def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], cls: str = "") -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="kit-table {cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<table class="kit-table {cls}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def _p(text: str) -> str:
+    return f"<p>{esc(text)}</p>"
 
 
 def _section(cls: str, title: str, body: str, *, page_break: bool = False) -> Fragment:
@@ -107,7 +114,8 @@ class GroupReport:
         if not r.reportable:
             notice = (
                 f'<div class="kit-notice kit-suppressed"><h2>{esc(_("suppressed.title"))}</h2>'
-                f"<p>{esc(r.suppressed_text)}</p><p>{esc(_('suppressed.body', n=r.respondents, min_n=r.min_respondents))}</p></div>"
+                f"{_p(r.suppressed_text)}"
+                f"{_p(_('suppressed.body', n=r.respondents, min_n=r.min_respondents))}</div>"
             )
         return Fragment(
             f'<section class="kit-cover" data-lang="{self.lang}">'
@@ -119,8 +127,9 @@ class GroupReport:
 
     def how_to_read(self) -> Fragment:
         _ = self._t
+        lo, hi, min_n = self.res.scale_min, self.res.scale_max, self.res.min_respondents
         items = "".join(
-            f"<li>{esc(_(f'how.{k}', lo=self.res.scale_min, hi=self.res.scale_max, min_n=self.res.min_respondents))}</li>"
+            f"<li>{esc(_(f'how.{k}', lo=lo, hi=hi, min_n=min_n))}</li>"
             for k in ("scale", "norm", "agreement", "anonymity", "conversation")
         )
         return _section("kit-how", _("how.title"), f'<ul class="kit-how-list">{items}</ul>')
@@ -155,15 +164,18 @@ class GroupReport:
             ch = r.change.dropna(subset=["change"]).sort_values("change", ascending=False)
             up = ch[ch["ci_low"] > 0]
             down = ch[ch["ci_high"] < 0]
-            parts.append(
-                f"<p>{esc(_('summary.change', before=r.baseline_wave_name, after=r.wave_name, up=len(up), down=len(down), n=len(ch)))}"
-                + (
-                    f" {esc(_('summary.change_most', names=', '.join(ch['dimension_name'].head(2))))}"
-                    if len(ch)
-                    else ""
-                )
-                + "</p>"
+            most = ", ".join(ch["dimension_name"].head(2))
+            text = _(
+                "summary.change",
+                before=r.baseline_wave_name,
+                after=r.wave_name,
+                up=len(up),
+                down=len(down),
+                n=len(ch),
             )
+            if len(ch):
+                text += " " + _("summary.change_most", names=most)
+            parts.append(_p(text))
         if r.disagreements:
             names = ", ".join(r.dimension_name(x) for x in r.disagreements)
             parts.append(f'<p class="kit-flag">{esc(_("summary.disagreement", names=names))}</p>')
@@ -338,7 +350,22 @@ class GroupReport:
         a = r.actions
         cols = [c for c in ("action", "owner", "due_date", "dimension", "status") if c in a]
         names = {c: _(f"actions.{c}") for c in cols}
-        rows = [[esc(rec.get(c)) for c in cols] for rec in a.to_dict("records")]
+        dim_names = dict(
+            zip(r.dimensions["dimension"], r.dimensions["dimension_name"], strict=True)
+        )
+        statuses = {"open", "in_progress", "done", "dropped"}
+
+        def cell(rec: dict[str, Any], c: str) -> str:
+            value = rec.get(c)
+            if c == "dimension":
+                value = dim_names.get(value, value or "")
+            elif c == "status" and value in statuses:
+                value = _(f"actions.status.{value}")
+            elif c == "due_date":
+                value = _date(value, self.lang) if value else ""
+            return esc(value)
+
+        rows = [[cell(rec, c) for c in cols] for rec in a.to_dict("records")]
         return _section(
             "kit-actions",
             _("actions.title"),
@@ -349,8 +376,8 @@ class GroupReport:
         r, _ = self.res, self._t
         m = r.method
         parts = [
-            f"<p>{esc(_('method.scale', lo=r.scale_min, hi=r.scale_max, options=m.get('options', '')))}</p>",
-            f"<p>{esc(_('method.anonymity', min_n=r.min_respondents, min_c=r.min_comment_respondents))}</p>",
+            _p(_("method.scale", lo=r.scale_min, hi=r.scale_max, options=m.get("options", ""))),
+            _p(_("method.anonymity", min_n=r.min_respondents, min_c=r.min_comment_respondents)),
         ]
         if r.reportable:
             parts += [
@@ -359,8 +386,16 @@ class GroupReport:
                 '<p class="kit-formula">r<sub>wg(J)</sub> = J(1 − s̄²/σ²<sub>EU</sub>) / '
                 "[J(1 − s̄²/σ²<sub>EU</sub>) + s̄²/σ²<sub>EU</sub>], σ²<sub>EU</sub> = (A² − 1)/12"
                 f" = {_num(m.get('null_variance'), 1, lang=self.lang)}</p>",
-                f"<p>{esc(_('method.rwg', threshold=_num(m.get('agreement_threshold'), 2, lang=self.lang)))}</p>",
-                f"<p>{esc(_('method.norm', norm=m.get('norm_groups', 0), base=_('method.norm_base.' + r.norm_base)))}</p>",
+                _p(
+                    _("method.rwg", threshold=_num(m.get("agreement_threshold"), 2, lang=self.lang))
+                ),
+                _p(
+                    _(
+                        "method.norm",
+                        norm=m.get("norm_groups", 0),
+                        base=_("method.norm_base." + r.norm_base),
+                    )
+                ),
                 f"<p>{esc(_('method.reliability'))}</p>",
             ]
             table = m.get("table")
@@ -384,9 +419,14 @@ class GroupReport:
                 )
         prov = self.provenance
         if prov:
-            parts.append(
-                f'<p class="kit-muted">{esc(_("method.provenance", kit=prov.get("kit_version", ""), instrument=r.instrument_id, version=r.instrument_version, data=str(prov.get("data_hash", ""))[:12]))}</p>'
+            made = _(
+                "method.provenance",
+                kit=prov.get("kit_version", ""),
+                instrument=r.instrument_id,
+                version=r.instrument_version,
+                data=str(prov.get("data_hash", ""))[:12],
             )
+            parts.append(f'<p class="kit-muted">{esc(made)}</p>')
         return _section("kit-appendix", _("method.title"), "".join(parts), page_break=True)
 
     def all_sections(self) -> list[Fragment]:
@@ -432,11 +472,14 @@ class CohortReport:
         table = _table(
             [_("cohort.group"), _("cover.wave"), _("cover.respondents"), _("cohort.status")], rows
         )
+        subtitle = _(
+            "cohort.subtitle", n=r.groups["group_id"].nunique(), report_date=_today(self.lang)
+        )
         return Fragment(
             f'<section class="kit-cover" data-lang="{self.lang}">'
             f'<p class="kit-kicker">{esc(r.programme)} · {esc(_("cohort.kind"))}</p>'
             f"<h1>{esc(r.cohort_name)}</h1>"
-            f'<p class="kit-subtitle">{esc(_("cohort.subtitle", n=r.groups["group_id"].nunique(), report_date=_today(self.lang)))}</p>'
+            f'<p class="kit-subtitle">{esc(subtitle)}</p>'
             f"{table}<p>{esc(_('cohort.intro', min_n=r.min_respondents))}</p></section>"
         )
 
@@ -498,12 +541,20 @@ class ProgrammeReport:
         shown = r.groups_summary["group"].nunique() if len(r.groups_summary) else 0
         improved = int((r.groups_summary["mean_change"] > 0).sum()) if shown else 0
         rows = [[esc(c["name"]), esc(c["groups"])] for c in r.cohorts.to_dict("records")]
+        subtitle = _(
+            "programme.subtitle",
+            before=r.before_name,
+            after=r.after_name,
+            report_date=_today(self.lang),
+        )
+        left = len(r.groups_left_out)
         return Fragment(
             f'<section class="kit-cover" data-lang="{self.lang}">'
-            f'<p class="kit-kicker">{esc(_("programme.kind"))}</p><h1>{esc(r.programme or _("programme.kind"))}</h1>'
-            f'<p class="kit-subtitle">{esc(_("programme.subtitle", before=r.before_name, after=r.after_name, report_date=_today(self.lang)))}</p>'
+            f'<p class="kit-kicker">{esc(_("programme.kind"))}</p>'
+            f"<h1>{esc(r.programme or _('programme.kind'))}</h1>"
+            f'<p class="kit-subtitle">{esc(subtitle)}</p>'
             f"{_table([_('cover.cohort'), _('programme.groups')], rows)}"
-            f"<p>{esc(_('programme.headline', shown=shown, improved=improved, left=len(r.groups_left_out)))}</p></section>"
+            f"{_p(_('programme.headline', shown=shown, improved=improved, left=left))}</section>"
         )
 
     def dimensions(self) -> Fragment:
@@ -524,7 +575,8 @@ class ProgrammeReport:
             [
                 esc(x["dimension_name"]),
                 _num(x["mean_change"], 2, True, self.lang),
-                f"{_num(x['ci_low'], 2, True, self.lang)} – {_num(x['ci_high'], 2, True, self.lang)}",
+                f"{_num(x['ci_low'], 2, True, self.lang)} – "
+                f"{_num(x['ci_high'], 2, True, self.lang)}",
                 esc(_("programme.improved_of", k=x["improved"], n=x["groups"])),
             ]
             for x in r.dimension_change.to_dict("records")

@@ -23,10 +23,22 @@ from kit.settings import PROJECT_DIR
 NOTEBOOKS = {
     GroupReportParams: (
         "open_group_report",
-        ["cover", "how_to_read", "summary", "profile", "change", "disagreement",
-         "distributions", "comments", "exercises", "actions", "appendix"],
+        [
+            "cover",
+            "how_to_read",
+            "summary",
+            "profile",
+            "change",
+            "disagreement",
+            "distributions",
+            "comments",
+            "exercises",
+            "actions",
+            "appendix",
+        ],
         "One leadership group's report for one wave:\n"
-        "#   papermill notebooks/group_report.ipynb out.ipynb -p group_id <id> -p waves before,after",
+        "#   papermill notebooks/group_report.ipynb out.ipynb -p group_id <id> "
+        "-p waves before,after",
     ),
     CohortReportParams: (
         "open_cohort_report",
@@ -56,8 +68,11 @@ def build_notebook(cls: type[ReportParams]) -> nbformat.NotebookNode:
         f"report = {opener}(\n    {call},\n)"
     )
     nb.cells = [params, setup] + [nbformat.v4.new_code_cell(f"report.{s}()") for s in sections]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"

@@ -40,7 +40,8 @@ class ReportParams:
     waves: str = field(
         default="",
         metadata=_help(
-            "comma-separated wave ids, earliest first; the report is for the last one and shows the "
+            "comma-separated wave ids, earliest first; the report is for the last one and shows "
+            "the "
             "change from the first; empty means every wave with data"
         ),
     )

@@ -136,8 +136,9 @@ def _start_kernel() -> None:
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc",
-                            ip=tempfile.mkdtemp(prefix="kit-kernel-") + "/k")
+    km = AsyncKernelManager(
+        kernel_name="python3", transport="ipc", ip=tempfile.mkdtemp(prefix="kit-kernel-") + "/k"
+    )
     run_sync(km.start_kernel)(cwd=str(Path.cwd()))
     kc = km.client()
     kc.start_channels()

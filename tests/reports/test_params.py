@@ -20,8 +20,15 @@ from kit.settings import PROJECT_DIR, load_settings
 
 
 def test_valid_group_params_are_typed() -> None:
-    p = validate_params(GroupReportParams, {"group_id": "k1-a", "waves": ["before", "after"],
-                                            "min_respondents": "5", "language": "en"})
+    p = validate_params(
+        GroupReportParams,
+        {
+            "group_id": "k1-a",
+            "waves": ["before", "after"],
+            "min_respondents": "5",
+            "language": "en",
+        },
+    )
     assert p.group_id == "k1-a"
     assert p.wave_list == ["before", "after"]
     assert p.min_respondents == 5
@@ -34,8 +41,10 @@ def test_unknown_name_is_an_error_with_a_suggestion() -> None:
 
 def test_every_problem_is_listed_at_once() -> None:
     with pytest.raises(ParameterError, match=r"4 problems") as info:
-        validate_params(GroupReportParams, {"group_id": "", "language": "de",
-                                            "min_respondents": 2, "norm_base": "world"})
+        validate_params(
+            GroupReportParams,
+            {"group_id": "", "language": "de", "min_respondents": 2, "norm_base": "world"},
+        )
     text = str(info.value)
     assert "is required: the id of the group" in text
     assert "must be one of nb, en or empty" in text
@@ -52,14 +61,16 @@ def test_bad_number_and_bad_url() -> None:
 
 def test_comment_threshold_below_score_threshold_is_refused() -> None:
     with pytest.raises(ParameterError, match=r"must be 0 or at least min_respondents"):
-        validate_params(GroupReportParams, {"group_id": "g", "min_respondents": 6,
-                                            "min_comment_respondents": 5})
+        validate_params(
+            GroupReportParams, {"group_id": "g", "min_respondents": 6, "min_comment_respondents": 5}
+        )
 
 
 def test_params_apply_to_settings(tmp_path: Path) -> None:
     settings = load_settings(home_dir=tmp_path)
-    p = validate_params(GroupReportParams, {"group_id": "g", "min_respondents": 6,
-                                            "database_url": "sqlite:///x.db"})
+    p = validate_params(
+        GroupReportParams, {"group_id": "g", "min_respondents": 6, "database_url": "sqlite:///x.db"}
+    )
     s = p.settings_for(settings)
     assert s.min_respondents == 6 and s.min_comment_respondents >= 7
     assert s.database_url == "sqlite:///x.db"
@@ -85,13 +96,21 @@ def test_demo_run_file_is_valid() -> None:
 
 def test_run_file_problems_are_collected(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("name: bad run\nwaves: [before]\nreport_waves: [after]\ngroups: ['a b']\n"
-                    "colour: blue\nlanguage: de\n", encoding="utf-8")
+    path.write_text(
+        "name: bad run\nwaves: [before]\nreport_waves: [after]\ngroups: ['a b']\n"
+        "colour: blue\nlanguage: de\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ParameterError, match=r"bad.yaml: \d+ problems") as info:
         load_run_file(path)
     text = str(info.value)
-    for expected in ("is not a run-file key", "must be a folder name", "is not one of waves",
-                     "is not an id", "must be one of nb, en or empty"):
+    for expected in (
+        "is not a run-file key",
+        "must be a folder name",
+        "is not one of waves",
+        "is not an id",
+        "must be one of nb, en or empty",
+    ):
         assert expected in text
 
 

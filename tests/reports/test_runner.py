@@ -32,7 +32,9 @@ def run(demo_settings: Settings, demo_store, tmp_path_factory: pytest.TempPathFa
     groups = ", ".join([*GOOD, SMALL, BROKEN])
     path.write_text(
         f"name: test_run\ntitle: Test run\nwaves: [before, after]\ngroups: [{groups}]\n"
-        "cohorts: [kull-1]\n", encoding="utf-8")
+        "cohorts: [kull-1]\n",
+        encoding="utf-8",
+    )
     spec = load_run_file(path)
     summary = run_reports(spec, demo_settings, workers=2, progress=False)
     return spec, summary, demo_settings
@@ -100,8 +102,14 @@ def test_under_threshold_group_shows_no_scores(run) -> None:
     html = _html(summary, SMALL)
     assert "For få svar til å vise resultater" in html
     assert "<svg" not in html  # no chart at all
-    for section in ("kit-summary", "kit-profile", "kit-change", "kit-distributions",
-                    "kit-comments", "kit-exercises"):
+    for section in (
+        "kit-summary",
+        "kit-profile",
+        "kit-change",
+        "kit-distributions",
+        "kit-comments",
+        "kit-exercises",
+    ):
         assert section not in html
     assert "Styrker å bygge på" not in html
     assert "Felles formål" not in html  # no dimension is named, let alone scored
@@ -110,8 +118,15 @@ def test_under_threshold_group_shows_no_scores(run) -> None:
 def test_report_shows_change_and_summary(run) -> None:
     _spec, summary, _ = run
     html = _html(summary, GOOD[0])
-    for text in ("Sammendrag", "Styrker å bygge på", "Utviklingsområder", "Endring over tid",
-                 "Forslag til øvelser", "Om metoden", "role=\"img\""):
+    for text in (
+        "Sammendrag",
+        "Styrker å bygge på",
+        "Utviklingsområder",
+        "Endring over tid",
+        "Forslag til øvelser",
+        "Om metoden",
+        'role="img"',
+    ):
         assert text in html
 
 
@@ -135,8 +150,9 @@ def test_pdf_is_a4_with_pages(run) -> None:
     assert pages >= 5
     assert "(A4)" in info, info
     out = pdf.parent / "page"
-    subprocess.run(["pdftoppm", "-png", "-r", "20", "-f", "1", "-l", "2", str(pdf), str(out)],
-                   check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "20", "-f", "1", "-l", "2", str(pdf), str(out)], check=True
+    )
     assert len(list(pdf.parent.glob("page-*.png"))) == 2
 
 
@@ -160,10 +176,17 @@ def test_single_report_runs_with_papermill_and_language_switches(run, tmp_path: 
 
     _spec, summary, settings = run
     out = tmp_path / "en.ipynb"
-    pm.execute_notebook(str(settings.notebooks_dir / "group_report.ipynb"), str(out),
-                        parameters={"group_id": GOOD[1], "waves": "before,after",
-                                    "language": "en", "database_url": settings.db_url},
-                        progress_bar=False)
+    pm.execute_notebook(
+        str(settings.notebooks_dir / "group_report.ipynb"),
+        str(out),
+        parameters={
+            "group_id": GOOD[1],
+            "waves": "before,after",
+            "language": "en",
+            "database_url": settings.db_url,
+        },
+        progress_bar=False,
+    )
     html_en = export_html(nbformat.read(str(out), as_version=4), title="t", language="en")
     html_nb = _html(summary, GOOD[1])
     assert "Summary" in html_en and "How to read this report" in html_en
