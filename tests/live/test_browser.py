@@ -41,6 +41,7 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
                 {"round": rounds["pulse"], "action": "open"}, headers=key)
     dialogs: list[str] = []
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page.set_default_timeout(45_000)  # a loaded 2-core machine
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -71,19 +72,19 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
     # a closed round: the page moves on to waiting
     server.call("POST", f"/kit/live/api/console/{made.code}/round",
                 {"round": rounds["pulse"], "action": "close"}, headers=key)
-    page.wait_for_selector("#waiting", timeout=10_000)
+    page.wait_for_selector("#waiting")
 
     # purpose: text with HTML/script is shown as text, never run
     evil = '<img src=x onerror="alert(1)"><script>alert(2)</script> Vi leder sammen'
     server.call("POST", f"/kit/live/api/console/{made.code}/round",
                 {"round": rounds["purpose"], "action": "open"}, headers=key)
-    page.wait_for_selector("textarea", timeout=10_000)
+    page.wait_for_selector("textarea")
     page.fill("textarea", evil)
     page.click("section[data-exercise=purpose] button.primary")
     page.wait_for_function("document.getElementById('status-line').textContent.includes('Lagret')")
     rnd = repo.get_round(live_store, rounds["purpose"])
     repo.update_round(live_store, rounds["purpose"], config={**rnd["config"], "phase": "vote"})
-    page.wait_for_selector("[data-statement]", timeout=10_000)
+    page.wait_for_selector("[data-statement]")
     assert page.locator("[data-statement] .q").first.text_content() == evil
     assert page.locator("main img").count() == 0 and page.locator("main script").count() == 0
     page.click("[data-statement] .dots button >> nth=1")
