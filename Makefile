@@ -38,7 +38,9 @@ bench: setup
 serve: setup
 	kit serve
 
+# Generated files only: the database (var/kit.sqlite) may hold real answers and is kept;
+# 'kit demo --reset' empties it.
 clean:
-	rm -rf var build .pytest_cache .ruff_cache
+	rm -rf var/demo var/logs var/.setup-* build .pytest_cache .ruff_cache
 	find outputs -mindepth 1 ! -name .gitkeep ! -name README.md -exec rm -rf {} +
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
