@@ -54,7 +54,9 @@ def format_problems(problems: list[Problem], limit: int = 50) -> str:
         )
         for p in problems[:limit]
     ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
     widths[-1] = len(header[-1])  # last column is free text
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

@@ -31,9 +31,12 @@ def load_exercises() -> dict[str, Exercise]:
         for field in ("name", "description"):
             missing = [lang for lang in LANGUAGES if not (d.get(field) or {}).get(lang)]
             if missing:
-                raise KitError(f"exercises.yaml: {eid}.{field} has no text for {', '.join(missing)}.")
-        out[eid] = Exercise(eid, d["name"], d["description"], d.get("recommendation"),
-                            bool(d.get("live")))
+                raise KitError(
+                    f"exercises.yaml: {eid}.{field} has no text for {', '.join(missing)}."
+                )
+        out[eid] = Exercise(
+            eid, d["name"], d["description"], d.get("recommendation"), bool(d.get("live"))
+        )
     return out
 
 

@@ -49,7 +49,9 @@ class Settings:
     def __post_init__(self) -> None:
         problems = []
         if self.language not in LANGUAGES:
-            problems.append(f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
+            problems.append(
+                f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}"
+            )
         if self.min_respondents < 3:
             problems.append(
                 f"min_respondents must be at least 3 (got {self.min_respondents}); "
