@@ -116,8 +116,14 @@ class PulseWidget(ExerciseWidget):
             value=tuple(items), rows=min(8, len(inst.item_ids)),
             description=self.T("items"), layout=w.Layout(width="95%"))
         self.items.observe(self._items_changed, "value")
-        self.items.disabled = self.round["status"] != "draft"
+        self.show_items()
         return [self.items]
+
+    def show_items(self) -> None:
+        """The item list can change only before the round opens; after that it is hidden."""
+        draft = self.round["status"] == "draft"
+        self.items.disabled = not draft
+        self.items.layout.display = None if draft else "none"
 
     def _items_changed(self, change: dict[str, Any]) -> None:
         if not change["new"]:
@@ -493,7 +499,7 @@ class FacilitatorConsole(w.VBox):
             self.widget.round = self.round
             self.widget.revealed = self.round["revealed"]
             if isinstance(self.widget, PulseWidget):
-                self.widget.items.disabled = self.round["status"] != "draft"
+                self.widget.show_items()
         self._buttons()
         self.poll_once(force=True)
 

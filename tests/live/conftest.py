@@ -141,3 +141,34 @@ def shared() -> Iterator[tuple[Server, Settings, Store]]:
         yield srv, settings, store
         srv.stop()
         store.engine.dispose()
+
+
+class KitServe(Server):
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "kit.cli", "--home", str(self.settings.home_dir), "serve",
+               "--port", str(self.settings.port), "--pool", "0", "--survey-pool", "0",
+               "--facilitator-pool", "0"]
+        self.proc = subprocess.Popen(cmd, env=self.env(), cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stdout.read().decode())
+            try:
+                urllib.request.urlopen(self.base + "/kit/live/join", timeout=2).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("kit serve did not start within 60 s")
+
+
+@pytest.fixture
+def kit_serve(live_settings, live_store) -> Iterator[KitServe]:
+    try:
+        import kit.apps.server  # noqa: F401
+    except ModuleNotFoundError:
+        pytest.skip("kit serve (kit.apps) is not installed")
+    srv = KitServe(live_settings)
+    srv.start()
+    yield srv
+    srv.stop()
