@@ -404,6 +404,9 @@ class FacilitatorConsole(w.VBox):
         self.open_btn = w.Button(description=self.T("open_round"), button_style="success")
         self.close_btn = w.Button(description=self.T("close_round"), button_style="danger")
         self.reveal = w.ToggleButton(description=self.T("reveal"), icon="eye")
+        self.export = w.Button(description=self.T("export"), icon="download")
+        self.export.on_click(lambda _: self.export_csv())
+        self.exported = w.HTML()
         self.prev.on_click(lambda _: self.step(-1))
         self.next.on_click(lambda _: self.step(1))
         self.open_btn.on_click(lambda _: self.open_round())
@@ -413,7 +416,8 @@ class FacilitatorConsole(w.VBox):
         self.body = w.VBox()
         self.children = [self.header,
                          w.HBox([self.prev, self.picker, self.next]),
-                         w.HBox([self.open_btn, self.close_btn, self.reveal]),
+                         w.HBox([self.open_btn, self.close_btn, self.reveal, self.export]),
+                         self.exported,
                          self.counts, self.body]
         self.widget: ExerciseWidget | None = None
         self._fill_picker()
@@ -502,6 +506,14 @@ class FacilitatorConsole(w.VBox):
                 self.widget.show_items()
         self._buttons()
         self.poll_once(force=True)
+
+    def export_csv(self) -> list[Any]:
+        """Write the session's CSV files (as ``kit session export`` does) and say where."""
+        from kit.live.export import export_session
+
+        paths = export_session(self.store, self.settings, self.session["code"])
+        self.exported.value = f"<p>{_esc(self.T('exported', path=paths[0].parent))}</p>"
+        return paths
 
     # -- live ----------------------------------------------------------------------------------
     def poll_once(self, force: bool = False) -> bool:

@@ -51,6 +51,10 @@ def test_console_shows_code_qr_and_follows_answers(console, created, live_store)
     assert "<svg" in console.widget.view.value and "Most disagreement" in console.widget.view.value
     console.close_btn.click()
     assert repo.get_round(live_store, rid)["status"] == "closed"
+    console.export.click()
+    assert "Saved as CSV in" in console.exported.value
+    answers = (console.settings.outputs_dir / "live" / created.code / "answers.csv").read_text()
+    assert answers.count("\n") == 1 + 8  # header and 4 participants x 2 items
 
 
 def test_pulse_items_change_only_before_opening(console, live_store) -> None:
