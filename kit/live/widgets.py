@@ -413,9 +413,15 @@ class FacilitatorConsole(w.VBox):
         self.close_btn.on_click(lambda _: self.close_round())
         self.reveal.observe(self._reveal_changed, "value")
         self.picker.observe(self._picked, "value")
+        groups = self.session["group_ids"]
+        self.group_filter = w.Dropdown(
+            options=[(self.T("all_groups"), "")] + [(g, g) for g in groups],
+            value="", description=self.T("group"))
+        self.group_filter.layout.display = None if len(groups) > 1 else "none"
+        self.group_filter.observe(lambda _: self.poll_once(force=True), "value")
         self.body = w.VBox()
         self.children = [self.header,
-                         w.HBox([self.prev, self.picker, self.next]),
+                         w.HBox([self.prev, self.picker, self.next, self.group_filter]),
                          w.HBox([self.open_btn, self.close_btn, self.reveal, self.export]),
                          self.exported,
                          self.counts, self.body]
@@ -527,6 +533,8 @@ class FacilitatorConsole(w.VBox):
             self.counts.value = f"<p>{_esc(self.T('participants', n=self.participants))}</p>"
             return True
         answers = repo.load_answers(self.store, round_ids=[self.current])
+        if self.group_filter.value:  # one team of a cohort (its own anonymity threshold)
+            answers = answers[answers["group_id"] == self.group_filter.value]
         turns = (repo.list_turns(self.store, [self.current])
                  if self.widget.round["exercise"] == "airtime" else None)
         self.answered = m.respondents(answers)

@@ -211,3 +211,23 @@ def test_gate_creates_a_session_with_the_kit_key(live_settings, live_store, monk
     assert [r["exercise"] for r in gate.console.rounds] == ["pulse", "airtime"]
     assert gate.console.session["group_ids"] == ["g1", "g2"]
     gate.console.stop()
+
+
+def test_cohort_session_filters_by_group(live_settings, live_store) -> None:
+    made = ls.create_session(live_store, live_settings, title="Cohort", group_ids=["g1", "g2"])
+    console = lw.FacilitatorConsole(live_settings, made.code, live_store)
+    assert console.group_filter.layout.display is None  # shown for a cohort
+    console.open_btn.click()
+    console.reveal.value = True
+    for n, group in enumerate(["g1", "g1", "g1", "g2", "g2"]):
+        token = f"cohort-member-{n:06d}-x"
+        repo.add_participant(live_store, made.code, token, group, "en")
+        repo.save_answers(live_store, made.code, token, console.current,
+                          [AnswerIn("P01", 1.0 if group == "g1" else 5.0)])
+    console.poll_once()
+    assert console.widget.results["respondents"] == 5
+    console.group_filter.value = "g1"
+    items = {i["item"]: i for i in console.widget.results["items"]}
+    assert items["P01"]["1"] == 3 and items["P01"]["5"] == 0
+    console.group_filter.value = "g2"  # two answers: below the threshold, only the count
+    assert console.widget.results == {"respondents": 2, "hidden": True, "min_n": 3}
