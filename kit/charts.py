@@ -110,6 +110,17 @@ class KitChart:
         return self.to_html()
 
 
+LABEL_CHARS = 62  # statements are cut here (in Python: Vega's own cutting is slow)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters, with an ellipsis."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0].rstrip(",.;:")
+    return cut + "…"
+
+
 def _scale_domain(scale_min: int, scale_max: int) -> list[float]:
     return [scale_min, scale_max]
 
@@ -232,42 +243,51 @@ def distribution_chart(
     """Stacked counts of answers per item (how many chose each value; never who).
 
     ``distributions`` columns: ``item_text`` (in display order), ``value`` (raw scale value),
-    ``count``.
+    ``count``, and optionally ``section`` (e.g. the category): then one panel per section,
+    stacked in one chart (one SVG to render, one legend).
     """
     data = distributions.copy()
+    data["item_text"] = [shorten(str(x), LABEL_CHARS) for x in data["item_text"]]
     data["answer"] = [scale_labels[int(v) - scale_min] for v in data["value"]]
     data["order"] = data["value"].astype(int)
-    order = list(dict.fromkeys(data["item_text"]))
-    chart = (
-        alt.Chart(data[data["count"] > 0])
-        .mark_bar(stroke="white", strokeWidth=0.5)
-        .encode(
-            y=alt.Y(
-                "item_text:N",
-                sort=order,
-                title=None,
-                axis=alt.Axis(labelLimit=330, labelFontSize=10),
-            ),
-            x=alt.X(
-                "sum(count):Q", title=t("report.chart.count", lang), axis=alt.Axis(tickMinStep=1)
-            ),
-            color=alt.Color(
-                "answer:N",
-                sort=list(scale_labels),
-                title=None,
-                scale=alt.Scale(domain=list(scale_labels), scheme="blueorange", reverse=True),
-                legend=alt.Legend(columns=4, labelLimit=180),
-            ),
-            order=alt.Order("order:Q"),
+    if "section" not in data:
+        data["section"] = title or t("report.chart.dist_title", lang)
+    panels = []
+    n_items = 0
+    for section in dict.fromkeys(data["section"]):
+        sub = data[data["section"] == section]
+        order = list(dict.fromkeys(sub["item_text"]))
+        n_items += len(order)
+        panels.append(
+            alt.Chart(sub[sub["count"] > 0], title=str(section))
+            .mark_bar(stroke="white", strokeWidth=0.5)
+            .encode(
+                y=alt.Y(
+                    "item_text:N",
+                    sort=order,
+                    title=None,
+                    axis=alt.Axis(labelLimit=0, labelFontSize=10),
+                ),
+                x=alt.X(
+                    "sum(count):Q",
+                    title=t("report.chart.count", lang),
+                    axis=alt.Axis(tickMinStep=1),
+                ),
+                color=alt.Color(
+                    "answer:N",
+                    sort=list(scale_labels),
+                    title=None,
+                    scale=alt.Scale(domain=list(scale_labels), scheme="blueorange", reverse=True),
+                    legend=alt.Legend(columns=4, labelLimit=180),
+                ),
+                order=alt.Order("order:Q"),
+            )
+            .properties(width=240, height=max(40, 15 * len(order)))
         )
-        .properties(
-            width=260,
-            height=max(60, 20 * len(order)),
-            title=title or t("report.chart.dist_title", lang),
-        )
-    )
-    desc = t("report.chart.dist_desc", lang, n=len(order))
-    return KitChart(chart, title or t("report.chart.dist_title", lang), desc)
+    chart = panels[0] if len(panels) == 1 else alt.vconcat(*panels, spacing=18)
+    name = title or t("report.chart.dist_title", lang)
+    desc = t("report.chart.dist_desc", lang, n=n_items)
+    return KitChart(chart, name, desc)
 
 
 def cohort_chart(cohort: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:

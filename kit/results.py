@@ -51,8 +51,38 @@ class ScoredData:
     data_hash: str = ""  # base_fingerprint of the same data
 
 
+_RUN_CACHE: dict[tuple[str, ...], ScoredData] | None = None
+
+
+def enable_run_cache() -> None:
+    """Share protected scores between the reports a warm kernel makes in one batch run.
+
+    Every report of a run reads the same data (the norm base needs every group), so a warm
+    kernel scores it once. Only ``ProtectedScores`` are kept (no respondent-level data); each
+    report still receives only its own group's results. Off by default (single papermill runs).
+    """
+    global _RUN_CACHE
+    _RUN_CACHE = {}
+
+
 def load_scored_data(store: Store, settings: Settings, instrument: Instrument) -> ScoredData:
     """Score every group of ``instrument`` and protect the scores (the norm base needs them all)."""
+    key = (
+        store.url,
+        instrument.id,
+        instrument.version,
+        instrument.source_path,
+        _settings_key(settings),
+    )
+    if _RUN_CACHE is not None and key in _RUN_CACHE:
+        return _RUN_CACHE[key]
+    data = _load_scored_data(store, settings, instrument)
+    if _RUN_CACHE is not None:
+        _RUN_CACHE[key] = data
+    return data
+
+
+def _load_scored_data(store: Store, settings: Settings, instrument: Instrument) -> ScoredData:
     from kit.privacy import AnonymityRules, protect
     from kit.scoring import score_responses
 

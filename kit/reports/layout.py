@@ -300,19 +300,30 @@ class GroupReport:
         dims = r.dimensions[["dimension", "category", "category_name", "order"]]
         dist = r.distributions.merge(dims, on="dimension", how="left")
         parts = [f"<p>{esc(_('distributions.intro'))}</p>"]
-        for cat_id in dict.fromkeys(dims.sort_values("order")["category"]):
-            sub = dist[dist["category"] == cat_id]
-            if sub.empty:
-                continue
-            name = str(sub["category_name"].iloc[0])
+        dist = dist.sort_values(["order", "item"], kind="stable")
+        dist["section"] = dist["category_name"]
+        # Panels of whole categories, about 30 statements per chart (one A4 page each).
+        chunk: list[str] = []
+        size = 0
+        chunks: list[list[str]] = []
+        for cat_id in dict.fromkeys(dist["category"]):
+            n = dist.loc[dist["category"] == cat_id, "item"].nunique()
+            if chunk and size + n > 30:
+                chunks.append(chunk)
+                chunk, size = [], 0
+            chunk.append(cat_id)
+            size += n
+        if chunk:
+            chunks.append(chunk)
+        for cats in chunks:
+            sub = dist[dist["category"].isin(cats)]
             chart = charts.distribution_chart(
-                sub[["item_text", "value", "count"]],
+                sub[["item_text", "value", "count", "section"]],
                 self.lang,
                 scale_labels=list(r.scale_labels),
                 scale_min=r.scale_min,
-                title=name,
             )
-            parts.append(f'<div class="kit-keep">{chart.to_html()}</div>')
+            parts.append(chart.to_html())
         return _section(
             "kit-distributions", _("distributions.title"), "".join(parts), page_break=True
         )

@@ -39,6 +39,7 @@ WARM_CODE = """
 import kit.reports.notebook_api, kit.results, kit.charts
 import pandas, altair, vl_convert
 kit.reports.notebook_api.warm_up()
+kit.results.enable_run_cache()
 """
 RESET_CODE = "%reset -f\nimport kit.reports.notebook_api as _k; _k.reset(); del _k\n"
 log = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ def execute_report(
             _run_code(RESET_CODE)
         engine_kwargs = {"km": _KERNEL["km"], "kc": _KERNEL["kc"]}
     try:
-        pm.execute_notebook(
+        nb = pm.execute_notebook(
             notebook_path,
             str(tmp),
             parameters=params,
@@ -244,7 +245,6 @@ def execute_report(
             seconds=time.perf_counter() - start,
         )
         return result
-    nb = nbformat.read(str(tmp), as_version=4)
     nb.metadata["kit"] = {
         "kit_version": __version__,
         **meta,
