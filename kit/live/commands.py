@@ -47,6 +47,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("serve", help="serve only the participant pages (without Voilà)")
     s.set_defaults(func=cmd_serve)
+    try:
+        from kit.cli import add_demo_step
+    except ImportError:  # a kit.cli without demo steps
+        return
+    add_demo_step("live", "live session", demo_live)
+
+
+def demo_live(args: argparse.Namespace, settings: Settings, summary: object = None) -> int:
+    """``kit demo``: a cohort's gathering with simulated answers, and how to open it."""
+    from kit.live.demo import make_live_demo
+    from kit.live.session import console_url, facilitator_key, join_url
+    from kit.store import open_store
+
+    code = make_live_demo(open_store(settings), settings)
+    if code is not None:
+        lang = settings.language
+        print(t("live.cli.demo", lang, code=code))
+        print(t("live.cli.join_url", lang, url=join_url(settings, code)))
+        print(t("live.cli.console_url", lang,
+                url=console_url(settings, code, facilitator_key(settings))))
+    return 0
 
 
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:

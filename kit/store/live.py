@@ -330,6 +330,7 @@ def answer_in(conn: Connection, cache: dict[Any, Any], code: str, token: str, ro
     a = lt.live_answers
     stamp = now()
     saved = unchanged = removed = 0
+    answers = list({ans.question: ans for ans in answers}.values())  # the last one counts
     _, pid = _open_round(conn, cache, code, token, round_id)
     existing = {r.question: r for r in conn.execute(_OWN_ANSWERS, {"rid": round_id, "pid": pid})}
     wanted = {ans.question for ans in answers}
