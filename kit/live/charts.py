@@ -64,8 +64,8 @@ def agenda_chart(split: pd.DataFrame, lang: str) -> KitChart:
                              axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
                      color=alt.Color("kind:N", sort=kinds, title=None,
                                      scale=alt.Scale(range=[OKABE_ITO[0], OKABE_ITO[1]])),
-                     row=alt.Row("focus:N", title=None, header=alt.Header(labelAngle=0,
-                                                                           labelAlign="left")))
+                     row=alt.Row("focus:N", title=None, sort=list(dict.fromkeys(data["focus"])),
+                                 header=alt.Header(labelAngle=0, labelAlign="left")))
              .properties(width=300, height=44))
     title = t("live.agenda.share", lang)
     return KitChart(chart, title, title)

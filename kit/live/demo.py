@@ -28,6 +28,7 @@ AGENDA = (("Budsjettoppfølging", 45, "information", "operations"),
           ("Lederutvikling", 15, "discussion", "development"),
           ("Avviksrapporter", 35, "information", "operations"))
 ACTORS = ("Departementet", "Brukerorganisasjonene", "Kommunene", "Tillitsvalgte", "Media")
+PLACES = ((4.6, 3.2), (2.0, 4.5), (3.6, 4.2), (2.4, 3.6), (3.8, 1.8))  # power, interest
 
 
 def make_live_demo(store: Store, settings: Settings, seed: int = 1) -> str | None:
@@ -83,8 +84,9 @@ def make_live_demo(store: Store, settings: Settings, seed: int = 1) -> str | Non
         [AnswerIn("wanted", None, None, {"operations": 40.0, "strategy": 40.0,
                                          "development": 20.0})] if n % 2 else []))
     run("stakeholder_map", lambda n: [
-        AnswerIn(f"{axis}:{a}", float(rng.randint(1, 5))) for a in range(len(ACTORS))
-        for axis in ("power", "interest")], config={"actors": list(ACTORS), "axis": "interest"})
+        AnswerIn(f"{axis}:{a}", float(min(5, max(1, round(rng.gauss(PLACES[a][k], 0.7))))))
+        for a in range(len(ACTORS)) for k, axis in enumerate(("power", "interest"))],
+        config={"actors": list(ACTORS), "axis": "interest"})
     speakers = [{"name": "Leder", "leader": True}, {"name": "AB"}, {"name": "CD"},
                 {"name": "EF"}, {"name": "GH"}]
     air = rounds["airtime"]["id"]
