@@ -81,7 +81,7 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
     page.wait_for_selector("textarea")
     page.fill("textarea", evil)
     page.click("section[data-exercise=purpose] button.primary")
-    page.wait_for_function("document.getElementById('status-line').textContent.includes('Lagret')")
+    page.wait_for_selector("#status-line:has-text('Lagret')")
     rnd = repo.get_round(live_store, rounds["purpose"])
     repo.update_round(live_store, rounds["purpose"], config={**rnd["config"], "phase": "vote"})
     page.wait_for_selector("[data-statement]")
@@ -91,14 +91,14 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
     page.click("[data-statement] .dots button >> nth=1")
     assert "Prikker igjen: 1" in page.locator("section[data-exercise=purpose]").text_content()
     page.click("section[data-exercise=purpose] button.primary")
-    page.wait_for_function("document.getElementById('status-line').textContent.includes('Lagret')")
+    page.wait_for_selector("#status-line:has-text('Lagret')")
     page.screenshot(path=str(shots / "participant_vote.png"), full_page=True)
     votes = repo.load_answers(live_store, round_ids=[rounds["purpose"]])
     assert votes.loc[votes["question"].str.startswith("vote:"), "value"].tolist() == [2.0]
 
     # English, and the join page
     page.click("#lang-toggle")
-    page.wait_for_function("document.querySelector('main h1').textContent.includes('Shared')")
+    page.wait_for_selector("main h1:has-text('Shared')")
     page.goto(f"{server.base}/kit/live/join?lang=en")
     page.fill("#code", made.code.lower())
     page.click("button[type=submit]")
@@ -107,3 +107,47 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
     assert "no session with the code NOPE99" in page.locator("#error").text_content()
     page.screenshot(path=str(shots / "participant_unknown.png"))
     assert dialogs == [] and errors == []
+
+
+def test_cohort_agenda_and_stakeholder_pages(browser, server, live_settings, live_store,
+                                            tmp_path) -> None:
+    shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    made = ls.create_session(live_store, live_settings, title="Cohort", group_ids=["g1", "g2"],
+                             language="en")
+    rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(live_store, made.session_id)}
+    repo.update_round(live_store, rounds["stakeholder_map"], status="open",
+                      config={"actors": ["Ministry", "Users <b>"], "axis": "dependency"})
+    repo.update_round(live_store, rounds["agenda_audit"], status="open")
+    page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2)
+    page.set_default_timeout(45_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.base}/kit/live/s/{made.code}")
+    page.click("button:has-text('g2')")  # a cohort session asks for the team first
+    sec = page.locator("section[data-exercise=agenda_audit]")
+    sec.locator("input").nth(0).fill("Budget <script>")
+    sec.locator("input").nth(1).fill("45")
+    sec.locator("select").nth(0).select_option("decision")
+    sec.locator("select").nth(1).select_option("strategy")
+    sec.locator("button:has-text('Add item')").click()
+    page.wait_for_selector("ul.entries li:has-text('Budget <script> · 45 min')")
+    for i, share in enumerate(("50", "30", "30")):
+        sec.locator("input[type=number]").nth(i + 1).fill(share)
+    sec.locator("button:has-text('Send')").click()
+    page.wait_for_selector("#status-line:has-text('must add up to 100')")
+    sec.locator("input[type=number]").nth(3).fill("20")
+    sec.locator("button:has-text('Send')").click()
+    page.wait_for_selector("#status-line:has-text('Saved')")
+    actor = page.locator("section[data-exercise=stakeholder_map] [data-actor='1']")
+    assert actor.locator(".q").text_content() == "Users <b>"
+    actor.locator(".scale").nth(1).locator("button[data-value='5']").click()
+    page.wait_for_selector("[data-actor='1'] button.chosen[data-value='5']")
+    page.screenshot(path=str(shots / "participant_agenda.png"), full_page=True)
+    answers = repo.load_answers(live_store, session_id=made.session_id)
+    assert set(answers["group_id"]) == {"g2"}
+    got = dict(zip(answers["question"].str.split(":").str[0], answers["value"], strict=True))
+    assert got["entry"] == 45 and got["interest"] == 5
+    assert answers.loc[answers["question"] == "wanted", "data"].iloc[0] == {
+        "operations": 50.0, "strategy": 30.0, "development": 20.0}
+    assert errors == []
