@@ -3,8 +3,11 @@
 Cold: ``kit serve`` without preheated kernels - each opening starts a kernel and runs the whole
 notebook. Warm: preheated kernels (``--pool 2``) - each opening waits, as a viewer arriving at a
 quiet server would, until a preheated kernel is ready (``/kit/status``), then opens the page.
-The time runs from navigation to the profile chart's ``<svg>`` in the page. Target: warm median
-under 2 s.
+The time runs from navigation to the profile chart's ``<svg>`` in the page (the first view is
+written into the page as static HTML, shown before the widgets load) and, separately, to the
+live widgets' chart (the dashboard is interactive). One browser profile per phase, as a viewer's
+own browser: the first opening fetches Voilà's scripts, later ones find them in the HTTP cache.
+Target: warm median under 2 s.
 
     python benchmarks/bench_dashboard.py                 # small demo in a temporary home
     python benchmarks/bench_dashboard.py --home DIR      # an existing home with demo data
@@ -13,6 +16,7 @@ under 2 s.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +33,8 @@ from kit.store import open_store
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-CHART = "[data-kit-chart=profile] svg"
+CHART = "[data-kit-chart=profile] svg"  # the first view's chart, static or live
+LIVE_CHART = ".kit-dashboard [data-kit-chart=profile] svg"  # the live widgets' chart
 
 
 def demo_key(home: Path, make: bool) -> str:
@@ -46,24 +51,32 @@ def demo_key(home: Path, make: bool) -> str:
     return create_key(store, group, expires_days=1, label="benchmark").key
 
 
-def time_openings(kit: ServedKit, key: str, runs: int, warm: bool) -> list[float]:
+def time_openings(kit: ServedKit, key: str, runs: int, warm: bool
+                  ) -> tuple[list[float], list[float]]:
+    """Seconds to the first chart and to the live (interactive) dashboard, per opening."""
     url = kit.url(f"/voila/render/group_dashboard.ipynb?key={key}")
-    times = []
+    times, live = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
         for i in range(runs):
             if warm:
                 kit.wait_ready("group_dashboard.ipynb", 1)
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page = context.new_page()
             start = time.perf_counter()
             page.goto(url, wait_until="commit", timeout=180_000)
             page.wait_for_selector(CHART, timeout=180_000)
             elapsed = time.perf_counter() - start
+            page.wait_for_selector(LIVE_CHART, timeout=180_000)
+            interactive = time.perf_counter() - start
             times.append(elapsed)
-            print(f"  {'warm' if warm else 'cold'} {i + 1:2d}: {elapsed:6.2f} s", flush=True)
+            live.append(interactive)
+            print(f"  {'warm' if warm else 'cold'} {i + 1:2d}: chart {elapsed:6.2f} s, "
+                  f"interactive {interactive:6.2f} s", flush=True)
             page.close()  # Voilà shuts the page's kernel down
+        context.close()
         browser.close()
-    return times
+    return times, live
 
 
 def report(label: str, times: list[float]) -> str:
@@ -84,15 +97,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.cold_runs:
             print("cold (no preheated kernels):", flush=True)
             with ServedKit(home, pools=(0, 0, 0)) as kit:
-                results["cold"] = time_openings(kit, key, args.cold_runs, warm=False)
+                results["cold"], results["cold, interactive"] = time_openings(
+                    kit, key, args.cold_runs, warm=False)
         print("warm (preheated kernels, --pool 2):", flush=True)
         with ServedKit(home, pools=(2, 0, 0)) as kit:
-            results["warm"] = time_openings(kit, key, args.runs, warm=True)
+            results["warm"], results["warm, interactive"] = time_openings(
+                kit, key, args.runs, warm=True)
     print()
     for label, times in results.items():
         print(report(label, times))
     warm = statistics.median(results["warm"])
-    print(f"target: warm median < 2 s: {'met' if warm < 2 else 'NOT met'}")
+    print(f"target: warm median < 2 s to a rendered chart: {'met' if warm < 2 else 'NOT met'}")
+    print("(machine load now: " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + ")")
     return 0
 
 

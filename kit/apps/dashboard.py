@@ -9,9 +9,15 @@ kernel: imports, the store, the scored data, a first chart rendered to warm up `
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import ipywidgets as w
 import pandas as pd
@@ -38,7 +44,10 @@ from kit.settings import Settings, load_settings
 from kit.store import Store, open_store
 
 COMPARE = ("norm", "cohort", "both")
-DATA_MAX_AGE_SECONDS = 300  # a preheated kernel's scores older than this are reloaded
+CACHE_VERSION = "1"  # bump when GroupResults or the charts change shape
+WARM_BUDGET_SECONDS = 30.0  # time a preheated kernel may spend filling the cache
+log = logging.getLogger("kit.apps.dashboard")
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,12 +58,16 @@ class DashboardApp:
     store: Store
     instrument: Instrument
     data: ScoredData | None = None
-    loaded_at: float = 0.0
+    version: tuple[Any, ...] = ()
 
     def scored(self) -> ScoredData:
-        if self.data is None or time.monotonic() - self.loaded_at > DATA_MAX_AGE_SECONDS:
+        """Protected scores of every group, reloaded when the stored data have changed."""
+        from kit.store.access import data_version
+
+        version = data_version(self.store)
+        if self.data is None or version != self.version:
             self.data = load_scored_data(self.store, self.settings, self.instrument)
-            self.loaded_at = time.monotonic()
+            self.version = version
         return self.data
 
 
@@ -65,7 +78,69 @@ def prepare_dashboard(settings: Settings | None = None, *, warm: bool = True) ->
     if warm:
         app.scored()
         _warm_renderer()
+        warm_cache(app)
     return app
+
+
+def cache_dir(settings: Settings) -> Path:
+    return settings.var_dir / "cache" / "dashboard"
+
+
+def cached(app: DashboardApp, parts: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, kept on disk for every kernel of the server under a key of ``parts``.
+
+    ``parts`` always include the data's fingerprint, so new answers, groups or thresholds make
+    new entries; what is stored is what the dashboard shows (protected results, charts).
+    """
+    from kit import __version__
+
+    key = "|".join(map(str, (CACHE_VERSION, __version__, *parts)))
+    path = cache_dir(app.settings) / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.pkl"
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 - the server's own cache directory
+    except FileNotFoundError:
+        pass
+    except Exception:  # noqa: BLE001 - a damaged entry is recomputed
+        log.warning("dashboard cache entry %s unreadable; recomputing", path.name)
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only disk only costs speed
+        log.warning("dashboard cache not written: %s", exc)
+    return value
+
+
+def warm_cache(app: DashboardApp, budget: float = WARM_BUDGET_SECONDS) -> int:
+    """Compute the first view of every group with an active key (until ``budget`` runs out).
+
+    Runs in preheated kernels before a viewer arrives; the first kernel after a change of the
+    data does the work, the others find it done. Returns the number of groups looked at.
+    """
+    from kit.apps.keys import key_status
+    from kit.store.access import list_keys
+
+    start = time.monotonic()
+    groups = sorted({r["group_id"] for r in list_keys(app.store) if key_status(r) == "active"})
+    done = 0
+    for group_id in groups:
+        if time.monotonic() - start > budget:
+            break
+        try:
+            group = app.store.get_group(group_id)
+            lang = group.get("language") or app.settings.language
+            board = GroupDashboard(app, KeyGrant(0, group_id, None), "", lang)
+            if board.waves:
+                board.results()
+                board.profile_svg()
+        except Exception:  # noqa: BLE001 - warming is best effort; a viewer sees any real error
+            log.exception("warming the dashboard cache for %s failed", group_id)
+        done += 1
+    return done
 
 
 def _warm_renderer() -> None:
@@ -116,14 +191,19 @@ class GroupDashboard:
         wave = wave or self.wave
         if (wave, self.lang) not in self._cache:
             waves = [self.waves[0], wave] if self.waves and self.waves[0] != wave else [wave]
-            self._cache[(wave, self.lang)] = group_results(
-                self.app.store,
-                self.app.settings,
-                self.group_id,
-                waves,
-                self.lang,
-                self.app.instrument,
-                data=self.app.scored(),
+            data = self.app.scored()
+            self._cache[(wave, self.lang)] = cached(
+                self.app,
+                ("results", data.data_hash, self.group_id, *waves, self.lang),
+                lambda: group_results(
+                    self.app.store,
+                    self.app.settings,
+                    self.group_id,
+                    waves,
+                    self.lang,
+                    self.app.instrument,
+                    data=data,
+                ),
             )
         return self._cache[(wave, self.lang)]
 
@@ -145,13 +225,11 @@ class GroupDashboard:
 
     def profile_svg(self) -> str:
         res = self.results()
-        return charts.profile_chart(
-            self.profile_frame(),
-            self.lang,
-            scale_min=res.scale_min,
-            scale_max=res.scale_max,
-            group_name=res.group_name,
-        ).to_html()
+        parts = ("profile", self.app.scored().data_hash, self.group_id, *res.waves, res.wave,
+                 self.lang, self.compare)
+        return cached(self.app, parts, lambda: charts.profile_chart(
+            self.profile_frame(), self.lang, scale_min=res.scale_min, scale_max=res.scale_max,
+            group_name=res.group_name).to_html())
 
     def dimension_items(self) -> pd.DataFrame:
         res = self.results()
@@ -236,6 +314,15 @@ class DashboardView:
         self.widget.add_class("kit-app")
         self.widget.add_class("kit-dashboard")
         self.refresh()
+
+    def preview_html(self) -> str:
+        """The first view (header and profile) as static HTML, shown until the widgets load."""
+        profile = "".join(f'<div class="kit-card">{c.value}</div>'
+                          for c in self.panes["profile"].children if isinstance(c, w.HTML))
+        return (f'<div class="kit-preview" data-kit-preview="1">'
+                f'<div class="kit-header"><div>{self.header.value}</div></div>'
+                f'<div class="kit-controls kit-skeleton"></div><div class="kit-skeleton-tabs"></div>'
+                f"{profile}</div>")
 
     def current_tab(self) -> str:
         return self.TABS[self.tabs.selected_index or 0]
@@ -473,8 +560,13 @@ def refusal_html(reason: str, lang: str) -> str:
     return page_notice_html(lang, t("app.key.title", lang), t(f"app.key.{reason}", lang))
 
 
-def open_dashboard(app: DashboardApp, params: dict[str, str]) -> w.Widget:
-    """The dashboard for the key in ``params``, or a short refusal without any data."""
+def open_dashboard(app: DashboardApp, params: dict[str, str], *, preview: bool = True
+                   ) -> w.Widget:
+    """The dashboard for the key in ``params``, or a short refusal without any data.
+
+    With ``preview`` the first view is also displayed as static HTML (see the kit's Voilà
+    template), so the profile chart shows before the widgets' scripts have loaded.
+    """
     lang = pick_language(params.get("lang"), app.settings.language)
     try:
         board = open_group(app, params)
@@ -483,4 +575,9 @@ def open_dashboard(app: DashboardApp, params: dict[str, str]) -> w.Widget:
     if not board.waves:
         return notice_widget(page_notice_html(board.lang, t("app.dashboard.no_results", board.lang),
                                               ""))
-    return DashboardView(board).widget
+    view = DashboardView(board)
+    if preview:
+        from IPython.display import HTML, display
+
+        display(HTML(view.preview_html()), metadata={"kit": "static"})
+    return view.widget

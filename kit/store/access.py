@@ -98,3 +98,16 @@ def invitation_counts(store: Store, group_id: str | None = None) -> list[dict[st
         q = q.where(invitations.c.group_id == group_id)
     with store.begin() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def data_version(store: Store) -> tuple[Any, ...]:
+    """A cheap token that changes when responses, groups or waves change (apps reload then)."""
+    from kit.store import schema as s
+
+    with store.begin() as conn:
+        responses = conn.execute(select(func.count(), func.max(s.responses.c.id))).one()
+        groups = conn.execute(select(func.count()).select_from(s.groups)).scalar()
+        waves = conn.execute(select(func.count(), func.sum(func.length(s.group_waves.c.status)))
+                             ).one()
+        cohorts = conn.execute(select(func.count()).select_from(s.cohorts)).scalar()
+    return (*responses, groups, *waves, cohorts)

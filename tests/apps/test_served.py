@@ -19,7 +19,7 @@ from kit.scoring import score_responses
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
-CHART = "[data-kit-chart=profile] svg"
+CHART = ".kit-dashboard [data-kit-chart=profile] svg"  # the live widgets' chart
 
 
 def _get(url: str, method: str = "GET") -> tuple[int, str, dict]:
@@ -69,14 +69,17 @@ def test_dashboard_renders_charts_and_changes_with_a_filter(served, page, screen
     page.goto(_dashboard(served, f"key={served.key_a}"), wait_until="commit")
     page.wait_for_selector(CHART)
     name_a = served.store.get_group(served.group_a)["name"]
-    assert name_a in page.inner_text(".kit-header")
+    assert name_a in page.inner_text(".kit-dashboard .kit-header")
     page.screenshot(path=str(screenshot_dir / "dashboard.png"), full_page=True)
-    first = page.inner_html("[data-kit-chart=profile]")
+    # the static first view is in the page, hidden now that the live widgets are there
+    assert page.query_selector(".kit-static [data-kit-chart=profile] svg") is not None
+    assert not page.is_visible(".kit-static [data-kit-chart=profile]")
+    first = page.inner_html(".kit-dashboard [data-kit-chart=profile]")
     page.get_by_role("button", name=t("common.wave.before", "nb"), exact=True).click()
     page.wait_for_function(
-        "prev => { const el = document.querySelector('[data-kit-chart=profile]');"
+        "prev => { const el = document.querySelector('.kit-dashboard [data-kit-chart=profile]');"
         " return el && el.innerHTML !== prev && el.querySelector('svg'); }", arg=first)
-    assert t("common.wave.before", "nb") in page.inner_text(".kit-header")
+    assert t("common.wave.before", "nb") in page.inner_text(".kit-dashboard .kit-header")
     page.get_by_role("tab", name=t("app.dashboard.tab.items", "nb")).click()
     page.wait_for_selector("[data-kit-chart=distribution] svg")
     dist = page.inner_html("[data-kit-chart=distribution]")
