@@ -31,8 +31,15 @@ from kit.settings import load_settings
 from kit.store import open_store
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CHART = "[data-kit-chart=profile] svg"  # the first view's chart, static or live
 LIVE_CHART = ".kit-dashboard [data-kit-chart=profile] svg"  # the live widgets' chart
 
@@ -51,8 +58,9 @@ def demo_key(home: Path, make: bool) -> str:
     return create_key(store, group, expires_days=1, label="benchmark").key
 
 
-def time_openings(kit: ServedKit, key: str, runs: int, warm: bool
-                  ) -> tuple[list[float], list[float]]:
+def time_openings(
+    kit: ServedKit, key: str, runs: int, warm: bool
+) -> tuple[list[float], list[float]]:
     """Seconds to the first chart and to the live (interactive) dashboard, per opening."""
     url = kit.url(f"/voila/render/group_dashboard.ipynb?key={key}")
     times, live = [], []
@@ -71,8 +79,11 @@ def time_openings(kit: ServedKit, key: str, runs: int, warm: bool
             interactive = time.perf_counter() - start
             times.append(elapsed)
             live.append(interactive)
-            print(f"  {'warm' if warm else 'cold'} {i + 1:2d}: chart {elapsed:6.2f} s, "
-                  f"interactive {interactive:6.2f} s", flush=True)
+            print(
+                f"  {'warm' if warm else 'cold'} {i + 1:2d}: chart {elapsed:6.2f} s, "
+                f"interactive {interactive:6.2f} s",
+                flush=True,
+            )
             page.close()  # Voilà shuts the page's kernel down
         context.close()
         browser.close()
@@ -80,8 +91,10 @@ def time_openings(kit: ServedKit, key: str, runs: int, warm: bool
 
 
 def report(label: str, times: list[float]) -> str:
-    return (f"{label}: median {statistics.median(times):.2f} s  (min {min(times):.2f}, "
-            f"max {max(times):.2f}, n={len(times)})")
+    return (
+        f"{label}: median {statistics.median(times):.2f} s  (min {min(times):.2f}, "
+        f"max {max(times):.2f}, n={len(times)})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,11 +111,13 @@ def main(argv: list[str] | None = None) -> int:
             print("cold (no preheated kernels):", flush=True)
             with ServedKit(home, pools=(0, 0, 0)) as kit:
                 results["cold"], results["cold, interactive"] = time_openings(
-                    kit, key, args.cold_runs, warm=False)
+                    kit, key, args.cold_runs, warm=False
+                )
         print("warm (preheated kernels, --pool 2):", flush=True)
         with ServedKit(home, pools=(2, 0, 0)) as kit:
             results["warm"], results["warm, interactive"] = time_openings(
-                kit, key, args.runs, warm=True)
+                kit, key, args.runs, warm=True
+            )
     print()
     for label, times in results.items():
         print(report(label, times))

@@ -1,4 +1,4 @@
-"""CLI of the apps: ``kit keys``, ``kit invitations`` and ``kit serve`` (registered by ``kit.cli``)."""
+"""CLI of the apps: ``kit keys``, ``kit invitations`` and ``kit serve`` (registered by kit.cli)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--pool", type=int, default=2, help="preheated dashboard kernels (0: none)")
     s.add_argument("--survey-pool", type=int, default=1, help="preheated survey kernels")
     s.add_argument("--facilitator-pool", type=int, default=1, help="preheated console kernels")
-    s.add_argument("--demo-links", action="store_true",
-                   help="make a short-lived key and invitation for a demo group and print them")
+    s.add_argument(
+        "--demo-links",
+        action="store_true",
+        help="make a short-lived key and invitation for a demo group and print them",
+    )
     s.set_defaults(func=cmd_serve)
     _add_demo_step()
 
@@ -74,10 +77,15 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings, out: TextIO = 
     store = open_store(settings)
     issued = keys.create_key(store, args.group, args.expires, args.label)
     lang = settings.language
-    expires = (t("app.cli.key.never", lang) if issued.expires_at is None else
-               t("app.cli.key.until", lang, date=issued.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
-    print(t("app.cli.key.created", lang, id=issued.id, group=issued.group_id, expires=expires),
-          file=out)
+    expires = (
+        t("app.cli.key.never", lang)
+        if issued.expires_at is None
+        else t("app.cli.key.until", lang, date=issued.expires_at.strftime("%Y-%m-%d %H:%M UTC"))
+    )
+    print(
+        t("app.cli.key.created", lang, id=issued.id, group=issued.group_id, expires=expires),
+        file=out,
+    )
     print(keys.dashboard_url(settings.base_url, issued.key), file=out)
     return 0
 
@@ -90,37 +98,59 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings, out: TextIO = sy
     header = ("id", "group", "key", "status", "created", "expires", "label")
     lines = [header]
     for r in rows:
-        lines.append((str(r["id"]), r["group_id"], r["prefix"] + "…", keys.key_status(r),
-                      _date(r["created_at"]), _date(r["expires_at"]), r["label"] or ""))
+        lines.append(
+            (
+                str(r["id"]),
+                r["group_id"],
+                r["prefix"] + "…",
+                keys.key_status(r),
+                _date(r["created_at"]),
+                _date(r["expires_at"]),
+                r["label"] or "",
+            )
+        )
     _print_table(lines, out)
     return 0
 
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
     row = repo.revoke_key(open_store(settings), args.id)
-    print(t("app.cli.key.revoked", settings.language, id=row["id"], group=row["group_id"]), file=out)
+    print(
+        t("app.cli.key.revoked", settings.language, id=row["id"], group=row["group_id"]), file=out
+    )
     return 0
 
 
-def cmd_invitations_create(args: argparse.Namespace, settings: Settings,
-                           out: TextIO = sys.stdout) -> int:
+def cmd_invitations_create(
+    args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
+) -> int:
     codes = inv.create_invitations(open_store(settings), args.group, args.wave, args.count)
-    print(t("app.cli.invitations.created", settings.language, n=len(codes), group=args.group,
-            wave=args.wave), file=out)
+    print(
+        t(
+            "app.cli.invitations.created",
+            settings.language,
+            n=len(codes),
+            group=args.group,
+            wave=args.wave,
+        ),
+        file=out,
+    )
     for code in codes:
         print(inv.survey_url(settings.base_url, code), file=out)
     return 0
 
 
-def cmd_invitations_list(args: argparse.Namespace, settings: Settings,
-                         out: TextIO = sys.stdout) -> int:
+def cmd_invitations_list(
+    args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
+) -> int:
     rows = repo.invitation_counts(open_store(settings), args.group)
     if not rows:
         print(t("app.cli.invitations.none", settings.language), file=out)
         return 0
     lines = [("group", "wave", "invitations", "used")]
-    lines += [(r["group_id"], r["wave_id"], str(r["invitations"]), str(int(r["used"] or 0)))
-              for r in rows]
+    lines += [
+        (r["group_id"], r["wave_id"], str(r["invitations"]), str(int(r["used"] or 0))) for r in rows
+    ]
     _print_table(lines, out)
     return 0
 
@@ -128,10 +158,14 @@ def cmd_invitations_list(args: argparse.Namespace, settings: Settings,
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from kit.apps.server import ServeOptions, serve
 
-    settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port))
-                                   if v is not None})
-    options = ServeOptions(dashboard_pool=max(args.pool, 0), survey_pool=max(args.survey_pool, 0),
-                           facilitator_pool=max(args.facilitator_pool, 0))
+    settings = settings.replace(
+        **{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    )
+    options = ServeOptions(
+        dashboard_pool=max(args.pool, 0),
+        survey_pool=max(args.survey_pool, 0),
+        facilitator_pool=max(args.facilitator_pool, 0),
+    )
     serve(settings, options, demo_links=args.demo_links)
     return 0
 

@@ -157,7 +157,7 @@ def _warm_renderer() -> None:
     charts.profile_chart(frame, "nb", scale_min=1, scale_max=7).to_svg()
 
 
-# -- logic, tested without widgets ------------------------------------------------------------------
+# -- logic, tested without widgets ------------------------------------------------------------
 @dataclass
 class GroupDashboard:
     """One group's dashboard state: chosen wave, language, comparison and dimension."""
@@ -225,11 +225,26 @@ class GroupDashboard:
 
     def profile_svg(self) -> str:
         res = self.results()
-        parts = ("profile", self.app.scored().data_hash, self.group_id, *res.waves, res.wave,
-                 self.lang, self.compare)
-        return cached(self.app, parts, lambda: charts.profile_chart(
-            self.profile_frame(), self.lang, scale_min=res.scale_min, scale_max=res.scale_max,
-            group_name=res.group_name).to_html())
+        parts = (
+            "profile",
+            self.app.scored().data_hash,
+            self.group_id,
+            *res.waves,
+            res.wave,
+            self.lang,
+            self.compare,
+        )
+        return cached(
+            self.app,
+            parts,
+            lambda: charts.profile_chart(
+                self.profile_frame(),
+                self.lang,
+                scale_min=res.scale_min,
+                scale_max=res.scale_max,
+                group_name=res.group_name,
+            ).to_html(),
+        )
 
     def dimension_items(self) -> pd.DataFrame:
         res = self.results()
@@ -272,7 +287,7 @@ def open_group(app: DashboardApp, params: dict[str, str]) -> GroupDashboard:
     return GroupDashboard(app, grant, key, lang)
 
 
-# -- the view ---------------------------------------------------------------------------------------
+# -- the view --------------------------------------------------------------------------------
 class DashboardView:
     """Widgets over a ``GroupDashboard``: header, controls, tabs rendered when first opened."""
 
@@ -317,12 +332,17 @@ class DashboardView:
 
     def preview_html(self) -> str:
         """The first view (header and profile) as static HTML, shown until the widgets load."""
-        profile = "".join(f'<div class="kit-card">{c.value}</div>'
-                          for c in self.panes["profile"].children if isinstance(c, w.HTML))
-        return (f'<div class="kit-preview" data-kit-preview="1">'
-                f'<div class="kit-header"><div>{self.header.value}</div></div>'
-                f'<div class="kit-controls kit-skeleton"></div><div class="kit-skeleton-tabs"></div>'
-                f"{profile}</div>")
+        profile = "".join(
+            f'<div class="kit-card">{c.value}</div>'
+            for c in self.panes["profile"].children
+            if isinstance(c, w.HTML)
+        )
+        return (
+            f'<div class="kit-preview" data-kit-preview="1">'
+            f'<div class="kit-header"><div>{self.header.value}</div></div>'
+            f'<div class="kit-controls kit-skeleton"></div><div class="kit-skeleton-tabs"></div>'
+            f"{profile}</div>"
+        )
 
     def current_tab(self) -> str:
         return self.TABS[self.tabs.selected_index or 0]
@@ -560,8 +580,7 @@ def refusal_html(reason: str, lang: str) -> str:
     return page_notice_html(lang, t("app.key.title", lang), t(f"app.key.{reason}", lang))
 
 
-def open_dashboard(app: DashboardApp, params: dict[str, str], *, preview: bool = True
-                   ) -> w.Widget:
+def open_dashboard(app: DashboardApp, params: dict[str, str], *, preview: bool = True) -> w.Widget:
     """The dashboard for the key in ``params``, or a short refusal without any data.
 
     With ``preview`` the first view is also displayed as static HTML (see the kit's Voilà
@@ -573,8 +592,9 @@ def open_dashboard(app: DashboardApp, params: dict[str, str], *, preview: bool =
     except KeyRefused as exc:
         return notice_widget(refusal_html(exc.reason, lang))
     if not board.waves:
-        return notice_widget(page_notice_html(board.lang, t("app.dashboard.no_results", board.lang),
-                                              ""))
+        return notice_widget(
+            page_notice_html(board.lang, t("app.dashboard.no_results", board.lang), "")
+        )
     view = DashboardView(board)
     if preview:
         from IPython.display import HTML, display

@@ -42,17 +42,27 @@ class Invitation:
 
 
 def create_invitations(store: Store, group_id: str, wave_id: str, count: int) -> list[str]:
-    """``count`` new single-use codes for ``group_id`` in ``wave_id`` (shown once, stored hashed)."""
+    """``count`` new single-use codes for a group and wave (shown once, stored hashed)."""
     if not 1 <= count <= MAX_PER_BATCH:
-        raise ParameterError("kit invitations create", [Problem(
-            "kit invitations create", f"must be a whole number from 1 to {MAX_PER_BATCH}",
-            column="--count", value=str(count))], hint="Make one invitation per member of the team.")
+        raise ParameterError(
+            "kit invitations create",
+            [
+                Problem(
+                    "kit invitations create",
+                    f"must be a whole number from 1 to {MAX_PER_BATCH}",
+                    column="--count",
+                    value=str(count),
+                )
+            ],
+            hint="Make one invitation per member of the team.",
+        )
     store.get_group(group_id)
     status = wave_status(store, group_id, wave_id)
     if status is None:
         raise NotFoundError(
             f"Group {group_id!r} has no wave {wave_id!r}; add the wave to the group first "
-            "(see 'kit waves') and try again.")
+            "(see 'kit waves') and try again."
+        )
     codes = [secrets.token_urlsafe(CODE_BYTES) for _ in range(count)]
     batch = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
     repo.insert_invitations(store, group_id, wave_id, [hash_secret(c) for c in codes], batch)
@@ -90,7 +100,9 @@ def check_invitation(store: Store, code: str | None) -> Invitation:
     return Invitation(code, row["group_id"], row["wave_id"])
 
 
-def validate_answers(instrument: Instrument, answers: Mapping[str, float | None]) -> dict[str, float | None]:
+def validate_answers(
+    instrument: Instrument, answers: Mapping[str, float | None]
+) -> dict[str, float | None]:
     """Answers as the store wants them: every item id, a value on the scale or None."""
     problems = []
     unknown = sorted(set(answers) - set(instrument.item_ids))
@@ -103,18 +115,31 @@ def validate_answers(instrument: Instrument, answers: Mapping[str, float | None]
             clean[item_id] = None
             continue
         if value not in instrument.scale.values:
-            problems.append(Problem("survey", f"is outside the scale {instrument.scale.min}-"
-                                    f"{instrument.scale.max}", column=item_id, value=str(value)))
+            problems.append(
+                Problem(
+                    "survey",
+                    f"is outside the scale {instrument.scale.min}-{instrument.scale.max}",
+                    column=item_id,
+                    value=str(value),
+                )
+            )
             continue
         clean[item_id] = float(value)
     if problems:
-        raise ParameterError("survey", problems, hint="Answer with a value on the scale or leave it.")
+        raise ParameterError(
+            "survey", problems, hint="Answer with a value on the scale or leave it."
+        )
     return clean
 
 
-def submit_answers(store: Store, instrument: Instrument, code: str,
-                   answers: Mapping[str, float | None], comments: Mapping[str, str] | None = None,
-                   role: str | None = None) -> str:
+def submit_answers(
+    store: Store,
+    instrument: Instrument,
+    code: str,
+    answers: Mapping[str, float | None],
+    comments: Mapping[str, str] | None = None,
+    role: str | None = None,
+) -> str:
     """Store one invitee's answers once; returns the new random respondent id.
 
     The code is claimed first (atomically, so a double submit stores one response); if the
@@ -122,15 +147,19 @@ def submit_answers(store: Store, instrument: Instrument, code: str,
     """
     invitation = check_invitation(store, code)
     clean = validate_answers(instrument, answers)
-    texts = {q: str(v).strip() for q, v in (comments or {}).items()
-             if q in instrument.open_question_ids and v and str(v).strip()}
+    texts = {
+        q: str(v).strip()
+        for q, v in (comments or {}).items()
+        if q in instrument.open_question_ids and v and str(v).strip()
+    }
     digest = hash_secret(invitation.code)
     if not repo.claim_invitation(store, digest):
         raise InvitationRefused("used")
     respondent = "web-" + secrets.token_hex(8)
     try:
-        store.add_response(instrument, invitation.group_id, invitation.wave_id, respondent, clean,
-                           texts, role)
+        store.add_response(
+            instrument, invitation.group_id, invitation.wave_id, respondent, clean, texts, role
+        )
     except BaseException:
         repo.release_invitation(store, digest)
         raise

@@ -54,17 +54,28 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(store: Store, group_id: str, expires_days: float | None = None,
-               label: str = "") -> IssuedKey:
+def create_key(
+    store: Store, group_id: str, expires_days: float | None = None, label: str = ""
+) -> IssuedKey:
     """Make a key for ``group_id``, valid ``expires_days`` days (None: until revoked)."""
     if expires_days is not None and not expires_days > 0:
-        raise ParameterError("kit keys create", [Problem(
-            "kit keys create", "must be a positive number of days", column="--expires",
-            value=str(expires_days))], hint="Leave --expires out for a key that lasts until revoked.")
+        raise ParameterError(
+            "kit keys create",
+            [
+                Problem(
+                    "kit keys create",
+                    "must be a positive number of days",
+                    column="--expires",
+                    value=str(expires_days),
+                )
+            ],
+            hint="Leave --expires out for a key that lasts until revoked.",
+        )
     key = secrets.token_urlsafe(KEY_BYTES)
     expires_at = None if expires_days is None else now() + dt.timedelta(days=expires_days)
-    key_id = repo.insert_key(store, group_id, key[:PREFIX_LENGTH], hash_secret(key), label,
-                             expires_at)
+    key_id = repo.insert_key(
+        store, group_id, key[:PREFIX_LENGTH], hash_secret(key), label, expires_at
+    )
     return IssuedKey(key_id, group_id, key, expires_at)
 
 

@@ -30,8 +30,15 @@ def free_port() -> int:
 class ServedKit:
     """``kit serve`` on loopback for ``home`` (its SQLite database and outputs)."""
 
-    def __init__(self, home: Path, *, port: int | None = None, pools: tuple[int, int, int] = (1, 1, 0),
-                 language: str = "nb", log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        port: int | None = None,
+        pools: tuple[int, int, int] = (1, 1, 0),
+        language: str = "nb",
+        log_path: Path | None = None,
+    ) -> None:
         self.home = Path(home)
         self.port = port or free_port()
         self.pools = pools
@@ -46,16 +53,35 @@ class ServedKit:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
         env["KIT_HOME"] = str(self.home)
         dash, survey, console = self.pools
-        cmd = [sys.executable, "-m", "kit.cli", "--home", str(self.home), "--language",
-               self.language, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--pool", str(dash), "--survey-pool", str(survey), "--facilitator-pool", str(console)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "kit.cli",
+            "--home",
+            str(self.home),
+            "--language",
+            self.language,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--pool",
+            str(dash),
+            "--survey-pool",
+            str(survey),
+            "--facilitator-pool",
+            str(console),
+        ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise KitError(f"kit serve exited with code {self.process.returncode}; see "
-                               f"{self.log_path}:\n{self.log_path.read_text()[-2000:]}")
+                raise KitError(
+                    f"kit serve exited with code {self.process.returncode}; see "
+                    f"{self.log_path}:\n{self.log_path.read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(self.url("/"), timeout=2) as r:
                     if r.status == 200:
@@ -63,16 +89,19 @@ class ServedKit:
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise KitError(f"kit serve did not answer on port {self.port} within {timeout:.0f} s; "
-                       f"see {self.log_path}.")
+        raise KitError(
+            f"kit serve did not answer on port {self.port} within {timeout:.0f} s; "
+            f"see {self.log_path}."
+        )
 
     def status(self) -> dict[str, dict[str, int]]:
         with urllib.request.urlopen(self.url("/kit/status"), timeout=5) as r:
             return json.loads(r.read())["pools"]
 
-    def wait_ready(self, notebook: str = "group_dashboard.ipynb", count: int = 1,
-                   timeout: float = 180) -> float:
-        """Wait until ``count`` preheated kernels of ``notebook`` are ready; returns seconds waited."""
+    def wait_ready(
+        self, notebook: str = "group_dashboard.ipynb", count: int = 1, timeout: float = 180
+    ) -> float:
+        """Wait until ``count`` preheated kernels of ``notebook`` are ready; returns seconds."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             if self.status().get(notebook, {}).get("ready", 0) >= count:
@@ -95,6 +124,10 @@ class ServedKit:
     def __enter__(self) -> ServedKit:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -47,8 +47,11 @@ class ServeOptions:
     cull_idle_seconds: int = 1800
 
     def pools(self) -> dict[str, int]:
-        return {"group_dashboard.ipynb": self.dashboard_pool, "survey.ipynb": self.survey_pool,
-                "facilitator.ipynb": self.facilitator_pool}
+        return {
+            "group_dashboard.ipynb": self.dashboard_pool,
+            "survey.ipynb": self.survey_pool,
+            "facilitator.ipynb": self.facilitator_pool,
+        }
 
 
 # -- pages of the kit's own ----------------------------------------------------------------------
@@ -88,7 +91,9 @@ class KitPageHandler(tornado.web.RequestHandler):
         self.finish(page_html(title, body, self.lang))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        title = t("app.not_found", self.lang) if status_code == 404 else t("app.site.title", self.lang)
+        title = (
+            t("app.not_found", self.lang) if status_code == 404 else t("app.site.title", self.lang)
+        )
         body = t("app.landing.body" if status_code == 404 else "app.error.general", self.lang)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(page_html(title, body, self.lang))
@@ -116,11 +121,15 @@ class ReportHandler(KitPageHandler):
         try:
             grant = resolve_key(store, self.get_query_argument("key", None))
         except KeyRefused as exc:
-            self.write_page(403, t("app.key.title", self.lang), t(f"app.key.{exc.reason}", self.lang))
+            self.write_page(
+                403, t("app.key.title", self.lang), t(f"app.key.{exc.reason}", self.lang)
+            )
             return
         pdf = find_report_pdf(self.kit_settings, grant.group_id, self.lang)
         if pdf is None:
-            self.write_page(404, t("app.site.title", self.lang), t("app.dashboard.no_report", self.lang))
+            self.write_page(
+                404, t("app.site.title", self.lang), t("app.dashboard.no_report", self.lang)
+            )
             return
         self.set_header("Content-Type", "application/pdf")
         self.set_header("Content-Disposition", f'attachment; filename="{pdf.name}"')
@@ -202,8 +211,12 @@ class KitVoila(Voila):
     def init_settings(self) -> dict:
         settings = super().init_settings()
         lang = self.kit_settings.language if self.kit_settings else "nb"
-        texts = {"title": t("app.site.title", lang), "error": t("app.error.general", lang),
-                 "not_found": t("app.not_found", lang), "landing": t("app.landing.body", lang)}
+        texts = {
+            "title": t("app.site.title", lang),
+            "error": t("app.error.general", lang),
+            "not_found": t("app.not_found", lang),
+            "landing": t("app.landing.body", lang),
+        }
         for env_name in ("voila_jinja2_env", "jinja2_env"):
             env = settings.get(env_name)
             if env is not None:
@@ -242,7 +255,9 @@ def voila_config(settings: Settings, options: ServeOptions) -> Config:
     vc.preheat_kernel = any(pools.values())
     vc.default_pool_size = 0
     c.VoilaKernelManager.kernel_pools_config = {
-        "default": {"pool_size": 0}, **{n: {"pool_size": s} for n, s in pools.items()}}
+        "default": {"pool_size": 0},
+        **{n: {"pool_size": s} for n, s in pools.items()},
+    }
     c.VoilaKernelManager.fill_delay = 0.5
     c.VoilaKernelManager.cull_idle_timeout = options.cull_idle_seconds
     c.VoilaKernelManager.cull_interval = 60
@@ -256,8 +271,11 @@ def export_settings(settings: Settings) -> None:
         os.environ[f"KIT_{f.name.upper()}"] = str(getattr(settings, f.name))
 
 
-def make_app(settings: Settings, options: ServeOptions | None = None,
-             on_started: Callable[[KitVoila], None] | None = None) -> KitVoila:
+def make_app(
+    settings: Settings,
+    options: ServeOptions | None = None,
+    on_started: Callable[[KitVoila], None] | None = None,
+) -> KitVoila:
     """A configured, initialised ``KitVoila`` (call ``.start()`` to serve)."""
     export_settings(settings)
     app = KitVoila(config=voila_config(settings, options or ServeOptions()))
@@ -286,23 +304,35 @@ def app_urls(settings: Settings, demo_links: bool = False) -> list[tuple[str, st
         if len(answered):
             group_id = str(answered["group_id"].iloc[0])
             issued = create_key(store, group_id, expires_days=7, label="kit serve demo")
-            lines.append((t("app.cli.serve.dashboard", lang, group=group_id),
-                          dashboard_url(base, issued.key)))
+            lines.append(
+                (
+                    t("app.cli.serve.dashboard", lang, group=group_id),
+                    dashboard_url(base, issued.key),
+                )
+            )
         open_waves = gw[gw["group_id"].isin(programme) & (gw["status"] == "open")]
         if len(open_waves):
             g, w = str(open_waves["group_id"].iloc[0]), str(open_waves["wave_id"].iloc[0])
             code = inv.create_invitations(store, g, w, 1)[0]
-            lines.append((t("app.cli.serve.survey", lang, group=g, wave=w), inv.survey_url(base, code)))
+            lines.append(
+                (t("app.cli.serve.survey", lang, group=g, wave=w), inv.survey_url(base, code))
+            )
     else:
         lines.append((t("app.cli.serve.keys_hint", lang), ""))
     if (settings.notebooks_dir / "facilitator.ipynb").is_file():
-        lines.append((t("app.cli.serve.facilitator", lang),
-                      f"{base}/voila/render/facilitator.ipynb"))
+        lines.append(
+            (t("app.cli.serve.facilitator", lang), f"{base}/voila/render/facilitator.ipynb")
+        )
     return lines
 
 
-def serve(settings: Settings, options: ServeOptions | None = None, *, demo_links: bool = False,
-          out: Any = None) -> None:
+def serve(
+    settings: Settings,
+    options: ServeOptions | None = None,
+    *,
+    demo_links: bool = False,
+    out: Any = None,
+) -> None:
     """Run the apps until interrupted, printing their URLs once the server listens."""
     import sys
 

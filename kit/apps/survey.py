@@ -68,8 +68,10 @@ class SurveyForm:
         if self.instrument.scale.not_applicable is not None:
             allowed.add(NOT_APPLICABLE)  # type: ignore[arg-type]
         if value is not None and value not in allowed:
-            raise KitError(f"{value!r} is not an answer to {item_id}; use a value "
-                           f"{self.instrument.scale.min}-{self.instrument.scale.max}.")
+            raise KitError(
+                f"{value!r} is not an answer to {item_id}; use a value "
+                f"{self.instrument.scale.min}-{self.instrument.scale.max}."
+            )
         self.answers[item_id] = value
 
     def answered(self, item_ids: tuple[str, ...] | None = None) -> int:
@@ -81,15 +83,23 @@ class SurveyForm:
 
     def store_answers(self) -> dict[str, float | None]:
         """As the store wants them: "not applicable" and unanswered are both no value."""
-        return {i: (None if v in (None, NOT_APPLICABLE) else float(v))  # type: ignore[arg-type]
-                for i, v in ((i, self.answers.get(i)) for i in self.instrument.item_ids)}
+        return {
+            i: (None if v in (None, NOT_APPLICABLE) else float(v))  # type: ignore[arg-type]
+            for i, v in ((i, self.answers.get(i)) for i in self.instrument.item_ids)
+        }
 
 
 class SurveyView:
     """The widgets of the survey form for one invitation."""
 
-    def __init__(self, store: Store, settings: Settings, instrument: Instrument,
-                 invitation: Invitation, lang: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        instrument: Instrument,
+        invitation: Invitation,
+        lang: str,
+    ) -> None:
         self.store, self.settings, self.instrument = store, settings, instrument
         self.invitation = invitation
         self.lang = lang
@@ -119,7 +129,7 @@ class SurveyView:
         self._texts: dict[str, w.Textarea] = {}
         self.show(0)
 
-    # -- navigation ---------------------------------------------------------------------------------
+    # -- navigation ----------------------------------------------------------------------
     def set_language(self, lang: str) -> None:
         self.lang = lang
         self._toggles.clear()
@@ -131,8 +141,11 @@ class SurveyView:
             return
         self.form.go(page)
         lang, form = self.lang, self.form
-        self.header.value = header_html(lang, t("app.survey.title", lang, group=self.group_name),
-                                        self.instrument.name.get(lang, ""))
+        self.header.value = header_html(
+            lang,
+            t("app.survey.title", lang, group=self.group_name),
+            self.instrument.name.get(lang, ""),
+        )
         self.language_button.description = t("app.language.toggle", lang)
         self._render_progress()
         kind = form.kind()
@@ -144,8 +157,11 @@ class SurveyView:
             self.body.children = self._review_page()
         self.previous.description = t("app.survey.previous", lang)
         self.previous.disabled = form.page == 0
-        self.next.description = (t("app.survey.review", lang) if form.page == form.pages - 2
-                                 else t("app.survey.next", lang))
+        self.next.description = (
+            t("app.survey.review", lang)
+            if form.page == form.pages - 2
+            else t("app.survey.next", lang)
+        )
         self.next.layout.display = "none" if kind == "review" else None
         self.submit.description = t("app.survey.submit", lang)
         self.submit.layout.display = None if kind == "review" else "none"
@@ -153,11 +169,17 @@ class SurveyView:
 
     def _dimension_page(self, dimension: Any) -> list[w.Widget]:
         lang = self.lang
-        intro = w.HTML(f"<h2>{esc(dimension.name[lang])}</h2>"
-                       f'<p class="kit-lead">{esc(dimension.description[lang])}</p>')
+        intro = w.HTML(
+            f"<h2>{esc(dimension.name[lang])}</h2>"
+            f'<p class="kit-lead">{esc(dimension.description[lang])}</p>'
+        )
         rows: list[w.Widget] = [intro]
         if self.form.page == 0:
-            rows.insert(0, w.HTML(f'<p class="kit-lead">{esc(t("app.survey.intro", lang, min_n=self.settings.min_respondents))}</p>'))
+            intro = t("app.survey.intro", lang, min_n=self.settings.min_respondents)
+            rows.insert(
+                0,
+                w.HTML(f'<p class="kit-lead">{esc(intro)}</p>'),
+            )
         rows.append(w.HTML(scale_legend_html(self.instrument, lang)))
         for item_id in dimension.item_ids:
             rows.append(self._item_row(item_id))
@@ -172,13 +194,18 @@ class SurveyView:
             if scale.not_applicable is not None:
                 options.append((scale.not_applicable[lang], NOT_APPLICABLE))
                 tooltips.append(scale.not_applicable[lang])
-            toggle = w.ToggleButtons(options=options, value=self.form.answers.get(item_id),
-                                     tooltips=tooltips, style={"button_width": "auto"})
+            toggle = w.ToggleButtons(
+                options=options,
+                value=self.form.answers.get(item_id),
+                tooltips=tooltips,
+                style={"button_width": "auto"},
+            )
             toggle.add_class("kit-scale")
             toggle.observe(lambda ch, i=item_id: self._on_answer(i, ch["new"]), names="value")
             self._toggles[item_id] = toggle
-        text = w.HTML(f'<div class="kit-item-text">{esc(self.instrument.item(item_id).text[lang])}'
-                      "</div>")
+        text = w.HTML(
+            f'<div class="kit-item-text">{esc(self.instrument.item(item_id).text[lang])}</div>'
+        )
         row = w.VBox([text, toggle])
         row.add_class("kit-item")
         return row
@@ -189,39 +216,65 @@ class SurveyView:
 
     def _render_progress(self) -> None:
         form, lang = self.form, self.lang
-        text = t("app.survey.progress", lang, page=form.page + 1, pages=form.pages,
-                 answered=form.answered(), items=len(self.instrument.item_ids))
+        text = t(
+            "app.survey.progress",
+            lang,
+            page=form.page + 1,
+            pages=form.pages,
+            answered=form.answered(),
+            items=len(self.instrument.item_ids),
+        )
         share = round(100 * form.page / max(form.pages - 1, 1))
         self.progress.value = (
             f'<div class="kit-muted" data-kit-progress="{form.page + 1}/{form.pages}">{esc(text)}'
-            f'</div><div class="kit-progress"><div style="width:{share}%"></div></div>')
+            f'</div><div class="kit-progress"><div style="width:{share}%"></div></div>'
+        )
 
     def _open_page(self) -> list[w.Widget]:
         lang = self.lang
-        rows: list[w.Widget] = [w.HTML(f"<h2>{esc(t('app.survey.open.title', lang))}</h2>"
-                                       f'<p class="kit-lead">{esc(t("app.survey.open.help", lang))}</p>')]
+        rows: list[w.Widget] = [
+            w.HTML(
+                f"<h2>{esc(t('app.survey.open.title', lang))}</h2>"
+                f'<p class="kit-lead">{esc(t("app.survey.open.help", lang))}</p>'
+            )
+        ]
         for q in self.instrument.open_questions:
             area = self._texts.get(q.id)
             if area is None:
-                area = w.Textarea(value=self.form.comments.get(q.id, ""),
-                                  layout=w.Layout(width="100%", height="90px"))
-                area.observe(lambda ch, qid=q.id: self.form.comments.__setitem__(qid, ch["new"]),
-                             names="value")
+                area = w.Textarea(
+                    value=self.form.comments.get(q.id, ""),
+                    layout=w.Layout(width="100%", height="90px"),
+                )
+                area.observe(
+                    lambda ch, qid=q.id: self.form.comments.__setitem__(qid, ch["new"]),
+                    names="value",
+                )
                 self._texts[q.id] = area
-            rows.append(w.VBox([w.HTML(f'<div class="kit-item-text">{esc(q.text[lang])}</div>'), area]))
+            rows.append(
+                w.VBox([w.HTML(f'<div class="kit-item-text">{esc(q.text[lang])}</div>'), area])
+            )
         return rows
 
     def _review_page(self) -> list[w.Widget]:
         lang, form = self.lang, self.form
         missing = form.unanswered()
-        summary = (t("app.survey.review.unanswered", lang, n=missing) if missing
-                   else t("app.survey.review.complete", lang))
+        summary = (
+            t("app.survey.review.unanswered", lang, n=missing)
+            if missing
+            else t("app.survey.review.complete", lang)
+        )
         lines = "".join(
             f"<tr><td>{esc(d.name[lang])}</td><td class='num'>{form.answered(d.item_ids)} / "
-            f"{len(d.item_ids)}</td></tr>" for d in self.instrument.dimensions)
-        return [w.HTML(f"<h2>{esc(t('app.survey.review.title', lang))}</h2>"
-                       f'<p class="kit-lead">{esc(summary)}</p>'
-                       f'<table class="kit-table">{lines}</table>')]
+            f"{len(d.item_ids)}</td></tr>"
+            for d in self.instrument.dimensions
+        )
+        return [
+            w.HTML(
+                f"<h2>{esc(t('app.survey.review.title', lang))}</h2>"
+                f'<p class="kit-lead">{esc(summary)}</p>'
+                f'<table class="kit-table">{lines}</table>'
+            )
+        ]
 
     # -- submit -----------------------------------------------------------------------------------
     def send(self) -> None:
@@ -231,8 +284,13 @@ class SurveyView:
         self.submit.disabled = True
         self.submit.description = t("app.survey.submitting", self.lang)
         try:
-            submit_answers(self.store, self.instrument, self.invitation.code,
-                           self.form.store_answers(), self.form.comments)
+            submit_answers(
+                self.store,
+                self.instrument,
+                self.invitation.code,
+                self.form.store_answers(),
+                self.form.comments,
+            )
         except InvitationRefused as exc:
             self.submitted = exc.reason == "used"
             self.widget.children = [notice_widget(refusal_html(exc.reason, self.lang))]
@@ -240,26 +298,39 @@ class SurveyView:
         except KitError as exc:
             self.submit.disabled = False
             self.submit.description = t("app.survey.submit", self.lang)
-            self.message.value = notice_html(t("app.survey.failed", self.lang, reason=exc.user_message), "")
+            self.message.value = notice_html(
+                t("app.survey.failed", self.lang, reason=exc.user_message), ""
+            )
             return
         self.submitted = True
-        self.widget.children = [notice_widget(page_notice_html(
-            self.lang, t("app.survey.done.title", self.lang), t("app.survey.done.body", self.lang),
-            "done"))]
+        self.widget.children = [
+            notice_widget(
+                page_notice_html(
+                    self.lang,
+                    t("app.survey.done.title", self.lang),
+                    t("app.survey.done.body", self.lang),
+                    "done",
+                )
+            )
+        ]
 
 
 def scale_legend_html(instrument: Instrument, lang: str) -> str:
     """The answer scale once per page: value and label for each option."""
     scale = instrument.scale
-    cells = "".join(f"<span><b>{v}</b> {esc(label)}</span>"
-                    for v, label in zip(scale.values, scale.labels[lang], strict=True))
+    cells = "".join(
+        f"<span><b>{v}</b> {esc(label)}</span>"
+        for v, label in zip(scale.values, scale.labels[lang], strict=True)
+    )
     return f'<div class="kit-legend">{cells}</div>'
 
 
 def refusal_html(reason: str, lang: str) -> str:
     """A polite refusal (or, for a used code, a thank-you): no form, no data."""
     kind = "done" if reason == "used" else "refused"
-    title = t("app.survey.done.title", lang) if reason == "used" else t("app.invitation.title", lang)
+    title = (
+        t("app.survey.done.title", lang) if reason == "used" else t("app.invitation.title", lang)
+    )
     return page_notice_html(lang, title, t(f"app.invitation.{reason}", lang), kind)
 
 
@@ -283,8 +354,9 @@ def build_survey(app: SurveyApp, params: dict[str, str]) -> SurveyView | w.Widge
     try:
         invitation = check_invitation(app.store, params.get("code"))
     except InvitationRefused as exc:
-        return notice_widget(refusal_html(exc.reason, pick_language(requested,
-                                                                    app.settings.language)))
+        return notice_widget(
+            refusal_html(exc.reason, pick_language(requested, app.settings.language))
+        )
     group_lang = app.store.get_group(invitation.group_id).get("language") or app.settings.language
     lang = pick_language(requested, group_lang)
     return SurveyView(app.store, app.settings, app.instrument, invitation, lang)

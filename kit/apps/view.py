@@ -55,8 +55,9 @@ def header_box(content: object, *extra: object) -> object:
     """The page's header band: ``content`` (an HTML widget) and controls on the right."""
     import ipywidgets as w
 
-    box = w.HBox([content, *extra], layout=w.Layout(justify_content="space-between",
-                                                    align_items="center"))
+    box = w.HBox(
+        [content, *extra], layout=w.Layout(justify_content="space-between", align_items="center")
+    )
     box.add_class("kit-header")
     return box
 
@@ -64,8 +65,11 @@ def header_box(content: object, *extra: object) -> object:
 def page_notice_html(lang: str, title: str, body: str, kind: str = "refused") -> str:
     """A whole page of one short message under the brand (refusals, thank-you)."""
     brand = esc(t("app.site.title", lang))
-    return (f'<div class="kit-notice-page"><div class="kit-brandbar">{brand}</div>'
-            + notice_html(title, body, kind) + "</div>")
+    return (
+        f'<div class="kit-notice-page"><div class="kit-brandbar">{brand}</div>'
+        + notice_html(title, body, kind)
+        + "</div>"
+    )
 
 
 def notice_widget(html_text: str) -> object:
@@ -84,8 +88,10 @@ def app_layout() -> object:
 
 def notice_html(title: str, body: str, kind: str = "refused") -> str:
     """A short message in a card: a refusal (no data), a thank-you, a hint."""
-    return (f'<section class="kit-notice kit-{kind}" data-kit-notice="{esc(kind)}">'
-            f"<h1>{esc(title)}</h1><p>{esc(body)}</p></section>")
+    return (
+        f'<section class="kit-notice kit-{kind}" data-kit-notice="{esc(kind)}">'
+        f"<h1>{esc(title)}</h1><p>{esc(body)}</p></section>"
+    )
 
 
 def footer_html(lang: str) -> str:

@@ -19,8 +19,15 @@ from kit.settings import Settings
 from kit.store import Store, open_store
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @dataclass
@@ -44,8 +51,9 @@ def _two_groups(store: Store) -> tuple[str, str]:
     ok = gw[gw["respondents"] >= 7].groupby("group_id")["wave_id"].nunique()
     candidates = [g for g in ok[ok >= 2].index if pd.notna(groups.loc[g, "cohort_id"])]
     first = candidates[0]
-    second = next(g for g in candidates
-                  if groups.loc[g, "cohort_id"] != groups.loc[first, "cohort_id"])
+    second = next(
+        g for g in candidates if groups.loc[g, "cohort_id"] != groups.loc[first, "cohort_id"]
+    )
     return first, second
 
 
@@ -66,7 +74,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Served:
 
 @pytest.fixture(scope="session")
 def served(demo_home: Served):
-    """``kit serve`` on a free loopback port over ``demo_home`` (1 preheated dashboard, 1 survey)."""
+    """``kit serve`` on a free loopback port over ``demo_home`` (preheated: dashboard, survey)."""
     from kit.apps.launch import ServedKit
 
     with ServedKit(demo_home.settings.home_dir, pools=(1, 1, 0)) as kit:

@@ -72,8 +72,13 @@ def test_missing_key_is_refused(store, key):
 
 def test_wrong_key_is_refused_even_with_a_real_prefix(store):
     issued = create_key(store, "team-a")
-    for wrong in ("x" * 32, issued.key[:-1] + ("A" if issued.key[-1] != "A" else "B"),
-                  issued.key[:8], issued.key + "x", "short"):
+    for wrong in (
+        "x" * 32,
+        issued.key[:-1] + ("A" if issued.key[-1] != "A" else "B"),
+        issued.key[:8],
+        issued.key + "x",
+        "short",
+    ):
         with pytest.raises(KeyRefused, match="wrong") as info:
             resolve_key(store, wrong)
         assert info.value.reason == "wrong"
@@ -101,8 +106,9 @@ def test_key_for_unknown_group_and_bad_expiry_are_explained(store):
 
 def test_cli_keys_create_list_revoke(settings, store):
     out = io.StringIO()
-    commands.cmd_keys_create(argparse.Namespace(group="team-a", expires=30, label="to the leader"),
-                             settings, out)
+    commands.cmd_keys_create(
+        argparse.Namespace(group="team-a", expires=30, label="to the leader"), settings, out
+    )
     text = out.getvalue()
     url = text.strip().splitlines()[-1]
     assert url.startswith(f"{settings.base_url}/voila/render/group_dashboard.ipynb?key=")
@@ -121,7 +127,10 @@ def test_cli_keys_create_list_revoke(settings, store):
 
 
 def test_dashboard_url_carries_only_the_key():
-    assert dashboard_url("http://h:1/", "abc") == "http://h:1/voila/render/group_dashboard.ipynb?key=abc"
+    assert (
+        dashboard_url("http://h:1/", "abc")
+        == "http://h:1/voila/render/group_dashboard.ipynb?key=abc"
+    )
 
 
 # -- invitations ----------------------------------------------------------------------------------
@@ -136,7 +145,10 @@ def test_invitation_codes_are_single_use_and_unlinkable(store, instrument):
     table = store.load_responses(instrument, ["team-a"], ["after"])
     assert list(table["respondent"]) == [respondent]
     row = table.iloc[0]
-    assert row[instrument.item_ids[0]] == 5.0 and row[instrument.item_ids[20]] != row[instrument.item_ids[20]]
+    assert (
+        row[instrument.item_ids[0]] == 5.0
+        and row[instrument.item_ids[20]] != row[instrument.item_ids[20]]
+    )
     assert row[q] == "Good team"
     # nothing in the store holds the code, and the respondent id is not derived from it
     with store.begin() as conn:
@@ -150,7 +162,8 @@ def test_invitation_codes_are_single_use_and_unlinkable(store, instrument):
         submit_answers(store, instrument, codes[0], answers)
     assert len(store.load_responses(instrument, ["team-a"], ["after"])) == 1
     assert repo.invitation_counts(store) == [
-        {"group_id": "team-a", "wave_id": "after", "invitations": 3, "used": 1}]
+        {"group_id": "team-a", "wave_id": "after", "invitations": 3, "used": 1}
+    ]
 
 
 def test_invitations_refused_when_wrong_missing_or_wave_closed(store, instrument):
@@ -190,8 +203,9 @@ def test_invitation_creation_is_validated(store):
 
 def test_cli_invitations_create_prints_single_use_links(settings, store):
     out = io.StringIO()
-    commands.cmd_invitations_create(argparse.Namespace(group="team-b", wave="after", count=4),
-                                    settings, out)
+    commands.cmd_invitations_create(
+        argparse.Namespace(group="team-b", wave="after", count=4), settings, out
+    )
     links = [line for line in out.getvalue().splitlines() if line.startswith("http")]
     assert len(links) == 4
     assert all(link.startswith(survey_url(settings.base_url, "")) for link in links)

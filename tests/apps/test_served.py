@@ -39,10 +39,18 @@ def _dashboard(served, query: str) -> str:
 def test_no_listing_no_sources_no_other_notebooks(served):
     status, body, _ = _get(served.url("/"))
     assert status == 200 and t("app.landing.title", "nb") in body and ".ipynb" not in body
-    for path in ("/voila/tree", "/voila/tree/", "/voila/api/contents", "/voila/api/contents/",
-                 "/voila/files/group_dashboard.ipynb", "/voila/render/group_report.ipynb",
-                 "/voila/render/../kit/settings.py", "/api/kernels", "/api/contents",
-                 "/voila/render/notebooks.ipynb"):
+    for path in (
+        "/voila/tree",
+        "/voila/tree/",
+        "/voila/api/contents",
+        "/voila/api/contents/",
+        "/voila/files/group_dashboard.ipynb",
+        "/voila/render/group_report.ipynb",
+        "/voila/render/../kit/settings.py",
+        "/api/kernels",
+        "/api/contents",
+        "/voila/render/notebooks.ipynb",
+    ):
         status, body, _ = _get(served.url(path))
         assert status == 404, path
         assert "Traceback" not in body and "prepare_dashboard" not in body
@@ -55,7 +63,9 @@ def test_report_download_is_key_checked(served):
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{served.group_a}_after.pdf").write_bytes(b"%PDF-1.4 report of A")
     (out / f"{served.group_b}_after.pdf").write_bytes(b"%PDF-1.4 report of B")
-    status, body, headers = _get(served.url(f"/kit/report?key={served.key_a}&group={served.group_b}"))
+    status, body, headers = _get(
+        served.url(f"/kit/report?key={served.key_a}&group={served.group_b}")
+    )
     assert status == 200 and headers["Content-Type"] == "application/pdf"
     assert "report of A" in body and served.group_a in headers["Content-Disposition"]
     status, body, _ = _get(served.url("/kit/report?key=wrong-key-0123456789"))
@@ -78,7 +88,9 @@ def test_dashboard_renders_charts_and_changes_with_a_filter(served, page, screen
     page.get_by_role("button", name=t("common.wave.before", "nb"), exact=True).click()
     page.wait_for_function(
         "prev => { const el = document.querySelector('.kit-dashboard [data-kit-chart=profile]');"
-        " return el && el.innerHTML !== prev && el.querySelector('svg'); }", arg=first)
+        " return el && el.innerHTML !== prev && el.querySelector('svg'); }",
+        arg=first,
+    )
     assert t("common.wave.before", "nb") in page.inner_text(".kit-dashboard .kit-header")
     page.get_by_role("tab", name=t("app.dashboard.tab.items", "nb")).click()
     page.wait_for_selector("[data-kit-chart=distribution] svg")
@@ -86,14 +98,18 @@ def test_dashboard_renders_charts_and_changes_with_a_filter(served, page, screen
     page.select_option(".kit-controls select", index=4)
     page.wait_for_function(
         "prev => { const el = document.querySelector('[data-kit-chart=distribution]');"
-        " return el && el.innerHTML !== prev && el.querySelector('svg'); }", arg=dist)
+        " return el && el.innerHTML !== prev && el.querySelector('svg'); }",
+        arg=dist,
+    )
     page.screenshot(path=str(screenshot_dir / "dashboard-items.png"), full_page=True)
     assert "Traceback" not in page.content()
 
 
 def test_wrong_key_shows_a_short_message_and_no_data(served, page, screenshot_dir):
-    page.goto(_dashboard(served, f"key={served.key_a[:-3]}xyz&group={served.group_a}"),
-              wait_until="commit")
+    page.goto(
+        _dashboard(served, f"key={served.key_a[:-3]}xyz&group={served.group_a}"),
+        wait_until="commit",
+    )
     page.wait_for_selector("[data-kit-notice=refused]")
     text = page.inner_text("body")
     assert t("app.key.wrong", "nb") in text
@@ -105,8 +121,10 @@ def test_wrong_key_shows_a_short_message_and_no_data(served, page, screenshot_di
 def test_group_a_key_never_shows_group_b_and_viewers_cannot_run_code(served, page, tmp_path):
     name_a = served.store.get_group(served.group_a)["name"]
     name_b = served.store.get_group(served.group_b)["name"]
-    query = (f"group={served.group_b}&key={served.key_a}&key={served.key_b}"
-             f"&group_id={served.group_b}&lang=en")
+    query = (
+        f"group={served.group_b}&key={served.key_a}&key={served.key_b}"
+        f"&group_id={served.group_b}&lang=en"
+    )
     page.goto(_dashboard(served, query), wait_until="commit")
     page.wait_for_selector(CHART)
     for tab in ("items", "change", "agreement", "comments"):
@@ -132,16 +150,36 @@ async def _try_execute(port: int, kernel_id: str, code: str) -> list[str]:
 
     session = uuid.uuid4().hex
     ws = await websocket_connect(
-        f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?session_id={session}")
-    msg = {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request",
-                      "username": "viewer", "session": session, "date": "", "version": "5.3"},
-           "parent_header": {}, "metadata": {}, "channel": "shell",
-           "content": {"code": code, "silent": False, "store_history": False,
-                       "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}
+        f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?session_id={session}"
+    )
+    msg = {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "username": "viewer",
+            "session": session,
+            "date": "",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+    }
     await ws.write_message(json.dumps(msg))
     # an allowed request on the same channel, to show the channel itself works
-    info = {**msg, "header": {**msg["header"], "msg_id": uuid.uuid4().hex,
-                              "msg_type": "kernel_info_request"}, "content": {}}
+    info = {
+        **msg,
+        "header": {**msg["header"], "msg_id": uuid.uuid4().hex, "msg_type": "kernel_info_request"},
+        "content": {},
+    }
     await ws.write_message(json.dumps(info))
     seen: list[str] = []
     try:
@@ -172,7 +210,9 @@ def test_survey_submission_reaches_the_store_and_a_score(served, page, screensho
     for i in range(len(first_items)):
         page.locator(".kit-item").nth(i).get_by_role("button", name="6", exact=True).click()
     page.wait_for_function(
-        f"() => document.querySelector('[data-kit-progress]').innerText.includes('{len(first_items)} of')")
+        "n => document.querySelector('[data-kit-progress]').innerText.includes(n + ' of')",
+        arg=str(len(first_items)),
+    )
     next_label = t("app.survey.next", "en")
     review_label = t("app.survey.review", "en")
     for _ in range(len(inst.dimensions) + 1):

@@ -47,8 +47,11 @@ def test_query_string_is_parsed_first_value_wins():
 
 def test_group_comes_only_from_the_key(app, demo_home):
     a, b = demo_home.group_a, demo_home.group_b
-    for params in ({"key": demo_home.key_a, "group": b}, {"group": b, "key": demo_home.key_a},
-                   {"key": demo_home.key_a, "group_id": b, "g": b}):
+    for params in (
+        {"key": demo_home.key_a, "group": b},
+        {"group": b, "key": demo_home.key_a},
+        {"key": demo_home.key_a, "group_id": b, "g": b},
+    ):
         board = open_group(app, params)
         assert board.group_id == a
         assert board.results().group_id == a
@@ -113,8 +116,10 @@ def test_every_value_comes_from_protected_results(app, demo_home):
     board = open_group(app, {"key": demo_home.key_a})
     res = board.results()
     assert res.reportable
-    assert not hasattr(app.scored().protected, "respondent_scores") or \
-        app.scored().protected.respondent_scores is None
+    assert (
+        not hasattr(app.scored().protected, "respondent_scores")
+        or app.scored().protected.respondent_scores is None
+    )
 
 
 # -- survey ---------------------------------------------------------------------------------------
@@ -183,7 +188,8 @@ def test_survey_refuses_wrong_and_closed_politely(demo_home):
     code = create_invitations(app.store, demo_home.group_a, "before", 1)[0]
     app.store.set_wave_status(demo_home.group_a, "before", "closed")
     try:
-        assert t("app.invitation.closed", "en") in _text(open_survey(app, {"code": code,
-                                                                          "lang": "en"}))
+        assert t("app.invitation.closed", "en") in _text(
+            open_survey(app, {"code": code, "lang": "en"})
+        )
     finally:
         app.store.set_wave_status(demo_home.group_a, "before", "open")
