@@ -46,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, help="port (default: settings.port)")
     s.add_argument("--pool", type=int, default=2, help="preheated dashboard kernels (0: none)")
     s.add_argument("--survey-pool", type=int, default=1, help="preheated survey kernels")
-    s.add_argument("--facilitator-pool", type=int, default=1, help="preheated console kernels")
+    s.add_argument(
+        "--facilitator-pool",
+        type=int,
+        default=0,
+        help="preheated console kernels (only if the console waits for its request)",
+    )
     s.add_argument(
         "--demo-links",
         action="store_true",

@@ -43,7 +43,7 @@ class ServeOptions:
 
     dashboard_pool: int = 2
     survey_pool: int = 1
-    facilitator_pool: int = 1
+    facilitator_pool: int = 0  # the console reads its query string itself: no preheat
     cull_idle_seconds: int = 1800
 
     def pools(self) -> dict[str, int]:

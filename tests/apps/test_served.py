@@ -56,6 +56,8 @@ def test_no_listing_no_sources_no_other_notebooks(served):
         assert "Traceback" not in body and "prepare_dashboard" not in body
     status, _, _ = _get(served.url("/api/kernels"), "POST")
     assert status in (404, 405)
+    status, body, _ = _get(served.url("/kit/live/"))  # the live exercises' pages are served too
+    assert status == 200 and "Traceback" not in body
 
 
 def test_report_download_is_key_checked(served):
