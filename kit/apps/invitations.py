@@ -60,8 +60,8 @@ def create_invitations(store: Store, group_id: str, wave_id: str, count: int) ->
     status = wave_status(store, group_id, wave_id)
     if status is None:
         raise NotFoundError(
-            f"Group {group_id!r} has no wave {wave_id!r}; add the wave to the group first "
-            "(see 'kit waves') and try again."
+            f"Group {group_id!r} has no wave {wave_id!r}; 'kit groups' lists each group's "
+            "waves. Add the wave to the group in the programme file ('kit programme load') first."
         )
     codes = [secrets.token_urlsafe(CODE_BYTES) for _ in range(count)]
     batch = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
