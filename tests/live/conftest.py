@@ -162,13 +162,22 @@ class KitServe(Server):
         raise RuntimeError("kit serve did not start within 60 s")
 
 
-@pytest.fixture
-def kit_serve(live_settings, live_store) -> Iterator[KitServe]:
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[KitServe, Settings, Store]]:
+    """``kit serve`` on a temporary home, shared by a module's tests."""
     try:
         import kit.apps.server  # noqa: F401
     except ModuleNotFoundError:
         pytest.skip("kit serve (kit.apps) is not installed")
-    srv = KitServe(live_settings)
-    srv.start()
-    yield srv
-    srv.stop()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as home:
+        settings = load_settings(home_dir=Path(home), min_respondents=3,
+                                 min_subgroup_respondents=3, min_comment_respondents=3,
+                                 port=free_port(), language="en")
+        store = seed_store(open_store(settings))
+        srv = KitServe(settings)
+        srv.start()
+        yield srv, settings, store
+        srv.stop()
+        store.engine.dispose()

@@ -19,7 +19,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def test_participant_side_through_kit_serve(kit_serve, live_settings, live_store) -> None:
+def test_participant_side_through_kit_serve(served) -> None:
+    kit_serve, live_settings, live_store = served
     made = ls.create_session(live_store, live_settings, title="Via kit serve", group_ids=["g1"])
     rid = repo.list_rounds(live_store, made.session_id)[0]["id"]
     status, data = kit_serve.call("POST", f"/kit/live/api/console/{made.code}/round",
@@ -40,7 +41,8 @@ def test_participant_side_through_kit_serve(kit_serve, live_settings, live_store
 
 
 @pytest.mark.browser
-def test_console_in_voila_updates_live(kit_serve, live_settings, live_store, tmp_path) -> None:
+def test_console_in_voila_updates_live(served, tmp_path) -> None:
+    kit_serve, live_settings, live_store = served
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian's chromium is not installed")
     from playwright.sync_api import sync_playwright
