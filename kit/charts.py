@@ -313,8 +313,9 @@ def cohort_chart(cohort: pd.DataFrame, lang: str, *, scale_min: int, scale_max: 
                 sort=groups,
                 title=None,
                 scale=alt.Scale(domain=groups, range=list(OKABE_ITO[: len(groups)])),
+                legend=alt.Legend(columns=2),
             ),
-            shape=alt.Shape("group_name:N", sort=groups, title=None),
+            shape=alt.Shape("group_name:N", sort=groups, title=None, legend=alt.Legend(columns=2)),
         )
         .properties(
             width=WIDTH,

@@ -625,10 +625,12 @@ def cohort_results(
             if reason is None:
                 shown_ids.append(g["id"])
         sub = p[(p["wave"] == w) & p["group"].isin(shown_ids)][["group", "dimension", "mean"]]
-        sub = sub.merge(
-            members[["id", "name"]].rename(columns={"id": "group", "name": "group_name"}),
-            on="group",
-        ).merge(dims, on="dimension")
+        labels = members.assign(
+            group_name=[
+                o or n for o, n in zip(members["organisation"], members["name"], strict=True)
+            ]
+        )[["id", "group_name"]].rename(columns={"id": "group"})
+        sub = sub.merge(labels, on="group").merge(dims, on="dimension")
         side[w] = sub.sort_values(["order", "group_name"]).reset_index(drop=True)
     change = None
     if len(wave_list) >= 2:

@@ -78,8 +78,24 @@ def template_files() -> list[Path]:
 @lru_cache(maxsize=1)
 def _exporter() -> Any:
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-    exporter = HTMLExporter(
+    class KitHTMLExporter(HTMLExporter):  # type: ignore[misc]
+        """HTMLExporter without its BeautifulSoup pass (tabindex/alt for code cells we drop,
+        and our charts carry their own accessible names): the template's HTML as it is."""
+
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+            resources = self._init_resources(resources)
+            self.register_filter(
+                "filter_data_type",
+                WidgetsDataTypeFilter(
+                    notebook_metadata=self._nb_metadata, parent=self, resources=resources
+                ),
+            )
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    exporter = KitHTMLExporter(
         extra_template_basedirs=[str(TEMPLATES_DIR)],
         template_name=TEMPLATE_NAME,
         exclude_input=True,

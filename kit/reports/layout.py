@@ -518,10 +518,11 @@ class CohortReport:
                 for x in wide.to_dict("records")
             ]
             parts.append(
-                f'<div class="kit-page-break"><h3>{esc(name)}</h3>{chart.to_html()}'
+                f'<div class="{"kit-page-break" if parts else ""}"><h3>{esc(name)}</h3>'
+                f"{chart.to_html()}"
                 f"{_table([_('profile.dimension'), *groups], rows, 'kit-small')}</div>"
             )
-        return _section("kit-cohort", _("cohort.title"), "".join(parts))
+        return _section("kit-cohort", _("cohort.title"), "".join(parts), page_break=True)
 
     def change(self) -> Fragment:
         r, _ = self.res, self._t

@@ -129,16 +129,27 @@ def warm_up() -> None:
 
 
 def reset() -> None:
-    """Between two reports on one kernel: nothing of the previous report may remain.
+    """Before each report on a warm kernel: nothing of the previous report may remain.
 
-    The user namespace is cleared by ``%reset -f``; this drops any cached engines so the next
-    report opens its own database connection.
+    Deletes every name the previous report made in the user namespace (and IPython's output
+    history), and drops cached database engines so the report opens its own connection. Cheaper
+    than ``%reset -f``, which also runs a full garbage collection.
     """
-    import gc
+    from IPython import get_ipython
 
     from kit import store
 
+    ip = get_ipython()
+    if ip is not None:
+        ns, hidden = ip.user_ns, ip.user_ns_hidden
+        for name in list(ns):
+            if name not in hidden and not name.startswith("__"):
+                del ns[name]
+        out = ns.get("_oh")
+        if isinstance(out, dict):
+            out.clear()
+        for name in ("_", "__", "___"):
+            ns[name] = ""
     for s in list(getattr(store, "_STORES", {}).values()):
         s.engine.dispose()
     getattr(store, "_STORES", {}).clear()
-    gc.collect()

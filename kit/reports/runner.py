@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,7 +42,8 @@ import pandas, altair, vl_convert
 kit.reports.notebook_api.warm_up()
 kit.results.enable_run_cache()
 """
-RESET_CODE = "%reset -f\nimport kit.reports.notebook_api as _k; _k.reset(); del _k\n"
+RESET_CODE = "import kit.reports.notebook_api as _k\n_k.reset()\n"
+RESET_TAG = "kit-reset"  # the first cell on a warm kernel; removed from the executed notebook
 log = logging.getLogger(__name__)
 
 
@@ -137,15 +139,14 @@ def _start_kernel() -> None:
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    km = AsyncKernelManager(
-        kernel_name="python3", transport="ipc", ip=tempfile.mkdtemp(prefix="kit-kernel-") + "/k"
-    )
+    ipc_dir = tempfile.mkdtemp(prefix="kit-kernel-")
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=ipc_dir + "/k")
     run_sync(km.start_kernel)(cwd=str(Path.cwd()))
     kc = km.client()
     kc.start_channels()
     run_sync(kc.wait_for_ready)(timeout=120)
     _KERNEL.clear()
-    _KERNEL.update(km=km, kc=kc)
+    _KERNEL.update(km=km, kc=kc, ipc_dir=ipc_dir)
     _run_code(WARM_CODE)
 
 
@@ -165,12 +166,9 @@ def _run_code(code: str) -> None:
 
 
 def _restart_kernel() -> None:
-    from jupyter_core.utils import run_sync
 
-    km, kc = _KERNEL["km"], _KERNEL["kc"]
     try:
-        kc.stop_channels()
-        run_sync(km.shutdown_kernel)(now=True)
+        _shutdown_kernel()
     except Exception:  # noqa: BLE001 - a dead kernel is replaced below either way
         log.debug("kernel shutdown failed", exc_info=True)
     _start_kernel()
@@ -180,9 +178,13 @@ def _shutdown_kernel() -> None:
     from jupyter_core.utils import run_sync
 
     if _KERNEL:
-        _KERNEL["kc"].stop_channels()
-        run_sync(_KERNEL["km"].shutdown_kernel)(now=True)
+        kernel = dict(_KERNEL)
         _KERNEL.clear()
+        try:
+            kernel["kc"].stop_channels()
+            run_sync(kernel["km"].shutdown_kernel)(now=True)
+        finally:
+            shutil.rmtree(kernel.get("ipc_dir", ""), ignore_errors=True)
 
 
 def execute_report(
@@ -212,15 +214,18 @@ def execute_report(
     tmp = temp_path_for(nb_path)
     result: dict[str, Any] = {"notebook_path": str(nb_path)}
     engine_kwargs: dict[str, Any] = {}
+    source: Any = notebook_path
     if warm:
         if not _KERNEL:
             _start_kernel()
-        else:
-            _run_code(RESET_CODE)
         engine_kwargs = {"km": _KERNEL["km"], "kc": _KERNEL["kc"]}
+        source = nbformat.read(notebook_path, as_version=4)
+        reset = nbformat.v4.new_code_cell(RESET_CODE)
+        reset.metadata["tags"] = [RESET_TAG]
+        source.cells.insert(0, reset)
     try:
         nb = pm.execute_notebook(
-            notebook_path,
+            source,
             str(tmp),
             parameters=params,
             progress_bar=False,
@@ -230,6 +235,9 @@ def execute_report(
         )
     except Exception as exc:  # noqa: BLE001 - any failure is this report's alone
         if tmp.exists() and tmp.stat().st_size:
+            kept = nbformat.read(str(tmp), as_version=4)
+            kept.cells = [c for c in kept.cells if RESET_TAG not in c.metadata.get("tags", [])]
+            nbformat.write(kept, str(tmp))
             os.replace(tmp, nb_path)
         else:
             tmp.unlink(missing_ok=True)
@@ -245,6 +253,7 @@ def execute_report(
             seconds=time.perf_counter() - start,
         )
         return result
+    nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
     nb.metadata["kit"] = {
         "kit_version": __version__,
         **meta,
@@ -360,8 +369,9 @@ def run_reports(
     if pending:
         n_workers = max(1, min(workers or settings.workers, os.cpu_count() or 1, len(pending)))
         ctx = multiprocessing.get_context("spawn")
-        env_before = os.environ.get("KIT_HOME")
-        os.environ["KIT_HOME"] = str(settings.home_dir)
+        env = _settings_env(settings)
+        env_before = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # workers and their kernels see exactly these settings
         try:
             with ProcessPoolExecutor(
                 n_workers, mp_context=ctx, initializer=_worker_init if warm else None
@@ -396,10 +406,11 @@ def run_reports(
                     if printer_cm is not None:
                         printer_cm.__exit__(None, None, None)
         finally:
-            if env_before is None:
-                os.environ.pop("KIT_HOME", None)
-            else:
-                os.environ["KIT_HOME"] = env_before
+            for k, v in env_before.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     bar.close()
     summary.outcomes.extend(results[j.stem] for j, _, _ in pending)
     order = {j.stem: i for i, j in enumerate(spec.jobs)}
@@ -412,6 +423,15 @@ def run_reports(
     if summary.made or summary.failed or not summary.index_path.exists():
         write_index(summary, settings)
     return summary
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the KIT_* variables ``load_settings`` reads in a worker and its kernel."""
+    from dataclasses import fields
+
+    env = {f"KIT_{f.name.upper()}": str(getattr(settings, f.name)) for f in fields(settings)}
+    env["KIT_HOME"] = str(settings.home_dir)
+    return {k: v for k, v in env.items() if v != ""}
 
 
 def _kernel_params(job: ReportJob, settings: Settings) -> dict[str, Any]:
