@@ -71,12 +71,21 @@ class DashboardApp:
         return self.data
 
 
-def prepare_dashboard(settings: Settings | None = None, *, warm: bool = True) -> DashboardApp:
-    """Open the store, score the data and warm the chart renderer (no group is chosen yet)."""
+def prepare_dashboard(
+    settings: Settings | None = None, *, warm: bool | None = None
+) -> DashboardApp:
+    """Open the store and score the data (no group is chosen yet).
+
+    ``warm`` (default: when Voilà preheats this kernel, i.e. before any viewer is waiting) also
+    starts the chart renderer and fills the shared cache of the keyed groups' first views; a
+    kernel started for a waiting viewer skips that and renders only the viewer's group.
+    """
     settings = settings or load_settings()
     app = DashboardApp(settings, open_store(settings), load_instrument(settings.instrument))
+    app.scored()
+    if warm is None:
+        warm = os.environ.get("VOILA_PREHEAT", "False") == "True"
     if warm:
-        app.scored()
         _warm_renderer()
         warm_cache(app)
     return app
