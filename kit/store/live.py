@@ -393,13 +393,12 @@ def run_batch(store: Store, jobs: Sequence[Any]) -> list[Any]:
 def participant_answers(store: Store, code: str, token: str, round_ids: Sequence[int]
                         ) -> list[dict[str, Any]]:
     """A participant's own answers to some rounds (to show them again after a reload)."""
-    a, p = lt.live_answers, lt.live_participants
+    a, p, ss = lt.live_answers, lt.live_participants, lt.live_sessions
     with store.begin() as conn:
-        session = _session_row(conn, code)
         rows = conn.execute(
             select(a.c.round_id, a.c.question, a.c.value, a.c.text, a.c.data)
-            .join(p, p.c.id == a.c.participant_id)
-            .where(p.c.session_id == session["id"], p.c.token == token,
+            .join(p, p.c.id == a.c.participant_id).join(ss, ss.c.id == p.c.session_id)
+            .where(ss.c.code == code, p.c.token == token,
                    a.c.round_id.in_(list(round_ids)))).mappings().all()
     return [_decode_answer(r) for r in rows]
 
