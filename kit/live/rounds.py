@@ -236,9 +236,5 @@ def _stakeholder(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
     return Submission(out)
 
 
-def entry_count(existing_questions: list[str]) -> int:
-    return sum(1 for q in existing_questions if q.startswith("entry:"))
-
-
 def _keys(answers: dict[str, Any]) -> str:
     return ",".join(map(str, answers))[:40]

@@ -3,7 +3,9 @@
 Every function takes the ``Store`` and runs in one transaction (``store.begin()``): an answer is
 committed before the function returns, so a caller that acknowledges after the return never
 acknowledges a lost answer. Checks that depend on the database's state (is the round still open?)
-run inside the same transaction as the write.
+run in the same ``begin()`` block just before the write (on SQLite, whose driver starts the
+write transaction at the first write, an answer racing the facilitator's "close" by a few
+milliseconds counts as given before the close). ``run_batch`` commits many submissions at once.
 """
 
 from __future__ import annotations
