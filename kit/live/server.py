@@ -202,11 +202,13 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def json_body(self) -> dict[str, Any] | None:
         """The request's JSON object, or None after answering 413/400 itself."""
-        if len(self.request.body) > MAX_BODY:
+        raw = getattr(self, "_body", None)
+        raw = self.request.body if raw is None else bytes(raw)
+        if getattr(self, "_too_large", False) or len(raw) > MAX_BODY:
             self.fail(413, "error.too_large", limit=MAX_BODY // 1024)
             return None
         try:
-            body = json.loads(self.request.body or b"null")
+            body = json.loads(raw or b"null")
         except (ValueError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
@@ -234,6 +236,25 @@ class BaseHandler(tornado.web.RequestHandler):
         else:
             log.exception("live request failed")
             self.fail(500, "error.server")
+
+
+class BodyHandler(BaseHandler):
+    """Reads a request body of at most ``MAX_BODY`` bytes, whatever the server's own limit: a
+    larger one is refused (413) without being kept in memory."""
+
+    def prepare(self) -> None:
+        self._body = bytearray()
+        self._too_large = False
+        length = self.request.headers.get("Content-Length", "0")
+        if length.isdigit() and int(length) > MAX_BODY:
+            self._too_large = True
+
+    def data_received(self, chunk: bytes) -> None:
+        if not self._too_large:
+            self._body += chunk
+            if len(self._body) > MAX_BODY:
+                self._too_large = True
+                self._body = bytearray()
 
 
 class PageHandler(BaseHandler):
@@ -266,7 +287,8 @@ class PageHandler(BaseHandler):
         self.finish(render_page(config["code"], config["lang"], config["error"]))
 
 
-class JoinHandler(BaseHandler):
+@tornado.web.stream_request_body
+class JoinHandler(BodyHandler):
     async def post(self, code: str) -> None:
         code = ls.normalise_code(code)
         body = self.json_body()
@@ -327,7 +349,8 @@ def public_state(state: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
-class AnswerHandler(BaseHandler):
+@tornado.web.stream_request_body
+class AnswerHandler(BodyHandler):
     """Save a participant's answers; 200 only after the transaction committed."""
 
     async def post(self, code: str) -> None:
@@ -367,7 +390,8 @@ def _statement_ids(store: Store, round_id: int) -> set[int]:
     return {int(i) for i in ans.loc[ans["question"] == "statement", "id"]}
 
 
-class ConsoleHandler(BaseHandler):
+@tornado.web.stream_request_body
+class ConsoleHandler(BodyHandler):
     """The facilitator's data: every round with counts and results (key required)."""
 
     async def authorised(self, code: str) -> dict[str, Any] | None:

@@ -171,6 +171,9 @@ def test_oversized_request_changes_nothing(env) -> None:
     big = b"{" + b" " * 17_000 + b"}"
     status, data = server.call("POST", f"/kit/live/api/s/{made.code}/join", raw=big)
     assert status == 413
+    huge = b'{"token": "' + b"x" * 8_000_000 + b'"}'  # 8 MB: refused, never held in memory
+    status, data = server.call("POST", f"/kit/live/api/s/{made.code}/answer", raw=huge)
+    assert status == 413 and data["error"] == "error.too_large"
     assert stored(store, rid) == []
 
 
