@@ -24,7 +24,7 @@ import traitlets
 from kit.errors import KitError
 from kit.exercises import get_exercise, load_exercises
 from kit.i18n import t
-from kit.instrument import load_instrument
+from kit.instrument import available_instruments, load_instrument
 from kit.live import charts as lc
 from kit.live import measures as m
 from kit.live import session as ls
@@ -592,6 +592,10 @@ class ConsoleGate(w.VBox):
                                           description=t("live.console.exercises", lang), rows=6)
         self.language = w.Dropdown(options=list(LANGUAGES), value=lang,
                                    description=t("live.console.language", lang))
+        names = available_instruments()
+        self.instrument = w.Dropdown(
+            options=names, value=ls.DEFAULT_INSTRUMENT if ls.DEFAULT_INSTRUMENT in names
+            else (names[0] if names else None), description=t("live.console.instrument", lang))
         self.create = w.Button(description=t("live.console.create", lang))
         self.create.on_click(lambda _: self.create_session())
         self.message = w.HTML()
@@ -600,7 +604,8 @@ class ConsoleGate(w.VBox):
                    f"<p>{_esc(t('live.console.key_prompt', lang))}</p>"),
             self.key, self.code, self.go,
             w.HTML(f"<h3>{_esc(t('live.console.new_session', lang))}</h3>"),
-            self.title, self.groups, self.exercises, self.language, self.create, self.message]
+            self.title, self.groups, self.exercises, self.instrument, self.language, self.create,
+            self.message]
 
     def _fail(self, message: str) -> None:
         self.message.value = f'<p style="color:#b3261e">{_esc(message)}</p>'
@@ -629,7 +634,8 @@ class ConsoleGate(w.VBox):
             made = ls.create_session(self.store, self.settings, title=self.title.value,
                                      group_ids=list(self.groups.value),
                                      language=self.language.value,
-                                     exercises=list(self.exercises.value))
+                                     exercises=list(self.exercises.value),
+                                     instrument=self.instrument.value)
         except KitError as exc:
             self._fail(str(exc))
             return None

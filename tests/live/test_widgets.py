@@ -206,8 +206,11 @@ def test_gate_creates_a_session_with_the_kit_key(live_settings, live_store, monk
     gate.create.click()
     assert "give the session a title" in gate.message.value
     gate.title.value = "Samling 3"
+    gate.instrument.value = "lagprofil"  # any instrument can feed the pulse
     gate.create.click()
     assert gate.console is not None
+    assert gate.console.rounds[0]["config"]["instrument"] == "lagprofil"
+    assert len(gate.console.rounds[0]["config"]["items"]) == 56
     assert [r["exercise"] for r in gate.console.rounds] == ["pulse", "airtime"]
     assert gate.console.session["group_ids"] == ["g1", "g2"]
     gate.console.stop()
