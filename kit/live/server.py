@@ -41,6 +41,8 @@ log = logging.getLogger("kit.live")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY = 16 * 1024  # bytes; a pulse of 60 items with text fits many times over
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SHARED_RESULTS = ("pulse", "purpose", "agenda_audit")  # revealed results shown on phones too
+RESULTS_TTL = 2.0  # seconds revealed results are reused before they are computed again
 STATE_TTL = 0.5  # seconds a session's public state is reused before the revision is re-read
 PAGE_KEYS_PREFIX = "live.page."
 
@@ -82,6 +84,7 @@ class LiveContext:
         self._store: Store | None = None
         self._cache: dict[str, tuple[float, int, dict[str, Any]]] = {}
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
+        self._results: dict[tuple[str, str, int], tuple[float, str]] = {}
         self._flushing = False
 
     @property
@@ -141,6 +144,20 @@ class LiveContext:
             return fn(self.store, *args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_READERS, partial(fn, self.store, *args, **kwargs))
+
+    async def shared_results(self, code: str, state: dict[str, Any], lang: str) -> str:
+        """Revealed rounds' results as JSON, computed at most every ``RESULTS_TTL`` seconds."""
+        key = (code, lang, state["session"]["revision"])
+        hit = self._results.get(key)
+        if hit is not None and time.monotonic() - hit[0] < RESULTS_TTL:
+            return hit[1]
+        rounds = [r for r in state["rounds"] if r["revealed"] and r["exercise"] in SHARED_RESULTS]
+        data = await self.read(_shared_results, rounds, self.settings, lang)
+        text = json.dumps(data)
+        if len(self._results) > 256:
+            self._results.clear()
+        self._results[key] = (time.monotonic(), text)
+        return text
 
     def forget(self, code: str) -> None:
         self._cache.pop(code, None)
@@ -334,13 +351,18 @@ class StateHandler(BaseHandler):
         if token and TOKEN_RE.match(token) and shown and self.get_argument("mine", "0") == "1":
             mine = await self.ctx.read(repo.participant_answers, code, token, shown)
             body = body[:-1] + ', "mine": ' + json.dumps(mine) + "}"
+        if any(r["revealed"] and r["exercise"] in SHARED_RESULTS for r in state["rounds"]):
+            results = await self.ctx.shared_results(code, state, lang)
+            body = body[:-1] + ', "results": ' + results + "}"
         self.finish(body)
 
 
 def public_state(state: dict[str, Any], lang: str) -> dict[str, Any]:
-    """What every participant of a session sees (no one's answers)."""
+    """What every participant of a session sees (no one's answers): the open rounds and the
+    rounds whose results the facilitator revealed."""
     session = state["session"]
-    shown = [r for r in state["rounds"] if r["status"] == "open"]
+    shown = [r for r in state["rounds"] if r["status"] == "open"
+             or (r["revealed"] and r["exercise"] in SHARED_RESULTS)]
     return {
         "ok": True, "revision": session["revision"], "status": session["status"],
         "title": session["title"], "language": session["language"],
@@ -383,6 +405,19 @@ class AnswerHandler(BodyHandler):
             return
         self.finish({"ok": True, "saved": result.saved, "unchanged": result.unchanged,
                      "removed": result.removed, "message": t("live.page.saved", self.lang)})
+
+
+def _shared_results(store: Store, rounds: list[dict[str, Any]], settings: Settings,
+                    lang: str) -> dict[str, Any]:
+    answers = repo.load_answers(store, round_ids=[r["id"] for r in rounds])
+    out = {}
+    for rnd in rounds:
+        res = round_results(rnd, answers[answers["round_id"] == rnd["id"]], settings, lang)
+        if rnd["exercise"] == "purpose":  # the texts, never who wrote them
+            res["statements"] = [{"text": x["text"], "votes": x["votes"]}
+                                 for x in res["statements"][:5]]
+        out[str(rnd["id"])] = res
+    return out
 
 
 def _statement_ids(store: Store, round_id: int) -> set[int]:

@@ -69,9 +69,21 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
     page.wait_for_selector("[data-item=P01] button.chosen[data-value='4']")
     assert repo.count_participants(live_store, made.session_id) == 1
 
-    # a closed round: the page moves on to waiting
+    # the facilitator reveals the results: phones show them too (at least 3 answers)
+    for value in (2, 5):
+        _, joined = server.call("POST", f"/kit/live/api/s/{made.code}/join", {})
+        server.call("POST", f"/kit/live/api/s/{made.code}/answer",
+                    {"token": joined["token"], "round": rounds["pulse"], "answers": {"P01": value}})
     server.call("POST", f"/kit/live/api/console/{made.code}/round",
-                {"round": rounds["pulse"], "action": "close"}, headers=key)
+                {"round": rounds["pulse"], "action": "reveal"}, headers=key)
+    page.wait_for_selector("[data-results] .bar span[title='Enig: 1']")
+    assert "◆ Jeg kan si" in page.locator("[data-results]").text_content()
+    page.screenshot(path=str(shots / "participant_results.png"), full_page=True)
+
+    # a hidden, closed round: the page moves on to waiting
+    for action in ("hide", "close"):
+        server.call("POST", f"/kit/live/api/console/{made.code}/round",
+                    {"round": rounds["pulse"], "action": action}, headers=key)
     page.wait_for_selector("#waiting")
 
     # purpose: text with HTML/script is shown as text, never run

@@ -127,6 +127,7 @@
       state = data;
       var sig = lang + "|" + rev;
       if (sig !== shownSignature) { shownSignature = sig; render(); }
+      drawResults(data.results || {});
       pollTimer = setTimeout(poll, 2000);
     }).catch(function () {
       setStatus(T("offline"), "bad");
@@ -172,10 +173,13 @@
         el("h1", { text: r.title }), el("p", { cls: "note", text: r.prompt })
       ]);
       var render = renderers[r.exercise === "purpose" ? "purpose_" + r.phase : r.exercise];
-      if (render && r.answerable) {
+      if (render && r.answerable && r.status === "open") {
         render(r, box);
         box.appendChild(el("p", { cls: "note", text: T("change_note") }));
+      } else if (r.status !== "open") {
+        box.appendChild(el("p", { cls: "note", text: T("closed") }));
       }
+      box.appendChild(el("div", { cls: "results", "data-results": r.id }));
       nodes.push(box);
     });
     app.replaceChildren.apply(app, nodes);
@@ -357,6 +361,56 @@
       });
     }
   };
+
+  // -- revealed results (the facilitator decides when) ----------------------------------------
+  var COLOURS = ["#b35806", "#f1a340", "#d9d9d9", "#998ec3", "#542788"];
+  function bar(parts) {  // parts: [{n, colour, label}]
+    var total = parts.reduce(function (s, p) { return s + p.n; }, 0) || 1;
+    var b = el("div", { cls: "bar" });
+    parts.forEach(function (p) {
+      if (!p.n) { return; }
+      var seg = el("span", { title: p.label + ": " + p.n, text: p.n > 0 ? String(p.n) : "" });
+      seg.style.width = (100 * p.n / total) + "%";
+      seg.style.background = p.colour;
+      b.appendChild(seg);
+    });
+    return b;
+  }
+  function drawResults(results) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-results]"), function (box) {
+      var res = results[box.getAttribute("data-results")];
+      var r = ((state && state.rounds) || []).filter(function (x) { return String(x.id) === box.getAttribute("data-results"); })[0];
+      var nodes = [];
+      if (res && r) {
+        nodes.push(el("h2", { text: T("results") }));
+        if (r.exercise === "pulse") {
+          if (res.hidden) {
+            nodes.push(el("p", { cls: "note", text: T("results_hidden", { n: res.min_n }) }));
+          } else {
+            (res.items || []).forEach(function (it) {
+              var parts = (res.scale || []).map(function (v, i) {
+                return { n: it[String(v)] || 0, colour: COLOURS[Math.round(i * 4 / Math.max(1, res.scale.length - 1))], label: (r.scale && r.scale.labels[i]) || String(v) };
+              });
+              nodes.push(el("p", { cls: "q", text: (it.disagreement ? "◆ " : "") + it.text }));
+              nodes.push(bar(parts));
+            });
+          }
+        } else if (r.exercise === "purpose") {
+          if (res.agreed) { nodes.push(el("p", { cls: "agreed", text: res.agreed })); }
+          (res.statements || []).forEach(function (st) {
+            nodes.push(el("p", { cls: "q", text: st.text + " · " + T("votes", { n: st.votes }) }));
+          });
+        } else if (r.exercise === "agenda_audit") {
+          (res.split || []).forEach(function (row) {
+            var label = ((r.focuses || []).filter(function (f) { return f.id === row.focus; })[0] || {}).label || row.focus;
+            var pct = function (x) { return x === null || x === undefined ? "–" : Math.round(100 * x) + " %"; };
+            nodes.push(el("p", { cls: "q", text: label + ": " + T("actual_wanted", { actual: pct(row.actual), wanted: pct(row.wanted) }) }));
+          });
+        }
+      }
+      box.replaceChildren.apply(box, nodes);
+    });
+  }
 
   // -- start -----------------------------------------------------------------------------------
   render();
