@@ -315,7 +315,6 @@ def cohort_chart(cohort: pd.DataFrame, lang: str, *, scale_min: int, scale_max: 
                 scale=alt.Scale(domain=groups, range=list(OKABE_ITO[: len(groups)])),
                 legend=alt.Legend(columns=2),
             ),
-            shape=alt.Shape("group_name:N", sort=groups, title=None, legend=alt.Legend(columns=2)),
         )
         .properties(
             width=WIDTH,

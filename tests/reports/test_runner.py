@@ -192,3 +192,32 @@ def test_single_report_runs_with_papermill_and_language_switches(run, tmp_path: 
     assert "Summary" in html_en and "How to read this report" in html_en
     assert "Shared purpose" in html_en and "Felles formål" not in html_en
     assert "Sammendrag" in html_nb and "Slik leser du rapporten" in html_nb
+
+
+def test_cli_exits_non_zero_and_names_the_failure(run, monkeypatch, capsys) -> None:
+    from kit import cli
+    from kit.reports import runner
+
+    spec, summary, settings = run
+    monkeypatch.setattr(runner, "run_reports", lambda *a, **k: summary)
+    code = cli.main(["--home", str(settings.home_dir), "report", str(spec.source_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"FEILET {BROKEN} (after): celle" in out
+    assert "notatboken med feilen er tatt vare på" in out and "index.html" in out
+
+
+def test_cli_exports_a_notebook_run_with_papermill(run, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    from kit import cli
+
+    _spec, summary, settings = run
+    o = _outcome(summary, f"groups/{GOOD[0]}_after")
+    nb = tmp_path / "by_hand.ipynb"
+    shutil.copy(summary.output_dir / o.notebook_path, nb)
+    code = cli.main(["--home", str(settings.home_dir), "report", str(nb)])
+    assert code == 0
+    assert nb.with_suffix(".pdf").stat().st_size > 10_000
+    html = nb.with_suffix(".html").read_text(encoding="utf-8")
+    assert "Toppledergruppen i Kystverket" in html and external_references(html) == []
