@@ -121,6 +121,16 @@ def shorten(text: str, width: int) -> str:
     return cut + "…"
 
 
+# Diverging orange-purple (ColorBrewer PuOr, safe for colour blindness) with a visible grey middle.
+ANSWER_COLOURS = ("#B35806", "#E08214", "#FDB863", "#C8C8C8", "#B2ABD2", "#8073AC", "#542788")
+
+
+def _answer_scale(labels: list[str]) -> alt.Scale:
+    if len(labels) == len(ANSWER_COLOURS):
+        return alt.Scale(domain=labels, range=list(ANSWER_COLOURS))
+    return alt.Scale(domain=labels, scheme="purpleorange", reverse=True)
+
+
 def _scale_domain(scale_min: int, scale_max: int) -> list[float]:
     return [scale_min, scale_max]
 
@@ -277,7 +287,7 @@ def distribution_chart(
                     "answer:N",
                     sort=list(scale_labels),
                     title=None,
-                    scale=alt.Scale(domain=list(scale_labels), scheme="blueorange", reverse=True),
+                    scale=_answer_scale(list(scale_labels)),
                     legend=alt.Legend(columns=4, labelLimit=180),
                 ),
                 order=alt.Order("order:Q"),
