@@ -141,3 +141,41 @@ def test_atomic_write_leaves_no_temp_file(tmp_path) -> None:
     atomic_write_text(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+def test_action_plan_from_live_sessions_is_shown(settings, instrument) -> None:
+    from kit.demo import make_demo
+    from kit.reports.layout import GroupReport
+    from kit.store import live, open_store
+
+    make_demo(settings, seed=1, small=True)
+    store = open_store(settings)
+    sid = live.create_session(
+        store,
+        code="TESTAB",
+        key_hash="x",
+        title="Samling 2",
+        group_ids=["k1-kystverket"],
+        cohort_id="kull-1",
+        language="nb",
+        exercises=["action_plan"],
+        instrument_id="lagprofil",
+        rounds=[],
+    )
+    live.add_action(
+        store,
+        sid,
+        "k1-kystverket",
+        "Strategimøte hver måned",
+        owner="Kari",
+        due_date="2025-03-01",
+        dimension="right_issues",
+        status="in_progress",
+    )
+    res = group_results(store, settings, "k1-kystverket", ["before", "after"], "nb", instrument)
+    assert list(res.actions["action"]) == ["Strategimøte hver måned"]
+    html = GroupReport(res).actions()
+    assert "Strategimøte hver måned" in html and "Riktige saker på agendaen" in html
+    assert "i gang" in html and "1. mars 2025" in html
+    other = group_results(store, settings, "k1-husbanken", None, "nb", instrument)
+    assert other.actions is None and GroupReport(other).actions() == ""
