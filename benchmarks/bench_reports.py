@@ -177,7 +177,8 @@ def main() -> None:
             f"({fast / len(groups):.2f} s per report, cold start included)"
         )
 
-        naive_groups = groups[: max(1, min(args.naive_groups, len(groups)))]
+        n = max(1, min(args.naive_groups, len(groups)))
+        naive_groups = groups[:: len(groups) // n][:n]  # spread over the cohorts
         naive = run_naive(home, naive_groups)
         per = naive / len(naive_groups)
         naive_all = per * len(groups)

@@ -397,6 +397,11 @@ def run_reports(
                         job, key = futures[fut]
                         outcome = _collect(fut, job, key, output_dir, printer)
                         results[job.stem] = outcome
+                        if outcome.status == "made":  # progress survives an interrupted run
+                            manifest[job.stem] = asdict(outcome)
+                            atomic_write_text(
+                                output_dir / MANIFEST_NAME, json.dumps(manifest, indent=1)
+                            )
                         bar.update(1)
                         if outcome.status == "failed":
                             bar.write(f"failed: {job.label}: {outcome.error}")
