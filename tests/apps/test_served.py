@@ -83,9 +83,9 @@ def test_dashboard_renders_charts_and_changes_with_a_filter(served, page, screen
     name_a = served.store.get_group(served.group_a)["name"]
     assert name_a in page.inner_text(".kit-dashboard .kit-header")
     page.screenshot(path=str(screenshot_dir / "dashboard.png"), full_page=True)
-    # the static first view is in the page, hidden now that the live widgets are there
-    assert page.query_selector(".kit-static [data-kit-chart=profile] svg") is not None
-    assert not page.is_visible(".kit-static [data-kit-chart=profile]")
+    # the static first view was in the page, and is hidden now that the live widgets are there
+    assert page.query_selector("#kit-first-view [data-kit-chart=profile] svg") is not None
+    assert not page.is_visible("#kit-first-view [data-kit-chart=profile]")
     first = page.inner_html(".kit-dashboard [data-kit-chart=profile]")
     page.get_by_role("button", name=t("common.wave.before", "nb"), exact=True).click()
     page.wait_for_function(
