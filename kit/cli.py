@@ -284,7 +284,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(t("cli.demo.small", lang, min_n=settings.min_respondents, groups=shown))
     _print_demo_scores(store, settings)
     print(t("cli.demo.database", lang, url=_redact(settings.db_url)))
-    steps = sorted(DEMO_STEPS.values(), key=lambda s: s.kind == "serve")
+    # Steps that make data (live sessions with action plans) run first, then reports, then serving.
+    order = {"reports": 1, "serve": 2}
+    steps = sorted(DEMO_STEPS.values(), key=lambda s: order.get(s.kind, 0))
     for step in steps:
         flag = STEP_FLAGS.get(step.kind)
         if flag and getattr(args, flag.removeprefix("--").replace("-", "_"), False):
