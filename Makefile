@@ -5,12 +5,12 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 KIT_DEMO_ARGS ?=
 
-.PHONY: help setup setup-test demo test lint bench serve clean
+.PHONY: help setup setup-test demo test lint bench reports serve clean
 
 help:
-	@echo "make demo   set up, make the demo programme, import, score (and, when built, reports and serve)"
+	@echo "make demo   set up, make the demo programme, import, score, build the reports, serve the apps"
 	@echo "make test   set up (with PostgreSQL), run the whole test suite"
-	@echo "make setup | lint | bench | serve | clean"
+	@echo "make setup | lint | bench | reports | serve | clean"
 
 setup:
 	bash scripts/setup.sh
@@ -34,6 +34,12 @@ lint: setup
 
 bench: setup
 	$(PYTHON) benchmarks/bench_scoring.py
+	$(PYTHON) benchmarks/bench_reports.py
+	$(PYTHON) benchmarks/bench_live.py
+	$(PYTHON) benchmarks/bench_dashboard.py
+
+reports: setup
+	kit report parameters/demo_programme.yaml
 
 serve: setup
 	kit serve
