@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -156,23 +157,40 @@ class PdfPrinter:
     """One headless Chromium that prints HTML files to A4 PDFs with page numbers.
 
     Use as a context manager; :meth:`print_pdf` may be called many times. Requests to any host
-    are blocked while printing, so a PDF is made from the file alone.
+    are blocked while printing, so a PDF is made from the file alone. Playwright's sync API runs
+    on a thread of its own, so the printer also works where an event loop is already running
+    (a notebook, a kernel, a test process that drives its own browser).
     """
 
     def __init__(self, chromium_path: str = "/usr/bin/chromium") -> None:
         self.chromium_path = chromium_path
+        self._thread: ThreadPoolExecutor | None = None
         self._pw: Any = None
         self._browser: Any = None
         self._context: Any = None
 
-    def __enter__(self) -> PdfPrinter:
-        from playwright.sync_api import sync_playwright
+    def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        assert self._thread is not None, "use PdfPrinter as a context manager"
+        return self._thread.submit(func, *args, **kwargs).result()
 
+    def __enter__(self) -> PdfPrinter:
         if not Path(self.chromium_path).exists():
             raise KitError(
                 f"Chromium is not at {self.chromium_path}; install it (apt-get install "
                 "chromium) or set KIT_CHROMIUM_PATH to make PDFs."
             )
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kit-pdf")
+        try:
+            self._call(self._start)
+        except BaseException:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+            raise
+        return self
+
+    def _start(self) -> None:
+        from playwright.sync_api import sync_playwright
+
         self._pw = sync_playwright().start()
         try:
             self._browser = self._pw.chromium.launch(
@@ -183,9 +201,8 @@ class PdfPrinter:
         except Exception:
             self._pw.stop()
             raise
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def _stop(self) -> None:
         try:
             if self._browser is not None:
                 self._browser.close()
@@ -193,25 +210,38 @@ class PdfPrinter:
             if self._pw is not None:
                 self._pw.stop()
 
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is None:
+            return
+        try:
+            self._call(self._stop)
+        finally:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+
     def print_pdf(self, html_path: Path, pdf_path: Path, *, language: str, title: str) -> None:
         """Print ``html_path`` to ``pdf_path`` (A4, page x of y in the footer), atomically."""
+        footer = (
+            '<div style="font-family: Liberation Sans, Arial, sans-serif; font-size: 8px; '
+            "color: #666; width: 100%; padding: 0 14mm; display: flex; "
+            'justify-content: space-between;">'
+            f"<span>{_escape(title)}</span><span>"
+            + t(
+                "report.pdf.page",
+                language,
+                page='<span class="pageNumber"></span>',
+                pages='<span class="totalPages"></span>',
+            )
+            + "</span></div>"
+        )
+        data = self._call(self._render, html_path, footer)
+        atomic_write_bytes(pdf_path, data)
+
+    def _render(self, html_path: Path, footer: str) -> bytes:
         page = self._context.new_page()
         try:
             page.goto(html_path.resolve().as_uri(), wait_until="load")
-            footer = (
-                '<div style="font-family: Liberation Sans, Arial, sans-serif; font-size: 8px; '
-                "color: #666; width: 100%; padding: 0 14mm; display: flex; "
-                'justify-content: space-between;">'
-                f"<span>{_escape(title)}</span><span>"
-                + t(
-                    "report.pdf.page",
-                    language,
-                    page='<span class="pageNumber"></span>',
-                    pages='<span class="totalPages"></span>',
-                )
-                + "</span></div>"
-            )
-            data = page.pdf(
+            return page.pdf(
                 format="A4",
                 print_background=True,
                 display_header_footer=True,
@@ -221,7 +251,6 @@ class PdfPrinter:
             )
         finally:
             page.close()
-        atomic_write_bytes(pdf_path, data)
 
 
 def _escape(text: str) -> str:

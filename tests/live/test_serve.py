@@ -14,11 +14,6 @@ from kit.store import live as repo
 
 pytestmark = [pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 def test_participant_side_through_kit_serve(served) -> None:
     kit_serve, live_settings, live_store = served
     made = ls.create_session(live_store, live_settings, title="Via kit serve", group_ids=["g1"])
@@ -41,47 +36,41 @@ def test_participant_side_through_kit_serve(served) -> None:
 
 
 @pytest.mark.browser
-def test_console_in_voila_updates_live(served, tmp_path) -> None:
+def test_console_in_voila_updates_live(served, browser, tmp_path) -> None:
     kit_serve, live_settings, live_store = served
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
     shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     made = ls.create_session(live_store, live_settings, title="Samling 2", group_ids=["g1"],
                              language="en")
     rid = repo.list_rounds(live_store, made.session_id)[0]["id"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(120_000)
-        # without the key the console shows only the key form
-        page.goto(f"{kit_serve.base}/voila/render/facilitator.ipynb?session={made.code}")
-        page.wait_for_selector("text=Enter the facilitator key")
-        assert page.locator(f"text={made.code}").count() <= 1  # the code field, no console
-        page.goto(made.console_url.replace(live_settings.base_url, kit_serve.base))
-        page.wait_for_selector(f"b:has-text('{made.code}')")
-        page.click("button:has-text('Open round')")
-        page.wait_for_function("document.body.innerText.includes('Answered: 0')")
-        # a participant answers over HTTP; the console shows it without re-running a cell
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(120_000)
+    # without the key the console shows only the key form
+    page.goto(f"{kit_serve.base}/voila/render/facilitator.ipynb?session={made.code}")
+    page.wait_for_selector("text=Enter the facilitator key")
+    assert page.locator(f"text={made.code}").count() <= 1  # the code field, no console
+    page.goto(made.console_url.replace(live_settings.base_url, kit_serve.base))
+    page.wait_for_selector(f"b:has-text('{made.code}')")
+    page.click("button:has-text('Open round')")
+    page.wait_for_function("document.body.innerText.includes('Answered: 0')")
+    # a participant answers over HTTP; the console shows it without re-running a cell
+    _, data = kit_serve.call("POST", f"/kit/live/api/s/{made.code}/join", {})
+    kit_serve.call("POST", f"/kit/live/api/s/{made.code}/answer",
+                   {"token": data["token"], "round": rid, "answers": {"P01": 4}})
+    t0 = time.monotonic()
+    page.wait_for_function("document.body.innerText.includes('Answered: 1')")
+    seen_after = time.monotonic() - t0
+    page.screenshot(path=str(shots / "console.png"), full_page=True)
+    for value in (2, 5):  # enough answers to show the distribution (min_respondents = 3)
         _, data = kit_serve.call("POST", f"/kit/live/api/s/{made.code}/join", {})
         kit_serve.call("POST", f"/kit/live/api/s/{made.code}/answer",
-                       {"token": data["token"], "round": rid, "answers": {"P01": 4}})
-        t0 = time.monotonic()
-        page.wait_for_function("document.body.innerText.includes('Answered: 1')")
-        seen_after = time.monotonic() - t0
-        page.screenshot(path=str(shots / "console.png"), full_page=True)
-        for value in (2, 5):  # enough answers to show the distribution (min_respondents = 3)
-            _, data = kit_serve.call("POST", f"/kit/live/api/s/{made.code}/join", {})
-            kit_serve.call("POST", f"/kit/live/api/s/{made.code}/answer",
-                           {"token": data["token"], "round": rid,
-                            "answers": {"P01": value, "P02": 3}})
-        page.wait_for_function("document.body.innerText.includes('Answered: 3')")
-        page.click("button:has-text('Reveal')")
-        page.wait_for_selector("text=Most disagreement")
-        page.wait_for_selector(".kit-chart svg")
-        page.screenshot(path=str(shots / "console_revealed.png"), full_page=True)
-        browser.close()
+                       {"token": data["token"], "round": rid,
+                        "answers": {"P01": value, "P02": 3}})
+    page.wait_for_function("document.body.innerText.includes('Answered: 3')")
+    page.click("button:has-text('Reveal')")
+    page.wait_for_selector("text=Most disagreement")
+    page.wait_for_selector(".kit-chart svg")
+    page.screenshot(path=str(shots / "console_revealed.png"), full_page=True)
+    page.close()
     assert repo.get_round(live_store, rid)["status"] == "open"
     assert seen_after < 30
