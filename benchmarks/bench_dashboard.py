@@ -27,19 +27,10 @@ from playwright.sync_api import sync_playwright
 
 from kit.apps.keys import create_key
 from kit.apps.launch import ServedKit
-from kit.settings import load_settings
+from kit.settings import CHROMIUM_ARGS, load_settings
 from kit.store import open_store
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # the first view's chart: the static copy shown at once, or the live one
 CHART = "#kit-first-view [data-kit-chart=profile] svg, .kit-dashboard [data-kit-chart=profile] svg"
 LIVE_CHART = ".kit-dashboard [data-kit-chart=profile] svg"  # the live widgets' chart
@@ -66,7 +57,7 @@ def time_openings(
     url = kit.url(f"/voila/render/group_dashboard.ipynb?key={key}")
     times, live = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         for i in range(runs):
             if warm:

@@ -21,17 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from kit.settings import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_FLAGS = list(CHROMIUM_ARGS)
 
 
 def _env(home: Path) -> dict[str, str]:

@@ -20,6 +20,19 @@ PROJECT_DIR = PACKAGE_DIR.parent
 
 LANGUAGES = ("nb", "en")
 
+# How the kit starts the machine's Chromium (Debian's package) for PDFs, tests and benchmarks:
+# headless, and with no background traffic to hosts this machine cannot reach.
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
+
 
 def _default_home() -> Path:
     return Path(os.environ.get("KIT_HOME", str(PROJECT_DIR))).resolve()

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from kit.instrument import Instrument, load_instrument
-from kit.settings import Settings, load_settings
+from kit.settings import CHROMIUM_ARGS, Settings, load_settings
 
 POSTGRES_ENV = "KIT_TEST_POSTGRES_URL"
 
@@ -167,15 +167,6 @@ def mini_project(tmp_path: Path, instrument: Instrument) -> MiniProject:
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
@@ -188,6 +179,6 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
         yield b
         b.close()

@@ -23,21 +23,11 @@ from typing import Any
 from kit import __version__
 from kit.errors import KitError
 from kit.i18n import t
-from kit.settings import PROJECT_DIR
+from kit.settings import CHROMIUM_ARGS, PROJECT_DIR
 
 TEMPLATES_DIR = PROJECT_DIR / "templates"
 TEMPLATE_NAME = "kit_report"
 CSS_PATH = TEMPLATES_DIR / TEMPLATE_NAME / "report.css"
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
