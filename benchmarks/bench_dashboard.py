@@ -50,10 +50,16 @@ def demo_key(home: Path, make: bool) -> str:
     return create_key(store, group, expires_days=1, label="benchmark").key
 
 
+POOL = 2
+
+
 def time_openings(
-    kit: ServedKit, key: str, runs: int, warm: bool
+    kit: ServedKit, key: str, runs: int, warm: bool, ready: int = 1
 ) -> tuple[list[float], list[float]]:
-    """Seconds to the first chart and to the live (interactive) dashboard, per opening."""
+    """Seconds to the first chart and to the live (interactive) dashboard, per opening.
+
+    ``warm``: before each opening wait until ``ready`` preheated kernels are waiting.
+    """
     url = kit.url(f"/voila/render/group_dashboard.ipynb?key={key}")
     times, live = [], []
     with sync_playwright() as p:
@@ -61,7 +67,7 @@ def time_openings(
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         for i in range(runs):
             if warm:
-                kit.wait_ready("group_dashboard.ipynb", 1)
+                kit.wait_ready("group_dashboard.ipynb", ready)
             page = context.new_page()
             start = time.perf_counter()
             page.goto(url, wait_until="commit", timeout=180_000)
@@ -105,16 +111,24 @@ def main(argv: list[str] | None = None) -> int:
                 results["cold"], results["cold, interactive"] = time_openings(
                     kit, key, args.cold_runs, warm=False
                 )
-        print("warm (preheated kernels, --pool 2):", flush=True)
-        with ServedKit(home, pools=(2, 0, 0)) as kit:
+        with ServedKit(home, pools=(POOL, 0, 0)) as kit:
+            print(f"warm (preheated kernels, --pool {POOL}, pool full before each opening: "
+                  "a viewer arriving at an idle server):", flush=True)
             results["warm"], results["warm, interactive"] = time_openings(
-                kit, key, args.runs, warm=True
+                kit, key, args.runs, warm=True, ready=POOL
+            )
+            print("warm, back to back (one kernel ready; the pool refills on the same 2 cores "
+                  "while the next viewer arrives):", flush=True)
+            results["warm back to back"], _ = time_openings(
+                kit, key, args.runs, warm=True, ready=1
             )
     print()
     for label, times in results.items():
         print(report(label, times))
     warm = statistics.median(results["warm"])
-    print(f"target: warm median < 2 s to a rendered chart: {'met' if warm < 2 else 'NOT met'}")
+    busy = statistics.median(results["warm back to back"])
+    print(f"target: warm median < 2 s to a rendered chart: {'met' if warm < 2 else 'NOT met'}"
+          f" (idle server); back to back: {'met' if busy < 2 else 'NOT met'}")
     print("(machine load now: " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + ")")
     return 0
 
