@@ -8,15 +8,19 @@ server and sets it); without it they are skipped with the reason.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import create_engine, text
 
 from kit.instrument import Instrument, load_instrument
 from kit.settings import CHROMIUM_ARGS, Settings, load_settings
+from kit.store import Store
 
 POSTGRES_ENV = "KIT_TEST_POSTGRES_URL"
 
@@ -182,3 +186,25 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
         yield b
         b.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty store: a SQLite file, or a fresh schema in the test PostgreSQL database."""
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'kit.sqlite'}")
+        yield store
+        store.engine.dispose()
+        return
+    base = os.environ[POSTGRES_ENV]
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    store = Store(f"{base}{sep}options={quote(f'-csearch_path={schema}')}")
+    yield store
+    store.engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

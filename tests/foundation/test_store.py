@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 
 from kit.errors import NotFoundError, ResponseFileError, StoreError
 from kit.store import Store, open_store
@@ -38,24 +35,10 @@ PROGRAMME = {
 }
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Store:
-    """An empty store: a SQLite file, or a fresh schema in the test PostgreSQL database."""
-    if request.param == "sqlite":
-        yield Store(f"sqlite:///{tmp_path / 'kit.sqlite'}")
-        return
-    base = os.environ["KIT_TEST_POSTGRES_URL"]
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    st = Store(f"{base}{sep}options={quote(f'-csearch_path={schema}')}")
-    yield st
-    st.engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """An empty store on SQLite and, where the test server runs, on PostgreSQL."""
+    return any_store
 
 
 def responses(instrument, groups=("g1", "g2"), wave="before", n=6, seed=0, prefix="r"):

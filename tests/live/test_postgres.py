@@ -2,38 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from urllib.parse import quote
-
-import pytest
-from sqlalchemy import create_engine, text
-
 from kit.live import session as ls
-from kit.store import Store
 from kit.store import live as repo
 from kit.store.live import AnswerIn, LiveStateError
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path):
-    if request.param == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'kit.sqlite'}")
-        yield store
-        store.engine.dispose()
-        return
-    base = os.environ["KIT_TEST_POSTGRES_URL"]
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    store = Store(f"{base}{sep}options={quote(f'-csearch_path={schema}')}")
-    yield store
-    store.engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def test_live_session_round_trip(any_store, live_settings) -> None:
