@@ -84,16 +84,22 @@ def _percentile_phrase(p: Any, lang: str) -> str:
     return t("report.summary.percentile", lang, p=round(float(p)))
 
 
-class GroupReport:
-    """The sections of one group's report."""
+class _Report:
+    """What every report has: its results, its language and how it was made."""
 
-    def __init__(self, res: GroupResults, provenance: dict[str, Any] | None = None) -> None:
+    def __init__(self, res: Any, provenance: dict[str, Any] | None = None) -> None:
         self.res = res
         self.lang = res.language
         self.provenance = provenance or {}
 
     def _t(self, key: str, **fields: Any) -> str:
         return t(f"report.{key}", self.lang, **fields)
+
+
+class GroupReport(_Report):
+    """The sections of one group's report."""
+
+    res: GroupResults
 
     # -- sections -----------------------------------------------------------------------------
     def cover(self) -> Fragment:
@@ -456,16 +462,10 @@ class GroupReport:
         ]
 
 
-class CohortReport:
+class CohortReport(_Report):
     """The sections of a cohort report."""
 
-    def __init__(self, res: CohortResults, provenance: dict[str, Any] | None = None) -> None:
-        self.res = res
-        self.lang = res.language
-        self.provenance = provenance or {}
-
-    def _t(self, key: str, **fields: Any) -> str:
-        return t(f"report.{key}", self.lang, **fields)
+    res: CohortResults
 
     def cover(self) -> Fragment:
         r, _ = self.res, self._t
@@ -537,16 +537,10 @@ class CohortReport:
         return [self.cover(), self.side_by_side(), self.change()]
 
 
-class ProgrammeReport:
+class ProgrammeReport(_Report):
     """The sections of a programme report."""
 
-    def __init__(self, res: ProgrammeResults, provenance: dict[str, Any] | None = None) -> None:
-        self.res = res
-        self.lang = res.language
-        self.provenance = provenance or {}
-
-    def _t(self, key: str, **fields: Any) -> str:
-        return t(f"report.{key}", self.lang, **fields)
+    res: ProgrammeResults
 
     def cover(self) -> Fragment:
         r, _ = self.res, self._t
