@@ -117,3 +117,13 @@ def test_cli_texts_exist_in_both_languages():
     source = (ROOT / "kit" / "cli.py").read_text(encoding="utf-8")
     used = set(re.findall(r'"(cli\.[a-z_.]+)"', source))
     assert used - set(texts) == set()
+
+
+def test_readme_and_docs_never_send_a_reader_outside_the_repository():
+    """Every path a doc names (``../x``) resolves inside the repository; the domain brief is here."""
+    assert (ROOT / "docs" / "DOMAIN.md").is_file()
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        for ref in re.findall(r"`(\.\./[^`\s]+)`|\]\((\.\./[^)\s]+)\)", text):
+            target = (doc.parent / (ref[0] or ref[1])).resolve()
+            assert target.is_relative_to(ROOT), f"{doc.name} points outside the repository: {ref}"
