@@ -152,6 +152,7 @@ class DemoSummary:
     small_group_waves: list[tuple[str, str, int]]  # (group, wave, respondents) below the threshold
     imports: list[ImportResult] = field(default_factory=list)
     comments: int = 0
+    published: list[Any] = field(default_factory=list)  # kit.publication.PublishOutcome
 
     @property
     def total_respondents(self) -> int:
@@ -225,7 +226,12 @@ def make_demo(
         return summary
     store = store or open_store(settings)
     imports = import_demo(store, instrument, programme_path, export_paths.values(), mapping_path)
-    return DemoSummary(**{**summary.__dict__, "imports": imports})
+    # The demo's surveys are over: staff close every group-wave and publish its results
+    # (kit.publication; what every report and dashboard then reads).
+    from kit.publication import publish
+
+    published = publish(store, settings, instrument, close=True)
+    return DemoSummary(**{**summary.__dict__, "imports": imports, "published": published})
 
 
 def import_demo(
