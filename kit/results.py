@@ -600,6 +600,7 @@ def group_results(
     cols = ["dimension", "n", "mean", "sd", "se", "ci_low", "ci_high", "rwg_j", "ad_m", "alpha",
             "suppressed"]  # fmt: skip
     dims = dims.merge(own_dims[cols], on="dimension", how="left")
+    dims["suppressed"] = [r if isinstance(r, str) else None for r in dims["suppressed"]]
     dims["suppressed_text"] = [
         _reason_text(r, data, lang) if isinstance(r, str) else "" for r in dims["suppressed"]
     ]
