@@ -623,6 +623,9 @@ def group_results(
             comparison_missing = True
     dims["disagreement"] = dims["rwg_j"] < AGREEMENT_THRESHOLD
     dims = dims.sort_values("order").reset_index(drop=True)
+    dims["suppressed"] = pd.Series(
+        [r if isinstance(r, str) else None for r in dims["suppressed"]], dtype=object
+    )
     ranked = dims.dropna(subset=["percentile"]).sort_values(["percentile", "mean"], ascending=False)
     if ranked.empty:  # no norm base: judge by the group's own means
         ranked = dims.dropna(subset=["mean"]).sort_values("mean", ascending=False)
