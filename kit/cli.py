@@ -334,30 +334,29 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_demo_scores(store: Any, settings: Settings) -> None:
+    """The demo's headline figures, from the published snapshots (what every view shows)."""
     from kit.instrument import load_instrument
-    from kit.scoring import compare_waves, score_responses
+    from kit.results import _change_frame, load_scored_data
 
     instrument = load_instrument("lagprofil")
-    scores = score_responses(
-        store.load_responses(instrument), instrument, min_answered_share=settings.min_answered_share
-    )
-    dims = scores.dimensions
-    icc = scores.icc["icc1"].dropna()
+    data = load_scored_data(store, settings, instrument)
+    dims = data.dimensions
+    icc = data.icc["icc1"].dropna() if len(data.icc) else pd.Series(dtype=float)
     print(
         t(
             "cli.demo.scored",
             settings.language,
-            groups=len(scores.group_waves),
+            groups=len(data.publications),
             dimensions=len(instrument.dimensions),
             icc_low=float(icc.min()) if len(icc) else float("nan"),
             icc_high=float(icc.max()) if len(icc) else float("nan"),
-            disagree=int((dims["rwg_j"] < 0.70).sum()),
+            disagree=int((dims["rwg_j"] < 0.70).sum()) if len(dims) else 0,
         )
     )
     groups = store.list_groups()
-    programme = set(groups.loc[groups["cohort_id"].notna(), "id"])
-    change = compare_waves(scores, "before", "after")
-    per_group = change[change["group"].isin(programme)].groupby("group")["change"].mean()
+    programme = list(groups.loc[groups["cohort_id"].notna(), "id"])
+    change = _change_frame(data, programme, "before", "after")
+    per_group = change.dropna(subset=["change"]).groupby("group")["change"].mean()
     print(
         t(
             "cli.demo.change",
@@ -498,6 +497,11 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     if args.wave:
         dims = dims[dims["wave"].isin(args.wave)]
         pubs = pubs[pubs["wave_id"].isin(args.wave)] if len(pubs) else pubs
+    if (
+        dims.empty
+        and not store.load_responses(instrument, group_ids=args.group, wave_ids=args.wave).empty
+    ):
+        raise KitError(t("cli.score.none_published", lang))
     if dims.empty:
         where = (
             ""
@@ -624,8 +628,10 @@ def _print_publish(outcomes: list[Any], settings: Settings) -> None:
                 min_n=settings.min_respondents,
             )
         )
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("published", "unchanged",
-                                                                 "waiting", "open")}
+    counts = {
+        s: sum(o.status == s for o in outcomes)
+        for s in ("published", "unchanged", "waiting", "open")
+    }
     print(t("cli.publish.summary", lang, **counts))
 
 

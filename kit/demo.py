@@ -231,6 +231,11 @@ def make_demo(
     from kit.publication import publish
 
     published = publish(store, settings, instrument, close=True)
+    # The programme's last wave stays open for late answers (the demo's survey invitation):
+    # views keep showing the published version until enough late answers are published.
+    for g in programme.programme_groups:
+        if WAVES[-1] in g.invited:
+            store.set_wave_status(g.id, WAVES[-1], "open")
     return DemoSummary(**{**summary.__dict__, "imports": imports, "published": published})
 
 

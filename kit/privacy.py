@@ -136,9 +136,10 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
 
     A (group, wave) with fewer than ``rules.min_respondents`` respondents shows no statistic at
     all; only its response count ``group_waves.n`` stays (counts and participation are shown
-    even where results are hidden, so staff can chase answers). In a reportable group, an item or dimension answered by fewer than the
-    threshold is blanked too (with the item's distribution). ICC and reliability are pooled
-    across groups and recomputed from the reportable groups only.
+    even where results are hidden, so staff can chase answers). In a reportable group, an item
+    or dimension answered by fewer than the threshold is blanked too (with the item's
+    distribution). ICC and reliability are pooled across groups and recomputed from the
+    reportable groups only.
     """
     if not isinstance(scores, scoring.Scores):
         raise TypeError(f"protect() needs kit.scoring.Scores, not {type(scores).__name__}")

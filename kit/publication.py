@@ -207,13 +207,14 @@ def build_snapshot(
     scores = scoring.score_responses(masked, instrument, min_answered_share=min_answered_share)
     protected = protect(scores, rules)
     pdims = protected.dimensions.set_index("dimension")
-    scored = scores.respondent_scores.set_index("respondent").reindex(
-        cell["respondent"].astype(str)
-    )[dims].notna().to_numpy()
+    scored = (
+        scores.respondent_scores.set_index("respondent")
+        .reindex(cell["respondent"].astype(str))[dims]
+        .notna()
+        .to_numpy()
+    )
     hide_dim = {d: pdims.loc[d, "suppressed"] for d in dims}
-    current_all = {
-        fp: np.concatenate([answered[i], scored[i]]) for i, fp in enumerate(fps)
-    }
+    current_all = {fp: np.concatenate([answered[i], scored[i]]) for i, fp in enumerate(fps)}
     for _, _, _, members, earlier_dims in reportable_earlier:
         shown = {r["dimension"] for r in earlier_dims if r.get("suppressed") is None}
         _, counts = _changed_counts(current_all, members, len(dims), offset=n_items)

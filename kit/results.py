@@ -72,6 +72,12 @@ class ScoredData:
     reliability: pd.DataFrame = field(default_factory=pd.DataFrame)
     min_comparison_groups: int = 3
 
+    @property
+    def protected(self) -> ScoredData:
+        """Kept for callers of the earlier shape (``data.protected.dimensions``): the published
+        rows are the protected scores (no respondent-level data)."""
+        return self
+
     def publication(self, group_id: str, wave: str) -> dict[str, Any] | None:
         """The current publication's facts (version, published_at, respondents, reportable,
         reason) of a group-wave, or None when it is not published."""

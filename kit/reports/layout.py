@@ -79,7 +79,7 @@ def _date(iso: str | None, lang: str) -> str:
 
 
 def _publication(version: Any, published_at: str | None, lang: str) -> str:
-    """"Version 2, published 3 March 2026", or that the results are not published yet."""
+    """The publication line ("Version 2, published 3 March 2026"), or "not published yet"."""
     if not version or not published_at:
         return t("report.cover.not_published", lang)
     return t("report.cover.version", lang, version=version, date=_date(published_at, lang))

@@ -192,9 +192,7 @@ def current_publication(
                 d.c.publication_id == row["id"]
             ),
         )
-    frame = pd.DataFrame.from_records(
-        dims, columns=["dimension", *DIMENSION_FIELDS, "suppressed"]
-    )
+    frame = pd.DataFrame.from_records(dims, columns=["dimension", *DIMENSION_FIELDS, "suppressed"])
     return Publication(
         id=int(row["id"]),
         instrument_id=row["instrument_id"],
