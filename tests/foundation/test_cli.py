@@ -309,6 +309,7 @@ def test_import_and_score_on_postgres(mini_project, capsys, tmp_path):
         home = mini_project.root
         for args in (("programme", "load", str(mini_project.programme_path)),
                      ("import", str(mini_project.export_path)),
+                     ("publish", "--close", "--wave", "before", "--wave", "after"),
                      ("score", "--out", str(tmp_path / "pg.csv"))):
             code, out, err = run(capsys, home, "--database-url", url, *args)
             assert code == 0, err
