@@ -25,9 +25,8 @@ from kit.store import publications as pubs
 ITEMS = ("q1", "q2", "q3", "q4", "q5", "q6")
 
 
-@pytest.fixture(scope="module")
-def instrument():
-    return parse_instrument(
+def instrument_dict() -> dict:
+    return (
         {
             "id": "mini",
             "version": "1",
@@ -55,6 +54,11 @@ def instrument():
             "open_questions": [{"id": "c1", "text": {"nb": "Hva virker?", "en": "What works?"}}],
         }
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def instrument():
+    return parse_instrument(instrument_dict())
 
 
 GROUPS = {  # group -> cohort (None: norm base)
@@ -164,6 +168,43 @@ def test_two_views_of_a_growing_wave_never_differ_by_one_person(any_store, instr
     assert second.version == 2 and second.respondents == 10
     versions = pubs.list_publications(store, "mini", current_only=False)
     assert list(versions["version"]) == [1, 2] and list(versions["current"]) == [False, True]
+
+
+def test_score_export_and_publish_messages_follow_the_published_version(
+    any_store, instrument, tmp_path, capsys
+) -> None:
+    """Attack 1 through ``kit score``: the export does not move with a late answer; ``kit
+    publish`` says, in the user's language, why it did not publish and how many more it needs."""
+    from kit.cli import main
+
+    store, settings = any_store, settings_for(any_store)
+    setup_programme(store)
+    load(store, instrument, rows("a", "w1", 5, seed=21))
+    mini = tmp_path / "mini.yaml"
+    mini.write_text(json.dumps(instrument_dict()), encoding="utf-8")
+    common = ["--database-url", store.url, "--home", str(tmp_path)]
+    assert main([*common, "waves", "close", "a", "w1", "--instrument", str(mini)]) == 0
+    assert "a (w1): publisert som versjon 1" in capsys.readouterr().out
+    out = tmp_path / "scores.csv"
+    assert main([*common, "score", "--out", str(out), "--instrument", str(mini)]) == 0
+    first = out.read_bytes()
+    late = rows("a", "w1", 1, seed=22, start=5)
+    load(store, instrument, late)
+    assert main([*common, "score", "--out", str(out), "--instrument", str(mini)]) == 0
+    assert out.read_bytes() == first
+    assert main([*common, "--language", "en", "publish", "--instrument", str(mini)]) == 0
+    text = capsys.readouterr().out
+    assert "a (w1): not published: only 1 responses were added, removed or changed" in text
+    assert "so 4 more" in text and "Published: 0" in text
+    assert main([*common, "publish", "--instrument", str(mini)]) == 0
+    assert "altså 4 til" in capsys.readouterr().out
+    assert main([*common, "score", "--out", str(out), "--instrument", str(mini)]) == 0
+    assert out.read_bytes() == first
+    from kit.store import _STORES
+
+    opened = _STORES.pop(store.url, None)
+    if opened is not None:
+        opened.engine.dispose()
 
 
 def test_one_removed_and_one_added_is_two_changes_not_zero(any_store, instrument) -> None:
