@@ -177,7 +177,7 @@ def test_score_export_and_publish_messages_follow_the_published_version(
     publish`` says, in the user's language, why it did not publish and how many more it needs."""
     from kit.cli import main
 
-    store, settings = any_store, settings_for(any_store)
+    store = any_store
     setup_programme(store)
     load(store, instrument, rows("a", "w1", 5, seed=21))
     mini = tmp_path / "mini.yaml"
