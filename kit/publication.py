@@ -351,9 +351,13 @@ def publish_group_wave(
     *,
     when: dt.datetime | None = None,
     seed: int | None = None,
+    row: dict[str, Any] | None = None,
 ) -> PublishOutcome:
-    """Publish the closed group-wave's results as a new version when the rules allow it."""
-    row = _group_wave_row(store, group_id, wave_id)
+    """Publish the closed group-wave's results as a new version when the rules allow it.
+
+    ``row``: the group-wave's row of ``Store.list_group_waves()`` when the caller has it.
+    """
+    row = row or _group_wave_row(store, group_id, wave_id)
     if row.get("status") != "closed":
         return PublishOutcome(group_id, wave_id, "open", respondents=int(row["respondents"]))
     rules = AnonymityRules.from_settings(settings)
@@ -421,9 +425,10 @@ def publish(
             continue
         if close:
             pubs.close_group_wave(store, g, w)
+            rec = {**rec, "status": "closed"}
         elif rec["status"] != "closed" and not (group_ids or wave_ids):
             continue  # publish without filters: only the closed ones
-        out.append(publish_group_wave(store, settings, instrument, g, w, when=when))
+        out.append(publish_group_wave(store, settings, instrument, g, w, when=when, row=rec))
     return out
 
 
