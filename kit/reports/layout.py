@@ -125,7 +125,13 @@ class GroupReport(_Report):
         ]
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
         notice = ""
-        if not r.reportable:
+        if not r.reportable and not getattr(r, "published", True):
+            notice = (
+                f'<div class="kit-notice kit-suppressed"><h2>{esc(_("unpublished.title"))}</h2>'
+                f"{_p(r.suppressed_text)}"
+                f"{_p(_('unpublished.body', n=r.respondents))}</div>"
+            )
+        elif not r.reportable:
             notice = (
                 f'<div class="kit-notice kit-suppressed"><h2>{esc(_("suppressed.title"))}</h2>'
                 f"{_p(r.suppressed_text)}"

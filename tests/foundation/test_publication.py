@@ -133,6 +133,11 @@ def test_results_exist_only_for_a_published_group_wave(any_store, instrument) ->
     assert "not published yet" in res.suppressed_text
     assert res.respondents == 6  # the count is shown so staff can chase answers
     assert res.dimensions.empty and res.distributions.empty
+    from kit.reports.layout import GroupReport
+
+    cover = GroupReport(res).cover()
+    assert "The results are not published yet" in cover and "6 responses so far" in cover
+    assert "Too few responses" not in cover
     # Open: publishing is refused until staff close the group-wave.
     (outcome,) = publish(store, settings, instrument, group_ids=["a"], wave_ids=["w1"])
     assert outcome.status == "open"
@@ -141,6 +146,7 @@ def test_results_exist_only_for_a_published_group_wave(any_store, instrument) ->
     res = view_of(store, settings, instrument)
     assert res.reportable and res.version == 1 and res.published_at
     assert res.dimensions["mean"].notna().all()
+    assert "Version 1, published" in GroupReport(res).cover()
 
 
 def test_two_views_of_a_growing_wave_never_differ_by_one_person(any_store, instrument) -> None:
