@@ -35,6 +35,7 @@ lint: setup
 bench: setup
 	$(PYTHON) benchmarks/bench_scoring.py
 	$(PYTHON) benchmarks/bench_reports.py
+	$(PYTHON) benchmarks/bench_results.py
 	$(PYTHON) benchmarks/bench_live.py
 	$(PYTHON) benchmarks/bench_dashboard.py
 

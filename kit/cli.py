@@ -141,6 +141,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instrument", help="instrument id or YAML path (default: settings.instrument)")
     p.set_defaults(func=cmd_score)
 
+    p = sub.add_parser(
+        "publish",
+        help="publish the results of closed group waves (a new version only when allowed)",
+        description="Compute the protected results of closed group waves once and store them "
+        "as a version; reports, dashboards and 'kit score' show only published versions. Late "
+        "answers make a new version only when at least min_respondents responses changed.",
+    )
+    p.add_argument("--group", action="append", metavar="GROUP", help="only this group (repeatable)")
+    p.add_argument("--wave", action="append", metavar="WAVE", help="only this wave (repeatable)")
+    p.add_argument(
+        "--close", action="store_true", help="close the chosen group waves first (survey over)"
+    )
+    p.add_argument(
+        "--all-closed",
+        action="store_true",
+        help="every closed group wave (the default when no --group or --wave is given)",
+    )
+    p.add_argument("--instrument", help="instrument id or YAML path (default: settings.instrument)")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("waves", help="close a group's wave (its survey is over) and publish it")
+    wsub = p.add_subparsers(dest="waves_command", metavar="ACTION")
+    wsub.required = True
+    close = wsub.add_parser(
+        "close",
+        help="close a group wave and publish its results",
+        description="Mark the group's wave closed (no more answers expected) and publish its "
+        "results, as 'kit publish --close --group GROUP --wave WAVE' does.",
+    )
+    close.add_argument("group", help="group id")
+    close.add_argument("wave", help="wave id")
+    close.add_argument("--instrument", help="instrument id or YAML path")
+    close.set_defaults(func=cmd_waves_close)
+
     p = sub.add_parser("groups", help="list groups and waves with their respondents")
     p.add_argument("--cohort", help="only this cohort")
     p.add_argument("--wave", help="only this wave")
@@ -300,30 +334,29 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_demo_scores(store: Any, settings: Settings) -> None:
+    """The demo's headline figures, from the published snapshots (what every view shows)."""
     from kit.instrument import load_instrument
-    from kit.scoring import compare_waves, score_responses
+    from kit.results import _change_frame, load_scored_data
 
     instrument = load_instrument("lagprofil")
-    scores = score_responses(
-        store.load_responses(instrument), instrument, min_answered_share=settings.min_answered_share
-    )
-    dims = scores.dimensions
-    icc = scores.icc["icc1"].dropna()
+    data = load_scored_data(store, settings, instrument)
+    dims = data.dimensions
+    icc = data.icc["icc1"].dropna() if len(data.icc) else pd.Series(dtype=float)
     print(
         t(
             "cli.demo.scored",
             settings.language,
-            groups=len(scores.group_waves),
+            groups=len(data.publications),
             dimensions=len(instrument.dimensions),
             icc_low=float(icc.min()) if len(icc) else float("nan"),
             icc_high=float(icc.max()) if len(icc) else float("nan"),
-            disagree=int((dims["rwg_j"] < 0.70).sum()),
+            disagree=int((dims["rwg_j"] < 0.70).sum()) if len(dims) else 0,
         )
     )
     groups = store.list_groups()
-    programme = set(groups.loc[groups["cohort_id"].notna(), "id"])
-    change = compare_waves(scores, "before", "after")
-    per_group = change[change["group"].isin(programme)].groupby("group")["change"].mean()
+    programme = list(groups.loc[groups["cohort_id"].notna(), "id"])
+    change = _change_frame(data, programme, "before", "after")
+    per_group = change.dropna(subset=["change"]).groupby("group")["change"].mean()
     print(
         t(
             "cli.demo.change",
@@ -431,8 +464,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
-    from kit.privacy import AnonymityRules, protect
-    from kit.scoring import score_responses
+    """Export the published dimension scores (what reports show, rounded), never raw scoring."""
+    from kit.csvfile import write_csv
+    from kit.results import load_scored_data
     from kit.store import open_store
 
     lang = settings.language
@@ -454,22 +488,49 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
                 f"Wave {wid!r} does not exist; the waves are: "
                 f"{', '.join(sorted(known_waves)) or 'none yet'}."
             )
-    table = store.load_responses(instrument, group_ids=args.group, wave_ids=args.wave)
-    if table.empty:
+    data = load_scored_data(store, settings, instrument)
+    dims = data.dimensions.copy()
+    pubs = data.publications
+    if args.group:
+        dims = dims[dims["group"].isin(args.group)]
+        pubs = pubs[pubs["group_id"].isin(args.group)] if len(pubs) else pubs
+    if args.wave:
+        dims = dims[dims["wave"].isin(args.wave)]
+        pubs = pubs[pubs["wave_id"].isin(args.wave)] if len(pubs) else pubs
+    if (
+        dims.empty
+        and not store.load_responses(instrument, group_ids=args.group, wave_ids=args.wave).empty
+    ):
+        raise KitError(t("cli.score.none_published", lang))
+    if dims.empty:
         where = (
             ""
             if not (args.group or args.wave)
             else f" ({', '.join([*(args.group or []), *(args.wave or [])])})"
         )
         raise KitError(t("cli.score.no_data", lang, instrument=instrument.id, where=where))
-    scores = score_responses(table, instrument, min_answered_share=settings.min_answered_share)
-    protected = protect(scores, AnonymityRules.from_settings(settings))
-    dims = protected.dimensions.copy()
+    # A group-wave shown at a stricter threshold than it was published with hides more.
+    k = settings.min_respondents
+    n_group = dims.merge(
+        pubs[["group_id", "wave_id", "respondents"]].rename(
+            columns={"group_id": "group", "wave_id": "wave"}
+        ),
+        on=["group", "wave"],
+        how="left",
+    )["respondents"].to_numpy()
+    hide = (~dims["reportable"].to_numpy()) | (n_group < k) | (dims["n"].fillna(0) < k).to_numpy()
+    hide &= dims["suppressed"].isna().to_numpy()
+    dims.loc[hide, "suppressed"] = "too_few"
+    blank = dims["suppressed"].notna()
+    for col in ("n", "mean", "sd", "se", "ci_low", "ci_high", "rwg_j", "ad_m", "alpha"):
+        dims.loc[blank, col] = pd.NA if col == "n" else float("nan")
+    dims["respondents"] = n_group
     meta = groups.rename(columns={"id": "group", "name": "group_name"})[
         ["group", "group_name", "organisation", "cohort_id", "in_norm_base"]
     ]
     dims = dims.merge(meta, on="group", how="left")
     dims.insert(0, "instrument", instrument.id)
+    dims["published_at"] = [v.isoformat(timespec="seconds") for v in dims["published_at"]]
     front = [
         "instrument",
         "group",
@@ -478,13 +539,17 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         "cohort_id",
         "in_norm_base",
         "wave",
+        "version",
+        "published_at",
+        "respondents",
         "dimension",
     ]
+    dims = dims.drop(columns=["reportable"])
     dims = dims[front + [c for c in dims.columns if c not in front]]
     dims = dims.sort_values(["group", "wave", "dimension"], kind="stable")
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
-        dims.to_csv(out, index=False)
+        write_csv(dims, out)
     else:
         dims.to_parquet(out, index=False)
     suppressed = dims.loc[
@@ -501,6 +566,73 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     return 0
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.publication import publish
+    from kit.store import open_store
+
+    store = open_store(settings)
+    instrument = _instrument(args, settings)
+    if args.close and not (args.group or args.wave):
+        raise KitError(t("cli.publish.close_needs_filter", settings.language))
+    outcomes = publish(
+        store,
+        settings,
+        instrument,
+        group_ids=args.group,
+        wave_ids=args.wave,
+        close=args.close,
+    )
+    _print_publish(outcomes, settings)
+    return 0
+
+
+def cmd_waves_close(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.publication import publish
+    from kit.store import open_store
+
+    store = open_store(settings)
+    outcomes = publish(
+        store,
+        settings,
+        _instrument(args, settings),
+        group_ids=[args.group],
+        wave_ids=[args.wave],
+        close=True,
+    )
+    if not outcomes:
+        print(t("cli.publish.nothing", settings.language))
+    _print_publish(outcomes, settings)
+    return 0
+
+
+def _print_publish(outcomes: list[Any], settings: Settings) -> None:
+    lang = settings.language
+    for o in outcomes:
+        when = o.published_at.strftime("%Y-%m-%d %H:%M UTC") if o.published_at else ""
+        key = f"cli.publish.{o.status}"
+        if o.status == "published" and not o.reportable:
+            key = "cli.publish.published_hidden"
+        print(
+            t(
+                key,
+                lang,
+                group=o.group_id,
+                wave=o.wave_id,
+                version=o.version or "",
+                when=when,
+                n=o.respondents,
+                changes=o.changes,
+                needed=o.needed,
+                min_n=settings.min_respondents,
+            )
+        )
+    counts = {
+        s: sum(o.status == s for o in outcomes)
+        for s in ("published", "unchanged", "waiting", "open")
+    }
+    print(t("cli.publish.summary", lang, **counts))
 
 
 def cmd_groups(args: argparse.Namespace, settings: Settings) -> int:

@@ -152,6 +152,7 @@ class DemoSummary:
     small_group_waves: list[tuple[str, str, int]]  # (group, wave, respondents) below the threshold
     imports: list[ImportResult] = field(default_factory=list)
     comments: int = 0
+    published: list[Any] = field(default_factory=list)  # kit.publication.PublishOutcome
 
     @property
     def total_respondents(self) -> int:
@@ -225,7 +226,17 @@ def make_demo(
         return summary
     store = store or open_store(settings)
     imports = import_demo(store, instrument, programme_path, export_paths.values(), mapping_path)
-    return DemoSummary(**{**summary.__dict__, "imports": imports})
+    # The demo's surveys are over: staff close every group-wave and publish its results
+    # (kit.publication; what every report and dashboard then reads).
+    from kit.publication import publish
+
+    published = publish(store, settings, instrument, close=True)
+    # The programme's last wave stays open for late answers (the demo's survey invitation):
+    # views keep showing the published version until enough late answers are published.
+    for g in programme.programme_groups:
+        if WAVES[-1] in g.invited:
+            store.set_wave_status(g.id, WAVES[-1], "open")
+    return DemoSummary(**{**summary.__dict__, "imports": imports, "published": published})
 
 
 def import_demo(

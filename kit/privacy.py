@@ -27,7 +27,10 @@ from kit.instrument import Instrument
 TOO_FEW = "too_few"
 SUBGROUP = "subgroup"
 COMMENTS = "comments"
-REASONS = (TOO_FEW, SUBGROUP, COMMENTS)
+CHANGED = "changed"  # changed by fewer than min_respondents since a published version showing it
+COMPARISON = "comparison"  # an aggregate made of fewer than min_comparison_groups other groups
+NOT_PUBLISHED = "not_published"  # the group-wave has no published version yet
+REASONS = (TOO_FEW, SUBGROUP, COMMENTS, CHANGED, COMPARISON, NOT_PUBLISHED)
 ROLES = ("leader", "member")
 
 
@@ -38,6 +41,7 @@ class AnonymityRules:
     min_respondents: int = 5  # per group and wave (and per item / dimension) before any number
     min_subgroup_respondents: int = 5  # each side of a split, and the rest of the team
     min_comment_respondents: int = 7  # respondents in the group and wave before comments
+    min_comparison_groups: int = 3  # other reportable groups in an aggregate shown beside one
 
     def __post_init__(self) -> None:
         problems = []
@@ -50,6 +54,11 @@ class AnonymityRules:
             problems.append("min_subgroup_respondents must be at least min_respondents")
         if self.min_comment_respondents < self.min_respondents:
             problems.append("min_comment_respondents must be at least min_respondents")
+        if self.min_comparison_groups < 3:
+            problems.append(
+                f"min_comparison_groups must be at least 3 (got {self.min_comparison_groups}); "
+                "with fewer, a group's result follows from an aggregate by subtraction"
+            )
         if problems:
             raise SettingsError("Invalid anonymity rules: " + "; ".join(problems) + ".")
 
@@ -59,6 +68,7 @@ class AnonymityRules:
             min_respondents=settings.min_respondents,
             min_subgroup_respondents=settings.min_subgroup_respondents,
             min_comment_respondents=settings.min_comment_respondents,
+            min_comparison_groups=getattr(settings, "min_comparison_groups", 3),
         )
 
     def threshold(self, reason: str) -> int:
@@ -67,6 +77,9 @@ class AnonymityRules:
             TOO_FEW: self.min_respondents,
             SUBGROUP: self.min_subgroup_respondents,
             COMMENTS: self.min_comment_respondents,
+            CHANGED: self.min_respondents,
+            COMPARISON: self.min_comparison_groups,
+            NOT_PUBLISHED: self.min_respondents,
         }[reason]
 
     def reason_text(self, reason: str, lang: str) -> str:
@@ -121,10 +134,12 @@ def _blank(
 def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
     """Apply the anonymity rules to ``scores``; the result is all a report or app may receive.
 
-    A (group, wave) with fewer than ``rules.min_respondents`` respondents shows no number at
-    all (not even n). In a reportable group, an item or dimension answered by fewer than the
-    threshold is blanked too (with the item's distribution). ICC and reliability are pooled
-    across groups and recomputed from the reportable groups only.
+    A (group, wave) with fewer than ``rules.min_respondents`` respondents shows no statistic at
+    all; only its response count ``group_waves.n`` stays (counts and participation are shown
+    even where results are hidden, so staff can chase answers). In a reportable group, an item
+    or dimension answered by fewer than the threshold is blanked too (with the item's
+    distribution). ICC and reliability are pooled across groups and recomputed from the
+    reportable groups only.
     """
     if not isinstance(scores, scoring.Scores):
         raise TypeError(f"protect() needs kit.scoring.Scores, not {type(scores).__name__}")
@@ -151,7 +166,8 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
     dim_hide = np.repeat(low, n_dims) | (dims["n"].to_numpy() < k)
     p_dims = _blank(dims, dim_hide, (*keys_cell, "dimension"))
 
-    p_gw = _blank(gw, low, keys_cell)
+    p_gw = gw.copy()  # the count stays: "4 of 11 responded" is shown, never their answers
+    p_gw["suppressed"] = pd.Series(np.where(low, TOO_FEW, None), index=gw.index, dtype=object)
 
     visible_dims = dims[~dim_hide]
     icc = scoring.icc_from_dimensions(visible_dims)

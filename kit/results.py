@@ -1,13 +1,18 @@
 """What a report or an app receives: a group's, a cohort's or a programme's results.
 
-Built only from privacy-protected scores (``kit.privacy.protect``): a group under the threshold
-gets a :class:`GroupResults` that says so and carries no scores. Comments come only through
-``kit.privacy.select_comments``. Everything here is data (DataFrames, lists, strings in the
-report's language); ``kit.charts`` draws it and ``kit.reports`` lays it out, and the Voilà
-dashboard reuses both.
+Built only from **published snapshots** (``kit.publication``, stored by ``kit.store.publications``):
+a group-wave's protected results are computed once, when staff publish it, rounded to what reports
+print, and every view reads that snapshot. Nothing here loads or scores raw answers, so a view
+never differs from another by one person, and showing one group costs its own snapshot plus the
+comparison aggregates (cached per publication stamp). A group-wave that is not published, or under
+the threshold, gets a :class:`GroupResults` that says so and carries no scores.
+
+Every aggregate shown beside a group's own result (norm mean, sd, percentile and band, cohort
+mean, programme dimension change) is made of at least ``settings.min_comparison_groups``
+reportable groups other than the group itself; otherwise it is missing and a reason is given.
 
 >>> res = group_results(store, settings, "k1-kystverket", ["before", "after"], "en", instrument)
->>> res.reportable, res.strengths, res.development_areas
+>>> res.reportable, res.version, res.published_at, res.strengths
 """
 
 from __future__ import annotations
@@ -29,6 +34,17 @@ from kit.store import Store, open_store
 AGREEMENT_THRESHOLD = 0.70  # rwg(J) below this: no shared view to speak of
 STRENGTHS = 3  # how many strengths and development areas a summary names
 NORM_BASES = ("norm", "all", "programme")
+NOT_PUBLISHED = "not_published"
+COMPARISON = "comparison"
+# Decimals of aggregates computed at read time from rounded snapshots.
+AGG_DIGITS = {
+    "norm_mean": 1,
+    "norm_sd": 2,
+    "norm_low": 1,
+    "norm_high": 1,
+    "percentile": 0,
+    "cohort_mean": 1,
+}
 
 
 # -- shared -------------------------------------------------------------------------------------
@@ -36,70 +52,136 @@ NORM_BASES = ("norm", "all", "programme")
 
 @dataclass(frozen=True)
 class ScoredData:
-    """Protected scores of every group of one instrument, and the reference tables.
+    """Published results of every group of one instrument, and the reference tables.
 
-    Loaded once per report; holds no respondent-level data (``protect`` drops it).
+    Holds no respondent-level data and no raw answers: ``dimensions`` are the rounded dimension
+    rows of every group-wave's current published version, ``icc`` / ``reliability`` are pooled
+    from the published snapshots. ``data_hash`` changes with every publication.
     """
 
     instrument: Instrument
-    protected: Any  # kit.privacy.ProtectedScores
     groups: pd.DataFrame
     cohorts: pd.DataFrame
     group_waves: pd.DataFrame
     waves: pd.DataFrame
-    rules: Any  # kit.privacy.AnonymityRules
-    data_hash: str = ""  # base_fingerprint of the same data
+    rules: Any  # kit.privacy.AnonymityRules (the thresholds views apply)
+    data_hash: str = ""
+    publications: pd.DataFrame = field(default_factory=pd.DataFrame)  # current versions
+    dimensions: pd.DataFrame = field(default_factory=pd.DataFrame)  # group, wave, dimension, ...
+    icc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    min_comparison_groups: int = 3
+
+    @property
+    def protected(self) -> ScoredData:
+        """Kept for callers of the earlier shape (``data.protected.dimensions``): the published
+        rows are the protected scores (no respondent-level data)."""
+        return self
+
+    def publication(self, group_id: str, wave: str) -> dict[str, Any] | None:
+        """The current publication's facts (version, published_at, respondents, reportable,
+        reason) of a group-wave, or None when it is not published."""
+        p = self.publications
+        if p.empty:
+            return None
+        row = p[(p["group_id"] == group_id) & (p["wave_id"] == wave)]
+        return row.iloc[0].to_dict() if len(row) else None
+
+    def visible_dimensions(self, wave: str) -> pd.DataFrame:
+        """Dimension rows of ``wave`` that a view may show and compare (reportable groups at the
+        view's thresholds, dimension not suppressed)."""
+        d = self.dimensions
+        if d.empty:
+            return d
+        k = self.rules.min_respondents
+        resp = self.publications.set_index(["group_id", "wave_id"])["respondents"]
+        n_group = pd.Series(
+            resp.reindex(list(zip(d["group"], d["wave"], strict=True))).to_numpy(), index=d.index
+        )
+        ok = (
+            (d["wave"] == wave)
+            & d["reportable"]
+            & d["suppressed"].isna()
+            & d["mean"].notna()
+            & (n_group >= k)
+            & (d["n"].fillna(0) >= k)
+        )
+        return d[ok]
 
 
-_RUN_CACHE: dict[tuple[str, ...], ScoredData] | None = None
+_CACHE: dict[tuple[Any, ...], ScoredData] = {}
+_CACHE_SIZE = 4
 
 
 def enable_run_cache() -> None:
-    """Share protected scores between the reports a warm kernel makes in one batch run.
-
-    Every report of a run reads the same data (the norm base needs every group), so a warm
-    kernel scores it once. Only ``ProtectedScores`` are kept (no respondent-level data); each
-    report still receives only its own group's results. Off by default (single papermill runs).
-    """
-    global _RUN_CACHE
-    _RUN_CACHE = {}
+    """Kept for the batch runner's warm kernels: published data are cached per publication
+    stamp in every process anyway (a new publication makes a new entry)."""
 
 
 def load_scored_data(store: Store, settings: Settings, instrument: Instrument) -> ScoredData:
-    """Score every group of ``instrument`` and protect the scores (the norm base needs them all)."""
+    """The published results of every group of ``instrument`` (no raw answers are read).
+
+    Cached per (database, instrument, thresholds, publication stamp): reading it again after
+    nothing was published costs two small queries.
+    """
+    from kit.store.publications import publication_stamp
+
+    stamp = publication_stamp(store, instrument.id)
     key = (
         store.url,
         instrument.id,
         instrument.version,
         instrument.source_path,
         _settings_key(settings),
+        stamp,
     )
-    if _RUN_CACHE is not None and key in _RUN_CACHE:
-        return _RUN_CACHE[key]
-    data = _load_scored_data(store, settings, instrument)
-    if _RUN_CACHE is not None:
-        _RUN_CACHE[key] = data
-    return data
+    reference = _reference_frames(store)
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = _load_published(store, settings, instrument)
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = cached
+    groups, cohorts, group_waves, waves = reference
+    digest = _hash_frames(
+        [cached.publications[["id", "group_id", "wave_id", "version"]] if len(cached.publications)
+         else pd.DataFrame(), groups, cohorts, group_waves, waves],
+        f"{instrument.id}/{instrument.version}/{_settings_key(settings)}",
+    )  # fmt: skip
+    return ScoredData(
+        instrument=instrument,
+        groups=groups,
+        cohorts=cohorts,
+        group_waves=group_waves,
+        waves=waves,
+        rules=cached.rules,
+        data_hash=digest,
+        publications=cached.publications,
+        dimensions=cached.dimensions,
+        icc=cached.icc,
+        reliability=cached.reliability,
+        min_comparison_groups=settings.min_comparison_groups,
+    )
 
 
-def _load_scored_data(store: Store, settings: Settings, instrument: Instrument) -> ScoredData:
-    from kit.privacy import AnonymityRules, protect
-    from kit.scoring import score_responses
+def _reference_frames(store: Store) -> tuple[pd.DataFrame, ...]:
+    return (store.list_groups(), store.list_cohorts(), store.list_group_waves(), store.list_waves())
 
-    table = store.load_responses(instrument)
-    scores = score_responses(table, instrument, min_answered_share=settings.min_answered_share)
+
+def _load_published(store: Store, settings: Settings, instrument: Instrument) -> ScoredData:
+    from kit.privacy import AnonymityRules
+    from kit.publication import pooled_statistics
+    from kit.store import publications as pubs
+
     rules = AnonymityRules.from_settings(settings)
-    protected = protect(scores, rules)
-    frames = [
-        table,
-        store.list_groups(),
-        store.list_cohorts(),
-        store.list_group_waves(),
-        store.list_waves(),
-    ]
-    digest = _hash_frames(frames, f"{instrument.id}/{instrument.version}/{_settings_key(settings)}")
-    del scores, table
-    return ScoredData(instrument, protected, *frames[1:], rules, digest)
+    publications = pubs.list_publications(store, instrument.id)
+    dims = pubs.current_dimensions(store, instrument.id)
+    icc, reliability = pooled_statistics(pubs.current_pools(store, instrument.id), instrument)
+    empty = pd.DataFrame()
+    return ScoredData(
+        instrument, empty, empty, empty, empty, rules, "", publications, dims, icc, reliability,
+        settings.min_comparison_groups,
+    )  # fmt: skip
 
 
 def _norm_groups(data: ScoredData, norm_base: str, exclude: str | None = None) -> list[str]:
@@ -125,26 +207,38 @@ def _ordered_waves(
             )
         return sorted(waves, key=order.index)
     gw = data.group_waves
+    pubs = data.publications
     if group_id is not None:
         gw = gw[gw["group_id"] == group_id]
+        pubs = pubs[pubs["group_id"] == group_id] if len(pubs) else pubs
     present = set(gw.loc[gw["respondents"] > 0, "wave_id"])
+    if len(pubs):
+        present |= set(pubs["wave_id"])
     return [w for w in order if w in present]
 
 
-def _suppressed_reason(data: ScoredData, group_id: str, wave: str) -> str | None:
-    d = data.protected.dimensions
-    rows = d[(d["group"] == group_id) & (d["wave"] == wave)]
-    if rows.empty:
+def _group_reason(data: ScoredData, group_id: str, wave: str) -> str | None:
+    """Why a group-wave shows no results at all (None: it does). Per-dimension reasons are in
+    the dimension rows; one hidden dimension never hides the group."""
+    pub = data.publication(group_id, wave)
+    if pub is None:
+        return NOT_PUBLISHED
+    if not pub["reportable"]:
+        return str(pub["reason"] or "too_few")
+    if int(pub["respondents"]) < data.rules.min_respondents:
         return "too_few"
-    if "suppressed" in rows and rows["suppressed"].notna().any():
-        return str(rows["suppressed"].dropna().iloc[0])
     return None
+
+
+# Kept for callers of the earlier name: now the group-level reason only.
+_suppressed_reason = _group_reason
 
 
 def _reason_text(reason: str, data: ScoredData, lang: str) -> str:
     min_n = {
         "comments": data.rules.min_comment_respondents,
         "subgroup": data.rules.min_subgroup_respondents,
+        COMPARISON: data.min_comparison_groups,
     }.get(reason, data.rules.min_respondents)
     try:
         return t(f"common.suppressed.{reason}", lang, min_n=min_n)
@@ -192,19 +286,27 @@ def _hash_frames(frames: list[pd.DataFrame], extra: str = "") -> str:
 def _settings_key(settings: Settings) -> str:
     return (
         f"{settings.min_respondents}/{settings.min_subgroup_respondents}/"
-        f"{settings.min_comment_respondents}/{settings.min_answered_share}"
+        f"{settings.min_comment_respondents}/{settings.min_answered_share}/"
+        f"{settings.min_comparison_groups}"
     )
 
 
+def _iso(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
+
+
 def base_fingerprint(store: Store, settings: Settings, instrument: Instrument) -> str:
-    """A hash of every response of ``instrument`` and the groups, cohorts and waves."""
+    """A hash of the current publications of ``instrument`` and the groups, cohorts and waves:
+    a report changes only when something is published (or the programme changes)."""
+    from kit.store.publications import list_publications
+
+    pubs = list_publications(store, instrument.id)
     return _hash_frames(
         [
-            store.load_responses(instrument),
-            store.list_groups(),
-            store.list_cohorts(),
-            store.list_group_waves(),
-            store.list_waves(),
+            pubs[["id", "group_id", "wave_id", "version"]] if len(pubs) else pd.DataFrame(),
+            *_reference_frames(store),
         ],
         f"{instrument.id}/{instrument.version}/{_settings_key(settings)}",
     )
@@ -241,6 +343,55 @@ def _actions(store: Store, group_id: str) -> pd.DataFrame | None:
     return actions if actions is not None and len(actions) else None
 
 
+def _round_aggregates(frame: pd.DataFrame) -> pd.DataFrame:
+    for col, digits in AGG_DIGITS.items():
+        if col in frame:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float).round(digits)
+    return frame
+
+
+def comparison_values(
+    data: ScoredData, wave: str, group_ids: list[str], exclude: str | None
+) -> pd.DataFrame:
+    """Per dimension, the shown means of ``group_ids`` (other than ``exclude``) in ``wave``:
+    group, dimension, mean. Only reportable, unsuppressed snapshot rows."""
+    vis = data.visible_dimensions(wave)
+    if vis.empty:
+        return pd.DataFrame(columns=["group", "dimension", "mean"])
+    sel = vis[vis["group"].isin(set(group_ids) - {exclude})]
+    return sel[["group", "dimension", "mean"]]
+
+
+def _norm_table(
+    data: ScoredData, wave: str, norm_ids: list[str], group_id: str, own: pd.Series
+) -> pd.DataFrame:
+    """norm_mean, norm_sd, norm_groups, percentile, norm_low, norm_high per dimension, each
+    missing where fewer than ``min_comparison_groups`` other norm groups have a shown mean."""
+    values = comparison_values(data, wave, norm_ids, group_id)
+    rows = []
+    for did, sub in values.groupby("dimension", sort=False):
+        ref = np.sort(sub["mean"].to_numpy(dtype=float))
+        count = len(ref)
+        row: dict[str, Any] = {"dimension": did, "norm_groups": count}
+        if count >= data.min_comparison_groups:
+            mine = own.get(did, np.nan)
+            row["norm_mean"] = float(ref.mean())
+            row["norm_sd"] = float(ref.std(ddof=1)) if count > 1 else np.nan
+            row["norm_low"] = float(np.quantile(ref, 0.25))
+            row["norm_high"] = float(np.quantile(ref, 0.75))
+            if mine is not None and not pd.isna(mine):
+                below = np.searchsorted(ref, mine, side="left")
+                equal = np.searchsorted(ref, mine, side="right") - below
+                row["percentile"] = 100.0 * (below + equal / 2) / count
+        rows.append(row)
+    cols = ["dimension", "norm_groups", "norm_mean", "norm_sd", "norm_low", "norm_high",
+            "percentile"]  # fmt: skip
+    out = pd.DataFrame(rows, columns=cols)
+    ok = out["norm_groups"] >= data.min_comparison_groups
+    out.loc[~ok, "norm_groups"] = 0
+    return _round_aggregates(out)
+
+
 # -- one group ------------------------------------------------------------------------------------
 
 
@@ -248,7 +399,11 @@ def _actions(store: Store, group_id: str) -> pd.DataFrame | None:
 class GroupResults:
     """Everything a group's report or dashboard shows, for one wave (the last of ``waves``).
 
-    When ``reportable`` is False every score frame is empty and ``suppressed_text`` says why.
+    When ``reportable`` is False every score frame is empty and ``suppressed_text`` says why
+    (also "not published yet"). ``respondents`` and ``invited`` are shown even then (staff chase
+    answers). A dimension hidden on its own keeps its row with no numbers and a ``suppressed``
+    reason and ``suppressed_text``. ``version`` / ``published_at`` (ISO, UTC) say which published
+    version is shown; ``baseline_version`` / ``baseline_published_at`` the same for the change.
     """
 
     group_id: str
@@ -291,10 +446,65 @@ class GroupResults:
     norm_base: str = "norm"
     cohort_groups_shown: int = 0
     method: dict[str, Any] = field(default_factory=dict)
+    # Publication (what version of the results is shown, and since when).
+    published: bool = False
+    version: int | None = None
+    published_at: str | None = None  # ISO 8601, UTC
+    baseline_version: int | None = None
+    baseline_published_at: str | None = None
+    comparison_text: str = ""  # why a norm or cohort comparison is missing, when one is
+    min_comparison_groups: int = 3
 
     def dimension_name(self, dimension_id: str) -> str:
         row = self.dimensions.loc[self.dimensions["dimension"] == dimension_id]
         return str(row["dimension_name"].iloc[0]) if len(row) else dimension_id
+
+
+def _snapshot_frames(
+    pub: Any, inst: Instrument, data: ScoredData, lang: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Dimension, item and distribution frames of one publication at the view's thresholds.
+
+    A view with a stricter ``min_respondents`` than the publication hides more: an item then
+    hidden takes its whole dimension with it (the dimension was scored with its answers).
+    """
+    k = data.rules.min_respondents
+    dims = pub.dimensions.copy()
+    for f in ("n", "mean", "sd", "se", "ci_low", "ci_high", "rwg_j", "ad_m", "alpha"):
+        dims[f] = pd.to_numeric(dims[f], errors="coerce").astype(float)
+    items = pd.DataFrame(
+        pub.view.get("items", []), columns=["item", "dimension", "n", "mean", "sd", "suppressed"]
+    )
+    items["n"] = pd.to_numeric(items["n"], errors="coerce")
+    newly = items["suppressed"].isna() & (items["n"] < k)
+    items.loc[newly, "suppressed"] = "too_few"
+    dims.loc[dims["suppressed"].isna() & (dims["n"] < k), "suppressed"] = "too_few"
+    strict = set(items.loc[newly, "dimension"])
+    dims.loc[dims["suppressed"].isna() & dims["dimension"].isin(strict), "suppressed"] = "too_few"
+    hide_dim = dims["suppressed"].notna()
+    for f in ("n", "mean", "sd", "se", "ci_low", "ci_high", "rwg_j", "ad_m", "alpha"):
+        dims.loc[hide_dim, f] = np.nan
+    dims["n"] = dims["n"].astype("Int64")
+    hide_item = items["suppressed"].notna()
+    for f in ("n", "mean", "sd"):
+        items[f] = pd.to_numeric(items[f], errors="coerce").astype(float)
+        items.loc[hide_item, f] = np.nan
+    items["n"] = items["n"].astype("Int64")
+    hidden_items = set(items.loc[hide_item, "item"])
+    item_text = {i.id: i.text.get(lang, i.id) for i in inst.items}
+    rows = []
+    values = list(inst.scale.values)
+    for item, counts in (pub.view.get("distributions") or {}).items():
+        if counts is None or item in hidden_items:
+            continue
+        for v, c in zip(values, counts, strict=True):
+            rows.append({"item": item, "value": int(v), "count": int(c)})
+    dist = pd.DataFrame(rows, columns=["item", "value", "count"])
+    dist["item_text"] = dist["item"].map(item_text)
+    dist["dimension"] = dist["item"].map(inst.item_dimension)
+    dist = dist[["item", "item_text", "dimension", "value", "count"]]
+    dist["count"] = dist["count"].astype("int64")
+    return dims, items, dist
 
 
 def group_results(
@@ -310,10 +520,16 @@ def group_results(
     seed: int = 0,
     data: ScoredData | None = None,
 ) -> GroupResults:
-    """A group's results for the last of ``waves`` (change from the first when there are two+).
+    """A group's published results for the last of ``waves`` (change from the first when there
+    are two+).
 
-    ``language`` None or "" uses the group's own language. ``data`` lets a caller reuse scores.
+    ``language`` None or "" uses the group's own language. ``data`` lets a caller reuse the
+    published data. ``seed`` is kept for callers: comments are shuffled once, at publication.
+    Reads the group's own snapshots and the (cached) comparison rows; never raw answers.
     """
+    from kit.store.publications import current_publication
+
+    del seed
     group = store.get_group(group_id)
     lang = language or group.get("language") or settings.language
     data = data or load_scored_data(store, settings, instrument)
@@ -336,13 +552,14 @@ def group_results(
         cohort_name = str(c["name"].iloc[0])
     gw = data.group_waves
     gw_row = gw[(gw["group_id"] == group_id) & (gw["wave_id"] == wave)]
-    respondents = int(gw_row["respondents"].iloc[0]) if len(gw_row) else 0
+    live_n = int(gw_row["respondents"].iloc[0]) if len(gw_row) else 0
     invited = gw_row["invited"].iloc[0] if len(gw_row) else None
     invited = None if invited is None or pd.isna(invited) else int(invited)
     survey_date = gw_row["survey_date"].iloc[0] if len(gw_row) else None
     inst = instrument
     scale_labels = tuple(inst.scale.labels.get(lang) or next(iter(inst.scale.labels.values())))
-    reason = _suppressed_reason(data, group_id, wave)
+    reason = _group_reason(data, group_id, wave)
+    meta = data.publication(group_id, wave)
     norm_ids = _norm_groups(data, norm_base, exclude=None)
     base = dict(
         group_id=group_id,
@@ -358,7 +575,9 @@ def group_results(
         wave_name=_wave_name(wave, lang),
         waves=tuple(wave_list),
         survey_date=None if survey_date is None or pd.isna(survey_date) else str(survey_date),
-        respondents=respondents,
+        # The published count where there is a version (the results rest on it), else the
+        # responses so far: counts are shown even where results are hidden.
+        respondents=int(meta["respondents"]) if meta else live_n,
         invited=invited,
         min_respondents=data.rules.min_respondents,
         min_comment_respondents=data.rules.min_comment_respondents,
@@ -367,40 +586,52 @@ def group_results(
         scale_labels=scale_labels,
         norm_base=norm_base,
         method=_method(data, wave, norm_ids, lang),
+        published=meta is not None,
+        version=int(meta["version"]) if meta else None,
+        published_at=_iso(meta["published_at"]) if meta else None,
+        min_comparison_groups=data.min_comparison_groups,
     )
-    if reason is not None:
+    pub = current_publication(store, inst.id, group_id, wave) if reason is None else None
+    if reason is not None or pub is None:
         return GroupResults(
             **base,
             reportable=False,
-            suppressed_text=_reason_text(reason, data, lang),
+            suppressed_text=_reason_text(reason or NOT_PUBLISHED, data, lang),
             dimensions=pd.DataFrame(),
             items=pd.DataFrame(),
             distributions=pd.DataFrame(),
         )
-    from kit.scoring import norm_position
-
+    own_dims, own_items, dist = _snapshot_frames(pub, inst, data, lang)
     dims = _dimension_frame(inst, lang)
-    p = data.protected.dimensions
-    own = p[(p["group"] == group_id) & (p["wave"] == wave)]
-    cols = ["dimension", "n", "mean", "sd", "se", "ci_low", "ci_high", "rwg_j", "ad_m", "alpha"]
-    dims = dims.merge(own[[c for c in cols if c in own]], on="dimension", how="left")
-    pos = norm_position(data.protected, wave, norm_ids)
-    pos = pos[pos["group"] == group_id][
-        ["dimension", "norm_mean", "norm_sd", "norm_groups", "percentile"]
+    cols = ["dimension", "n", "mean", "sd", "se", "ci_low", "ci_high", "rwg_j", "ad_m", "alpha",
+            "suppressed"]  # fmt: skip
+    dims = dims.merge(own_dims[cols], on="dimension", how="left")
+    dims["suppressed"] = [r if isinstance(r, str) else None for r in dims["suppressed"]]
+    dims["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in dims["suppressed"]
     ]
-    dims = dims.merge(pos, on="dimension", how="left")
-    band = _norm_band(p, wave, [g for g in norm_ids if g != group_id])
-    dims = dims.merge(band, on="dimension", how="left")
+    own = dims.set_index("dimension")["mean"]
+    norm = _norm_table(data, wave, norm_ids, group_id, own)
+    dims = dims.merge(norm, on="dimension", how="left")
+    dims["norm_groups"] = dims["norm_groups"].fillna(0).astype(int)
+    comparison_missing = bool((dims["norm_groups"] == 0).any()) and bool(norm_ids)
     cohort_groups = 0
     if cohort_id:
         members = list(data.groups.loc[data.groups["cohort_id"] == cohort_id, "id"])
-        cm = p[(p["wave"] == wave) & p["group"].isin(members)].dropna(subset=["mean"])
-        cohort_groups = cm["group"].nunique()
-        dims = dims.merge(
-            cm.groupby("dimension")["mean"].mean().rename("cohort_mean"), on="dimension", how="left"
-        )
+        cm = comparison_values(data, wave, members, group_id)
+        counts = cm.groupby("dimension")["group"].nunique()
+        means = cm.groupby("dimension")["mean"].mean()
+        means = means[counts >= data.min_comparison_groups]
+        cohort_groups = int(counts[counts >= data.min_comparison_groups].max()) if len(means) else 0
+        dims = dims.merge(means.rename("cohort_mean"), on="dimension", how="left")
+        dims = _round_aggregates(dims)
+        if len(means) < len(dims):
+            comparison_missing = True
     dims["disagreement"] = dims["rwg_j"] < AGREEMENT_THRESHOLD
     dims = dims.sort_values("order").reset_index(drop=True)
+    dims["suppressed"] = pd.Series(
+        [r if isinstance(r, str) else None for r in dims["suppressed"]], dtype=object
+    )
     ranked = dims.dropna(subset=["percentile"]).sort_values(["percentile", "mean"], ascending=False)
     if ranked.empty:  # no norm base: judge by the group's own means
         ranked = dims.dropna(subset=["mean"]).sort_values("mean", ascending=False)
@@ -410,29 +641,19 @@ def group_results(
     disagreements = tuple(dims.loc[dims["disagreement"], "dimension"])
 
     item_text = {i.id: i.text.get(lang, i.id) for i in inst.items}
-    it = data.protected.items
-    items = it[(it["group"] == group_id) & (it["wave"] == wave)].copy()
+    items = own_items.copy()
     items["item_text"] = items["item"].map(item_text)
     items = items.merge(dims[["dimension", "dimension_name"]], on="dimension", how="left")
-    items = items[
-        [
-            c
-            for c in ("item", "item_text", "dimension", "dimension_name", "n", "mean", "sd")
-            if c in items
-        ]
-    ]
-    ds = data.protected.distributions
-    dist = ds[(ds["group"] == group_id) & (ds["wave"] == wave)].copy()
-    dist["item_text"] = dist["item"].map(item_text)
-    dist["dimension"] = dist["item"].map(inst.item_dimension)
-    dist = dist[["item", "item_text", "dimension", "value", "count"]].reset_index(drop=True)
+    items = items[["item", "item_text", "dimension", "dimension_name", "n", "mean", "sd",
+                   "suppressed"]]  # fmt: skip
 
-    change, change_text, baseline = None, "", None
+    change, change_text, baseline, baseline_meta = None, "", None, None
     if len(wave_list) >= 2:
         baseline = wave_list[0]
+        baseline_meta = data.publication(group_id, baseline)
         change, change_text = _group_change(data, group_id, baseline, wave, dims, lang)
 
-    comments, comments_text = _comments(store, data, instrument, group_id, wave, seed, lang)
+    comments, comments_text = _comments(pub, inst, data, lang)
     return GroupResults(
         **base,
         reportable=True,
@@ -451,27 +672,45 @@ def group_results(
         comments=comments,
         comments_text=comments_text,
         actions=_actions(store, group_id),
-        norm_groups=int(dims["norm_groups"].max()) if dims["norm_groups"].notna().any() else 0,
+        norm_groups=int(dims["norm_groups"].max()) if len(dims) else 0,
         cohort_groups_shown=cohort_groups,
+        baseline_version=int(baseline_meta["version"]) if baseline_meta else None,
+        baseline_published_at=_iso(baseline_meta["published_at"]) if baseline_meta else None,
+        comparison_text=_reason_text(COMPARISON, data, lang) if comparison_missing else "",
     )
 
 
-def _norm_band(p: pd.DataFrame, wave: str, norm_ids: list[str]) -> pd.DataFrame:
-    nd = p[(p["wave"] == wave) & p["group"].isin(norm_ids)].dropna(subset=["mean"])
-    if nd.empty:
-        return pd.DataFrame({"dimension": [], "norm_low": [], "norm_high": []})
-    q = nd.groupby("dimension")["mean"].quantile([0.25, 0.75]).unstack()
-    return pd.DataFrame(
-        {"dimension": q.index, "norm_low": q[0.25].to_numpy(), "norm_high": q[0.75].to_numpy()}
-    )
+def _change_frame(data: ScoredData, group_ids: list[str], before: str, after: str) -> pd.DataFrame:
+    """Welch change per group and dimension from the published (rounded) rows of both waves;
+    no change (and a reason) where either side is hidden."""
+    from kit.scoring import compare_waves
+
+    d = data.dimensions
+    cols = ["group", "dimension", "mean_before", "mean_after", "n_before", "n_after", "change",
+            "se", "df", "ci_low", "ci_high", "suppressed"]  # fmt: skip
+    if d.empty or not {before, after} <= set(d["wave"]):
+        return pd.DataFrame(columns=cols)
+    sel = d[d["group"].isin(group_ids) & d["wave"].isin([before, after])].copy()
+    visible = data.visible_dimensions(before).index.union(data.visible_dimensions(after).index)
+    hide = ~sel.index.isin(visible)
+    sel["suppressed"] = sel["suppressed"].where(~hide | sel["suppressed"].notna(), "too_few")
+    sel.loc[hide, ["mean", "sd"]] = np.nan
+    sel["n"] = sel["n"].astype("Int64")
+    sel.loc[hide, "n"] = pd.NA
+
+    class _View:
+        dimensions = sel
+
+    ch = compare_waves(_View, before, after)
+    for c, digits in (("change", 2), ("se", 2), ("df", 1), ("ci_low", 2), ("ci_high", 2)):
+        ch[c] = pd.to_numeric(ch[c], errors="coerce").astype(float).round(digits)
+    return ch[cols]
 
 
 def _group_change(
     data: ScoredData, group_id: str, before: str, after: str, dims: pd.DataFrame, lang: str
 ) -> tuple[pd.DataFrame | None, str]:
-    from kit.scoring import compare_waves
-
-    reason = _suppressed_reason(data, group_id, before)
+    reason = _group_reason(data, group_id, before)
     if reason is not None:
         return None, t(
             "report.change.before_hidden",
@@ -479,11 +718,14 @@ def _group_change(
             wave=_wave_name(before, lang),
             reason=_reason_text(reason, data, lang),
         )
-    ch = compare_waves(data.protected, before, after)
+    ch = _change_frame(data, [group_id], before, after)
     ch = ch[ch["group"] == group_id]
     ch = dims[["dimension", "dimension_name", "order"]].merge(
         ch.drop(columns=["group"]), on="dimension", how="left"
     )
+    ch["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in ch["suppressed"]
+    ]
     return ch.sort_values("order").reset_index(drop=True), ""
 
 
@@ -512,43 +754,48 @@ def _suggest_exercises(
 
 
 def _comments(
-    store: Store, data: ScoredData, inst: Instrument, group_id: str, wave: str, seed: int, lang: str
+    pub: Any, inst: Instrument, data: ScoredData, lang: str
 ) -> tuple[tuple[dict[str, Any], ...], str]:
-    """Comments through ``privacy.select_comments`` only: shuffled, unattributed, or a reason."""
+    """The comments stored in the snapshot (shuffled and unattributed at publication), or why
+    there are none."""
     if not inst.open_questions:
         return (), ""
-    from kit.privacy import select_comments
-
-    table = store.load_responses(inst, group_ids=[group_id], wave_ids=[wave])
-    got = select_comments(table, inst, group_id, wave, data.rules, seed)
-    del table
-    if got.suppressed:
-        return (), _reason_text(got.suppressed, data, lang)
+    view = pub.view.get("comments") or {}
+    if view.get("suppressed") or pub.respondents < data.rules.min_comment_respondents:
+        return (), _reason_text("comments", data, lang)
+    by_question = view.get("by_question") or {}
     out = [
-        {"question": q.text.get(lang, q.id), "texts": list(got.by_question.get(q.id, ()))}
+        {"question": q.text.get(lang, q.id), "texts": list(by_question.get(q.id, ()))}
         for q in inst.open_questions
-        if got.by_question.get(q.id)
+        if by_question.get(q.id)
     ]
     return tuple(out), "" if out else t("report.comments.none", lang)
 
 
 def _method(data: ScoredData, wave: str, norm_ids: list[str], lang: str) -> dict[str, Any]:
-    """Reliability and between-group agreement of the whole data set (not the group's own)."""
+    """Reliability and between-group agreement pooled over the published, reportable groups of
+    the wave (not the group's own); missing when fewer than ``min_comparison_groups`` + 1
+    groups are pooled."""
     dims = _dimension_frame(data.instrument, lang)[["dimension", "dimension_name", "order"]]
-    rel = getattr(data.protected, "reliability", None)
-    icc = getattr(data.protected, "icc", None)
     table = dims
+    enough = data.min_comparison_groups + 1
+    rel, icc = data.reliability, data.icc
     if rel is not None and len(rel):
         r = rel[rel["wave"] == wave][["dimension", "alpha"]].rename(columns={"alpha": "alpha_all"})
         table = table.merge(r, on="dimension", how="left")
     if icc is not None and len(icc):
-        i = icc[icc["wave"] == wave][["dimension", "icc1", "icc2", "groups", "k"]]
+        i = icc[icc["wave"] == wave][["dimension", "icc1", "icc2", "groups", "k"]].copy()
+        few = pd.to_numeric(i["groups"], errors="coerce").fillna(0) < enough
+        i.loc[few, ["icc1", "icc2"]] = np.nan
         table = table.merge(i, on="dimension", how="left")
-    pd_ = data.protected.dimensions
-    shown = pd_[(pd_["wave"] == wave) & pd_["group"].isin(norm_ids)].dropna(subset=["mean"])
+        if "alpha_all" in table:
+            g = pd.to_numeric(table["groups"], errors="coerce").fillna(0)
+            table.loc[g < enough, "alpha_all"] = np.nan
+    vis = data.visible_dimensions(wave)
+    shown = vis[vis["group"].isin(norm_ids)] if len(vis) else vis
     return {
         "table": table.sort_values("order").reset_index(drop=True),
-        "norm_groups": int(shown["group"].nunique()),
+        "norm_groups": int(shown["group"].nunique()) if len(shown) else 0,
         "agreement_threshold": AGREEMENT_THRESHOLD,
         "null_variance": data.instrument.scale.null_variance,
         "options": data.instrument.scale.options,
@@ -560,7 +807,8 @@ def _method(data: ScoredData, wave: str, norm_ids: list[str], lang: str) -> dict
 
 @dataclass(frozen=True)
 class CohortResults:
-    """The cohort's groups side by side; groups under the threshold are listed, not scored."""
+    """The cohort's groups side by side; groups without published results are listed, not
+    scored. ``groups`` also carries each group-wave's ``version`` and ``published_at``."""
 
     cohort_id: str
     cohort_name: str
@@ -568,14 +816,14 @@ class CohortResults:
     language: str
     waves: tuple[str, ...]
     wave_names: tuple[str, ...]
-    groups: (
-        pd.DataFrame
-    )  # group_id, group_name, organisation, wave, respondents, invited, shown, note
+    groups: pd.DataFrame  # group_id, group_name, organisation, wave, respondents, invited, shown,
+    # note, version, published_at
     side_by_side: dict[str, pd.DataFrame]  # wave -> dimension_name, group_name, mean (shown groups)
     change: pd.DataFrame | None  # group_name, dimension_name, change, ci_low, ci_high
     scale_min: int
     scale_max: int
     min_respondents: int
+    published_at: str | None = None  # the latest publication the report rests on (ISO, UTC)
 
 
 def cohort_results(
@@ -587,7 +835,8 @@ def cohort_results(
     instrument: Instrument,
     data: ScoredData | None = None,
 ) -> CohortResults:
-    """The groups of ``cohort_id`` side by side in each wave, each only where it is reportable."""
+    """The groups of ``cohort_id`` side by side in each wave, each only where it is published
+    and reportable (a hidden dimension is left out on its own)."""
     data = data or load_scored_data(store, settings, instrument)
     c = data.cohorts[data.cohorts["id"] == cohort_id]
     if c.empty:
@@ -599,16 +848,18 @@ def cohort_results(
     members = data.groups[data.groups["cohort_id"] == cohort_id]
     wave_list = _ordered_waves(data, waves)
     dims = _dimension_frame(instrument, lang)
-    p = data.protected.dimensions
-    rows, side = [], {}
+    rows, side, stamps = [], {}, []
     for w in wave_list:
         shown_ids = []
         for g in members.to_dict("records"):
             gw = data.group_waves
             r = gw[(gw["group_id"] == g["id"]) & (gw["wave_id"] == w)]
-            n = int(r["respondents"].iloc[0]) if len(r) else 0
+            meta = data.publication(g["id"], w)
+            n = int(meta["respondents"]) if meta else int(r["respondents"].iloc[0]) if len(r) else 0
             inv = r["invited"].iloc[0] if len(r) else None
-            reason = _suppressed_reason(data, g["id"], w)
+            reason = _group_reason(data, g["id"], w)
+            if meta:
+                stamps.append(meta["published_at"])
             rows.append(
                 {
                     "group_id": g["id"],
@@ -620,11 +871,18 @@ def cohort_results(
                     "invited": None if inv is None or pd.isna(inv) else int(inv),
                     "shown": reason is None,
                     "note": "" if reason is None else _reason_text(reason, data, lang),
+                    "version": int(meta["version"]) if meta else None,
+                    "published_at": _iso(meta["published_at"]) if meta else None,
                 }
             )
             if reason is None:
                 shown_ids.append(g["id"])
-        sub = p[(p["wave"] == w) & p["group"].isin(shown_ids)][["group", "dimension", "mean"]]
+        vis = data.visible_dimensions(w)
+        sub = (
+            vis[vis["group"].isin(shown_ids)][["group", "dimension", "mean"]]
+            if len(vis)
+            else pd.DataFrame(columns=["group", "dimension", "mean"])
+        )
         labels = members.assign(
             group_name=[
                 o or n for o, n in zip(members["organisation"], members["name"], strict=True)
@@ -650,6 +908,7 @@ def cohort_results(
         scale_min=instrument.scale.min,
         scale_max=instrument.scale.max,
         min_respondents=data.rules.min_respondents,
+        published_at=_iso(max(stamps)) if stamps else None,
     )
 
 
@@ -661,23 +920,7 @@ def _programme_change(
     dims: pd.DataFrame,
     groups: pd.DataFrame,
 ) -> pd.DataFrame:
-    from kit.scoring import compare_waves
-
-    d = data.protected.dimensions
-    if not {before, after} <= set(d["wave"]):
-        return pd.DataFrame(
-            columns=[
-                "group",
-                "group_name",
-                "dimension",
-                "dimension_name",
-                "change",
-                "ci_low",
-                "ci_high",
-                "order",
-            ]
-        )
-    ch = compare_waves(data.protected, before, after)
+    ch = _change_frame(data, group_ids, before, after)
     ch = ch[ch["group"].isin(group_ids)].dropna(subset=["change"])
     ch = ch.merge(
         groups[["id", "name"]].rename(columns={"id": "group", "name": "group_name"}), on="group"
@@ -690,7 +933,11 @@ def _programme_change(
 
 @dataclass(frozen=True)
 class ProgrammeResults:
-    """Every reportable group's change from before to after, and what moved most."""
+    """Every reportable group's change from before to after, and what moved most.
+
+    ``dimension_change`` holds only dimensions whose change is known for at least
+    ``min_comparison_groups`` groups; ``dimensions_left_out`` names the others with a reason.
+    """
 
     programme: str
     language: str
@@ -706,6 +953,9 @@ class ProgrammeResults:
     groups_summary: pd.DataFrame  # group_name, cohort, mean_change, dimensions_up, shown/note
     groups_left_out: pd.DataFrame  # group_name, note
     min_respondents: int
+    published_at: str | None = None  # the latest publication the report rests on (ISO, UTC)
+    dimensions_left_out: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, note
+    min_comparison_groups: int = 3
 
 
 def programme_results(
@@ -745,13 +995,21 @@ def programme_results(
     left = []
     for g in members.to_dict("records"):
         if g["id"] not in set(ch["group"]):
-            reasons = [r for w in (before, after) if (r := _suppressed_reason(data, g["id"], w))]
+            reasons = [r for w in (before, after) if (r := _group_reason(data, g["id"], w))]
             note = _reason_text(reasons[0], data, lang) if reasons else ""
             left.append({"group_name": g["name"], "note": note})
-    agg = []
+    agg, dims_left = [], []
     for did, sub in ch.groupby("dimension", sort=False):
         x = sub["change"].to_numpy(dtype=float)
         n = len(x)
+        if n < data.min_comparison_groups:
+            dims_left.append(
+                {
+                    "dimension_name": sub["dimension_name"].iloc[0],
+                    "note": _reason_text(COMPARISON, data, lang),
+                }
+            )
+            continue
         m = float(np.mean(x))
         se = float(np.std(x, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
         tq = float(stats.t.ppf(0.975, n - 1)) if n > 1 else np.nan
@@ -760,9 +1018,9 @@ def programme_results(
                 "dimension": did,
                 "dimension_name": sub["dimension_name"].iloc[0],
                 "groups": n,
-                "mean_change": m,
-                "ci_low": m - tq * se,
-                "ci_high": m + tq * se,
+                "mean_change": round(m, 2),
+                "ci_low": round(m - tq * se, 2),
+                "ci_high": round(m + tq * se, 2),
                 "improved": int((x > 0).sum()),
             }
         )
@@ -784,12 +1042,20 @@ def programme_results(
         dimensions_up=("change", lambda s: int((s > 0).sum())),
         dimensions=("change", "size"),
     )
+    per_group["mean_change"] = per_group["mean_change"].round(2)
     cohort_names = dict(zip(cohorts["id"], cohorts["name"], strict=True))
     per_group["cohort_name"] = per_group["cohort_id"].map(cohort_names)
     per_group = per_group.sort_values(["cohort_id", "group_name"]).reset_index(drop=True)
     ctab = cohorts[["id", "name"]].copy()
     ctab["groups"] = ctab["id"].map(members.groupby("cohort_id").size()).fillna(0).astype(int)
     programme = str(cohorts["programme"].dropna().iloc[0]) if len(cohorts) else ""
+    p = data.publications
+    stamps = (
+        p.loc[p["group_id"].isin(set(members["id"])) & p["wave_id"].isin([before, after]),
+              "published_at"]
+        if len(p)
+        else []
+    )  # fmt: skip
     return ProgrammeResults(
         programme=programme,
         language=lang,
@@ -803,4 +1069,7 @@ def programme_results(
         groups_summary=per_group,
         groups_left_out=pd.DataFrame(left, columns=["group_name", "note"]),
         min_respondents=data.rules.min_respondents,
+        published_at=_iso(max(stamps)) if len(stamps) else None,
+        dimensions_left_out=pd.DataFrame(dims_left, columns=["dimension_name", "note"]),
+        min_comparison_groups=data.min_comparison_groups,
     )

@@ -51,6 +51,7 @@ class Settings:
     min_subgroup_respondents: int = 5  # each side of a split (leader vs members), and the rest
     min_comment_respondents: int = 7  # respondents before open comments are shown
     min_answered_share: float = 0.5  # share of a dimension's items a respondent must answer
+    min_comparison_groups: int = 3  # other reportable groups in any aggregate shown beside a group
     # Serving.
     host: str = "127.0.0.1"
     port: int = 8866
@@ -74,6 +75,11 @@ class Settings:
             problems.append("min_subgroup_respondents must be at least min_respondents")
         if self.min_comment_respondents < self.min_respondents:
             problems.append("min_comment_respondents must be at least min_respondents")
+        if self.min_comparison_groups < 3:
+            problems.append(
+                f"min_comparison_groups must be at least 3 (got {self.min_comparison_groups}); "
+                "with fewer, a group's result follows from an aggregate by subtraction"
+            )
         if not 0 < self.min_answered_share <= 1:
             problems.append("min_answered_share must be in (0, 1]")
         if not 0 < self.port < 65536:

@@ -78,6 +78,13 @@ def _date(iso: str | None, lang: str) -> str:
     )
 
 
+def _publication(version: Any, published_at: str | None, lang: str) -> str:
+    """The publication line ("Version 2, published 3 March 2026"), or "not published yet"."""
+    if not version or not published_at:
+        return t("report.cover.not_published", lang)
+    return t("report.cover.version", lang, version=version, date=_date(published_at, lang))
+
+
 def _percentile_phrase(p: Any, lang: str) -> str:
     if p is None or pd.isna(p):
         return t("report.summary.no_norm", lang)
@@ -114,10 +121,17 @@ class GroupReport(_Report):
                 esc(_("cover.n_of", n=r.respondents, invited=r.invited if r.invited else "–")),
             ),
             (_("cover.report_date"), _today(self.lang)),
+            (_("cover.published"), esc(_publication(r.version, r.published_at, self.lang))),
         ]
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
         notice = ""
-        if not r.reportable:
+        if not r.reportable and not getattr(r, "published", True):
+            notice = (
+                f'<div class="kit-notice kit-suppressed"><h2>{esc(_("unpublished.title"))}</h2>'
+                f"{_p(r.suppressed_text)}"
+                f"{_p(_('unpublished.body', n=r.respondents))}</div>"
+            )
+        elif not r.reportable:
             notice = (
                 f'<div class="kit-notice kit-suppressed"><h2>{esc(_("suppressed.title"))}</h2>'
                 f"{_p(r.suppressed_text)}"
@@ -211,6 +225,18 @@ class GroupReport(_Report):
                 if row.get("disagreement")
                 else ""
             )
+            if isinstance(row.get("suppressed"), str):
+                rows.append(
+                    [
+                        esc(row["dimension_name"]),
+                        f'<span class="kit-muted">{esc(row.get("suppressed_text", ""))}</span>',
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
+                continue
             rows.append(
                 [
                     esc(row["dimension_name"]),
@@ -236,6 +262,8 @@ class GroupReport(_Report):
         intro = (
             f"<p>{esc(_('profile.intro', norm=r.norm_groups, cohort=r.cohort_groups_shown))}</p>"
         )
+        if r.comparison_text:
+            intro += f'<p class="kit-muted">{esc(r.comparison_text)}</p>'
         return _section(
             "kit-profile", _("profile.title"), intro + chart.to_html() + table, page_break=True
         )
@@ -262,6 +290,14 @@ class GroupReport(_Report):
                 _num(x["change"], signed=True, lang=self.lang),
                 f"{_num(x['ci_low'], signed=True, lang=self.lang)} – "
                 f"{_num(x['ci_high'], signed=True, lang=self.lang)}",
+            ]
+            if not isinstance(x.get("suppressed"), str)
+            else [
+                esc(x["dimension_name"]),
+                f'<span class="kit-muted">{esc(x.get("suppressed_text", ""))}</span>',
+                "",
+                "",
+                "",
             ]
             for x in r.change.to_dict("records")
         ]
@@ -306,6 +342,14 @@ class GroupReport(_Report):
         dims = r.dimensions[["dimension", "category", "category_name", "order"]]
         dist = r.distributions.merge(dims, on="dimension", how="left")
         parts = [f"<p>{esc(_('distributions.intro'))}</p>"]
+        if "suppressed" in r.items:
+            hidden = r.items[r.items["suppressed"].notna()]
+            if len(hidden):
+                names = "; ".join(str(x) for x in hidden["item_text"])
+                parts.append(
+                    f'<p class="kit-muted">{esc(_("distributions.hidden", n=len(hidden)))} '
+                    f"{esc(names)}</p>"
+                )
         dist = dist.sort_values(["order", "item"], kind="stable")
         dist["section"] = dist["category_name"]
         # Panels of whole categories, about 30 statements per chart (one A4 page each).
@@ -491,7 +535,9 @@ class CohortReport(_Report):
             f'<p class="kit-kicker">{esc(r.programme)} · {esc(_("cohort.kind"))}</p>'
             f"<h1>{esc(r.cohort_name)}</h1>"
             f'<p class="kit-subtitle">{esc(subtitle)}</p>'
-            f"{table}<p>{esc(_('cohort.intro', min_n=r.min_respondents))}</p></section>"
+            f"{table}<p>{esc(_('cohort.intro', min_n=r.min_respondents))}</p>"
+            f"<p>{esc(_('cover.published_until', date=_date(r.published_at, self.lang)))}</p>"
+            "</section>"
         )
 
     def side_by_side(self) -> Fragment:
@@ -560,7 +606,8 @@ class ProgrammeReport(_Report):
             f"<h1>{esc(r.programme or _('programme.kind'))}</h1>"
             f'<p class="kit-subtitle">{esc(subtitle)}</p>'
             f"{_table([_('cover.cohort'), _('programme.groups')], rows)}"
-            f"{_p(_('programme.headline', shown=shown, improved=improved, left=left))}</section>"
+            f"{_p(_('programme.headline', shown=shown, improved=improved, left=left))}"
+            f"{_p(_('cover.published_until', date=_date(r.published_at, self.lang)))}</section>"
         )
 
     def dimensions(self) -> Fragment:
@@ -593,6 +640,12 @@ class ProgrammeReport(_Report):
             "kit-small",
         )
         top = ", ".join(order[:3])
+        left_out = getattr(r, "dimensions_left_out", None)
+        if left_out is not None and len(left_out):
+            table += "".join(
+                f'<p class="kit-muted">{esc(x["dimension_name"])}: {esc(x["note"])}</p>'
+                for x in left_out.to_dict("records")
+            )
         return _section(
             "kit-programme",
             _("programme.title"),

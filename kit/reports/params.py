@@ -155,6 +155,16 @@ class ReportParams:
                     value=str(self.min_comment_respondents),
                 )
             )
+        if self.database_url and _has_password(self.database_url):
+            problems.append(
+                Problem(
+                    source,
+                    "holds a password, and parameters are written into the executed notebook; "
+                    "set KIT_DATABASE_URL (or a run file's database_url) instead",
+                    column="database_url",
+                    value=_redact_url(self.database_url),
+                )
+            )
         if self.database_url and "://" not in self.database_url:
             problems.append(
                 Problem(
@@ -294,6 +304,22 @@ def validate_params(
     return params
 
 
+def _has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return "@" in url
+
+
+def _redact_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
 def _show(value: Any) -> str:
     return str(value) if not isinstance(value, str) else value
 
@@ -424,6 +450,18 @@ def load_run_file(path: str | Path) -> RunSpec:
         )
         if k in data and data[k] is not None
     }
+    # The run file's database URL reaches the kernels through the environment, never as a
+    # parameter (papermill writes parameters into every executed notebook).
+    url = shared.pop("database_url", None)
+    if url is not None and (not isinstance(url, str) or "://" not in url):
+        problems.append(
+            Problem(
+                source,
+                "is not a database URL like sqlite:///path/kit.sqlite",
+                column="database_url",
+                value=_redact_url(str(url)),
+            )
+        )
     _job(ProgrammeReportParams, dict(shared), "", "", source, problems)  # shared values, once
     jobs: list[ReportJob] = []
     for gid in groups:
@@ -449,7 +487,7 @@ def load_run_file(path: str | Path) -> RunSpec:
             problems,
             hint=("Fix the run file; see parameters/demo_programme.yaml for an example."),
         )
-    settings = {k: shared[k] for k in ("database_url",) if k in shared}
+    settings = {"database_url": url} if url else {}
     return RunSpec(
         name=name,
         title=str(data.get("title") or name),

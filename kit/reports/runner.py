@@ -440,9 +440,10 @@ def _settings_env(settings: Settings) -> dict[str, str]:
 
 
 def _kernel_params(job: ReportJob, settings: Settings) -> dict[str, Any]:
+    """The parameters papermill injects (and writes into the notebook): never the database URL,
+    which reaches the kernel as KIT_DATABASE_URL (it may hold a password)."""
     params = job.params.as_dict()
-    if not params.get("database_url"):
-        params["database_url"] = settings.db_url
+    params.pop("database_url", None)
     return params
 
 

@@ -119,7 +119,11 @@ MIGRATIONS: dict[int, list[str]] = {}
 def _register_extra_tables() -> None:
     import importlib
 
-    for name in ("kit.store.live_tables", "kit.store.access_tables"):
+    for name in (
+        "kit.store.live_tables",
+        "kit.store.access_tables",
+        "kit.store.publication_tables",
+    ):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a part not built yet

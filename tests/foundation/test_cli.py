@@ -33,6 +33,8 @@ def loaded(mini_project, capsys):
     home = mini_project.root
     assert run(capsys, home, "programme", "load", str(mini_project.programme_path))[0] == 0
     assert run(capsys, home, "import", str(mini_project.export_path))[0] == 0
+    code, out, err = run(capsys, home, "publish", "--close", "--wave", "before", "--wave", "after")
+    assert code == 0 and "Published: 5" in out, err
     return mini_project
 
 
@@ -255,6 +257,12 @@ def test_every_subcommand_as_a_process(mini_project, tmp_path):
     p = run_process(home, "groups")
     assert p.returncode == 0 and "mini-a" in p.stdout
     p = run_process(home, "score", "--out", str(tmp_path / "s.csv"))
+    assert p.returncode == 2 and "No published results" in p.stderr, p.stderr
+    p = run_process(home, "waves", "close", "mini-a", "before")
+    assert p.returncode == 0 and "mini-a (before): published as version 1" in p.stdout, p.stderr
+    p = run_process(home, "publish")
+    assert p.returncode == 0 and "unchanged since version 1" in p.stdout, p.stderr
+    p = run_process(home, "score", "--out", str(tmp_path / "s.csv"))
     assert p.returncode == 0 and (tmp_path / "s.csv").is_file(), p.stderr
     p = run_process(home, "instruments")
     assert p.returncode == 0 and "lagprofil" in p.stdout
@@ -301,6 +309,7 @@ def test_import_and_score_on_postgres(mini_project, capsys, tmp_path):
         home = mini_project.root
         for args in (("programme", "load", str(mini_project.programme_path)),
                      ("import", str(mini_project.export_path)),
+                     ("publish", "--close", "--wave", "before", "--wave", "after"),
                      ("score", "--out", str(tmp_path / "pg.csv"))):
             code, out, err = run(capsys, home, "--database-url", url, *args)
             assert code == 0, err

@@ -95,7 +95,6 @@ def test_group_of_four_shows_no_number_anywhere(protected):
         "items": protected.items,
         "distributions": protected.distributions,
         "dimensions": protected.dimensions,
-        "group_waves": protected.group_waves,
         "change": compare_waves(protected, "w1", "w2"),
     }
     for name, frame in tables.items():
@@ -106,6 +105,11 @@ def test_group_of_four_shows_no_number_anywhere(protected):
         values = numeric_values(tiny)
         assert values.isna().all().all(), f"{name} shows a number for a group of 4"
         assert (tiny["suppressed"] == "too_few").all(), name
+    # Its response count stays (staff chase answers), with the reason, and nothing else.
+    gw = protected.group_waves
+    tiny = gw[(gw["group"] == "tiny") & (gw["wave"] == "w1")]
+    assert list(tiny["n"]) == [4] and list(tiny["suppressed"]) == ["too_few"]
+    assert list(tiny.columns) == ["group", "wave", "n", "suppressed"]
     # The same group in a wave with 7 respondents is shown.
     assert protected.reportable("tiny", "w2") and not protected.reportable("tiny", "w1")
     shown = protected.dimensions
