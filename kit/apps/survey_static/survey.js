@@ -39,7 +39,10 @@
     (children || []).forEach(function (c) { if (c) { e.appendChild(c); } });
     return e;
   }
-  function setStatus(text, kind) { statusLine.textContent = text || ""; statusLine.className = kind || ""; }
+  function setStatus(text, kind) {
+    statusLine.textContent = text || ""; statusLine.className = kind || "";
+    statusLine.parentNode.hidden = !text;
+  }
   function readCode() {
     var hash = window.location.hash.replace(/^#/, "");
     var m = /(?:^|&)code=([^&]*)/.exec(hash);
@@ -212,13 +215,13 @@
       var b = el("button", { type: "button", text: String(v), title: labels[k], "aria-label": v + " " + labels[k], "data-value": String(v), onclick: function () { choose(v); } });
       buttons.push({ value: v, el: b }); row.appendChild(b);
     });
+    row.appendChild(el("div", { cls: "ends", "aria-hidden": "true" }, [el("span", { text: labels[0] }), el("span", { text: labels[labels.length - 1] })]));
     if (scale.not_applicable) {
       var na = el("button", { type: "button", text: L(scale.not_applicable), "data-value": "na", onclick: function () { choose("na"); } });
       buttons.push({ value: "na", el: na }); row.appendChild(na);
     }
     mark();
-    var ends = el("div", { cls: "ends", "aria-hidden": "true" }, [el("span", { text: labels[0] }), el("span", { text: labels[labels.length - 1] })]);
-    return el("div", { cls: "card item", "data-item": item.id }, [el("p", { cls: "q", text: L(item.text) }), row, ends]);
+    return el("div", { cls: "card item", "data-item": item.id }, [el("p", { cls: "q", text: L(item.text) }), row]);
   }
   function refreshProgress() {
     var old = app.querySelector("[data-kit-progress]");
@@ -326,5 +329,6 @@
     if (draft) { draft.lang = lang; saveDraft(); }
     render(false); paintProgress();
   });
+  setStatus("");
   if (code) { start(); } else { render(false); }
 }());
