@@ -255,14 +255,22 @@ def submit_answers(
 ) -> str:
     """Store one invitee's answers once; returns the new random respondent id.
 
-    Checked first (``validate_submission``: nothing is claimed when the answers are refused);
-    then the code is claimed and the answers written in one transaction, so a double submit
-    stores one response and a failure leaves the code unused.
+    The answers are checked first (``validate_submission``: nothing is claimed when they are
+    refused); then the code is checked, claimed and the answers written in one transaction, so a
+    double submit stores one response and a failure leaves the code unused.
     """
-    invitation = check_invitation(store, code)
-    values, texts = validate_submission(instrument, answers, comments, min_answered_share)
+    code = code.strip() if isinstance(code, str) else ""
+    if not code:
+        raise InvitationRefused("missing")
+    if len(code) > MAX_CODE_LENGTH:
+        raise InvitationRefused("wrong")
+    try:
+        values, texts = validate_submission(instrument, answers, comments, min_answered_share)
+    except SubmissionRefused:
+        check_invitation(store, code)  # a wrong, used or closed code is the first thing to say
+        raise
     reason, respondent = repo.store_invited_response(
-        store, hash_secret(invitation.code), instrument.id, values, texts, role
+        store, hash_secret(code), instrument.id, values, texts, role
     )
     if respondent is None:
         raise InvitationRefused(reason)

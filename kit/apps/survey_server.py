@@ -33,7 +33,7 @@ from typing import Any
 import tornado.web
 
 from kit.apps import invitations as inv
-from kit.apps.survey import open_payload, page_texts
+from kit.apps.survey import instrument_for_page, open_payload, page_texts
 from kit.errors import KitError
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
@@ -92,6 +92,7 @@ class SurveyContext:
         self.settings = settings
         self._store: Store | None = None
         self._instrument: Instrument | None = None
+        self._instrument_json: str | None = None
         self.limiter = FailureLimiter(MAX_FAILURES, FAILURE_WINDOW)
 
     @property
@@ -105,6 +106,12 @@ class SurveyContext:
         if self._instrument is None:
             self._instrument = load_instrument(self.settings.instrument)
         return self._instrument
+
+    @property
+    def instrument_json(self) -> str:
+        if self._instrument_json is None:
+            self._instrument_json = json.dumps(instrument_for_page(self.instrument))
+        return self._instrument_json
 
     async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """SQLite answers in well under a millisecond and wants one writer: called on the IO
@@ -280,7 +287,10 @@ class OpenHandler(ApiHandler):
         invitation = await self.invitation(body)
         if invitation is None:
             return
-        self.finish(open_payload(invitation, self.ctx.instrument, self.ctx.settings))
+        payload = open_payload(invitation, self.ctx.instrument, self.ctx.settings)
+        payload.pop("instrument")  # the same for everyone: serialised once
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(payload)[:-1] + ', "instrument": ' + self.ctx.instrument_json + "}")
 
 
 class SubmitHandler(ApiHandler):
@@ -294,20 +304,21 @@ class SubmitHandler(ApiHandler):
         if not isinstance(answers, dict) or not isinstance(comments, dict):
             self.fail(400, "survey.error.malformed")
             return
-        invitation = await self.invitation(body)
-        if invitation is None:
+        code = body.get("code")
+        if code is not None and not isinstance(code, str):
+            self.fail(400, "survey.error.malformed")
             return
         try:
             await self.ctx.run(
                 inv.submit_answers,
                 self.ctx.store,
                 self.ctx.instrument,
-                invitation.code,
+                code,
                 answers,
                 comments,
                 min_answered_share=self.ctx.settings.min_answered_share,
             )
-        except inv.InvitationRefused as exc:  # used or closed since the check: a race
+        except inv.InvitationRefused as exc:
             self.refuse(exc.reason)
             return
         except inv.SubmissionRefused as exc:

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, update
 
 from kit.errors import NotFoundError
 from kit.store import Store, now
@@ -189,6 +189,35 @@ def invitation_details(store: Store, code_hash: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
+def _submission_statements() -> dict[str, Any]:
+    """The statements of a submission, built once (SQLAlchemy then reuses their compiled form)."""
+    from kit.store import schema as s
+
+    inv, gw, resp = invitations.c, s.group_waves.c, s.responses.c
+    g, w, h = bindparam("g"), bindparam("w"), bindparam("h")
+    claimed = invitations.alias("claimed")
+    same_wave = (inv.group_id == g) & (inv.wave_id == w)
+    unused = (
+        select(claimed.c.id).where(claimed.c.code_hash == h, claimed.c.used.is_(False)).exists()
+    )
+    return {
+        "find": select(inv.group_id, inv.wave_id).where(inv.code_hash == h),
+        "lock": select(inv.id).where(same_wave).order_by(inv.id).with_for_update(),
+        "status": select(gw.status).where(gw.group_id == g, gw.wave_id == w),
+        # every invitation of the wave is rewritten, the claimed one gets used = true
+        "claim": update(invitations)
+        .where(same_wave, unused)
+        .values(used=case((inv.code_hash == h, literal(True)), else_=inv.used)),
+        "taken": select(resp.id).where(resp.id == bindparam("id")),
+        "response": insert(s.responses),
+        "answers": insert(s.answers),
+        "comments": insert(s.comments),
+    }
+
+
+_STATEMENTS: dict[str, Any] = {}
+
+
 def store_invited_response(
     store: Store,
     code_hash: str,
@@ -205,73 +234,52 @@ def store_invited_response(
     transaction id afterwards, in their old order), the response gets a random id and
     respondent id, and its ``submitted_at`` is the day only (midnight UTC).
     """
-    from kit.store import schema as s
-
-    inv = invitations.c
+    q = _STATEMENTS or _STATEMENTS.update(_submission_statements()) or _STATEMENTS
     with store.begin() as conn:
-        row = conn.execute(
-            select(inv.group_id, inv.wave_id).where(inv.code_hash == code_hash)
-        ).first()
+        row = conn.execute(q["find"], {"h": code_hash}).first()
         if row is None:
             return "wrong", None
-        group_id, wave_id = row
-        same_wave = (inv.group_id == group_id) & (inv.wave_id == wave_id)
+        wave = {"g": row[0], "w": row[1]}
         if conn.dialect.name == "postgresql":
             # Lock the wave's invitations in one order, so two invitees of a team answering at
             # once wait for each other instead of deadlocking.
-            conn.execute(select(inv.id).where(same_wave).order_by(inv.id).with_for_update())
-        status = conn.execute(
-            select(s.group_waves.c.status).where(
-                s.group_waves.c.group_id == group_id, s.group_waves.c.wave_id == wave_id
-            )
-        ).scalar()
+            conn.execute(q["lock"], wave)
+        status = conn.execute(q["status"], wave).scalar()
         if (status or "open") != "open":
             return "closed", None
-        unused = (
-            select(invitations.c.id)
-            .where(invitations.c.code_hash == code_hash, invitations.c.used.is_(False))
-            .exists()
-        )
-        claimed = conn.execute(
-            update(invitations)
-            .where(same_wave, unused)
-            .values(used=case((inv.code_hash == code_hash, literal(True)), else_=inv.used))
-        ).rowcount
-        if not claimed:
+        if not conn.execute(q["claim"], {**wave, "h": code_hash}).rowcount:
             return "used", None
         low, high = RANDOM_RESPONSE_IDS
         while True:
             response_id = low + secrets.randbelow(high - low)
-            taken = conn.execute(
-                select(s.responses.c.id).where(s.responses.c.id == response_id)
-            ).first()
-            if taken is None:
+            if conn.execute(q["taken"], {"id": response_id}).first() is None:
                 break
         respondent = "web-" + secrets.token_hex(8)
         today = now().replace(hour=0, minute=0, second=0, microsecond=0)
         conn.execute(
-            insert(s.responses).values(
-                id=response_id,
-                instrument_id=instrument_id,
-                group_id=group_id,
-                wave_id=wave_id,
-                respondent=respondent,
-                role=role,
-                import_id=None,
-                submitted_at=today,
-            )
+            q["response"],
+            {
+                "id": response_id,
+                "instrument_id": instrument_id,
+                "group_id": row[0],
+                "wave_id": row[1],
+                "respondent": respondent,
+                "role": role,
+                "import_id": None,
+                "submitted_at": today,
+            },
         )
         if values:
             conn.execute(
-                insert(s.answers),
+                q["answers"],
                 [{"response_id": response_id, "item_id": i, "value": v} for i, v in values.items()],
             )
         if texts:
             conn.execute(
-                insert(s.comments),
+                q["comments"],
                 [
-                    {"response_id": response_id, "question_id": q, "text": x}
-                    for q, x in texts.items()
+                    {"response_id": response_id, "question_id": qid, "text": x}
+                    for qid, x in texts.items()
                 ],
             )
     return "ok", respondent

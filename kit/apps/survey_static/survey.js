@@ -276,6 +276,7 @@
   }
   function go(page) {
     draft.page = Math.max(0, Math.min(page, pages().length - 1));
+    setStatus("");
     saveDraft(); render(true); paintProgress();
   }
 
