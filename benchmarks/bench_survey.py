@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("page", "script", "style", "open", "submit")
 
 
-# -- memory ------------------------------------------------------------------------------------------
+# -- memory ----------------------------------------------------------------------------------------
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants, in MB (from /proc)."""
     total = 0
@@ -57,6 +57,13 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> list[int]:
@@ -100,7 +107,7 @@ class PeakRSS:
         self._thread.join(timeout=5)
 
 
-# -- the client process ------------------------------------------------------------------------------
+# -- the client process ----------------------------------------------------------------------------
 async def http(reader, writer, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
     head = (
         f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
@@ -177,7 +184,7 @@ def client_main(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-# -- the runs ---------------------------------------------------------------------------------------
+# -- the runs --------------------------------------------------------------------------------------
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
@@ -202,6 +209,7 @@ def load_run(kit, settings, store, inst, name: str, n: int, spread: float) -> di
             {"port": kit.port, "codes": codes, "items": list(inst.item_ids), "spread": spread}
         )
     )
+    cpu = cpu_seconds(kit.process.pid)
     with PeakRSS(kit.process.pid) as peak:
         proc = subprocess.run(
             [sys.executable, __file__, "--client", str(job)],
@@ -210,6 +218,7 @@ def load_run(kit, settings, store, inst, name: str, n: int, spread: float) -> di
             timeout=900,
             cwd=ROOT,
         )
+    cpu = cpu_seconds(kit.process.pid) - cpu
     job.unlink()
     if proc.returncode:
         raise SystemExit(f"client failed: {proc.stderr[-2000:]}")
@@ -263,7 +272,7 @@ def baseline(home: Path, code_for, concurrent: int) -> dict:
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("Voilà did not start; see " + str(root / "voila.log"))
+                    raise SystemExit(f"Voilà did not start; see {root / 'voila.log'}") from None
                 time.sleep(0.3)
         idle = rss_mb(proc.pid)
 
@@ -367,15 +376,21 @@ def main() -> None:
             cells.append(f"{pct(v, 0.5):8.1f} {pct(v, 0.95):8.1f} {max(v):8.1f}" if v else "-")
         print(
             f"{r['name']:8} {r['spread']:>7.0f} s {r['wall']:7.1f} {r['lost']:5d} "
-            f"{r['peak']:8.0f}   " + "  ".join(f"{c:>26}" for c in cells)
+            f"{r['peak']:8.0f} {r['cpu_ms']:7.1f}  " + "  ".join(f"{c:>26}" for c in cells)
         )
         if r["failed"]:
             print("   failures:", *r["failed"], sep="\n   ")
     worst = max(pct(r["steps"][s], 0.95) for r in runs for s in STEPS if r["steps"][s])
     peak = max(r["peak"] for r in runs)
     lost = sum(r["lost"] for r in runs)
+    cpu_ms = statistics.median(r["cpu_ms"] for r in runs)
     print(
-        f"targets: p95 < 500 ms per page -> worst p95 {worst:.0f} ms; 0 lost -> {lost}; "
+        f"server CPU per respondent (5 requests): {cpu_ms:.1f} ms, i.e. about "
+        f"{1000 / cpu_ms:.0f} respondents a second per free core; the burst queues behind that"
+    )
+    print(
+        f"targets (spread run): p95 < 500 ms per page -> worst p95 {worst:.0f} ms; "
+        f"0 lost (both runs) -> {lost}; "
         f"server < 500 MB -> {peak:.0f} MB"
     )
 
@@ -401,11 +416,15 @@ def main() -> None:
             f"({b['kernels']} kernels alive), peak {b['peak']:.0f} MB for "
             f"{len(together) + 1} respondents"
         )
-        first = statistics.median([statistics.median(r["steps"]["page"]) for r in runs]) / 1000
+        # to the first question without a kernel: page + script + style + open, one respondent
+        steps = spread_run["steps"]
+        first = statistics.median(map(sum, zip(*(steps[k] for k in STEPS[:4])))) / 1000
+        need = args.respondents * b["per_kernel"] / 1024
         print(
-            f"  ratio: first page {b['single'] / first:,.0f}x faster without a kernel; "
-            f"{args.respondents} respondents would need ~{args.respondents * b['per_kernel'] / 1024:.0f} GB "
-            f"of kernels on Voilà vs {peak:.0f} MB"
+            f"  ratio: the first question {b['single'] / first:,.0f}x sooner without a kernel "
+            f"({first * 1000:.0f} ms, spread run, median); "
+            f"{args.respondents} respondents would need ~{need:.0f} GB of kernels on Voilà "
+            f"vs {peak:.0f} MB"
         )
     print(f"\nload average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if tmp is not None:
