@@ -234,6 +234,7 @@ def load_run(kit, settings, store, inst, name: str, n: int, spread: float) -> di
         "stored": stored,
         "lost": n - min(acked, stored) + max(0, acked - stored),
         "failed": result["failed"][:3],
+        "cpu_ms": 1000 * cpu / n,
         "peak": peak.peak,
         "steps": {s: [t[s] * 1000 for t in result["ok"]] for s in STEPS},
     }
@@ -366,7 +367,7 @@ def main() -> None:
         f"{idle:.0f} MB)"
     )
     print(
-        f"{'run':8} {'arrivals':>9} {'wall s':>7} {'lost':>5} {'peak MB':>8}   "
+        f"{'run':8} {'arrivals':>9} {'wall s':>7} {'lost':>5} {'peak MB':>8} {'CPU ms':>7}  "
         + "  ".join(f"{s + ' p50/p95/max ms':>26}" for s in STEPS)
     )
     for r in runs:
