@@ -38,6 +38,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_results.py
 	$(PYTHON) benchmarks/bench_live.py
 	$(PYTHON) benchmarks/bench_dashboard.py
+	$(PYTHON) benchmarks/bench_survey.py
 
 reports: setup
 	kit report parameters/demo_programme.yaml

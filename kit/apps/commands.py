@@ -41,11 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.add_argument("--group", help="only this group")
     ls.set_defaults(func=cmd_invitations_list)
 
-    s = subparsers.add_parser("serve", help="serve the dashboard, survey and facilitator apps")
+    s = subparsers.add_parser(
+        "serve", help="serve the dashboards, the online survey and the facilitator console"
+    )
     s.add_argument("--host", help="address to listen on (default: settings.host)")
     s.add_argument("--port", type=int, help="port (default: settings.port)")
     s.add_argument("--pool", type=int, default=2, help="preheated dashboard kernels (0: none)")
-    s.add_argument("--survey-pool", type=int, default=1, help="preheated survey kernels")
+    # the survey needs no kernel any more; the option is accepted (and ignored) for old scripts
+    s.add_argument("--survey-pool", type=int, default=0, help=argparse.SUPPRESS)
     s.add_argument(
         "--facilitator-pool",
         type=int,
@@ -168,7 +171,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     options = ServeOptions(
         dashboard_pool=max(args.pool, 0),
-        survey_pool=max(args.survey_pool, 0),
         facilitator_pool=max(args.facilitator_pool, 0),
     )
     serve(settings, options, demo_links=args.demo_links)

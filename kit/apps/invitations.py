@@ -1,20 +1,27 @@
 """Single-use survey invitations: one code per invitee, answers stored without it.
 
-Only a hash of each code and a ``used`` flag are kept. A submission gets a fresh random
-respondent id, so nothing in the store links an answer to the code (or person) that sent it.
+Only a hash of each code and a ``used`` flag are kept. A submission is checked here (every item
+on the scale, at least ``min_answered_share`` of the instrument answered) and then claimed and
+stored in one transaction by ``kit.store.access.store_invited_response``: a random response id
+and respondent id, the day only as its time, and a claim that rewrites every invitation of the
+group and wave alike, so nothing stored (ids, times, order) links an answer to its code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import math
+import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from kit.apps.keys import hash_secret
 from kit.errors import AccessError, NotFoundError, ParameterError, Problem
+from kit.i18n import t
 from kit.instrument import Instrument
 from kit.store import Store
 from kit.store import access as repo
@@ -22,6 +29,11 @@ from kit.store import access as repo
 CODE_BYTES = 12  # 16 characters
 MAX_PER_BATCH = 500
 REASONS = ("missing", "wrong", "used", "closed")
+MAX_CODE_LENGTH = 200
+MAX_COMMENT_CHARS = 4000  # per open question
+NOT_APPLICABLE = "na"  # the answer "not applicable": stored as no value
+SURVEY_PATH = "/kit/survey"
+CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")  # what secrets.token_urlsafe makes
 
 
 class InvitationRefused(AccessError):
@@ -39,6 +51,8 @@ class Invitation:
     code: str
     group_id: str
     wave_id: str
+    group_name: str = ""
+    language: str = ""
 
 
 def create_invitations(store: Store, group_id: str, wave_id: str, count: int) -> list[str]:
@@ -77,90 +91,187 @@ def wave_status(store: Store, group_id: str, wave_id: str) -> str | None:
 
 
 def survey_url(base_url: str, code: str, language: str | None = None) -> str:
-    """The link an invitee opens."""
-    lang = f"&lang={language}" if language else ""
-    return f"{base_url.rstrip('/')}/voila/render/survey.ipynb?code={code}{lang}"
+    """The link an invitee opens: the kit's survey page, the code after ``#``.
+
+    A browser never sends what follows ``#`` to a server, so the code is in no access log, proxy
+    log or Referer header; the page sends it in the body of its requests.
+    """
+    lang = f"?lang={language}" if language else ""
+    return f"{base_url.rstrip('/')}{SURVEY_PATH}{lang}#code={code}"
 
 
 def check_invitation(store: Store, code: str | None) -> Invitation:
     """The group and wave ``code`` invites to, or ``InvitationRefused`` saying why not."""
-    code = (code or "").strip()
+    code = (code or "").strip() if isinstance(code, str) or code is None else ""
     if not code:
         raise InvitationRefused("missing")
-    if len(code) > 200:
+    if len(code) > MAX_CODE_LENGTH:
         raise InvitationRefused("wrong")
     digest = hash_secret(code)
-    row = repo.find_invitation(store, digest)
+    row = repo.invitation_details(store, digest)
     if row is None or not hmac.compare_digest(row["code_hash"], digest):
         raise InvitationRefused("wrong")
     if row["used"]:
         raise InvitationRefused("used")
-    if wave_status(store, row["group_id"], row["wave_id"]) != "open":
+    if (row["status"] or "open") != "open":
         raise InvitationRefused("closed")
-    return Invitation(code, row["group_id"], row["wave_id"])
+    return Invitation(
+        code, row["group_id"], row["wave_id"], row["group_name"], row["group_language"] or ""
+    )
 
 
-def validate_answers(
-    instrument: Instrument, answers: Mapping[str, float | None]
-) -> dict[str, float | None]:
-    """Answers as the store wants them: every item id, a value on the scale or None."""
-    problems = []
-    unknown = sorted(set(answers) - set(instrument.item_ids))
-    for item_id in unknown:
-        problems.append(Problem("survey", "is not an item of this instrument", column=item_id))
-    clean: dict[str, float | None] = {}
+def draft_id(code: str) -> str:
+    """A name for the page's half-finished answers on the invitee's device: derived from the
+    code (the same code finds its draft again) but not the stored hash of it."""
+    return hashlib.sha256(b"kit-survey-draft\0" + code.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass
+class SubmissionRefused(ParameterError):
+    """A submission that cannot be stored as it is; ``texts`` are (i18n key, fields) pairs under
+    ``app.survey.error.`` that say what is wrong in the invitee's language."""
+
+    texts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.texts[0][0] if self.texts else "malformed"
+
+    def message(self, lang: str) -> str:
+        return " ".join(t(f"app.survey.error.{k}", lang, **f) for k, f in self.texts)
+
+
+def answered_needed(instrument: Instrument, min_answered_share: float) -> int:
+    """How many items (with a value on the scale) a submission needs at least."""
+    return max(1, math.ceil(min_answered_share * len(instrument.item_ids) - 1e-9))
+
+
+def _scale_value(value: Any, instrument: Instrument) -> float | None | str:
+    """A value on the scale as float, None for no answer / not applicable, or "bad"."""
+    if value is None or value == NOT_APPLICABLE:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "bad"
+    if isinstance(value, float) and (math.isnan(value) or not value.is_integer()):
+        return None if math.isnan(value) else "bad"
+    return float(value) if int(value) in instrument.scale.values else "bad"
+
+
+def validate_submission(
+    instrument: Instrument,
+    answers: Mapping[str, Any],
+    comments: Mapping[str, Any] | None = None,
+    min_answered_share: float = 0.5,
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The answers with a value (item -> value) and the non-empty comments, or
+    ``SubmissionRefused`` listing every problem: unknown items or questions, values outside the
+    scale, comments too long, and fewer than ``min_answered_share`` of the instrument's items
+    answered with a value ("not applicable" is no value: it tells nothing about the team)."""
+    problems: list[Problem] = []
+    texts: list[tuple[str, dict[str, Any]]] = []
+    scale = instrument.scale
+    for item_id in sorted(set(answers) - set(instrument.item_ids), key=str):
+        problems.append(Problem("survey", "is not an item of this instrument", column=str(item_id)))
+        texts.append(("unknown_item", {"item": str(item_id)[:40]}))
+    values: dict[str, float] = {}
     for item_id in instrument.item_ids:
-        value = answers.get(item_id)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            clean[item_id] = None
+        if item_id not in answers:
             continue
-        if value not in instrument.scale.values:
+        v = _scale_value(answers[item_id], instrument)
+        if v == "bad":
+            shown = str(answers[item_id])[:20]
             problems.append(
                 Problem(
                     "survey",
-                    f"is outside the scale {instrument.scale.min}-{instrument.scale.max}",
+                    f"is outside the scale {scale.min}-{scale.max}",
                     column=item_id,
-                    value=str(value),
+                    value=shown,
+                )
+            )
+            texts.append(
+                (
+                    "outside_scale",
+                    {"item": item_id, "value": shown, "min": scale.min, "max": scale.max},
+                )
+            )
+        elif v is not None:
+            values[item_id] = float(v)  # type: ignore[arg-type]
+    clean_texts: dict[str, str] = {}
+    for q, text in (comments or {}).items():
+        if q not in instrument.open_question_ids:
+            problems.append(Problem("survey", "is not an open question", column=str(q)))
+            texts.append(("unknown_question", {"question": str(q)[:40]}))
+            continue
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            problems.append(Problem("survey", "must be text", column=q))
+            texts.append(("comment_not_text", {"question": q}))
+            continue
+        if len(text) > MAX_COMMENT_CHARS:
+            problems.append(
+                Problem("survey", f"is longer than {MAX_COMMENT_CHARS} characters", column=q)
+            )
+            texts.append(
+                (
+                    "comment_too_long",
+                    {"question": q, "length": len(text), "limit": MAX_COMMENT_CHARS},
                 )
             )
             continue
-        clean[item_id] = float(value)
+        if text.strip():
+            clean_texts[q] = text.strip()
     if problems:
-        raise ParameterError(
-            "survey", problems, hint="Answer with a value on the scale or leave it."
+        raise SubmissionRefused(
+            "survey", problems, hint="Answer with a value on the scale or leave it.", texts=texts
         )
-    return clean
+    needed = answered_needed(instrument, min_answered_share)
+    if len(values) < needed:
+        fields = {"answered": len(values), "items": len(instrument.item_ids), "needed": needed}
+        raise SubmissionRefused(
+            "survey",
+            [
+                Problem(
+                    "survey",
+                    f"{len(values)} of {len(instrument.item_ids)} items answered; at least "
+                    f"{needed} needed (min_answered_share {min_answered_share:g})",
+                )
+            ],
+            hint="Answer more of the statements before submitting.",
+            texts=[("too_few", fields)],
+        )
+    return values, clean_texts
 
 
 def submit_answers(
     store: Store,
     instrument: Instrument,
     code: str,
-    answers: Mapping[str, float | None],
-    comments: Mapping[str, str] | None = None,
+    answers: Mapping[str, Any],
+    comments: Mapping[str, Any] | None = None,
     role: str | None = None,
+    *,
+    min_answered_share: float = 0.5,
 ) -> str:
     """Store one invitee's answers once; returns the new random respondent id.
 
-    The code is claimed first (atomically, so a double submit stores one response); if the
-    answers cannot be stored the claim is undone and the invitee can try again.
+    The answers are checked first (``validate_submission``: nothing is claimed when they are
+    refused); then the code is checked, claimed and the answers written in one transaction, so a
+    double submit stores one response and a failure leaves the code unused.
     """
-    invitation = check_invitation(store, code)
-    clean = validate_answers(instrument, answers)
-    texts = {
-        q: str(v).strip()
-        for q, v in (comments or {}).items()
-        if q in instrument.open_question_ids and v and str(v).strip()
-    }
-    digest = hash_secret(invitation.code)
-    if not repo.claim_invitation(store, digest):
-        raise InvitationRefused("used")
-    respondent = "web-" + secrets.token_hex(8)
+    code = code.strip() if isinstance(code, str) else ""
+    if not code:
+        raise InvitationRefused("missing")
+    if len(code) > MAX_CODE_LENGTH:
+        raise InvitationRefused("wrong")
     try:
-        store.add_response(
-            instrument, invitation.group_id, invitation.wave_id, respondent, clean, texts, role
-        )
-    except BaseException:
-        repo.release_invitation(store, digest)
+        values, texts = validate_submission(instrument, answers, comments, min_answered_share)
+    except SubmissionRefused:
+        check_invitation(store, code)  # a wrong, used or closed code is the first thing to say
         raise
+    reason, respondent = repo.store_invited_response(
+        store, hash_secret(code), instrument.id, values, texts, role
+    )
+    if respondent is None:
+        raise InvitationRefused(reason)
     return respondent

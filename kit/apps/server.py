@@ -34,7 +34,8 @@ log = logging.getLogger("kit.serve")
 APPS_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = APPS_DIR / "templates" / "voila"
 CSS_PATH = APPS_DIR / "templates" / "voila" / "kit.css"
-APP_NOTEBOOKS = ("group_dashboard.ipynb", "survey.ipynb", "facilitator.ipynb")
+# The survey is no Voilà app: kit.apps.survey_server serves it as plain pages (no kernel).
+APP_NOTEBOOKS = ("group_dashboard.ipynb", "facilitator.ipynb")
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,12 @@ class ServeOptions:
     """How many kernels each app keeps warm, and when idle viewers' kernels are stopped."""
 
     dashboard_pool: int = 2
-    survey_pool: int = 1
     facilitator_pool: int = 0  # the console reads its query string itself: no preheat
     cull_idle_seconds: int = 1800
 
     def pools(self) -> dict[str, int]:
         return {
             "group_dashboard.ipynb": self.dashboard_pool,
-            "survey.ipynb": self.survey_pool,
             "facilitator.ipynb": self.facilitator_pool,
         }
 
@@ -181,10 +180,13 @@ def live_handlers(settings: Settings) -> list[tuple]:
 
 def kit_handlers(settings: Settings) -> list[tuple]:
     """The kit's tornado handlers, matched before Voilà's."""
+    from kit.apps.survey_server import survey_handlers
+
     own = {"kit_settings": settings}
     apps = "|".join(re.escape(n) for n in APP_NOTEBOOKS)
     return [
         *live_handlers(settings),
+        *survey_handlers(settings),
         (r"/kit/report/?", ReportHandler, own),
         (r"/", LandingHandler, own),
         (r"/voila/?", LandingHandler, own),

@@ -7,10 +7,11 @@ themselves are made and checked in ``kit.apps.keys`` and ``kit.apps.invitations`
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, update
 
 from kit.errors import NotFoundError
 from kit.store import Store, now
@@ -150,3 +151,135 @@ def data_version(store: Store) -> tuple[Any, ...]:
         ).one()
         cohorts = conn.execute(select(func.count()).select_from(s.cohorts)).scalar()
     return (*responses, groups, *waves, cohorts)
+
+
+# -- a survey submission: the code's claim and the answers in one transaction ----------------------
+# Survey responses get a random id from this range (imports keep the database's own sequence,
+# which never gets near it), so neither a response's id nor its place in the table tells in which
+# order the invitees answered.
+RANDOM_RESPONSE_IDS = (1 << 30, (1 << 31) - 1)
+
+
+def invitation_details(store: Store, code_hash: str) -> dict[str, Any] | None:
+    """The invitation with ``code_hash`` and what the survey page needs: the group's name and
+    language and the wave's status (one query), or None."""
+    from kit.store import schema as s
+
+    q = (
+        select(
+            invitations.c.code_hash,
+            invitations.c.group_id,
+            invitations.c.wave_id,
+            invitations.c.used,
+            s.group_waves.c.status,
+            s.groups.c.name.label("group_name"),
+            s.groups.c.language.label("group_language"),
+        )
+        .select_from(
+            invitations.join(s.groups, s.groups.c.id == invitations.c.group_id).outerjoin(
+                s.group_waves,
+                (s.group_waves.c.group_id == invitations.c.group_id)
+                & (s.group_waves.c.wave_id == invitations.c.wave_id),
+            )
+        )
+        .where(invitations.c.code_hash == code_hash)
+    )
+    with store.begin() as conn:
+        row = conn.execute(q).mappings().first()
+    return None if row is None else dict(row)
+
+
+def _submission_statements() -> dict[str, Any]:
+    """The statements of a submission, built once (SQLAlchemy then reuses their compiled form)."""
+    from kit.store import schema as s
+
+    inv, gw, resp = invitations.c, s.group_waves.c, s.responses.c
+    g, w, h = bindparam("g"), bindparam("w"), bindparam("h")
+    claimed = invitations.alias("claimed")
+    same_wave = (inv.group_id == g) & (inv.wave_id == w)
+    unused = (
+        select(claimed.c.id).where(claimed.c.code_hash == h, claimed.c.used.is_(False)).exists()
+    )
+    return {
+        "find": select(inv.group_id, inv.wave_id).where(inv.code_hash == h),
+        "lock": select(inv.id).where(same_wave).order_by(inv.id).with_for_update(),
+        "status": select(gw.status).where(gw.group_id == g, gw.wave_id == w),
+        # every invitation of the wave is rewritten, the claimed one gets used = true
+        "claim": update(invitations)
+        .where(same_wave, unused)
+        .values(used=case((inv.code_hash == h, literal(True)), else_=inv.used)),
+        "taken": select(resp.id).where(resp.id == bindparam("id")),
+        "response": insert(s.responses),
+        "answers": insert(s.answers),
+        "comments": insert(s.comments),
+    }
+
+
+_STATEMENTS: dict[str, Any] = {}
+
+
+def store_invited_response(
+    store: Store,
+    code_hash: str,
+    instrument_id: str,
+    values: dict[str, float],
+    texts: dict[str, str],
+    role: str | None = None,
+) -> tuple[str, str | None]:
+    """Claim the invitation ``code_hash`` and store its answers, both or neither.
+
+    Returns ``("ok", respondent)``, or ``(reason, None)`` with reason ``wrong``, ``used`` or
+    ``closed`` and nothing written. Nothing links the claim to the response: every invitation of
+    the group and wave is rewritten by the claim (on PostgreSQL they all carry the same
+    transaction id afterwards, in their old order), the response gets a random id and
+    respondent id, and its ``submitted_at`` is the day only (midnight UTC).
+    """
+    q = _STATEMENTS or _STATEMENTS.update(_submission_statements()) or _STATEMENTS
+    with store.begin() as conn:
+        row = conn.execute(q["find"], {"h": code_hash}).first()
+        if row is None:
+            return "wrong", None
+        wave = {"g": row[0], "w": row[1]}
+        if conn.dialect.name == "postgresql":
+            # Lock the wave's invitations in one order, so two invitees of a team answering at
+            # once wait for each other instead of deadlocking.
+            conn.execute(q["lock"], wave)
+        status = conn.execute(q["status"], wave).scalar()
+        if (status or "open") != "open":
+            return "closed", None
+        if not conn.execute(q["claim"], {**wave, "h": code_hash}).rowcount:
+            return "used", None
+        low, high = RANDOM_RESPONSE_IDS
+        while True:
+            response_id = low + secrets.randbelow(high - low)
+            if conn.execute(q["taken"], {"id": response_id}).first() is None:
+                break
+        respondent = "web-" + secrets.token_hex(8)
+        today = now().replace(hour=0, minute=0, second=0, microsecond=0)
+        conn.execute(
+            q["response"],
+            {
+                "id": response_id,
+                "instrument_id": instrument_id,
+                "group_id": row[0],
+                "wave_id": row[1],
+                "respondent": respondent,
+                "role": role,
+                "import_id": None,
+                "submitted_at": today,
+            },
+        )
+        if values:
+            conn.execute(
+                q["answers"],
+                [{"response_id": response_id, "item_id": i, "value": v} for i, v in values.items()],
+            )
+        if texts:
+            conn.execute(
+                q["comments"],
+                [
+                    {"response_id": response_id, "question_id": qid, "text": x}
+                    for qid, x in texts.items()
+                ],
+            )
+    return "ok", respondent
