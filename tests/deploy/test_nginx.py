@@ -35,8 +35,8 @@ from kit.i18n import t
 from kit.instrument import load_instrument
 from kit.live import session as ls
 from kit.settings import Settings
-from kit.store import open_store
 from kit.store import live as repo
+from kit.store import open_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(600)]
 
