@@ -116,11 +116,16 @@ def ws_status(port: int, kernel_id: str) -> int | str:
         return pool.submit(asyncio.run, _ws_status(port, kernel_id)).result(timeout=30)
 
 
-def open_dashboard(context, url: str, name: str, shots: Path, shot: str):
-    """Open ``url`` until the group's chart is drawn: the page and its kernel id, if any."""
+def open_page(context, url: str):
+    """A new page of ``context`` on its way to ``url`` (the server has the request)."""
     page = context.new_page()
     page.set_default_timeout(150_000)
     page.goto(url, wait_until="commit")
+    return page
+
+
+def finish_dashboard(page, name: str, shots: Path, shot: str) -> str | None:
+    """Wait until the group's chart is drawn; the page's kernel id, if it has one."""
     page.wait_for_selector(CHART, state="visible")
     kernel_id = None
     config = page.query_selector("#jupyter-config-data")
@@ -131,15 +136,12 @@ def open_dashboard(context, url: str, name: str, shots: Path, shot: str):
     assert name in page.inner_text("body")
     assert "Traceback" not in page.content()
     page.screenshot(path=str(shots / shot), full_page=True)
-    return page, kernel_id
+    return kernel_id
 
 
-def submit_survey(context, url: str, lang: str, shots: Path) -> None:
+def submit_survey(page, lang: str, shots: Path) -> None:
     """Answer the first dimension with 6, page through, submit, wait for the thank-you."""
     inst = load_instrument("lagprofil")
-    page = context.new_page()
-    page.set_default_timeout(150_000)
-    page.goto(url, wait_until="commit")
     page.wait_for_selector(".kit-item")
     for i in range(len(inst.dimensions[0].item_ids)):
         page.locator(".kit-item").nth(i).get_by_role("button", name="6", exact=True).click()
@@ -286,22 +288,28 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
     addr_a, addr_b = (f"127.0.0.1:{port}" for port in ports)
     try:
         lap("demo data")
-        for kit in kits:
-            kit.start()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda kit: kit.start(), kits))
         lap("two kit serve")
         status, data, _ = http_request(proxy.port, "GET", "/kit/status")  # from loopback: allowed
         assert status == 200 and "pools" in data
         route_a, route_b = route_to(proxy, a.port), route_to(proxy, b.port)
         secrets: list[str] = []
 
-        # -- a group's dashboard through nginx, from process A -------------------------------
+        # -- a group's dashboard from process A and the survey from B, at once, through nginx -
         key = create_key(store, group, label="deployment test").key
-        secrets.append(key)
         link = dashboard_url(base, key)
         assert link.startswith(base + "/")
-        name = store.get_group(group)["name"]
+        inst = load_instrument("lagprofil")
+        before = len(store.load_responses(inst, [survey_group], [survey_wave]))
+        code = create_invitations(store, survey_group, survey_wave, 1)[0]
+        secrets.extend([key, code])
         context_a = browser_context(browser, proxy, route_a)
-        page, kernel_id = open_dashboard(context_a, link, name, shots, "dashboard-nginx.png")
+        context_b = browser_context(browser, proxy, route_b)
+        page = open_page(context_a, link)
+        survey_page = open_page(context_b, survey_url(base, code, "en"))
+        name = store.get_group(group)["name"]
+        kernel_id = finish_dashboard(page, name, shots, "dashboard-nginx.png")
         if kernel_id:
             secrets.append(kernel_id)
             assert ws_status(b.port, kernel_id) in (403, 404)  # B does not know A's kernel
@@ -311,16 +319,7 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         assert seen and {h.served_by for h in seen} == {addr_a}, seen
         if kernel_id:  # the websocket went through nginx to A, was upgraded and has closed
             assert any(h.path == "/api/kernels/*/channels" and h.status == 101 for h in seen)
-
-        lap("dashboard")
-
-        # -- the survey through nginx, from process B ----------------------------------------
-        inst = load_instrument("lagprofil")
-        before = len(store.load_responses(inst, [survey_group], [survey_wave]))
-        code = create_invitations(store, survey_group, survey_wave, 1)[0]
-        secrets.append(code)
-        context_b = browser_context(browser, proxy, route_b)
-        submit_survey(context_b, survey_url(base, code, "en"), "en", shots)
+        submit_survey(survey_page, "en", shots)
         after = store.load_responses(inst, [survey_group], [survey_wave])
         assert len(after) == before + 1  # stored in the one database
         first = inst.dimensions[0].item_ids
@@ -328,7 +327,7 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         seen = hits_of(proxy, route_b)
         assert seen and {h.served_by for h in seen} == {addr_b}, seen
         context_b.close()
-        lap("survey")
+        lap("dashboard and survey")
 
         # -- a live round: participants on both processes, A killed in the middle ------------
         made = ls.create_session(
@@ -416,7 +415,8 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
 
         # -- A's viewer opens the dashboard again: B serves it ---------------------------------
         mark = len(proxy.access())
-        page, _ = open_dashboard(context_a, link, name, shots, "dashboard-after-kill.png")
+        page = open_page(context_a, link)
+        finish_dashboard(page, name, shots, "dashboard-after-kill.png")
         page.close(run_before_unload=True)
         seen = hits_of(proxy, route_a, after=mark)
         assert seen and all(h.status < 500 for h in seen)
