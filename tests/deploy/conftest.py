@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -71,28 +72,36 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
 class NginxProxy:
     """nginx in front of ``upstreams`` (loopback ports), listening on a free loopback port."""
 
-    def __init__(self, upstreams: list[int], *, fail_timeout: str = "10s") -> None:
+    def __init__(
+        self,
+        upstreams: list[int],
+        *,
+        fail_timeout: str = "10s",
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         if shutil.which("nginx") is None:
             pytest.skip("nginx is not installed; run 'bash scripts/setup.sh --test'")
         self.port = free_port()
         self.upstreams = list(upstreams)
         self.fail_timeout = fail_timeout
+        self.tls = tls  # (certificate, key): HTTPS on the port
         # Outside pytest's private temporary folders: nginx's workers run as nobody under root.
         self.dir = Path(tempfile.mkdtemp(prefix="kit-nginx-"))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.base + path
 
     def command(self) -> list[str]:
+        listen = f"127.0.0.1:{self.port}" + (" ssl" if self.tls else "")
         cmd = [
             str(START_NGINX),
             "--listen",
-            f"127.0.0.1:{self.port}",
+            listen,
             "--dir",
             str(self.dir),
             "--fail-timeout",
@@ -100,6 +109,8 @@ class NginxProxy:
         ]
         for port in self.upstreams:
             cmd += ["--upstream", f"127.0.0.1:{port}"]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         return cmd
 
     def start(self) -> NginxProxy:
@@ -201,7 +212,7 @@ def start_proxy() -> Iterator[object]:
     (also when the test fails)."""
     started: list[NginxProxy] = []
 
-    def start(upstreams: list[int], **options: str) -> NginxProxy:
+    def start(upstreams: list[int], **options: Any) -> NginxProxy:
         proxy = NginxProxy(upstreams, **options)
         started.append(proxy)
         return proxy.start()

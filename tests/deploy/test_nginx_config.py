@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import ssl
 import subprocess
 import threading
 from collections import Counter
@@ -78,8 +79,12 @@ def request(
     path: str,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[int, dict, dict[str, str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    if tls is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    else:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
@@ -221,3 +226,38 @@ def test_spread_stick_fail_over_and_no_secrets_in_logs(echoes, start_proxy):
     b.stop()
     status, _, _ = request(proxy.port, "GET", "/kit/live/")
     assert status == 502
+
+
+def test_over_https_the_cookie_is_secure_and_the_scheme_is_passed_on(echoes, start_proxy, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    proxy = start_proxy([e.port for e in echoes], tls=(cert, key))
+    assert proxy.base.startswith("https://")
+    client = ssl.create_default_context(cafile=str(cert))
+    client.check_hostname = False  # a certificate made for this test only
+    status, data, headers = request(proxy.port, "GET", "/kit/live/", tls=client)
+    assert status == 200
+    assert headers["set-cookie"].endswith("; Path=/; HttpOnly; SameSite=Lax; Secure")
+    assert data["headers"]["x-forwarded-proto"] == "https"
+    status, data, _ = request(proxy.port, "GET", "/kit/live/")  # plain HTTP on the TLS port
+    assert status == 400 and data == {}  # refused by nginx, never passed on
