@@ -13,6 +13,7 @@ follows the apps when their pages change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -284,6 +285,7 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         for port in ports
     ]
     orphans: list[int] = []
+    contexts: list = []
     a, b = kits
     addr_a, addr_b = (f"127.0.0.1:{port}" for port in ports)
     try:
@@ -306,6 +308,7 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         secrets.extend([key, code])
         context_a = browser_context(browser, proxy, route_a)
         context_b = browser_context(browser, proxy, route_b)
+        contexts += [context_a, context_b]
         page = open_page(context_a, link)
         survey_page = open_page(context_b, survey_url(base, code, "en"))
         name = store.get_group(group)["name"]
@@ -326,7 +329,6 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         assert [after.iloc[-1][i] for i in first] == [6.0] * len(first)
         seen = hits_of(proxy, route_b)
         assert seen and {h.served_by for h in seen} == {addr_b}, seen
-        context_b.close()
         lap("dashboard and survey")
 
         # -- a live round: participants on both processes, A killed in the middle ------------
@@ -421,7 +423,6 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         seen = hits_of(proxy, route_a, after=mark)
         assert seen and all(h.status < 500 for h in seen)
         assert {h.served_by for h in seen} == {addr_b}, seen
-        context_a.close()
         lap("dashboard again")
 
         # -- nothing secret in nginx's logs ----------------------------------------------------
@@ -436,3 +437,6 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         for kit in kits:
             kit.stop()
         end_orphans(orphans)
+        for context in contexts:
+            with contextlib.suppress(Exception):  # the browser is shared: never fail here
+                context.close()
