@@ -120,7 +120,15 @@ class NginxProxy:
         )
         out.close()
         try:
-            wait_for_port(self.port, 15, self.proc)
+            # 'nginx -t' in the script listens for a moment too: wait for the real one, whose
+            # pid (the script execs it) is in its pid file once its sockets are open
+            deadline = time.monotonic() + 15
+            pid_file = self.dir / "nginx.pid"
+            while not (pid_file.exists() and pid_file.read_text().strip() == str(self.proc.pid)):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"no nginx master with pid {self.proc.pid}")
+                time.sleep(0.05)
+            wait_for_port(self.port, 5, self.proc)
         except RuntimeError as exc:
             self.stop()
             raise RuntimeError(f"nginx did not start ({exc}): {self.start_log()}") from None

@@ -412,6 +412,14 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         assert (rnd["respondents"], rnd["answers"]) == (PARTICIPANTS, PARTICIPANTS * ENTRIES)
         retried = sum(p.retried for p in people)
         assert retried <= PARTICIPANTS  # at most the requests in flight on A when it died
+        # how long A's participants waited: last answer before the kill to first one after it
+        waits = []
+        for p in on_a:
+            times = [at for _, at in p.acked]
+            later = [at for at in times if at > killed_at]
+            earlier = [at for at in times if at <= killed_at] or [killed_at]
+            waits.append(later[0] - earlier[-1])
+        assert max(waits) < 15, waits
 
         lap("live round")
 
@@ -431,6 +439,7 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         print(
             f"\nanswers before the kill {acked_before_kill} of {PARTICIPANTS * ENTRIES}; "
             f"answer requests served before it: {served}; resent after a 502: {retried}; "
+            f"longest wait of a participant across the kill {max(waits):.2f} s; "
             f"seconds: {took}"
         )
     finally:
