@@ -44,7 +44,8 @@ def child_pids(pid: int) -> list[int]:
 
 
 class ServedKit:
-    """``kit serve`` on loopback for ``home`` (its SQLite database and outputs)."""
+    """``kit serve`` on loopback for ``home`` (its outputs, and its SQLite database unless
+    ``database_url`` names another, e.g. the PostgreSQL several processes share)."""
 
     def __init__(
         self,

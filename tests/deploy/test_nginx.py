@@ -39,7 +39,7 @@ from kit.settings import Settings
 from kit.store import live as repo
 from kit.store import open_store
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(900)]
 
 CHART = "[data-kit-chart=profile] svg"  # a group's profile chart, whatever draws it
 KERNEL_CHART = ".kit-dashboard [data-kit-chart=profile] svg"  # drawn by the page's kernel
@@ -291,7 +291,7 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
     try:
         lap("demo data")
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda kit: kit.start(), kits))
+            list(pool.map(lambda kit: kit.start(timeout=240), kits))  # a busy machine is slow
         lap("two kit serve")
         status, data, _ = http_request(proxy.port, "GET", "/kit/status")  # from loopback: allowed
         assert status == 200 and "pools" in data
@@ -352,6 +352,15 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         )
         assert status == 200 and data["round"]["status"] == "open", data
         time.sleep(0.6)  # both processes' short cache of the session state has expired
+        # one participant on a phone in Chromium, on A
+        phone_route = route_to(proxy, a.port)
+        phone_context = browser.new_context(viewport={"width": 390, "height": 844})
+        contexts.append(phone_context)
+        phone_context.add_cookies([{"name": "kit_route", "value": phone_route, "url": base}])
+        phone = phone_context.new_page()
+        phone.set_default_timeout(60_000)
+        phone.goto(ls.join_url(settings.replace(public_url=base), made.code))
+        phone.wait_for_selector("[data-exercise=agenda_audit]")
         people = [Participant(route_to(proxy, kit.port)) for kit in (a, b) * (PARTICIPANTS // 2)]
         deadline = time.monotonic() + 180
         threads = [
@@ -385,6 +394,22 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
                 r["question"] for r in repo.participant_answers(store, made.code, p.token, [rid])
             }
             assert stored == {f"entry:{e}" for e, _ in p.acked}
+        # the phone that was on A reloads its page: B serves it, the round is still there
+        mark = len(proxy.access())
+        phone.reload()
+        phone.wait_for_selector("[data-exercise=agenda_audit]")
+        agenda = phone.locator("section[data-exercise=agenda_audit]")
+        agenda.locator("input").nth(0).fill("Budsjett 2027")
+        agenda.locator("input").nth(1).fill("30")
+        agenda.get_by_role("button", name=t("live.page.add_item", "nb")).click()
+        phone.wait_for_selector("ul.entries li:has-text('Budsjett 2027')")
+        phone.screenshot(path=str(shots / "live-phone-after-kill.png"), full_page=True)
+        stored = repo.load_answers(store, round_ids=[rid])
+        assert (stored["text"] == "Budsjett 2027").sum() == 1
+        seen = hits_of(proxy, phone_route, after=mark)
+        assert seen and {h.served_by for h in seen} == {addr_b}, seen
+        earlier = [h for h in proxy.access()[:log_at_kill] if h.route == phone_route[:8]]
+        assert len(earlier) > 3 and {h.served_by for h in earlier} == {addr_a}  # page, polls
         # ... and shown back to the participant by the process that is left
         p = on_a[0]
         status, data, _ = http_request(
@@ -409,7 +434,11 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         )
         assert status == 200
         rnd = next(r for r in data["rounds"] if r["id"] == rid)
-        assert (rnd["respondents"], rnd["answers"]) == (PARTICIPANTS, PARTICIPANTS * ENTRIES)
+        # (the phone's one item included)
+        assert (rnd["respondents"], rnd["answers"]) == (
+            PARTICIPANTS + 1,
+            PARTICIPANTS * ENTRIES + 1,
+        )
         retried = sum(p.retried for p in people)
         assert retried <= PARTICIPANTS  # at most the requests in flight on A when it died
         # how long A's participants waited: last answer before the kill to first one after it
