@@ -34,11 +34,14 @@ while (($#)); do
         --max-fails) max_fails="${2:?}"; shift 2 ;;
         --fail-timeout) fail_timeout="${2:?}"; shift 2 ;;
         --render) render=1; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) die "unknown option '$1'; see --help" ;;
     esac
 done
 [[ -n "$listen" ]] || die "give the address to listen on, e.g. --listen 127.0.0.1:8870"
+for value in "$listen" "$server_name" "$dir" "$log_dir" "$tls_cert" "$tls_key"; do
+    [[ "$value" != *[\;\{\}$'\n']* ]] || die "'$value' may not contain ';', '{', '}' or a line break"
+done
 ((${#upstreams[@]})) || die "give each kit serve process with --upstream 127.0.0.1:PORT"
 for u in "${upstreams[@]}"; do
     [[ "$u" =~ ^[^[:space:]\;{}]+:[0-9]+$ ]] || die "--upstream '$u' is not host:port"

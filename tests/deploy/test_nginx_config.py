@@ -145,6 +145,7 @@ def test_render_fills_every_placeholder_and_refuses_bad_options():
         ([], "give the address to listen on"),
         (["--listen", "127.0.0.1:1"], "give each kit serve process with --upstream"),
         (["--listen", "127.0.0.1:1", "--upstream", "x;y:1"], "is not host:port"),
+        (["--listen", "80; include /etc/passwd", "--upstream", "a:1"], "may not contain ';'"),
         (["--listen", "127.0.0.1:1", "--upstream", "a:1", "--tls-cert", "c"], "both --tls-cert"),
         (["--listen", "127.0.0.1:1", "--upstream", "a:1", "--colour"], "unknown option"),
     ]:
