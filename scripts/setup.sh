@@ -3,14 +3,14 @@
 # are installed only when one is missing, the Python package only when pyproject.toml changed.
 #
 #   bash scripts/setup.sh          # what 'make demo' needs: chromium, poppler-utils, fonts, kit
-#   bash scripts/setup.sh --test   # also PostgreSQL (for 'make test')
+#   bash scripts/setup.sh --test   # also PostgreSQL and nginx (for 'make test')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 PACKAGES=(chromium poppler-utils fonts-dejavu-core fonts-liberation)
 if [[ "${1:-}" == "--test" ]]; then
-    PACKAGES+=(postgresql)
+    PACKAGES+=(postgresql nginx)  # nginx: tests/deploy runs it with scripts/start-nginx.sh
 fi
 
 # -- Debian packages -------------------------------------------------------------------------------

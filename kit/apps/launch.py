@@ -27,8 +27,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def child_pids(pid: int) -> list[int]:
+    """Pids of a process's descendants (Linux ``/proc``; empty elsewhere)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                kids = [int(x) for x in task.read_text().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
 class ServedKit:
-    """``kit serve`` on loopback for ``home`` (its SQLite database and outputs)."""
+    """``kit serve`` on loopback for ``home`` (its outputs, and its SQLite database unless
+    ``database_url`` names another, e.g. the PostgreSQL several processes share)."""
 
     def __init__(
         self,
@@ -38,8 +55,12 @@ class ServedKit:
         pools: tuple[int, int, int] = (1, 1, 0),
         language: str = "nb",
         log_path: Path | None = None,
+        database_url: str = "",
+        public_url: str = "",
     ) -> None:
         self.home = Path(home)
+        self.database_url = database_url  # empty: the SQLite file under ``home``
+        self.public_url = public_url  # the address in printed links (e.g. a proxy in front)
         self.port = port or free_port()
         self.pools = pools
         self.language = language
@@ -52,6 +73,10 @@ class ServedKit:
     def start(self, timeout: float = 90) -> ServedKit:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
         env["KIT_HOME"] = str(self.home)
+        if self.database_url:
+            env["KIT_DATABASE_URL"] = self.database_url
+        if self.public_url:
+            env["KIT_PUBLIC_URL"] = self.public_url
         dash, survey, console = self.pools
         cmd = [
             sys.executable,
@@ -108,6 +133,23 @@ class ServedKit:
                 return time.monotonic() - start
             time.sleep(0.5)
         raise KitError(f"No preheated kernel of {notebook} became ready within {timeout:.0f} s.")
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def kill(self) -> list[int]:
+        """``kill -9`` the server (as a crash would) and return the pids of the kernels it left.
+
+        The kernels run in sessions of their own; they notice their parent is gone and exit by
+        themselves, and callers that must be sure end them by these pids.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return []
+        orphans = child_pids(self.process.pid)
+        self.process.kill()
+        self.process.wait(timeout=10)
+        return orphans
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
