@@ -308,7 +308,7 @@ def main() -> int:
         results = {}
         for mode in ("taps", "burst"):
             made = ls.create_session(store, settings, title=f"bench {mode}", group_ids=["bench"],
-                                     exercises=["pulse"])
+                                     exercises=["pulse"], expected=n)  # a plenary of n
             rid = repo.list_rounds(store, made.session_id)[0]["id"]
             items = list(load_instrument("pulse").item_ids)
             cpu0, me0 = cpu_seconds(proc.pid), time.process_time()
