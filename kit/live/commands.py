@@ -140,13 +140,12 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from kit.live.export import export_session
-    from kit.live.visibility import min_respondents
     from kit.store import open_store
 
     code = args.code.upper()
     done = export_session(open_store(settings), settings, code, args.out, raw=args.raw)
     lang = settings.language
-    min_n = min_respondents(settings)
+    min_n = done.min_respondents
     print(t("live.cli.export_anonymised", lang, code=code, min_n=min_n))
     for path in done.paths:
         print(f"  {path}")

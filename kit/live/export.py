@@ -38,10 +38,20 @@ class Exported:
 
     paths: list[Path]
     raw: Path | None = None
+    min_respondents: int = 0
+
+
+COUNTS = ("n", "na", "votes", "voters", "wanted_n", "power_n", "interest_n", "respondents",
+          "turns")
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns)
+    """Rows as a frame; counts as whole numbers (empty where hidden, never 0.0 or NaN)."""
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in frame.columns:
+        if col in COUNTS or col.startswith("count_"):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").round().astype("Int64")
+    return frame
 
 
 def export_session(store: Store, settings: Settings, code: str, out_dir: Path | None = None,
@@ -52,7 +62,7 @@ def export_session(store: Store, settings: Settings, code: str, out_dir: Path | 
     out_dir = out_dir or settings.outputs_dir / "live" / session["code"]
     out_dir.mkdir(parents=True, exist_ok=True)
     lang = session["language"]
-    min_n = min_respondents(settings)
+    min_n = min_respondents(settings, session)
     rounds = repo.list_rounds(store, session["id"])
     counts = repo.admission(store, session["id"])
     turns = repo.list_turns(store, [r["id"] for r in rounds])
@@ -113,7 +123,7 @@ def export_session(store: Store, settings: Settings, code: str, out_dir: Path | 
         raw_path = _write_raw(store, session, rounds, out_dir, lang, min_n)
         paths.append(raw_path)
         paths.append(out_dir / RAW_README)
-    return Exported(paths, raw_path)
+    return Exported(paths, raw_path, min_n)
 
 
 def _add_results(tables: dict[str, list[dict[str, Any]]], rnd: dict[str, Any],

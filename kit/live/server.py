@@ -501,9 +501,9 @@ def public_results(rnd: dict[str, Any], shown: Any, settings: Settings,
     answers = shown.answers if shown.answers is not None else repo.frozen_frame([])
     res = round_results(rnd, answers, settings, lang)
     res["published"] = shown.info()
-    if rnd["exercise"] == "purpose":
+    if rnd["exercise"] == "purpose" and "statements" in res:
         res["statements"] = [{"text": x["text"], "votes": x["votes"]}
-                             for x in res.get("statements", [])[:5]]
+                             for x in res["statements"][:5]]
     return res
 
 

@@ -24,6 +24,7 @@ import segno
 from kit.errors import ParameterError, Problem
 from kit.exercises import load_exercises
 from kit.instrument import Instrument, load_instrument
+from kit.privacy import AnonymityRules
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store
 from kit.store import live as repo
@@ -192,6 +193,7 @@ def create_session(store: Store, settings: Settings, *, title: str, group_ids: l
     sid = repo.create_session(store, code=code, key_hash=hash_key(key), title=title.strip(),
                               group_ids=group_ids, cohort_id=cohort_id, language=language,
                               exercises=exercises, instrument_id=inst.id, rounds=rounds,
-                              expected=expected)
+                              expected=expected,
+                              min_respondents=AnonymityRules.from_settings(settings).min_respondents)
     return CreatedSession(sid, code, key, join_url(settings, code),
                           console_url(settings, code, key))

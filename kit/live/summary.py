@@ -49,7 +49,7 @@ def round_results(rnd: dict[str, Any], answers: pd.DataFrame, settings: Settings
     or counts) and ``hidden: True``. Airtime is the facilitator's record of who spoke, not
     anyone's anonymous answer, and is shown as recorded (console only)."""
     ex = rnd["exercise"]
-    min_n = min_respondents(settings)
+    min_n = min_respondents(settings, rnd)
     n = m.respondents(answers)
     out: dict[str, Any] = {"respondents": n, "min_n": min_n, "hidden": n < min_n}
     if ex == "airtime":

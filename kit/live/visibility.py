@@ -45,10 +45,14 @@ def unit_of(question: str) -> str:
     return question
 
 
-def min_respondents(settings: Settings) -> int:
+def min_respondents(settings: Settings, rnd: dict[str, Any] | None = None) -> int:
     """The live threshold: the kit's anonymity rules (``KIT_MIN_RESPONDENTS``), never a number
-    written in a page."""
-    return AnonymityRules.from_settings(settings).min_respondents
+    written in a page; for a round, the higher of that and the threshold its session was made
+    with (thresholds are fixed once a session has started: a later, lower setting never
+    weakens it)."""
+    kit = AnonymityRules.from_settings(settings).min_respondents
+    fixed = (rnd or {}).get("min_respondents") or 0
+    return max(kit, int(fixed))
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def visible_round(store: Store, settings: Settings, rnd: dict[str, Any], *,
                   publish: bool = True) -> Visible:
     """The newest version of ``rnd``'s results; with ``publish`` first a new version when the
     step rule allows one. Every view of a round's results comes through here."""
-    min_n = min_respondents(settings)
+    min_n = min_respondents(settings, rnd)
     latest = repo.latest_published(store, rnd["id"])
     if publish:
         current = repo.load_answers(store, round_ids=[rnd["id"]])

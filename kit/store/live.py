@@ -93,12 +93,13 @@ _UPDATE_ANSWER = update(_A).where(_A.c.id == bindparam("aid")).values(
 def create_session(store: Store, *, code: str, key_hash: str, title: str, group_ids: Sequence[str],
                    cohort_id: str | None, language: str, exercises: Sequence[str],
                    instrument_id: str, rounds: Sequence[tuple[str, dict[str, Any]]],
-                   expected: int | None = None) -> int:
+                   expected: int | None = None, min_respondents: int | None = None) -> int:
     """Store a new session with its planned rounds (status ``draft``); returns its id.
 
     ``expected`` is how many participants the facilitator expects: that many joins are admitted
     automatically, later ones wait until the facilitator admits them (None: every join waits
-    until the facilitator sets it)."""
+    until the facilitator sets it). ``min_respondents`` is the anonymity threshold the session
+    keeps from now on, whatever the kit's settings later say (it can only be raised)."""
     with store.begin() as conn:
         known = set(conn.execute(select(s.groups.c.id).where(s.groups.c.id.in_(list(group_ids))))
                     .scalars())
@@ -115,7 +116,7 @@ def create_session(store: Store, *, code: str, key_hash: str, title: str, group_
             language=language, exercises=json.dumps(list(exercises)), instrument_id=instrument_id,
             key_hash=key_hash, status="open", revision=0, created_at=now())).inserted_primary_key[0]
         conn.execute(insert(_LIM).values(session_id=sid, expected=_check_expected(expected),
-                                         updated_at=now()))
+                                         min_respondents=min_respondents, updated_at=now()))
         for ordinal, (exercise, config) in enumerate(rounds, start=1):
             conn.execute(insert(lt.live_rounds).values(
                 session_id=sid, ordinal=ordinal, exercise=exercise, config=json.dumps(config),
@@ -137,9 +138,11 @@ def _session_row(conn: Connection, code: str) -> dict[str, Any]:
     out = dict(row)
     out["group_ids"] = json.loads(out["group_ids"])
     out["exercises"] = json.loads(out["exercises"])
-    lim = conn.execute(select(_LIM.c.expected).where(_LIM.c.session_id == out["id"])).first()
+    lim = conn.execute(select(_LIM.c.expected, _LIM.c.min_respondents)
+                       .where(_LIM.c.session_id == out["id"])).first()
     out["admission"] = lim is not None  # False: a session from before admission control
     out["expected"] = None if lim is None else lim[0]
+    out["min_respondents"] = None if lim is None else lim[1]
     return out
 
 
@@ -196,6 +199,10 @@ def _bump(conn: Connection, session_id: int, **values: Any) -> None:
 
 
 # -- rounds --------------------------------------------------------------------------------------
+# a round carries its session's threshold, fixed when the session was made (kit.live.visibility)
+_ROUNDS = select(lt.live_rounds, _LIM.c.min_respondents).select_from(
+    lt.live_rounds.outerjoin(_LIM, _LIM.c.session_id == lt.live_rounds.c.session_id))
+
 def _decode_round(row: Any) -> dict[str, Any]:
     out = dict(row)
     out["config"] = json.loads(out["config"] or "{}")
@@ -207,14 +214,14 @@ def _decode_round(row: Any) -> dict[str, Any]:
 def list_rounds(store: Store, session_id: int) -> list[dict[str, Any]]:
     """The session's rounds in order (config and outcome decoded)."""
     with store.begin() as conn:
-        rows = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.session_id == session_id)
+        rows = conn.execute(_ROUNDS.where(lt.live_rounds.c.session_id == session_id)
                             .order_by(lt.live_rounds.c.ordinal)).mappings().all()
     return [_decode_round(r) for r in rows]
 
 
 def get_round(store: Store, round_id: int) -> dict[str, Any]:
     with store.begin() as conn:
-        row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+        row = conn.execute(_ROUNDS.where(lt.live_rounds.c.id == round_id)
                            ).mappings().first()
     if row is None:
         raise NotFoundError(f"There is no round {round_id}.")
@@ -262,7 +269,7 @@ def update_round(store: Store, round_id: int, *, status: str | None = None,
             conn.execute(update(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
                          .values(**values))
             _bump(conn, row["session_id"])
-        row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+        row = conn.execute(_ROUNDS.where(lt.live_rounds.c.id == round_id)
                            ).mappings().first()
     return _decode_round(row)
 

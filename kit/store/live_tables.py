@@ -117,6 +117,7 @@ live_session_limits = Table(
     # one row per session made by this kit: a session without one predates admission control
     Column("session_id", Integer, ForeignKey("live_sessions.id"), primary_key=True),
     Column("expected", Integer, nullable=True),  # participants the facilitator expects; NULL: unset
+    Column("min_respondents", Integer, nullable=True),  # the threshold, fixed at creation
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

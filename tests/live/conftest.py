@@ -44,7 +44,8 @@ def live_store(live_settings: Settings) -> Store:
 
 @pytest.fixture
 def created(live_store: Store, live_settings: Settings) -> ls.CreatedSession:
-    return ls.create_session(live_store, live_settings, expected=20, title="Gathering 2", group_ids=["g1"],
+    return ls.create_session(live_store, live_settings, expected=20,
+                             title="Gathering 2", group_ids=["g1"],
                              language="en")
 
 

@@ -111,7 +111,8 @@ def test_cohort_agenda_and_stakeholder_pages(browser, server, live_settings, liv
                                             tmp_path) -> None:
     shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    made = ls.create_session(live_store, live_settings, expected=20, title="Cohort", group_ids=["g1", "g2"],
+    made = ls.create_session(live_store, live_settings, expected=20,
+                             title="Cohort", group_ids=["g1", "g2"],
                              language="en")
     rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(live_store, made.session_id)}
     repo.update_round(live_store, rounds["stakeholder_map"], status="open",

@@ -10,7 +10,8 @@ from kit.store.live import AnswerIn, LiveStateError
 def test_live_session_round_trip(any_store, live_settings) -> None:
     store = any_store
     store.save_group("g1", "Team One")
-    made = ls.create_session(store, live_settings, expected=20, title="Both databases", group_ids=["g1"])
+    made = ls.create_session(store, live_settings, expected=20,
+                             title="Both databases", group_ids=["g1"])
     rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(store, made.session_id)}
     rid = rounds["pulse"]
     repo.update_round(store, rid, status="open", revealed=True)

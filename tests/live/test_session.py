@@ -119,7 +119,8 @@ def test_actions_for_the_group_report(created, live_store, live_settings) -> Non
     aid = repo.add_action(live_store, created.session_id, "g1", "Strategy slot monthly", "Kari",
                           "2027-01-31", "purpose")
     repo.update_action(live_store, aid, status="done")
-    later = ls.create_session(live_store, live_settings, expected=20, title="Gathering 3", group_ids=["g1"])
+    later = ls.create_session(live_store, live_settings, expected=20,
+                              title="Gathering 3", group_ids=["g1"])
     repo.add_action(live_store, later.session_id, "g1", "Rotate chair", "Ola")
     frame = repo.list_actions(live_store, "g1")
     assert frame["action"].tolist() == ["Strategy slot monthly", "Rotate chair"]

@@ -181,7 +181,8 @@ def test_action_plan(console, created, live_settings, live_store) -> None:
     status.value = "done"
     assert repo.list_actions(live_store, "g1")["status"].tolist() == ["done"]
     # reviewed at the next gathering
-    later = ls.create_session(live_store, live_settings, expected=20, title="Next", group_ids=["g1"])
+    later = ls.create_session(live_store, live_settings, expected=20,
+                              title="Next", group_ids=["g1"])
     nxt = lw.FacilitatorConsole(live_settings, later.code, live_store)
     review = _go(nxt, "action_plan")
     assert review.results["actions"] == 1 and "↺" in review.review.children[0].children[1].value
