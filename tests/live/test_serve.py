@@ -52,7 +52,7 @@ def test_console_in_voila_updates_live(served, browser, tmp_path) -> None:
     page.wait_for_selector("text=Enter the facilitator key")
     assert page.locator(f"text={made.code}").count() <= 1  # the code field, no console
     page.goto(made.console_url.replace(live_settings.base_url, kit_serve.base))
-    page.wait_for_selector(f"b:has-text('{made.code}')")
+    page.wait_for_selector(f"b:has-text('{ls.display_code(made.code)}')")
     page.click("button:has-text('Open round')")
     page.wait_for_function("document.body.innerText.includes('Answered: 0')")
     # a participant answers over HTTP; the console shows it without re-running a cell
