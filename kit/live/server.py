@@ -92,6 +92,7 @@ class LiveContext:
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._results: dict[tuple[str, str, int], tuple[float, str]] = {}
         self._flushing = False
+        self._admitted: set[tuple[str, str]] = set()
         self.guesses = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
         self.keys = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
 
@@ -166,6 +167,18 @@ class LiveContext:
             self._results.clear()
         self._results[key] = (time.monotonic(), text)
         return text
+
+    async def admitted(self, code: str, token: str) -> bool:
+        """Whether ``token`` is an admitted participant (remembered once true: admission is
+        never taken back, so a room polling every 2 s costs no query per poll)."""
+        if (code, token) in self._admitted:
+            return True
+        status = await self.read(repo.participant_status, code, token)
+        if status["admitted"]:
+            if len(self._admitted) > 100_000:
+                self._admitted.clear()
+            self._admitted.add((code, token))
+        return bool(status["admitted"])
 
     def forget(self, code: str) -> None:
         self._cache.pop(code, None)
@@ -419,13 +432,17 @@ class StateHandler(BaseHandler):
         shown = [r["id"] for r in state["rounds"] if r["status"] == "open"]
         token = self.get_argument("token", "")
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        if token and TOKEN_RE.match(token) and self.get_argument("admission", "0") == "1":
-            status = await self.ctx.read(repo.participant_status, code, token)
-            body = body[:-1] + ', "admitted": ' + json.dumps(status["admitted"]) + "}"
-        if token and TOKEN_RE.match(token) and shown and self.get_argument("mine", "0") == "1":
+        token = token if TOKEN_RE.match(token) else ""
+        revealed = any(r["revealed"] and r["exercise"] in SHARED_RESULTS for r in state["rounds"])
+        admitted = None
+        if token and (revealed or self.get_argument("admission", "0") == "1"):
+            admitted = await self.ctx.admitted(code, token)
+        if token and self.get_argument("admission", "0") == "1":
+            body = body[:-1] + ', "admitted": ' + json.dumps(admitted) + "}"
+        if token and shown and self.get_argument("mine", "0") == "1":
             mine = await self.ctx.read(repo.participant_answers, code, token, shown)
             body = body[:-1] + ', "mine": ' + json.dumps(mine) + "}"
-        if any(r["revealed"] and r["exercise"] in SHARED_RESULTS for r in state["rounds"]):
+        if revealed and admitted:  # results only for the room's admitted phones, not a stranger
             results = await self.ctx.shared_results(code, state, lang)
             body = body[:-1] + ', "results": ' + results + "}"
         self.finish(body)

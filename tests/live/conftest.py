@@ -68,7 +68,7 @@ class Server:
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "kit.live.server"], env=self.env(),
                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a shared 2-core machine can be very busy
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.proc.stdout.read().decode()}")
@@ -77,7 +77,7 @@ class Server:
                 return
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.1)
-        raise RuntimeError("server did not start within 30 s")
+        raise RuntimeError("server did not start within 120 s")
 
     def kill(self) -> None:
         """kill -9: no chance to flush or clean up."""

@@ -106,8 +106,11 @@ def test_one_phone_joining_four_times_never_reaches_the_threshold(shared) -> Non
     pulse = round_of(seen, rid)
     assert pulse["respondents"] == 2 and pulse["results"]["hidden"]
     assert "items" not in pulse["results"]
-    shown = phone(server, made.code)["results"][str(rid)]
+    shown = phone(server, made.code, ola["token"])["results"][str(rid)]
     assert shown["hidden"] and "items" not in shown and shown["respondents"] is None
+    # a stranger with the code, or a waiting phone, gets no results at all
+    assert "results" not in phone(server, made.code)
+    assert "results" not in phone(server, made.code, fakes[0]["token"])
     # a waiting phone learns it waits; the facilitator sees it and may admit (if real people)
     state = server.call("GET", f"/kit/live/api/s/{made.code}/state?admission=1"
                                f"&token={fakes[0]['token']}")[1]
@@ -199,7 +202,7 @@ def test_an_item_one_person_answered_shows_nothing(shared) -> None:
     assert answer(server, made.code, tokens[0], rid, {"P03": 1})[0] == 200  # only one on P03
     act(server, made, "pulse", "reveal")
     for items in (round_of(console(server, made), rid)["results"]["items"],
-                  phone(server, made.code)["results"][str(rid)]["items"]):
+                  phone(server, made.code, tokens[0])["results"][str(rid)]["items"]):
         by = {i["item"]: i for i in items}
         assert by["P01"]["n"] == 3 and by["P01"]["4"] == 3 and by["P01"]["mean"] == 4.0
         p03 = by["P03"]
@@ -222,20 +225,20 @@ def test_one_new_answer_after_reveal_changes_nothing_visible(shared, tmp_path) -
     for token, v in zip(tokens[:3], (2, 3, 4), strict=True):
         assert answer(server, made.code, token, rid, {"P01": v, "P02": v})[0] == 200
     act(server, made, "pulse", "reveal")
-    before_phone = phone(server, made.code)["results"][str(rid)]
+    before_phone = phone(server, made.code, tokens[0])["results"][str(rid)]
     before_console = round_of(console(server, made), rid)["results"]
     assert before_phone["published"]["version"] == 1 and before_phone["respondents"] == 3
 
     assert answer(server, made.code, tokens[3], rid, {"P01": 5, "P02": 5})[0] == 200  # late one
     assert answer(server, made.code, tokens[0], rid, {"P01": 1})[0] == 200  # and a change
     time.sleep(RESULTS_TTL + 0.5)  # past every cache
-    assert phone(server, made.code)["results"][str(rid)] == before_phone
+    assert phone(server, made.code, tokens[0])["results"][str(rid)] == before_phone
     after = console(server, made)
     assert round_of(after, rid)["results"] == before_console
     assert round_of(after, rid)["respondents"] == 4  # participation may show, answers not
     act(server, made, "pulse", "hide")
     act(server, made, "pulse", "reveal")
-    assert phone(server, made.code)["results"][str(rid)] == before_phone
+    assert phone(server, made.code, tokens[0])["results"][str(rid)] == before_phone
     export_session(store, settings, made.code, tmp_path / "x")
     p01 = [ln for ln in (tmp_path / "x" / "pulse.csv").read_text().splitlines()
            if ln.startswith(f"{rid},P01,")][0]
@@ -244,13 +247,13 @@ def test_one_new_answer_after_reveal_changes_nothing_visible(shared, tmp_path) -
     for token in tokens[4:6]:  # 3 new participants in all (with tokens[3]): a step
         assert answer(server, made.code, token, rid, {"P01": 5, "P02": 5})[0] == 200
     time.sleep(RESULTS_TTL + 0.5)
-    now = phone(server, made.code)["results"][str(rid)]
+    now = phone(server, made.code, tokens[0])["results"][str(rid)]
     assert now["published"]["version"] == 2 and now["respondents"] == 6
     p01 = next(i for i in now["items"] if i["item"] == "P01")
     assert (p01["n"], p01["1"], p01["5"]) == (6, 1, 3)
     act(server, made, "pulse", "close")
     assert answer(server, made.code, tokens[6], rid, {"P01": 5})[0] == 409
-    assert phone(server, made.code)["results"][str(rid)]["published"]["version"] == 2
+    assert phone(server, made.code, tokens[0])["results"][str(rid)]["published"]["version"] == 2
 
 
 # -- every exercise obeys the threshold -----------------------------------------------------------
@@ -266,7 +269,7 @@ def test_a_small_agenda_audit_shows_no_split(shared) -> None:
         wanted = {"operations": 50, "strategy": 30 + 10 * n, "development": 20 - 10 * n}
         assert answer(server, made.code, token, rid, {"wanted": wanted})[0] == 200
     for res in (round_of(console(server, made), rid)["results"],
-                phone(server, made.code)["results"][str(rid)]):
+                phone(server, made.code, tokens[0])["results"][str(rid)]):
         assert res["hidden"] and "split" not in res and res["respondents"] is None
         assert "2" not in json.dumps(res).replace('"min_n": 3', "")  # no n=2 anywhere
     # three people: shown; a wanted split only two gave stays hidden
@@ -305,9 +308,9 @@ def test_a_small_stakeholder_map_and_purpose_show_nothing(shared) -> None:
     # two statements: the vote shows none of them, and neither does a reveal
     repo.update_round(store, rid_p, config={"phase": "vote", "dots": 3})
     time.sleep(0.6)
-    assert round_of(phone(server, made.code), rid_p)["statements"] == []
+    assert round_of(phone(server, made.code, tokens[0]), rid_p)["statements"] == []
     act(server, made, "purpose", "reveal")
-    res = phone(server, made.code)["results"][str(rid_p)]
+    res = phone(server, made.code, tokens[0])["results"][str(rid_p)]
     assert res["hidden"] and "statements" not in res
 
 

@@ -249,3 +249,26 @@ def test_cohort_session_has_no_per_team_view(live_settings, live_store) -> None:
     assert console.widget.results["respondents"] == 5
     items = {i["item"]: i for i in console.widget.results["items"]}
     assert (items["P01"]["1"], items["P01"]["5"]) == (3, 2)
+
+
+def test_console_admits_waiting_participants(live_settings, live_store) -> None:
+    made = ls.create_session(live_store, live_settings, expected=2, title="Room",
+                             group_ids=["g1"])
+    console = lw.FacilitatorConsole(live_settings, made.code, live_store)
+    assert console.expected.value == 2 and console.admit_all.disabled
+    for n in range(5):
+        repo.add_participant(live_store, made.code, f"room-member-{n:06d}-x", None, "en")
+    console.poll_once()
+    assert (console.participants, console.joined, console.waiting) == (2, 5, 3)
+    assert "Admitted: 2 of 2 expected · 3 waiting" in console.admission.value
+    assert "one phone can join several times" in console.admission.value
+    console.admit_one.click()
+    assert repo.admission(live_store, made.session_id)["admitted"] == 3
+    assert console.expected.value == 3  # admitting says there are more people
+    console.expected.value = 4
+    console.open_btn.click()  # opening a round with a new expected number admits up to it
+    counts = repo.admission(live_store, made.session_id)
+    assert (counts["expected"], counts["admitted"], counts["waiting"]) == (4, 4, 1)
+    console.admit_all.click()
+    assert repo.admission(live_store, made.session_id)["waiting"] == 0
+    assert console.admit_all.disabled
