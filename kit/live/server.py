@@ -9,6 +9,11 @@ participant page). JSON API: ``/kit/live/api/s/<code>/join|state|answer`` for pa
 ``/kit/live/api/console/<code>/state|round`` for the facilitator (key in the ``X-Kit-Key`` header
 or ``?key=``). An answer is acknowledged only after its transaction has committed; writes run one
 at a time on a writer thread, reads on a small pool, so the IO loop never waits on the database.
+
+Anonymity (docs/DESIGN.md, "Live rules"): the server makes every token and admits joins up to the
+facilitator's expected number (later ones wait); revealed results are published versions
+(``kit.live.visibility``) and go only to admitted phones; failed attempts (unknown code, foreign
+token, wrong key) are limited per client and answered 429 with Retry-After.
 """
 
 from __future__ import annotations
