@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--instrument", help="instrument of the pulse round (default: pulse)")
     c.add_argument("--session-language", dest="session_language", choices=("nb", "en"),
                    help="language participants see first (default: the kit's language)")
+    c.add_argument("--expected", type=int, metavar="N", help=t("live.cli.expected_help", "en"))
     c.set_defaults(func=cmd_create)
 
     ls_ = sub.add_parser("list", help="list sessions with rounds, participants and answers")
@@ -36,7 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("code", help="the session's join code")
     e.add_argument("--out", type=Path, metavar="DIR",
                    help="folder for the CSV files (default: outputs/live/<code>/)")
+    e.add_argument("--raw", action="store_true", help=t("live.cli.raw_help", "en"))
     e.set_defaults(func=cmd_export)
+
+    a = sub.add_parser("admit", help="set the expected number of participants or admit those "
+                       "waiting (as the console does)")
+    a.add_argument("code")
+    a.add_argument("--expected", type=int, metavar="N", help=t("live.cli.expected_help", "en"))
+    a.add_argument("--all", action="store_true", help="admit everyone waiting")
+    a.set_defaults(func=cmd_admit)
 
     x = sub.add_parser("close", help="end a session: participants can no longer answer")
     x.add_argument("code")
@@ -78,12 +87,41 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         if args.exercises else None
     made = create_session(open_store(settings), settings, title=args.title, group_ids=args.groups,
                           cohort_id=args.cohort, language=args.session_language,
-                          exercises=exercises, instrument=args.instrument)
+                          exercises=exercises, instrument=args.instrument,
+                          expected=args.expected)
     lang = settings.language
     print(t("live.cli.created", lang, code=made.code))
     print(t("live.cli.join_url", lang, url=made.join_url))
     print(t("live.cli.console_url", lang, url=made.console_url))
     print(t("live.cli.key", lang, key=made.key))
+    counts = admission_of(settings, made.code)
+    print(t("live.cli.admitted", lang, **counts))
+    return 0
+
+
+def admission_of(settings: Settings, code: str) -> dict[str, object]:
+    from kit.store import live as repo
+    from kit.store import open_store
+
+    store = open_store(settings)
+    counts = repo.admission(store, repo.get_session(store, code)["id"])
+    if counts["expected"] is None:
+        counts["expected"] = t("live.console.expected_unset", settings.language)
+    return counts
+
+
+def cmd_admit(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.store import live as repo
+    from kit.store import open_store
+
+    store = open_store(settings)
+    code = args.code.upper()
+    sid = repo.get_session(store, code)["id"]
+    if args.expected is not None:
+        repo.set_expected(store, sid, args.expected)
+    if args.all:
+        repo.admit_waiting(store, sid)
+    print(t("live.cli.admitted", settings.language, **admission_of(settings, code)))
     return 0
 
 
@@ -104,10 +142,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from kit.live.export import export_session
     from kit.store import open_store
 
-    paths = export_session(open_store(settings), settings, args.code.upper(), args.out)
-    print(t("live.cli.exported", settings.language, code=args.code.upper()))
-    for path in paths:
+    code = args.code.upper()
+    done = export_session(open_store(settings), settings, code, args.out, raw=args.raw)
+    lang = settings.language
+    min_n = done.min_respondents
+    print(t("live.cli.export_anonymised", lang, code=code, min_n=min_n))
+    for path in done.paths:
         print(f"  {path}")
+    if done.raw is not None:
+        print("\n" + t("live.cli.export_raw", lang, path=done.raw, min_n=min_n))
     return 0
 
 

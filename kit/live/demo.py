@@ -44,7 +44,7 @@ def make_live_demo(store: Store, settings: Settings, seed: int = 1) -> str | Non
     cohort = str(programme["cohort_id"].iloc[0])
     group_ids = list(programme.loc[programme["cohort_id"] == cohort, "id"])[:4]
     made = ls.create_session(store, settings, title=DEMO_TITLE, group_ids=group_ids,
-                             cohort_id=cohort)
+                             cohort_id=cohort, expected=6 * len(group_ids))
     rng = random.Random(seed)
     rounds = {r["exercise"]: r for r in repo.list_rounds(store, made.session_id)}
     people = [(f"demo-{secrets.token_hex(8)}", g) for g in group_ids for _ in range(6)]

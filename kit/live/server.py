@@ -9,6 +9,11 @@ participant page). JSON API: ``/kit/live/api/s/<code>/join|state|answer`` for pa
 ``/kit/live/api/console/<code>/state|round`` for the facilitator (key in the ``X-Kit-Key`` header
 or ``?key=``). An answer is acknowledged only after its transaction has committed; writes run one
 at a time on a writer thread, reads on a small pool, so the IO loop never waits on the database.
+
+Anonymity (docs/DESIGN.md, "Live rules"): the server makes every token and admits joins up to the
+facilitator's expected number (later ones wait); revealed results are published versions
+(``kit.live.visibility``) and go only to admitted phones; failed attempts (unknown code, foreign
+token, wrong key) are limited per client and answered 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import asyncio
 import json
 import logging
 import re
-import secrets
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +36,8 @@ from kit.i18n import load_texts, t
 from kit.live import rounds as rl
 from kit.live import session as ls
 from kit.live.summary import records, round_results
+from kit.live.visibility import visible_round
+from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
 from kit.store import live as repo
@@ -41,6 +47,11 @@ log = logging.getLogger("kit.live")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY = 16 * 1024  # bytes; a pulse of 60 items with text fits many times over
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# Failed attempts per client (unknown session code, a token the server did not make, a wrong
+# facilitator key) before it must wait: see kit.live.session for why codes then stay unguessable.
+FAILURES_ALLOWED = 10
+FAILURE_WINDOW = 60.0  # seconds
+COOKIE_PREFIX = "kit_live_"
 SHARED_RESULTS = ("pulse", "purpose", "agenda_audit")  # revealed results shown on phones too
 RESULTS_TTL = 2.0  # seconds revealed results are reused before they are computed again
 STATE_TTL = 0.5  # seconds a session's public state is reused before the revision is re-read
@@ -86,6 +97,9 @@ class LiveContext:
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._results: dict[tuple[str, str, int], tuple[float, str]] = {}
         self._flushing = False
+        self._admitted: set[tuple[str, str]] = set()
+        self.guesses = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
+        self.keys = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
 
     @property
     def store(self) -> Store:
@@ -152,12 +166,24 @@ class LiveContext:
         if hit is not None and time.monotonic() - hit[0] < RESULTS_TTL:
             return hit[1]
         rounds = [r for r in state["rounds"] if r["revealed"] and r["exercise"] in SHARED_RESULTS]
-        data = await self.read(_shared_results, rounds, self.settings, lang)
+        data = await self.write(_shared_results, rounds, self.settings, lang)
         text = json.dumps(data)
         if len(self._results) > 256:
             self._results.clear()
         self._results[key] = (time.monotonic(), text)
         return text
+
+    async def admitted(self, code: str, token: str) -> bool:
+        """Whether ``token`` is an admitted participant (remembered once true: admission is
+        never taken back, so a room polling every 2 s costs no query per poll)."""
+        if (code, token) in self._admitted:
+            return True
+        status = await self.read(repo.participant_status, code, token)
+        if status["admitted"]:
+            if len(self._admitted) > 100_000:
+                self._admitted.clear()
+            self._admitted.add((code, token))
+        return bool(status["admitted"])
 
     def forget(self, code: str) -> None:
         self._cache.pop(code, None)
@@ -175,23 +201,30 @@ class LiveContext:
         if hit is not None and hit[1] == rev[1]:
             self._cache[code] = (now, rev[1], hit[2])
             return hit[2]
-        state = await self.read(_load_state, code)
+        state = await self.write(_load_state, self.settings, code)
         self._cache[code] = (now, state["session"]["revision"], state)
         return state
 
 
-def _load_state(store: Store, code: str) -> dict[str, Any]:
+def _load_state(store: Store, settings: Settings, code: str) -> dict[str, Any]:
     session = repo.get_session(store, code)
     rounds = repo.list_rounds(store, session["id"])
     statements: dict[int, list[dict[str, Any]]] = {}
     for rnd in rounds:
         if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" \
                 and rnd["status"] == "open":
-            ans = repo.load_answers(store, round_ids=[rnd["id"]])
-            st = ans[ans["question"] == "statement"]
-            statements[rnd["id"]] = [{"id": int(i), "text": x}
-                                     for i, x in zip(st["id"], st["text"], strict=True)]
+            statements[rnd["id"]] = vote_statements(store, settings, rnd)
     return {"session": session, "rounds": rounds, "statements": statements, "bodies": {}}
+
+
+def vote_statements(store: Store, settings: Settings, rnd: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements phones vote on: the published statements (at least ``min_respondents``
+    wrote; shown to everyone, so they are a published version like any result)."""
+    shown = visible_round(store, settings, rnd)
+    if shown.answers is None:
+        return []
+    st = shown.answers[shown.answers["question"] == "statement"]
+    return [{"id": int(i), "text": x} for i, x in zip(st["id"], st["text"], strict=True)]
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -207,6 +240,22 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def check_xsrf_cookie(self) -> None:  # the API uses tokens in the body, never cookies
         return None
+
+    @property
+    def client(self) -> str:
+        return self.request.remote_ip or "?"
+
+    def too_many(self, limiter: FailureLimiter) -> bool:
+        """Answer 429 with Retry-After when this client used up its failed attempts."""
+        wait = limiter.retry_after(self.client)
+        if not wait:
+            return False
+        self.set_header("Retry-After", str(wait))
+        self.fail(429, "error.rate_limited", seconds=wait)
+        return True
+
+    def guessed_wrong(self) -> None:
+        self.ctx.guesses.fail(self.client)
 
     @property
     def lang(self) -> str:
@@ -243,12 +292,16 @@ class BaseHandler(tornado.web.RequestHandler):
             self.finish({"ok": False, "error": exc.key, "message": exc.message(self.lang)})
         elif isinstance(exc, repo.LiveStateError):
             status = 409 if exc.reason in ("session_closed", "round_closed") else 404
-            if exc.reason == "participant_unknown":
+            if exc.reason in ("participant_unknown", "token_unknown"):
+                self.guessed_wrong()
+                status = 403
+            elif exc.reason == "not_admitted":
                 status = 403
             elif exc.reason in ("too_many_entries", "group_unknown"):
                 status = 422
             self.fail(status, f"error.{exc.reason}", code=code, limit=rl.MAX_ENTRIES)
         elif isinstance(exc, NotFoundError):
+            self.guessed_wrong()
             self.fail(404, "error.session_unknown", code=code)
         else:
             log.exception("live request failed")
@@ -274,6 +327,10 @@ class BodyHandler(BaseHandler):
                 self._body = bytearray()
 
 
+class _Limited(Exception):
+    pass
+
+
 class PageHandler(BaseHandler):
     """The participant page (and the join page) with its texts and the session code inlined."""
 
@@ -286,7 +343,13 @@ class PageHandler(BaseHandler):
         if code is not None:
             code = ls.normalise_code(code)
             config["code"] = code
+            wait = self.ctx.guesses.retry_after(self.client)
             try:
+                if wait:
+                    self.set_header("Retry-After", str(wait))
+                    self.set_status(429)
+                    raise _Limited
+
                 state = await self.ctx.session_state(code)
                 session = state["session"]
                 if self.get_argument("lang", None) not in LANGUAGES:
@@ -294,7 +357,10 @@ class PageHandler(BaseHandler):
                 if session["status"] != "open":
                     config["error"] = t("live.error.session_closed", config["lang"], code=code)
                     self.set_status(409)
+            except _Limited:
+                config["error"] = t("live.error.rate_limited", config["lang"], seconds=wait)
             except NotFoundError:
+                self.guessed_wrong()
                 config["error"] = t("live.error.session_unknown", config["lang"], code=code)
                 self.set_status(404)
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -306,29 +372,50 @@ class PageHandler(BaseHandler):
 
 @tornado.web.stream_request_body
 class JoinHandler(BodyHandler):
+    """Join a session. The server makes every token: a body without one (or with the token this
+    browser got before, also kept in an HttpOnly cookie) joins or rejoins; a token the server
+    did not make is refused. Whether the participant counts yet is in ``admitted``."""
+
     async def post(self, code: str) -> None:
         code = ls.normalise_code(code)
+        if self.too_many(self.ctx.guesses):
+            return
         body = self.json_body()
         if body is None:
             return
         token = body.get("token")
-        if token is None:
-            token = secrets.token_urlsafe(24)
-        if not isinstance(token, str) or not TOKEN_RE.match(token):
+        if token is not None and (not isinstance(token, str) or not TOKEN_RE.match(token)):
             self.fail(400, "error.malformed")
             return
         group = body.get("group")
         if group is not None and not isinstance(group, str):
             self.fail(400, "error.malformed")
             return
+        cookie = self.get_cookie(COOKIE_PREFIX + code)
         try:
             lang = self.lang
-            await self.ctx.batch(lambda conn, cache: repo.join_in(conn, cache, code, token,
-                                                                  group or None, lang))
+            joined = await self.ctx.batch(lambda conn, cache: _join(conn, cache, code, token,
+                                                                    cookie, group or None, lang))
         except KitError as exc:
             self.handle_kit_error(exc, code)
             return
-        self.finish({"ok": True, "token": token})
+        self.set_cookie(COOKIE_PREFIX + code, joined.token, path=ls.LIVE_PREFIX, httponly=True,
+                        samesite="Strict", secure=self.request.protocol == "https",
+                        expires_days=2)
+        self.finish({"ok": True, "token": joined.token, "admitted": joined.admitted})
+
+
+def _join(conn: Any, cache: dict[Any, Any], code: str, token: str | None, cookie: str | None,
+          group: str | None, lang: str) -> repo.Joined:
+    """A body token must be one the server made; a cookie token that is no longer known (a new
+    database) is simply ignored."""
+    if token is None and cookie and TOKEN_RE.match(cookie):
+        try:
+            return repo.join_in(conn, cache, code, cookie, group, lang)
+        except repo.LiveStateError as exc:
+            if exc.reason != "token_unknown":
+                raise
+    return repo.join_in(conn, cache, code, token, group, lang)
 
 
 class StateHandler(BaseHandler):
@@ -336,6 +423,8 @@ class StateHandler(BaseHandler):
 
     async def get(self, code: str) -> None:
         code = ls.normalise_code(code)
+        if self.too_many(self.ctx.guesses):
+            return
         try:
             state = await self.ctx.session_state(code)
         except KitError as exc:
@@ -348,10 +437,17 @@ class StateHandler(BaseHandler):
         shown = [r["id"] for r in state["rounds"] if r["status"] == "open"]
         token = self.get_argument("token", "")
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        if token and TOKEN_RE.match(token) and shown and self.get_argument("mine", "0") == "1":
+        token = token if TOKEN_RE.match(token) else ""
+        revealed = any(r["revealed"] and r["exercise"] in SHARED_RESULTS for r in state["rounds"])
+        admitted = None
+        if token and (revealed or self.get_argument("admission", "0") == "1"):
+            admitted = await self.ctx.admitted(code, token)
+        if token and self.get_argument("admission", "0") == "1":
+            body = body[:-1] + ', "admitted": ' + json.dumps(admitted) + "}"
+        if token and shown and self.get_argument("mine", "0") == "1":
             mine = await self.ctx.read(repo.participant_answers, code, token, shown)
             body = body[:-1] + ', "mine": ' + json.dumps(mine) + "}"
-        if any(r["revealed"] and r["exercise"] in SHARED_RESULTS for r in state["rounds"]):
+        if revealed and admitted:  # results only for the room's admitted phones, not a stranger
             results = await self.ctx.shared_results(code, state, lang)
             body = body[:-1] + ', "results": ' + results + "}"
         self.finish(body)
@@ -380,6 +476,8 @@ class AnswerHandler(BodyHandler):
         body = self.json_body()
         if body is None:
             return
+        if self.too_many(self.ctx.guesses):
+            return
         token, round_id = body.get("token"), body.get("round")
         if not isinstance(token, str) or not TOKEN_RE.match(token) \
                 or not isinstance(round_id, int) or isinstance(round_id, bool):
@@ -392,7 +490,8 @@ class AnswerHandler(BodyHandler):
                 raise repo.LiveStateError("round_unknown", "no such round")
             ids = {s["id"] for s in state["statements"].get(round_id, [])}
             if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" and not ids:
-                ids = await self.ctx.read(_statement_ids, round_id)
+                ids = {x["id"] for x in await self.ctx.write(vote_statements, self.ctx.settings,
+                                                               rnd)}
             sub = rl.parse_submission(rnd, body.get("answers"), ids)
             result = await self.ctx.batch(lambda conn, cache: repo.answer_in(
                 conn, cache, code, token, round_id, sub.answers,
@@ -409,34 +508,45 @@ class AnswerHandler(BodyHandler):
 
 def _shared_results(store: Store, rounds: list[dict[str, Any]], settings: Settings,
                     lang: str) -> dict[str, Any]:
-    answers = repo.load_answers(store, round_ids=[r["id"] for r in rounds])
+    """Revealed rounds' results for phones: each round's newest published version."""
     out = {}
     for rnd in rounds:
-        res = round_results(rnd, answers[answers["round_id"] == rnd["id"]], settings, lang)
-        if rnd["exercise"] == "purpose":  # the texts, never who wrote them
-            res["statements"] = [{"text": x["text"], "votes": x["votes"]}
-                                 for x in res["statements"][:5]]
+        shown = visible_round(store, settings, rnd)
+        res = public_results(rnd, shown, settings, lang)
         out[str(rnd["id"])] = res
     return out
 
 
-def _statement_ids(store: Store, round_id: int) -> set[int]:
-    ans = repo.load_answers(store, round_ids=[round_id])
-    return {int(i) for i in ans.loc[ans["question"] == "statement", "id"]}
+def public_results(rnd: dict[str, Any], shown: Any, settings: Settings,
+                   lang: str) -> dict[str, Any]:
+    """A published version as the room sees it (statements: texts and votes, never who)."""
+    answers = shown.answers if shown.answers is not None else repo.frozen_frame([])
+    res = round_results(rnd, answers, settings, lang)
+    res["published"] = shown.info()
+    if rnd["exercise"] == "purpose" and "statements" in res:
+        res["statements"] = [{"text": x["text"], "votes": x["votes"]}
+                             for x in res["statements"][:5]]
+    return res
 
 
 @tornado.web.stream_request_body
 class ConsoleHandler(BodyHandler):
-    """The facilitator's data: every round with counts and results (key required)."""
+    """The facilitator's data (key required): every round with its participation count and,
+    once revealed, its published results (what the phones see, never more); joined vs
+    expected; and the actions open/close/reveal/hide a round, set the expected number, admit."""
 
     async def authorised(self, code: str) -> dict[str, Any] | None:
+        if self.too_many(self.ctx.keys):
+            return None
         key = self.request.headers.get("X-Kit-Key") or self.get_argument("key", None)
         try:
             session = await self.ctx.read(repo.get_session, code)
         except NotFoundError:
+            self.ctx.keys.fail(self.client)
             self.fail(404, "error.session_unknown", code=code)
             return None
         if not ls.check_key(self.ctx.settings, session, key):
+            self.ctx.keys.fail(self.client)
             self.fail(403, "error.key_required")
             return None
         return session
@@ -446,7 +556,7 @@ class ConsoleHandler(BodyHandler):
         session = await self.authorised(code)
         if session is None:
             return
-        data = await self.ctx.read(_console_state, session, self.ctx.settings, self.lang)
+        data = await self.ctx.write(console_state, session, self.ctx.settings, self.lang)
         self.finish(data)
 
     async def post(self, code: str) -> None:
@@ -458,12 +568,30 @@ class ConsoleHandler(BodyHandler):
         if body is None:
             return
         rid, action = body.get("round"), body.get("action")
+        expected, count = body.get("expected"), body.get("count")
+        for number in (expected, count):
+            if number is not None and (isinstance(number, bool) or not isinstance(number, int)
+                                       or not 1 <= number <= repo.MAX_EXPECTED):
+                self.fail(422, "error.expected", max=repo.MAX_EXPECTED)
+                return
+        if action in ("admit", "expected"):
+            if action == "expected" and expected is None:
+                self.fail(422, "error.expected", max=repo.MAX_EXPECTED)
+                return
+            fn = (partial(repo.admit_waiting, count=count) if action == "admit"
+                  else partial(repo.set_expected, expected=expected))
+            counts = await self.ctx.write(fn, session["id"])
+            self.ctx.forget(code)
+            self.finish({"ok": True, "admission": counts})
+            return
         actions = {"open": {"status": "open"}, "close": {"status": "closed"},
                    "reveal": {"revealed": True}, "hide": {"revealed": False}}
         rounds = {r["id"]: r for r in await self.ctx.read(repo.list_rounds, session["id"])}
         if not isinstance(rid, int) or rid not in rounds or action not in actions:
             self.fail(400, "error.malformed")
             return
+        if action == "open" and expected is not None:
+            await self.ctx.write(repo.set_expected, session["id"], expected)
         rnd = await self.ctx.write(repo.update_round, rid, **actions[action])
         if action == "open":
             await self.ctx.write(repo.set_current_round, session["id"], rid)
@@ -472,16 +600,25 @@ class ConsoleHandler(BodyHandler):
                                            "revealed": rnd["revealed"]}})
 
 
-def _console_state(store: Store, session: dict[str, Any], settings: Settings,
-                   lang: str) -> dict[str, Any]:
+def console_state(store: Store, session: dict[str, Any], settings: Settings,
+                  lang: str) -> dict[str, Any]:
+    """What the console shows: participation counts for every round, results only for revealed
+    rounds and only as their published version (the same the phones get)."""
     rounds = repo.list_rounds(store, session["id"])
     answers = repo.load_answers(store, session_id=session["id"])
     turns = repo.list_turns(store, [r["id"] for r in rounds if r["exercise"] == "airtime"])
     out = []
     for rnd in rounds:
         sub = answers[answers["round_id"] == rnd["id"]]
-        results = round_results(rnd, sub, settings, lang, turns[turns["round_id"] == rnd["id"]],
-                                time.time())
+        if rnd["exercise"] == "airtime":
+            results = round_results(rnd, sub, settings, lang, turns[turns["round_id"] == rnd["id"]],
+                                    time.time())
+        elif rnd["revealed"]:
+            shown = visible_round(store, settings, rnd)
+            frozen = shown.answers if shown.answers is not None else repo.frozen_frame([])
+            results = {**round_results(rnd, frozen, settings, lang), "published": shown.info()}
+        else:
+            results = {"shown": False}
         out.append({"id": rnd["id"], "exercise": rnd["exercise"], "status": rnd["status"],
                     "revealed": rnd["revealed"], "config": rnd["config"],
                     "respondents": int(sub["participant"].nunique()), "answers": len(sub),
@@ -489,8 +626,9 @@ def _console_state(store: Store, session: dict[str, Any], settings: Settings,
     actions = repo.list_session_actions(store, session["id"])
     keep = ("code", "title", "status", "language", "group_ids", "cohort_id", "current_round_id",
             "revision")
+    counts = repo.admission(store, session["id"])
     return {"ok": True, "session": {k: session[k] for k in keep},
-            "participants": repo.count_participants(store, session["id"]), "rounds": out,
+            "participants": counts["admitted"], "admission": counts, "rounds": out,
             "actions": records(actions.astype({"created_at": str, "updated_at": str}))}
 
 

@@ -24,12 +24,21 @@ import segno
 from kit.errors import ParameterError, Problem
 from kit.exercises import load_exercises
 from kit.instrument import Instrument, load_instrument
+from kit.privacy import AnonymityRules
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store
 from kit.store import live as repo
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to type from a projector
-CODE_LENGTH = 6
+# Why 8 characters. 32 symbols x 8 = 40 bits: 32**8 = 1.1e12 codes. The live server lets a client
+# fail 10 times a minute (kit.live.server.FAILURES_ALLOWED / FAILURE_WINDOW; unknown code, token
+# the server did not make), then answers 429 "try again in N s": 14,400 guesses a day per
+# client. With 100 sessions open at once a guess hits one with chance 100 / 1.1e12 = 9.1e-11: a
+# client guessing non-stop for a year (5.3e6 guesses) finds one with chance 4.8e-4, and 1,000
+# clients guessing through a 3-hour gathering (1.8e6 guesses) with chance 1.6e-4. The 6
+# characters of before (30 bits, 1.1e9 codes) gave the same year 0.39 - and even a found code only
+# seats a stranger in the waiting room: joins beyond the expected number wait to be admitted.
+CODE_LENGTH = 8
 LIVE_PREFIX = "/kit/live"
 CONSOLE_NOTEBOOK = "facilitator.ipynb"
 DEFAULT_INSTRUMENT = "pulse"
@@ -101,6 +110,12 @@ def new_code(store: Store) -> str:
 _NOT_CODE = re.compile(r"[^A-Z0-9]")
 
 
+def display_code(code: str) -> str:
+    """The code as the projector shows it, in two groups of four (typed with or without the
+    space: ``normalise_code`` drops it)."""
+    return f"{code[:4]} {code[4:]}" if len(code) == CODE_LENGTH else code
+
+
 def normalise_code(code: str) -> str:
     """What a participant typed, as a code: upper case, no spaces or dashes."""
     code = str(code).upper()
@@ -125,8 +140,13 @@ def default_round_config(exercise: str, instrument: Instrument) -> dict[str, Any
 def create_session(store: Store, settings: Settings, *, title: str, group_ids: list[str],
                    cohort_id: str | None = None, language: str | None = None,
                    exercises: list[str] | None = None,
-                   instrument: str | None = None) -> CreatedSession:
-    """Validate the plan (collecting every problem), store it and return code, key and URLs."""
+                   instrument: str | None = None,
+                   expected: int | None = None) -> CreatedSession:
+    """Validate the plan (collecting every problem), store it and return code, key and URLs.
+
+    ``expected``: the number of participants the facilitator expects in the room; that many
+    joins count automatically, any further join waits until the facilitator admits it (None:
+    every join waits until the number is set in the console)."""
     language = language or settings.language
     exercises = list(exercises) if exercises else list(DEFAULT_EXERCISES)
     instrument_id = instrument or DEFAULT_INSTRUMENT
@@ -144,6 +164,11 @@ def create_session(store: Store, settings: Settings, *, title: str, group_ids: l
     if language not in LANGUAGES:
         problems.append(Problem(src, f"must be one of {', '.join(LANGUAGES)}", column="language",
                                 value=language))
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)
+                                 or not 1 <= expected <= repo.MAX_EXPECTED):
+        problems.append(Problem(src, f"must be a whole number from 1 to {repo.MAX_EXPECTED} "
+                                "(the people you expect in the room)", column="expected",
+                                value=expected))
     known = load_exercises()
     for e in exercises:
         if e not in known:
@@ -167,6 +192,8 @@ def create_session(store: Store, settings: Settings, *, title: str, group_ids: l
     rounds = [(e, default_round_config(e, inst)) for e in exercises]
     sid = repo.create_session(store, code=code, key_hash=hash_key(key), title=title.strip(),
                               group_ids=group_ids, cohort_id=cohort_id, language=language,
-                              exercises=exercises, instrument_id=inst.id, rounds=rounds)
+                              exercises=exercises, instrument_id=inst.id, rounds=rounds,
+                              expected=expected,
+                              min_respondents=AnonymityRules.from_settings(settings).min_respondents)
     return CreatedSession(sid, code, key, join_url(settings, code),
                           console_url(settings, code, key))

@@ -1,8 +1,8 @@
 """A round's results as plain JSON-ready data, for the console API and revealed participant views.
 
-Anonymity: a pulse's distribution is shown only when at least ``settings.min_respondents``
-participants answered (fewer could be traced to a person in the room); before that the console
-sees only how many have answered.
+Anonymity: ``round_results`` is given a published version's answers
+(``kit.live.visibility``), and every aggregate in it needs ``min_respondents`` participants (the
+round and each part on its own); below that it carries no number.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 
 from kit.live import measures as m
 from kit.live.rounds import pulse_items
+from kit.live.visibility import min_respondents
 from kit.settings import Settings
 
 
@@ -34,35 +35,99 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return clean(frame.to_dict("records"))
 
 
+def _writers(answers: pd.DataFrame, mask: pd.Series) -> int:
+    return int(answers.loc[mask, "participant"].nunique()) if len(answers) else 0
+
+
 def round_results(rnd: dict[str, Any], answers: pd.DataFrame, settings: Settings, lang: str,
                   turns: pd.DataFrame | None = None, now: float | None = None) -> dict[str, Any]:
-    """What the facilitator sees of one round (JSON-ready)."""
+    """What anyone may see of one round (JSON-ready), from a published version's answers.
+
+    Every aggregate of participants' answers obeys the threshold ``min_n`` (the kit's
+    ``min_respondents``): the round as a whole, and each item, statement list, vote tally, agenda
+    split and stakeholder axis on its own. A part below it carries no number at all (no n, mean
+    or counts) and ``hidden: True``. Airtime is the facilitator's record of who spoke, not
+    anyone's anonymous answer, and is shown as recorded (console only)."""
     ex = rnd["exercise"]
+    min_n = min_respondents(settings, rnd)
     n = m.respondents(answers)
-    out: dict[str, Any] = {"respondents": n}
+    out: dict[str, Any] = {"respondents": n, "min_n": min_n, "hidden": n < min_n}
+    if ex == "airtime":
+        out["hidden"] = False
+        if turns is not None:
+            speakers = rnd["config"].get("speakers") or []
+            table, facts = m.airtime_summary(turns, [s["name"] for s in speakers],
+                                             [s["name"] for s in speakers if s.get("leader")],
+                                             now)
+            out["speakers"] = records(table)
+            out.update(clean(facts))
+        return out
+    if ex not in ("pulse", "purpose", "agenda_audit", "stakeholder_map"):
+        out["hidden"] = False
+        return out
+    if out["hidden"]:
+        out["respondents"] = None  # not even how few: the participation count is elsewhere
+        return out
+    q = answers["question"]
     if ex == "pulse":
         inst, items = pulse_items(rnd["config"])
-        hidden = n < settings.min_respondents
-        out.update({"hidden": hidden, "min_n": settings.min_respondents})
-        if not hidden:
-            summary = m.pulse_summary(answers, inst, items)
-            lang_i = lang if lang in inst.languages else inst.languages[0]
-            summary.insert(1, "text", [inst.item(i).text[lang_i] for i in summary["item"]])
-            out["items"] = records(summary)
-            out["scale"] = list(inst.scale.values)
+        summary = m.pulse_summary(answers, inst, items)
+        lang_i = lang if lang in inst.languages else inst.languages[0]
+        summary.insert(1, "text", [inst.item(i).text[lang_i] for i in summary["item"]])
+        shown = summary["n"] >= min_n
+        summary["disagreement"] = False
+        ranked = summary[shown & (summary["sd"] > 0)].sort_values(["sd", "item"],
+                                                                   ascending=[False, True])
+        summary.loc[ranked.index[:2], "disagreement"] = True
+        rows = records(summary)
+        numbers = [c for c in summary.columns if c not in ("item", "text")]
+        for rec, ok in zip(rows, shown, strict=True):
+            rec["hidden"] = not ok
+            if not ok:
+                rec.update(dict.fromkeys(numbers))
+                rec["disagreement"] = False
+        out["items"] = rows
+        out["scale"] = list(inst.scale.values)
     elif ex == "purpose":
-        out["statements"] = records(m.purpose_summary(answers))
+        writers = _writers(answers, q == "statement")
+        voters = _writers(answers, q.str.startswith("vote:"))
+        statements = m.purpose_summary(answers)
+        out["statements_hidden"] = writers < min_n
+        out["votes_hidden"] = voters < min_n
+        if out["statements_hidden"]:
+            statements = statements.iloc[0:0]
+        elif out["votes_hidden"]:
+            statements["votes"] = None
+            statements["voters"] = None
+            statements = statements.sample(frac=1, random_state=rnd["id"]).reset_index(drop=True)
+        out["statements"] = records(statements)
         out["agreed"] = (rnd.get("outcome") or {}).get("statement")
     elif ex == "agenda_audit":
-        out["split"] = records(m.agenda_split(answers))
-        out["kinds"] = records(m.agenda_kinds(answers))
-        out["entries"] = len(m.agenda_entries(answers))
+        entered = _writers(answers, q.str.startswith("entry:"))
+        wanted = _writers(answers, q == "wanted")
+        split = m.agenda_split(answers)
+        kinds = m.agenda_kinds(answers)
+        out["entries_hidden"] = entered < min_n
+        out["wanted_hidden"] = wanted < min_n
+        if out["entries_hidden"]:
+            split["actual_minutes"] = None
+            split["actual"] = None
+            kinds["minutes"] = None
+        if out["wanted_hidden"]:
+            split["wanted"] = None
+            split["wanted_n"] = None
+        out["split"] = records(split)
+        out["kinds"] = records(kinds)
+        out["entries"] = None if out["entries_hidden"] else len(m.agenda_entries(answers))
     elif ex == "stakeholder_map":
-        out["actors"] = records(m.stakeholder_positions(answers, rnd["config"].get("actors") or []))
-    elif ex == "airtime" and turns is not None:
-        speakers = rnd["config"].get("speakers") or []
-        table, facts = m.airtime_summary(turns, [s["name"] for s in speakers],
-                                         [s["name"] for s in speakers if s.get("leader")], now)
-        out["speakers"] = records(table)
-        out.update(clean(facts))
+        pos = m.stakeholder_positions(answers, rnd["config"].get("actors") or [])
+        for axis in ("power", "interest"):
+            hide = pos[f"{axis}_n"] < min_n
+            pos[f"{axis}_hidden"] = hide
+            pos[axis] = pos[axis].mask(hide)
+            pos[f"{axis}_sd"] = pos[f"{axis}_sd"].mask(hide)
+            pos[f"{axis}_n"] = pos[f"{axis}_n"].astype(object).mask(hide, None)
+        pos["quadrant"] = [m.quadrant(p, i) for p, i in zip(pos["power"], pos["interest"],
+                                                             strict=True)]
+        out["actors"] = records(pos)
     return out

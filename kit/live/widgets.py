@@ -30,11 +30,13 @@ from kit.live import measures as m
 from kit.live import session as ls
 from kit.live.rounds import pulse_items
 from kit.live.summary import round_results
+from kit.live.visibility import visible_round
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
 from kit.store import live as repo
 
 POLL_SECONDS = 1.0
+PUBLISHED = ("pulse", "purpose", "agenda_audit", "stakeholder_map")  # shown as published versions
 
 
 def _esc(text: Any) -> str:
@@ -87,12 +89,34 @@ class ExerciseWidget(w.VBox):
         return []
 
     def refresh(self, answers: pd.DataFrame, turns: pd.DataFrame | None = None) -> None:
-        """Recompute results from the round's answers and redraw."""
-        self.results = round_results(self.round, answers, self.console.settings, self.lang,
-                                     turns, time.time())
+        """Recompute results and redraw. Participants' answers are shown only once revealed and
+        only as the round's published version (what the phones see, never the live answers)."""
+        settings = self.console.settings
         self._last = (answers, turns)
+        if self.round["exercise"] in PUBLISHED:
+            self.frozen = None
+            if not self.revealed:
+                self.results = {"shown": False}
+                return
+            shown = visible_round(self.store, settings, self.round)
+            self.frozen = shown.answers if shown.answers is not None else repo.frozen_frame([])
+            self.results = {**round_results(self.round, self.frozen, settings, self.lang),
+                            "published": shown.info()}
+        else:
+            self.results = round_results(self.round, answers, settings, self.lang, turns,
+                                         time.time())
         if self.revealed or self.always_draw:
             self.draw(answers, turns)
+
+    def version_line(self) -> str:
+        """Which published version is shown, or why nothing is."""
+        r = self.results
+        pub = r.get("published") or {}
+        if not pub.get("version") or r.get("hidden"):
+            return f"<p>{_esc(self.T('not_published', min_n=r.get('min_n')))}</p>"
+        text = self.T("version", version=pub["version"], n=r["respondents"],
+                      published_at=pub["published_at"], min_n=r["min_n"])
+        return f"<p><small>{_esc(text)}</small></p>"
 
     def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
         self.view.value = ""
@@ -102,7 +126,7 @@ class ExerciseWidget(w.VBox):
         self.view.layout.display = None if change["new"] else "none"
         last = getattr(self, "_last", None)
         if change["new"] and last is not None:
-            self.draw(*last)
+            self.refresh(*last)
 
 
 class PulseWidget(ExerciseWidget):
@@ -132,16 +156,23 @@ class PulseWidget(ExerciseWidget):
 
     def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
         r = self.results
-        if r.get("hidden"):
-            text = self.T("too_few", min_n=r["min_n"], n=r["respondents"])
-            self.view.value = f"<p>{_esc(text)}</p>"
+        if r.get("hidden") or not r.get("items"):
+            self.view.value = self.version_line()
             return
-        inst, items = pulse_items(self.round["config"])
-        summary = m.pulse_summary(answers, inst, items)
-        flagged = [i for i in r.get("items", []) if i["disagreement"]]
+        inst, _ = pulse_items(self.round["config"])
+        rows = [i for i in r["items"] if not i["hidden"]]
+        hidden = [i for i in r["items"] if i["hidden"]]
+        chart = ""
+        if rows:
+            summary = pd.DataFrame(rows)
+            chart = _svg(lc.pulse_chart(summary, inst, self.lang))
+        flagged = [i for i in rows if i["disagreement"]]
         lines = "".join(f"<li>{_esc(i['text'])} (sd {i['sd']:.2f})</li>" for i in flagged)
         extra = f"<p><b>{_esc(self.T('disagreement'))}</b></p><ul>{lines}</ul>" if flagged else ""
-        self.view.value = _svg(lc.pulse_chart(summary, inst, self.lang)) + extra
+        if hidden:
+            names = "".join(f"<li>{_esc(i['text'])}</li>" for i in hidden)
+            extra += f"<p>{_esc(self.T('part_hidden', min_n=r['min_n']))}</p><ul>{names}</ul>"
+        self.view.value = self.version_line() + chart + extra
 
 
 class PurposeWidget(ExerciseWidget):
@@ -171,27 +202,43 @@ class PurposeWidget(ExerciseWidget):
         self.say(self.T("saved"))
 
     def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
-        st = m.purpose_summary(answers)
-        if self.round["config"].get("phase") == "vote" and len(st):
-            self.view.value = _svg(lc.votes_chart(st, self.lang))
+        r = self.results
+        head = self.version_line()
+        if r.get("hidden") or r.get("statements_hidden"):
+            self.view.value = head
             return
+        st = pd.DataFrame(r.get("statements") or [], columns=["id", "text", "votes", "voters"])
+        if self.round["config"].get("phase") == "vote" and len(st) and not r.get("votes_hidden"):
+            self.view.value = head + _svg(lc.votes_chart(st, self.lang))
+            return
+        note = (f"<p>{_esc(self.T('part_hidden', min_n=r['min_n']))} ({_esc(self.T('votes'))})"
+                "</p>" if self.round["config"].get("phase") == "vote" else "")
         cards = "".join(
             f'<div style="border:1px solid #ccc;border-radius:8px;padding:.5em;margin:.3em 0">'
             f"{_esc(x)}</div>" for x in st.sample(frac=1, random_state=self.round["id"])["text"])
-        self.view.value = cards
+        self.view.value = head + note + cards
 
 
 class AgendaWidget(ExerciseWidget):
     """Actual vs wanted split of meeting time; minutes per kind of item."""
 
     def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
-        split = m.agenda_split(answers)
-        kinds = m.agenda_kinds(answers)
-        table = kinds.pivot(index="kind", columns="focus", values="minutes")
-        table.index = [t(f"live.agenda.kind.{k}", self.lang) for k in table.index]
-        table.columns = [t(f"live.agenda.focus.{f}", self.lang) for f in table.columns]
-        self.view.value = (_svg(lc.agenda_chart(split, self.lang))
-                           + table.astype(int).to_html(border=0))
+        r = self.results
+        head = self.version_line()
+        if r.get("hidden"):
+            self.view.value = head
+            return
+        split = pd.DataFrame(r["split"])
+        parts = [head, _svg(lc.agenda_chart(split, self.lang))]
+        if r.get("entries_hidden") or r.get("wanted_hidden"):
+            parts.append(f"<p>{_esc(self.T('part_hidden', min_n=r['min_n']))}</p>")
+        if not r.get("entries_hidden"):
+            kinds = pd.DataFrame(r["kinds"])
+            table = kinds.pivot(index="kind", columns="focus", values="minutes")
+            table.index = [t(f"live.agenda.kind.{k}", self.lang) for k in table.index]
+            table.columns = [t(f"live.agenda.focus.{f}", self.lang) for f in table.columns]
+            parts.append(table.astype(float).round(0).astype(int).to_html(border=0))
+        self.view.value = "".join(parts)
 
 
 class AirtimeWidget(ExerciseWidget):
@@ -293,11 +340,15 @@ class StakeholderWidget(ExerciseWidget):
 
     def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
         cfg = self.round["config"]
-        pos = m.stakeholder_positions(answers, cfg.get("actors") or [])
-        if not len(pos):
-            self.view.value = ""
+        r = self.results
+        head = self.version_line()
+        pos = pd.DataFrame(r.get("actors") or [], columns=["actor", "power", "interest"])
+        pos = pos.astype({"power": float, "interest": float})
+        if r.get("hidden") or not len(pos.dropna()):
+            self.view.value = head
             return
-        self.view.value = _svg(lc.stakeholder_chart(pos, self.lang, cfg.get("axis", "interest")))
+        self.view.value = head + _svg(lc.stakeholder_chart(pos, self.lang,
+                                                            cfg.get("axis", "interest")))
 
 
 class ActionPlanWidget(ExerciseWidget):
@@ -375,7 +426,9 @@ class FacilitatorConsole(w.VBox):
     """A session on the projector: join code and QR, rounds, live answers, reveal, save."""
 
     current = traitlets.Int(allow_none=True)  # the round shown (its id)
-    participants = traitlets.Int(0)
+    participants = traitlets.Int(0)  # admitted participants
+    joined = traitlets.Int(0)
+    waiting = traitlets.Int(0)
     answered = traitlets.Int(0)
 
     def __init__(self, settings: Settings, code: str, store: Store | None = None) -> None:
@@ -395,7 +448,8 @@ class FacilitatorConsole(w.VBox):
             f'<div style="width:180px">{ls.qr_svg(url, scale=4)}</div><div>'
             f"<h2 style='margin:0'>{title}</h2>"
             f"<p>{_esc(t('live.console.join_at', self.lang, url=url))}</p>"
-            f'<p style="font-size:2.4em;letter-spacing:.15em;margin:0"><b>{_esc(code)}</b></p>'
+            f'<p style="font-size:2.4em;letter-spacing:.15em;margin:0"><b>'
+            f"{_esc(ls.display_code(code))}</b></p>"
             f"</div></div>")
         self.counts = w.HTML()
         self.picker = w.Dropdown(description=self.T("round"), layout=w.Layout(width="28em"))
@@ -413,18 +467,25 @@ class FacilitatorConsole(w.VBox):
         self.close_btn.on_click(lambda _: self.close_round())
         self.reveal.observe(self._reveal_changed, "value")
         self.picker.observe(self._picked, "value")
-        groups = self.session["group_ids"]
-        self.group_filter = w.Dropdown(
-            options=[(self.T("all_groups"), "")] + [(g, g) for g in groups],
-            value="", description=self.T("group"))
-        self.group_filter.layout.display = None if len(groups) > 1 else "none"
-        self.group_filter.observe(lambda _: self.poll_once(force=True), "value")
+        # joined vs expected: joins beyond the expected number wait for the facilitator
+        self.admission = w.HTML()
+        self.expected = w.BoundedIntText(value=self.session.get("expected") or 0, min=0,
+                                         max=repo.MAX_EXPECTED, description=self.T("expected"),
+                                         layout=w.Layout(width="12em"))
+        self.set_expected_btn = w.Button(description=self.T("set_expected"))
+        self.set_expected_btn.on_click(lambda _: self.set_expected(self.expected.value))
+        self.admit_one = w.Button(description=self.T("admit_one"))
+        self.admit_one.on_click(lambda _: self.admit(1))
+        self.admit_all = w.Button(description=self.T("admit_all"), button_style="warning")
+        self.admit_all.on_click(lambda _: self.admit(None))
         self.body = w.VBox()
         self.children = [self.header,
-                         w.HBox([self.prev, self.picker, self.next, self.group_filter]),
+                         w.HBox([self.prev, self.picker, self.next]),
                          w.HBox([self.open_btn, self.close_btn, self.reveal, self.export]),
                          self.exported,
-                         self.counts, self.body]
+                         w.HBox([self.expected, self.set_expected_btn, self.admit_one,
+                                 self.admit_all]),
+                         self.admission, self.counts, self.body]
         self.widget: ExerciseWidget | None = None
         self._fill_picker()
         start = self.session["current_round_id"]
@@ -488,6 +549,10 @@ class FacilitatorConsole(w.VBox):
     def open_round(self) -> None:
         if self.current is None:
             return
+        counts = repo.admission(self.store, self.session["id"])
+        if self.expected.value >= 1 and counts["control"] \
+                and self.expected.value != counts["expected"]:
+            repo.set_expected(self.store, self.session["id"], int(self.expected.value))
         repo.update_round(self.store, self.current, status="open")
         self._after_change()
 
@@ -517,9 +582,37 @@ class FacilitatorConsole(w.VBox):
         """Write the session's CSV files (as ``kit session export`` does) and say where."""
         from kit.live.export import export_session
 
-        paths = export_session(self.store, self.settings, self.session["code"])
-        self.exported.value = f"<p>{_esc(self.T('exported', path=paths[0].parent))}</p>"
-        return paths
+        done = export_session(self.store, self.settings, self.session["code"])
+        self.exported.value = f"<p>{_esc(self.T('exported', path=done.paths[0].parent))}</p>"
+        return done.paths
+
+    # -- admission -----------------------------------------------------------------------------
+    def set_expected(self, expected: int) -> None:
+        """The number of people in the room; waiting joins are admitted up to it."""
+        if expected >= 1:
+            repo.set_expected(self.store, self.session["id"], int(expected))
+        self.poll_once(force=True)
+
+    def admit(self, count: int | None) -> None:
+        """Admit ``count`` waiting participants (None: all), first come first."""
+        repo.admit_waiting(self.store, self.session["id"], count)
+        self.poll_once(force=True)
+
+    def show_admission(self) -> dict[str, Any]:
+        counts = repo.admission(self.store, self.session["id"])
+        self.joined, self.waiting = counts["joined"], counts["waiting"]
+        expected = counts["expected"]
+        text = self.T("admission", admitted=counts["admitted"], waiting=counts["waiting"],
+                      expected=self.T("expected_unset") if expected is None else expected)
+        warn = ""
+        if counts["waiting"]:
+            warn = (f'<p style="color:#b3261e"><b>'
+                    f"{_esc(self.T('waiting_warning', waiting=counts['waiting']))}</b></p>")
+        self.admission.value = f"<p><b>{_esc(text)}</b></p>{warn}"
+        self.admit_one.disabled = self.admit_all.disabled = not counts["waiting"]
+        if expected is not None and self.expected.value != expected:
+            self.expected.value = expected
+        return counts
 
     # -- live ----------------------------------------------------------------------------------
     def poll_once(self, force: bool = False) -> bool:
@@ -529,12 +622,11 @@ class FacilitatorConsole(w.VBox):
             return False
         self._signature = sig
         self.participants = sig[1]
+        self.show_admission()
         if self.widget is None or self.current is None:
             self.counts.value = f"<p>{_esc(self.T('participants', n=self.participants))}</p>"
             return True
         answers = repo.load_answers(self.store, round_ids=[self.current])
-        if self.group_filter.value:  # one team of a cohort (its own anonymity threshold)
-            answers = answers[answers["group_id"] == self.group_filter.value]
         turns = (repo.list_turns(self.store, [self.current])
                  if self.widget.round["exercise"] == "airtime" else None)
         self.answered = m.respondents(answers)
@@ -596,6 +688,8 @@ class ConsoleGate(w.VBox):
         self.instrument = w.Dropdown(
             options=names, value=ls.DEFAULT_INSTRUMENT if ls.DEFAULT_INSTRUMENT in names
             else (names[0] if names else None), description=t("live.console.instrument", lang))
+        self.expected = w.BoundedIntText(value=0, min=0, max=repo.MAX_EXPECTED,
+                                         description=t("live.console.expected", lang))
         self.create = w.Button(description=t("live.console.create", lang))
         self.create.on_click(lambda _: self.create_session())
         self.message = w.HTML()
@@ -604,7 +698,8 @@ class ConsoleGate(w.VBox):
                    f"<p>{_esc(t('live.console.key_prompt', lang))}</p>"),
             self.key, self.code, self.go,
             w.HTML(f"<h3>{_esc(t('live.console.new_session', lang))}</h3>"),
-            self.title, self.groups, self.exercises, self.instrument, self.language, self.create,
+            self.title, self.groups, self.exercises, self.instrument, self.language,
+            self.expected, self.create,
             self.message]
 
     def _fail(self, message: str) -> None:
@@ -635,7 +730,8 @@ class ConsoleGate(w.VBox):
                                      group_ids=list(self.groups.value),
                                      language=self.language.value,
                                      exercises=list(self.exercises.value),
-                                     instrument=self.instrument.value)
+                                     instrument=self.instrument.value,
+                                     expected=self.expected.value or None)
         except KitError as exc:
             self._fail(str(exc))
             return None

@@ -11,6 +11,7 @@ milliseconds counts as given before the close). ``run_batch`` commits many submi
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,8 @@ class LiveStateError(KitError):
     """A request does not fit the session's state (closed session or round, unknown participant).
 
     ``reason`` is a stable code (``session_closed``, ``round_closed``, ``round_unknown``,
-    ``participant_unknown``) that the web layer turns into a translated sentence.
+    ``participant_unknown``, ``token_unknown``, ``not_admitted``) that the web layer turns into a
+    translated sentence.
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -52,6 +54,19 @@ class AnswerIn:
 
 
 @dataclass(frozen=True)
+class Joined:
+    """A participant after joining: its number, its server-made token, and whether it counts."""
+
+    participant: int
+    token: str
+    admitted: bool
+    new: bool
+
+
+MAX_EXPECTED = 2000  # participants a facilitator can expect in one session (a plenary of 300 fits)
+
+
+@dataclass(frozen=True)
 class SaveResult:
     saved: int  # answers inserted or changed
     unchanged: int  # answers identical to what was stored (a repeated submission)
@@ -61,8 +76,10 @@ class SaveResult:
 # Statements of the hot path (joining, answering), built once: SQLAlchemy then reuses their
 # compiled form, which keeps a submission's CPU cost low when a room of 300 answers at once.
 _P, _A, _R = lt.live_participants, lt.live_answers, lt.live_rounds
-_FIND_PARTICIPANT = select(_P.c.id).where(_P.c.session_id == bindparam("sid"),
-                                          _P.c.token == bindparam("token"))
+_ADM, _LIM = lt.live_admissions, lt.live_session_limits
+_FIND_PARTICIPANT = (select(_P.c.id, _ADM.c.participant_id.label("admitted"))
+                     .select_from(_P.outerjoin(_ADM, _ADM.c.participant_id == _P.c.id))
+                     .where(_P.c.session_id == bindparam("sid"), _P.c.token == bindparam("token")))
 _FIND_ROUND = select(_R.c.id, _R.c.session_id, _R.c.status).where(_R.c.id == bindparam("rid"))
 _OWN_ANSWERS = select(_A.c.id, _A.c.question, _A.c.value, _A.c.text, _A.c.data).where(
     _A.c.round_id == bindparam("rid"), _A.c.participant_id == bindparam("pid"))
@@ -75,8 +92,14 @@ _UPDATE_ANSWER = update(_A).where(_A.c.id == bindparam("aid")).values(
 # -- sessions ------------------------------------------------------------------------------------
 def create_session(store: Store, *, code: str, key_hash: str, title: str, group_ids: Sequence[str],
                    cohort_id: str | None, language: str, exercises: Sequence[str],
-                   instrument_id: str, rounds: Sequence[tuple[str, dict[str, Any]]]) -> int:
-    """Store a new session with its planned rounds (status ``draft``); returns its id."""
+                   instrument_id: str, rounds: Sequence[tuple[str, dict[str, Any]]],
+                   expected: int | None = None, min_respondents: int | None = None) -> int:
+    """Store a new session with its planned rounds (status ``draft``); returns its id.
+
+    ``expected`` is how many participants the facilitator expects: that many joins are admitted
+    automatically, later ones wait until the facilitator admits them (None: every join waits
+    until the facilitator sets it). ``min_respondents`` is the anonymity threshold the session
+    keeps from now on, whatever the kit's settings later say (it can only be raised)."""
     with store.begin() as conn:
         known = set(conn.execute(select(s.groups.c.id).where(s.groups.c.id.in_(list(group_ids))))
                     .scalars())
@@ -92,6 +115,8 @@ def create_session(store: Store, *, code: str, key_hash: str, title: str, group_
             code=code, title=title, cohort_id=cohort_id, group_ids=json.dumps(list(group_ids)),
             language=language, exercises=json.dumps(list(exercises)), instrument_id=instrument_id,
             key_hash=key_hash, status="open", revision=0, created_at=now())).inserted_primary_key[0]
+        conn.execute(insert(_LIM).values(session_id=sid, expected=_check_expected(expected),
+                                         min_respondents=min_respondents, updated_at=now()))
         for ordinal, (exercise, config) in enumerate(rounds, start=1):
             conn.execute(insert(lt.live_rounds).values(
                 session_id=sid, ordinal=ordinal, exercise=exercise, config=json.dumps(config),
@@ -113,6 +138,11 @@ def _session_row(conn: Connection, code: str) -> dict[str, Any]:
     out = dict(row)
     out["group_ids"] = json.loads(out["group_ids"])
     out["exercises"] = json.loads(out["exercises"])
+    lim = conn.execute(select(_LIM.c.expected, _LIM.c.min_respondents)
+                       .where(_LIM.c.session_id == out["id"])).first()
+    out["admission"] = lim is not None  # False: a session from before admission control
+    out["expected"] = None if lim is None else lim[0]
+    out["min_respondents"] = None if lim is None else lim[1]
     return out
 
 
@@ -169,6 +199,10 @@ def _bump(conn: Connection, session_id: int, **values: Any) -> None:
 
 
 # -- rounds --------------------------------------------------------------------------------------
+# a round carries its session's threshold, fixed when the session was made (kit.live.visibility)
+_ROUNDS = select(lt.live_rounds, _LIM.c.min_respondents).select_from(
+    lt.live_rounds.outerjoin(_LIM, _LIM.c.session_id == lt.live_rounds.c.session_id))
+
 def _decode_round(row: Any) -> dict[str, Any]:
     out = dict(row)
     out["config"] = json.loads(out["config"] or "{}")
@@ -180,14 +214,14 @@ def _decode_round(row: Any) -> dict[str, Any]:
 def list_rounds(store: Store, session_id: int) -> list[dict[str, Any]]:
     """The session's rounds in order (config and outcome decoded)."""
     with store.begin() as conn:
-        rows = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.session_id == session_id)
+        rows = conn.execute(_ROUNDS.where(lt.live_rounds.c.session_id == session_id)
                             .order_by(lt.live_rounds.c.ordinal)).mappings().all()
     return [_decode_round(r) for r in rows]
 
 
 def get_round(store: Store, round_id: int) -> dict[str, Any]:
     with store.begin() as conn:
-        row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+        row = conn.execute(_ROUNDS.where(lt.live_rounds.c.id == round_id)
                            ).mappings().first()
     if row is None:
         raise NotFoundError(f"There is no round {round_id}.")
@@ -235,7 +269,7 @@ def update_round(store: Store, round_id: int, *, status: str | None = None,
             conn.execute(update(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
                          .values(**values))
             _bump(conn, row["session_id"])
-        row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
+        row = conn.execute(_ROUNDS.where(lt.live_rounds.c.id == round_id)
                            ).mappings().first()
     return _decode_round(row)
 
@@ -249,14 +283,21 @@ def set_current_round(store: Store, session_id: int, round_id: int | None) -> No
 # -- participants and answers -------------------------------------------------------------------
 def add_participant(store: Store, code: str, token: str, group_id: str | None,
                     language: str) -> int:
-    """Register a participant's token (joining twice with the same token changes nothing)."""
+    """Register a participant with a token chosen by trusted code (the demo, tests); admitted by
+    the same rule as a join. Joining twice with the same token changes nothing."""
     with store.begin() as conn:
-        return join_in(conn, {}, code, token, group_id, language)
+        return join_in(conn, {}, code, token, group_id, language, trusted=True).participant
 
 
-def join_in(conn: Connection, cache: dict[Any, Any], code: str, token: str,
-            group_id: str | None, language: str) -> int:
-    """``add_participant`` on an open connection (``cache`` is shared within one batch)."""
+def join_in(conn: Connection, cache: dict[Any, Any], code: str, token: str | None,
+            group_id: str | None, language: str, *, trusted: bool = False) -> Joined:
+    """Join (or rejoin) a session on an open connection (``cache`` is shared within one batch).
+
+    Tokens are made here, by the server: ``token=None`` makes a new participant with a fresh
+    random token; a known token rejoins as the same participant; an unknown token is refused
+    (``token_unknown``) unless ``trusted`` (the kit's own code). A new participant is admitted
+    automatically while fewer than the session's ``expected`` are admitted; otherwise it waits
+    for the facilitator (``admit_waiting``), and its answers are refused until then."""
     session = _cached_session(conn, cache, code)
     if session["status"] != "open":
         raise LiveStateError("session_closed", f"Session {code!r} is closed.")
@@ -264,14 +305,121 @@ def join_in(conn: Connection, cache: dict[Any, Any], code: str, token: str,
         raise LiveStateError("group_unknown",
                              f"Group {group_id!r} is not part of session {code!r}.")
     p = lt.live_participants
-    found = conn.execute(_FIND_PARTICIPANT, {"sid": session["id"], "token": token}).first()
-    if found is not None:
-        if group_id is not None:
-            conn.execute(update(p).where(p.c.id == found[0]).values(group_id=group_id))
-        return int(found[0])
-    return int(conn.execute(insert(p).values(
+    if token is not None:
+        found = conn.execute(_FIND_PARTICIPANT, {"sid": session["id"], "token": token}).first()
+        if found is not None:
+            if group_id is not None:
+                conn.execute(update(p).where(p.c.id == found[0]).values(group_id=group_id))
+            admitted = found[1] is not None or not session["admission"]
+            return Joined(int(found[0]), token, admitted, False)
+        if not trusted:
+            raise LiveStateError("token_unknown",
+                                 f"Session {code!r} did not make this token; join without one.")
+    else:
+        token = secrets.token_urlsafe(24)
+    pid = int(conn.execute(insert(p).values(
         session_id=session["id"], token=token, group_id=group_id, language=language,
         joined_at=now())).inserted_primary_key[0])
+    if not session["admission"]:
+        return Joined(pid, token, True, True)
+    lim = conn.execute(select(_LIM.c.expected).where(_LIM.c.session_id == session["id"])
+                       .with_for_update()).first()  # one admission at a time (PostgreSQL)
+    expected = lim[0] if lim is not None else None
+    admitted = False
+    if expected is not None and _admitted_count(conn, session["id"]) < expected:
+        conn.execute(insert(_ADM).values(participant_id=pid, session_id=session["id"],
+                                         how="auto", admitted_at=now()))
+        admitted = True
+    return Joined(pid, token, admitted, True)
+
+
+def _check_expected(expected: int | None) -> int | None:
+    if expected is None:
+        return None
+    if isinstance(expected, bool) or not isinstance(expected, int) \
+            or not 1 <= expected <= MAX_EXPECTED:
+        raise KitError(f"The expected number of participants must be a whole number from 1 to "
+                       f"{MAX_EXPECTED}, not {expected!r}.")
+    return expected
+
+
+def _admitted_count(conn: Connection, session_id: int) -> int:
+    return int(conn.execute(select(func.count()).select_from(_ADM)
+                            .where(_ADM.c.session_id == session_id)).scalar())
+
+
+def admission(store: Store, session_id: int) -> dict[str, Any]:
+    """Joined vs expected: ``expected`` (None: not set), ``joined``, ``admitted``, ``waiting``,
+    ``control`` (False for a session from before admission control: everyone counts)."""
+    with store.begin() as conn:
+        lim = conn.execute(select(_LIM.c.expected).where(_LIM.c.session_id == session_id)).first()
+        joined = int(conn.execute(select(func.count()).select_from(_P)
+                                  .where(_P.c.session_id == session_id)).scalar())
+        if lim is None:
+            return {"control": False, "expected": None, "joined": joined, "admitted": joined,
+                    "waiting": 0}
+        admitted = _admitted_count(conn, session_id)
+    return {"control": True, "expected": lim[0], "joined": joined, "admitted": admitted,
+            "waiting": joined - admitted}
+
+
+def _waiting(conn: Connection, session_id: int) -> list[int]:
+    q = (select(_P.c.id).select_from(_P.outerjoin(_ADM, _ADM.c.participant_id == _P.c.id))
+         .where(_P.c.session_id == session_id, _ADM.c.participant_id.is_(None))
+         .order_by(_P.c.joined_at, _P.c.id))
+    return [int(x) for x in conn.execute(q).scalars()]
+
+
+def set_expected(store: Store, session_id: int, expected: int) -> dict[str, Any]:
+    """The facilitator's count of the people in the room: waiting participants are admitted
+    (first come first) until ``expected`` are admitted; it never un-admits anyone."""
+    expected = _check_expected(expected)
+    with store.begin() as conn:
+        _ensure_limits(conn, session_id)
+        conn.execute(update(_LIM).where(_LIM.c.session_id == session_id)
+                     .values(expected=expected, updated_at=now()))
+        room = max(0, expected - _admitted_count(conn, session_id))
+        _admit(conn, session_id, _waiting(conn, session_id)[:room])
+    return admission(store, session_id)
+
+
+def admit_waiting(store: Store, session_id: int, count: int | None = None) -> dict[str, Any]:
+    """The facilitator admits ``count`` waiting participants (None: all), first come first; the
+    expected number grows to the number admitted."""
+    with store.begin() as conn:
+        _ensure_limits(conn, session_id)
+        waiting = _waiting(conn, session_id)
+        _admit(conn, session_id, waiting if count is None else waiting[:max(0, count)])
+        n = _admitted_count(conn, session_id)
+        conn.execute(update(_LIM).where(_LIM.c.session_id == session_id,
+                                        (_LIM.c.expected.is_(None)) | (_LIM.c.expected < n))
+                     .values(expected=n, updated_at=now()))
+    return admission(store, session_id)
+
+
+def _ensure_limits(conn: Connection, session_id: int) -> None:
+    if conn.execute(select(_LIM.c.session_id).where(_LIM.c.session_id == session_id)
+                    .with_for_update()).first() is None:
+        raise NotFoundError(f"Session {session_id} has no admission control (made by an older "
+                            "kit); everyone who joined it counts.")
+
+
+def _admit(conn: Connection, session_id: int, participant_ids: Sequence[int]) -> None:
+    if participant_ids:
+        stamp = now()
+        conn.execute(insert(_ADM), [{"participant_id": p, "session_id": session_id,
+                                     "how": "facilitator", "admitted_at": stamp}
+                                    for p in participant_ids])
+
+
+def participant_status(store: Store, code: str, token: str) -> dict[str, bool]:
+    """Whether ``token`` is a participant of the session and whether it is admitted."""
+    with store.begin() as conn:
+        session = _session_row(conn, code)
+        found = conn.execute(_FIND_PARTICIPANT, {"sid": session["id"], "token": token}).first()
+    if found is None:
+        return {"joined": False, "admitted": False}
+    return {"joined": True, "admitted": found[1] is not None or not session["admission"]}
 
 
 def _cached_session(conn: Connection, cache: dict[Any, Any], code: str) -> dict[str, Any]:
@@ -286,10 +434,14 @@ def _open_round(conn: Connection, cache: dict[Any, Any], code: str, token: str,
     session = _cached_session(conn, cache, code)
     if session["status"] != "open":
         raise LiveStateError("session_closed", f"Session {code!r} is closed.")
-    pid = conn.execute(_FIND_PARTICIPANT, {"sid": session["id"], "token": token}).scalar()
-    if pid is None:
+    found = conn.execute(_FIND_PARTICIPANT, {"sid": session["id"], "token": token}).first()
+    if found is None:
         raise LiveStateError("participant_unknown",
                              f"This participant has not joined session {code!r}.")
+    pid = found[0]
+    if found[1] is None and session["admission"]:
+        raise LiveStateError("not_admitted",
+                             f"The facilitator has not admitted this participant of {code!r}.")
     key = ("round", round_id)
     if key not in cache:
         cache[key] = conn.execute(_FIND_ROUND, {"rid": round_id}).mappings().first()
@@ -412,13 +564,21 @@ def _decode_answer(row: Any) -> dict[str, Any]:
 
 
 def load_answers(store: Store, *, session_id: int | None = None,
-                 round_ids: Sequence[int] | None = None) -> pd.DataFrame:
+                 round_ids: Sequence[int] | None = None,
+                 admitted_only: bool = True) -> pd.DataFrame:
     """Answers of a session or of some rounds: id, round_id, participant (a number, never the
-    token), group_id, question, value, text, data (decoded), created_at, updated_at."""
+    token), group_id, question, value, text, data (decoded), created_at, updated_at.
+
+    Only admitted participants' answers unless ``admitted_only=False`` (raw export): a
+    participant the facilitator did not admit never counts toward anything."""
     a, p, r = lt.live_answers, lt.live_participants, lt.live_rounds
     q = (select(a.c.id, a.c.round_id, p.c.id.label("participant"), p.c.group_id, a.c.question,
                 a.c.value, a.c.text, a.c.data, a.c.created_at, a.c.updated_at)
          .join(p, p.c.id == a.c.participant_id).join(r, r.c.id == a.c.round_id))
+    if admitted_only:
+        q = (q.outerjoin(_ADM, _ADM.c.participant_id == p.c.id)
+             .outerjoin(_LIM, _LIM.c.session_id == r.c.session_id)
+             .where(_ADM.c.participant_id.is_not(None) | _LIM.c.session_id.is_(None)))
     if session_id is not None:
         q = q.where(r.c.session_id == session_id)
     if round_ids is not None:
@@ -436,6 +596,53 @@ def count_answers(store: Store, round_id: int) -> tuple[int, int]:
         row = conn.execute(select(func.count(func.distinct(a.c.participant_id)), func.count())
                            .where(a.c.round_id == round_id)).first()
     return int(row[0]), int(row[1])
+
+
+# -- published results ------------------------------------------------------------------------
+def latest_published(store: Store, round_id: int) -> dict[str, Any] | None:
+    """The newest published version of a round's results: version, respondents, published_at
+    and ``answers`` (the frozen answer rows as a DataFrame like ``load_answers``)."""
+    pub = lt.live_published
+    with store.begin() as conn:
+        row = conn.execute(select(pub).where(pub.c.round_id == round_id)
+                           .order_by(pub.c.version.desc()).limit(1)).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    out["answers"] = frozen_frame(json.loads(out["answers"]))
+    return out
+
+
+FROZEN_COLUMNS = ["id", "participant", "group_id", "question", "value", "text", "data"]
+
+
+def frozen_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=FROZEN_COLUMNS)
+    frame["value"] = frame["value"].astype(float)
+    frame["data"] = frame["data"].astype(object)
+    return frame
+
+
+def publish_version(store: Store, round_id: int, version: int, respondents: int,
+                    answers: pd.DataFrame) -> bool:
+    """Store version ``version`` of a round's results (False: another process was first)."""
+    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
+            for rec in answers[FROZEN_COLUMNS].to_dict("records")]
+    try:
+        with store.begin() as conn:
+            conn.execute(insert(lt.live_published).values(
+                round_id=round_id, version=version, respondents=respondents,
+                answers=json.dumps(rows, ensure_ascii=False, default=_jsonable),
+                published_at=now()))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a published version")
 
 
 def count_participants(store: Store, session_id: int) -> int:
@@ -456,8 +663,8 @@ def answers_signature(store: Store, session_id: int) -> tuple[int, int, str]:
                                     func.max(lt.live_turns.c.ended_at))
                              .select_from(lt.live_turns.join(r, r.c.id == lt.live_turns.c.round_id))
                              .where(r.c.session_id == session_id)).first()
-    people = count_participants(store, session_id)
-    return int(n), people, f"{last}|{tuple(turns)}"
+    people = admission(store, session_id)
+    return int(n), people["admitted"], f"{last}|{tuple(turns)}|{people}"
 
 
 # -- actions ------------------------------------------------------------------------------------

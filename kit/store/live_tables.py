@@ -109,3 +109,38 @@ live_turns = Table(
     Column("started_at", Float, nullable=False),  # seconds since the epoch
     Column("ended_at", Float, nullable=True),  # NULL while the speaker is speaking
 )
+
+# -- admission and published results (new tables: the store creates them when missing) ---------
+live_session_limits = Table(
+    "live_session_limits",
+    metadata,
+    # one row per session made by this kit: a session without one predates admission control
+    Column("session_id", Integer, ForeignKey("live_sessions.id"), primary_key=True),
+    Column("expected", Integer, nullable=True),  # participants the facilitator expects; NULL: unset
+    Column("min_respondents", Integer, nullable=True),  # the threshold, fixed at creation
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+live_admissions = Table(
+    "live_admissions",
+    metadata,
+    # a participant counts (answers, aggregates) only once admitted: automatically while fewer
+    # than ``expected`` are admitted, otherwise by the facilitator
+    Column("participant_id", Integer, ForeignKey("live_participants.id"), primary_key=True),
+    Column("session_id", Integer, ForeignKey("live_sessions.id"), nullable=False, index=True),
+    Column("how", String(12), nullable=False),  # auto / facilitator
+    Column("admitted_at", DateTime(timezone=True), nullable=False),
+)
+
+live_published = Table(
+    "live_published",
+    metadata,
+    # a version of a round's results that someone could see: the frozen answers it was made of
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("round_id", Integer, ForeignKey("live_rounds.id"), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("respondents", Integer, nullable=False),
+    Column("answers", Text, nullable=False),  # JSON list of the frozen answer rows
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("round_id", "version", name="uq_live_published"),
+)

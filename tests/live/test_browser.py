@@ -19,7 +19,7 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
                                                      live_store, tmp_path) -> None:
     shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    made = ls.create_session(live_store, live_settings, title="Samling 2 <kull 5>",
+    made = ls.create_session(live_store, live_settings, expected=20, title="Samling 2 <kull 5>",
                              group_ids=["g1"], language="nb")
     rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(live_store, made.session_id)}
     key = {"X-Kit-Key": made.key}
@@ -80,10 +80,16 @@ def test_participant_submits_and_facilitator_sees_it(browser, server, live_setti
     page.fill("textarea", evil)
     page.click("section[data-exercise=purpose] button.primary")
     page.wait_for_selector("#status-line:has-text('Lagret')")
+    for text in ("Vi tjener innbyggerne", "Vi tar beslutninger sammen"):  # 3 wrote: shown
+        _, joined = server.call("POST", f"/kit/live/api/s/{made.code}/join", {})
+        server.call("POST", f"/kit/live/api/s/{made.code}/answer",
+                    {"token": joined["token"], "round": rounds["purpose"],
+                     "answers": {"statement": text}})
     rnd = repo.get_round(live_store, rounds["purpose"])
     repo.update_round(live_store, rounds["purpose"], config={**rnd["config"], "phase": "vote"})
     page.wait_for_selector("[data-statement]")
-    assert page.locator("[data-statement] .q").first.text_content() == evil
+    texts = page.locator("[data-statement] .q").all_text_contents()
+    assert evil in texts and len(texts) == 3
     assert page.locator("main img").count() == 0 and page.locator("main script").count() == 0
     page.click("[data-statement] .dots button >> nth=1")
     page.click("[data-statement] .dots button >> nth=1")
@@ -111,7 +117,8 @@ def test_cohort_agenda_and_stakeholder_pages(browser, server, live_settings, liv
                                             tmp_path) -> None:
     shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    made = ls.create_session(live_store, live_settings, title="Cohort", group_ids=["g1", "g2"],
+    made = ls.create_session(live_store, live_settings, expected=20,
+                             title="Cohort", group_ids=["g1", "g2"],
                              language="en")
     rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(live_store, made.session_id)}
     repo.update_round(live_store, rounds["stakeholder_map"], status="open",
@@ -148,4 +155,54 @@ def test_cohort_agenda_and_stakeholder_pages(browser, server, live_settings, liv
     assert got["entry"] == 45 and got["interest"] == 5
     assert answers.loc[answers["question"] == "wanted", "data"].iloc[0] == {
         "operations": 50.0, "strategy": 30.0, "development": 20.0}
+    assert errors == []
+
+
+def test_a_phone_beyond_the_expected_number_waits_and_hidden_items_stay_hidden(
+        browser, server, live_settings, live_store, tmp_path) -> None:
+    shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    made = ls.create_session(live_store, live_settings, expected=1, title="Samling 3",
+                             group_ids=["g1"], language="nb")
+    rid = repo.list_rounds(live_store, made.session_id)[0]["id"]
+    key = {"X-Kit-Key": made.key}
+    server.call("POST", f"/kit/live/api/console/{made.code}/round",
+                {"round": rid, "action": "open"}, headers=key)
+    first = browser.new_page(viewport={"width": 390, "height": 844})
+    first.set_default_timeout(45_000)
+    first.goto(f"{server.base}/kit/live/s/{made.code}")
+    first.wait_for_selector("[data-item=P01] button[data-value='4']")
+    second = browser.new_page(viewport={"width": 390, "height": 844})  # another phone (context)
+    second.set_default_timeout(45_000)
+    errors: list[str] = []
+    second.on("pageerror", lambda e: errors.append(str(e)))
+    second.goto(f"{server.base}/kit/live/s/{made.code}")
+    second.wait_for_selector("#waiting-admission")
+    assert "Vent til du blir sluppet inn" in second.locator("#waiting-admission").text_content()
+    assert second.locator("[data-item]").count() == 0  # nothing to answer while waiting
+    second.screenshot(path=str(shots / "participant_waiting.png"))
+    _, state = server.call("GET", f"/kit/live/api/console/{made.code}/state", headers=key)
+    assert state["admission"]["waiting"] == 1
+    server.call("POST", f"/kit/live/api/console/{made.code}/round", {"action": "admit"},
+                headers=key)
+    second.wait_for_selector("[data-item=P01] button[data-value='2']")  # let in: it can answer
+    second.click("[data-item=P01] button[data-value='2']")
+    second.wait_for_selector("[data-item=P01] button.chosen[data-value='2']")
+    first.click("[data-item=P01] button[data-value='4']")
+    first.click("[data-item=P03] button[data-value='1']")  # the only answer on P03
+    first.wait_for_selector("[data-item=P03] button.chosen[data-value='1']")
+    server.call("POST", f"/kit/live/api/console/{made.code}/round", {"action": "expected",
+                                                                     "expected": 3}, headers=key)
+    _, joined = server.call("POST", f"/kit/live/api/s/{made.code}/join", {})
+    assert joined["admitted"]
+    server.call("POST", f"/kit/live/api/s/{made.code}/answer",
+                {"token": joined["token"], "round": rid, "answers": {"P01": 5}})
+    server.call("POST", f"/kit/live/api/console/{made.code}/round",
+                {"round": rid, "action": "reveal"}, headers=key)
+    first.wait_for_selector("[data-results] .version")
+    results = first.locator("[data-results]")
+    assert "Svar fra 3 deltakere (versjon 1)" in results.text_content()
+    assert "Vises når minst 3 har svart på denne." in results.text_content()
+    assert results.locator(".bar").count() == 1  # P01 only; P03 shows no bar, no number
+    first.screenshot(path=str(shots / "participant_hidden_item.png"), full_page=True)
     assert errors == []

@@ -10,12 +10,14 @@ from kit.store.live import AnswerIn, LiveStateError
 def test_live_session_round_trip(any_store, live_settings) -> None:
     store = any_store
     store.save_group("g1", "Team One")
-    made = ls.create_session(store, live_settings, title="Both databases", group_ids=["g1"])
+    made = ls.create_session(store, live_settings, expected=20,
+                             title="Both databases", group_ids=["g1"])
     rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(store, made.session_id)}
     rid = rounds["pulse"]
     repo.update_round(store, rid, status="open", revealed=True)
     tokens = [f"token-{i:02d}-abcdefghijklmnop" for i in range(4)]
-    jobs = [lambda c, k, t=t: repo.join_in(c, k, made.code, t, "g1", "nb") for t in tokens]
+    jobs = [lambda c, k, t=t: repo.join_in(c, k, made.code, t, "g1", "nb", trusted=True).participant
+            for t in tokens]
     assert all(isinstance(x, int) for x in repo.run_batch(store, jobs))
     jobs = [lambda c, k, t=t, v=i: repo.answer_in(c, k, made.code, t, rid,
                                                    [AnswerIn("P01", float(v + 1))])

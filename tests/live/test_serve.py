@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.slow]
 
 def test_participant_side_through_kit_serve(served) -> None:
     kit_serve, live_settings, live_store = served
-    made = ls.create_session(live_store, live_settings, title="Via kit serve", group_ids=["g1"])
+    made = ls.create_session(live_store, live_settings, expected=20,
+                             title="Via kit serve", group_ids=["g1"])
     rid = repo.list_rounds(live_store, made.session_id)[0]["id"]
     status, data = kit_serve.call("POST", f"/kit/live/api/console/{made.code}/round",
                                   {"round": rid, "action": "open"},
@@ -40,7 +41,8 @@ def test_console_in_voila_updates_live(served, browser, tmp_path) -> None:
     kit_serve, live_settings, live_store = served
     shots = Path(os.environ.get("LIVE_SHOTS_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    made = ls.create_session(live_store, live_settings, title="Samling 2", group_ids=["g1"],
+    made = ls.create_session(live_store, live_settings, expected=20,
+                             title="Samling 2", group_ids=["g1"],
                              language="en")
     rid = repo.list_rounds(live_store, made.session_id)[0]["id"]
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -50,7 +52,7 @@ def test_console_in_voila_updates_live(served, browser, tmp_path) -> None:
     page.wait_for_selector("text=Enter the facilitator key")
     assert page.locator(f"text={made.code}").count() <= 1  # the code field, no console
     page.goto(made.console_url.replace(live_settings.base_url, kit_serve.base))
-    page.wait_for_selector(f"b:has-text('{made.code}')")
+    page.wait_for_selector(f"b:has-text('{ls.display_code(made.code)}')")
     page.click("button:has-text('Open round')")
     page.wait_for_function("document.body.innerText.includes('Answered: 0')")
     # a participant answers over HTTP; the console shows it without re-running a cell

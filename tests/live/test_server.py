@@ -17,7 +17,7 @@ KEY = "X-Kit-Key"
 @pytest.fixture
 def env(shared) -> tuple[Any, ls.CreatedSession, Any]:
     server, settings, store = shared
-    made = ls.create_session(store, settings, title="Gathering <2>", group_ids=["g1"],
+    made = ls.create_session(store, settings, expected=20, title="Gathering <2>", group_ids=["g1"],
                              language="en")
     return server, made, store
 
@@ -72,10 +72,16 @@ def test_pulse_answers_reach_the_facilitator(env) -> None:
                                headers={KEY: made.key})
     pulse = next(r for r in data["rounds"] if r["id"] == rid)
     assert pulse["respondents"] == 3 and data["participants"] == 3
+    assert pulse["results"] == {"shown": False}  # nothing but counts until revealed
+    act(server, made, "pulse", "reveal")
+    status, data = server.call("GET", f"/kit/live/api/console/{made.code}/state",
+                               headers={KEY: made.key})
+    pulse = next(r for r in data["rounds"] if r["id"] == rid)
     p01 = next(i for i in pulse["results"]["items"] if i["item"] == "P01")
     assert (p01["1"], p01["3"], p01["5"], p01["n"]) == (1, 1, 1, 3)
     p02 = next(i for i in pulse["results"]["items"] if i["item"] == "P02")
-    assert (p02["n"], p02["na"]) == (0, 3)
+    assert p02["hidden"] and (p02["n"], p02["na"], p02["1"]) == (None, None, None)
+    assert pulse["results"]["published"]["version"] == 1
     # the participant's state: the open round with its items and the participant's own answers
     path = f"/kit/live/api/s/{made.code}/state?lang=nb&mine=1&token={tokens[0]}"
     status, data = server.call("GET", path)
@@ -86,10 +92,12 @@ def test_pulse_answers_reach_the_facilitator(env) -> None:
 def test_pulse_is_hidden_from_the_facilitator_below_the_minimum(env) -> None:
     server, made, _ = env
     rid = act(server, made, "pulse")
+    act(server, made, "pulse", "reveal")
     answer(server, made.code, join(server, made.code), rid, {"P01": 2})
     _, data = server.call("GET", f"/kit/live/api/console/{made.code}/state?key={made.key}")
     res = next(r for r in data["rounds"] if r["id"] == rid)["results"]
-    assert res == {"respondents": 1, "hidden": True, "min_n": 3}
+    assert res == {"respondents": None, "hidden": True, "min_n": 3,
+                   "published": {"version": 0, "respondents": 0, "published_at": None}}
 
 
 def test_pages(env) -> None:
@@ -219,10 +227,11 @@ def test_participant_must_have_joined(env) -> None:
 def test_text_with_html_is_kept_as_text(env) -> None:
     server, made, store = env
     rid = act(server, made, "purpose")
-    tokens = [join(server, made.code) for _ in range(2)]
+    tokens = [join(server, made.code) for _ in range(3)]
     evil = '<img src=x onerror="alert(1)"><script>alert(2)</script> & we serve'
     assert answer(server, made.code, tokens[0], rid, {"statement": evil})[0] == 200
     assert answer(server, made.code, tokens[1], rid, {"statement": "We lead"})[0] == 200
+    assert answer(server, made.code, tokens[2], rid, {"statement": "We decide"})[0] == 200
     round_ = repo.get_round(store, rid)
     repo.update_round(store, rid, config={**round_["config"], "phase": "vote"})
     state = eventually(lambda: server.call(
@@ -236,9 +245,12 @@ def test_text_with_html_is_kept_as_text(env) -> None:
     assert status == 422 and data["message"] == "'votes': 4 is outside 0-3."
     status, data = answer(server, made.code, tokens[1], rid, {"votes": {"123456": 1}})
     assert status == 422
+    for token in (tokens[0], tokens[2]):
+        assert answer(server, made.code, token, rid, {"votes": {str(texts[evil]): 1}})[0] == 200
+    act(server, made, "purpose", "reveal")
     _, console = server.call("GET", f"/kit/live/api/console/{made.code}/state?key={made.key}")
     purpose = next(r for r in console["rounds"] if r["id"] == rid)["results"]
-    assert purpose["statements"][0] == {"id": texts[evil], "text": evil, "votes": 2, "voters": 1}
+    assert purpose["statements"][0] == {"id": texts[evil], "text": evil, "votes": 4, "voters": 3}
 
 
 def test_console_api_needs_the_key(env) -> None:
@@ -262,7 +274,7 @@ def test_console_api_needs_the_key(env) -> None:
 
 def test_cohort_session_groups(shared) -> None:
     server, settings, store = shared
-    made = ls.create_session(store, settings, title="Cohort", group_ids=["g1", "g2"])
+    made = ls.create_session(store, settings, expected=20, title="Cohort", group_ids=["g1", "g2"])
     token = join(server, made.code)
     _, state = server.call("GET", f"/kit/live/api/s/{made.code}/state")
     assert state["groups"] == ["g1", "g2"]
@@ -280,17 +292,23 @@ def test_agenda_and_stakeholder_rounds_over_http(env) -> None:
                       config={"actors": ["Ministry", "Users"], "axis": "interest"})
     rid_a = act(server, made, "agenda_audit")
     rid_s = act(server, made, "stakeholder_map")
-    token = join(server, made.code)
-    entry = {"id": "e1", "title": "Budget", "minutes": 45, "kind": "decision",
-             "focus": "operations"}
-    assert answer(server, made.code, token, rid_a, {"entry": entry})[0] == 200
-    wanted = {"operations": 40, "strategy": 40, "development": 20}
-    assert answer(server, made.code, token, rid_a, {"wanted": wanted})[0] == 200
-    ok = answer(server, made.code, token, rid_s, {"ratings": {"0": {"power": 5, "interest": 2}}})
-    assert ok[0] == 200
+    tokens = [join(server, made.code) for _ in range(3)]
+    for n, token in enumerate(tokens):
+        entry = {"id": f"e{n}", "title": "Budget", "minutes": 15, "kind": "decision",
+                 "focus": "operations"}
+        assert answer(server, made.code, token, rid_a, {"entry": entry})[0] == 200
+        wanted = {"operations": 40, "strategy": 40, "development": 20}
+        assert answer(server, made.code, token, rid_a, {"wanted": wanted})[0] == 200
+        ok = answer(server, made.code, token, rid_s,
+                    {"ratings": {"0": {"power": 5, "interest": 2}}})
+        assert ok[0] == 200
+    token = tokens[0]
+    act(server, made, "agenda_audit", "reveal")
+    act(server, made, "stakeholder_map", "reveal")
     _, console = server.call("GET", f"/kit/live/api/console/{made.code}/state?key={made.key}")
     res = {r["exercise"]: r["results"] for r in console["rounds"]}
-    assert res["agenda_audit"]["split"][0] == {"focus": "operations", "actual_minutes": 45.0,
-                                               "actual": 1.0, "wanted": 0.4, "wanted_n": 1}
+    assert res["agenda_audit"]["split"][0] == pytest.approx(
+        {"focus": "operations", "actual_minutes": 45.0, "actual": 1.0, "wanted": 0.4,
+         "wanted_n": 3})
     assert res["stakeholder_map"]["actors"][0]["quadrant"] == "keep_satisfied"
-    assert answer(server, made.code, token, rid_a, {"remove": "e1"})[1]["removed"] == 1
+    assert answer(server, made.code, token, rid_a, {"remove": "e0"})[1]["removed"] == 1

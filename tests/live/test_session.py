@@ -17,7 +17,7 @@ TOKEN = "t" * 20
 
 
 def test_create_session_plans_rounds_and_urls(created, live_store, live_settings) -> None:
-    assert len(created.code) == 6 and set(created.code) <= set(ls.CODE_ALPHABET)
+    assert len(created.code) == 8 and set(created.code) <= set(ls.CODE_ALPHABET)
     assert created.join_url == f"{live_settings.base_url}/kit/live/s/{created.code}"
     query = f"facilitator.ipynb?session={created.code}&key={created.key}"
     assert created.console_url.endswith(query)
@@ -35,14 +35,14 @@ def test_create_session_plans_rounds_and_urls(created, live_store, live_settings
 def test_create_session_collects_every_problem(live_store, live_settings) -> None:
     with pytest.raises(ParameterError, match="(?s)4 problems.*title.*groups.*nope.*is not an "
                        "exercise.*boundedness.*not a live exercise") as info:
-        ls.create_session(live_store, live_settings, title=" ", group_ids=[],
+        ls.create_session(live_store, live_settings, expected=20, title=" ", group_ids=[],
                           exercises=["nope", "boundedness", "pulse"])
     assert "Nothing was created" in str(info.value)
     assert repo.list_sessions(live_store).empty
     with pytest.raises(NotFoundError, match="Group\\(s\\) 'g9' do not exist"):
-        ls.create_session(live_store, live_settings, title="x", group_ids=["g1", "g9"])
+        ls.create_session(live_store, live_settings, expected=20, title="x", group_ids=["g1", "g9"])
     with pytest.raises(ParameterError, match="instrument.*not found"):
-        ls.create_session(live_store, live_settings, title="x", group_ids=["g1"],
+        ls.create_session(live_store, live_settings, expected=20, title="x", group_ids=["g1"],
                           instrument="nosuch")
 
 
@@ -119,7 +119,8 @@ def test_actions_for_the_group_report(created, live_store, live_settings) -> Non
     aid = repo.add_action(live_store, created.session_id, "g1", "Strategy slot monthly", "Kari",
                           "2027-01-31", "purpose")
     repo.update_action(live_store, aid, status="done")
-    later = ls.create_session(live_store, live_settings, title="Gathering 3", group_ids=["g1"])
+    later = ls.create_session(live_store, live_settings, expected=20,
+                              title="Gathering 3", group_ids=["g1"])
     repo.add_action(live_store, later.session_id, "g1", "Rotate chair", "Ola")
     frame = repo.list_actions(live_store, "g1")
     assert frame["action"].tolist() == ["Strategy slot monthly", "Rotate chair"]
@@ -138,13 +139,17 @@ def test_export_to_csv(created, live_store, live_settings, tmp_path) -> None:
     text = 'We "serve", <b>citizens</b>\nand each other'
     repo.save_answers(live_store, created.code, TOKEN, rid, [AnswerIn("statement", None, text)])
     repo.add_action(live_store, created.session_id, "g1", "Act", "Kari")
-    paths = export_session(live_store, live_settings, created.code, tmp_path / "out")
-    assert [p.name for p in paths] == ["session.csv", "rounds.csv", "answers.csv", "actions.csv",
-                                       "turns.csv"]
-    with open(tmp_path / "out" / "answers.csv", newline="", encoding="utf-8") as fh:
+    paths = export_session(live_store, live_settings, created.code, tmp_path / "out",
+                           raw=True).paths
+    assert [p.name for p in paths] == ["session.csv", "rounds.csv", "pulse.csv", "purpose.csv",
+                                       "agenda.csv", "stakeholders.csv", "airtime.csv",
+                                       "turns.csv", "actions.csv", "answers-raw.csv",
+                                       "README-RAW.txt"]
+    with open(tmp_path / "out" / "answers-raw.csv", newline="", encoding="utf-8") as fh:
+        assert fh.readline().startswith("# WARNING: answers-raw.csv holds RAW DATA")
         rows = list(csv.DictReader(fh))
     assert rows[0]["text"] == text and rows[0]["participant"] == "1"
-    assert TOKEN not in (tmp_path / "out" / "answers.csv").read_text()
+    assert TOKEN not in (tmp_path / "out" / "answers-raw.csv").read_text()
 
 
 def test_cli(live_store, live_settings, capsys) -> None:

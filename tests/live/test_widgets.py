@@ -42,19 +42,22 @@ def test_console_shows_code_qr_and_follows_answers(console, created, live_store)
                                                    AnswerIn("P02", 4.0)])
     assert console.poll_once()  # new answers: redrawn
     assert (console.participants, console.answered) == (4, 4)
+    assert console.widget.results == {"shown": False}  # counts only until revealed
+    assert "Admitted: 4 of 20 expected · 0 waiting" in console.admission.value
+    console.reveal.value = True
     items = {i["item"]: i for i in console.widget.results["items"]}
     assert (items["P01"]["1"], items["P01"]["5"], items["P01"]["n"]) == (1, 1, 4)
     assert items["P01"]["disagreement"] and not items["P02"]["disagreement"]
-    assert console.widget.view.layout.display == "none"  # hidden until revealed
-    console.reveal.value = True
     assert repo.get_round(live_store, rid)["revealed"] and console.widget.revealed
     assert "<svg" in console.widget.view.value and "Most disagreement" in console.widget.view.value
+    assert "Showing version 1" in console.widget.view.value
     console.close_btn.click()
     assert repo.get_round(live_store, rid)["status"] == "closed"
     console.export.click()
     assert "Saved as CSV in" in console.exported.value
-    answers = (console.settings.outputs_dir / "live" / created.code / "answers.csv").read_text()
-    assert answers.count("\n") == 1 + 8  # header and 4 participants x 2 items
+    out = console.settings.outputs_dir / "live" / created.code
+    assert (out / "pulse.csv").read_text().count("\n") == 1 + 8  # header and the 8 items
+    assert not (out / "answers-raw.csv").exists()  # no individual answers unless asked
 
 
 def test_pulse_items_change_only_before_opening(console, live_store) -> None:
@@ -71,7 +74,8 @@ def test_pulse_below_minimum_shows_only_the_count(console, created, live_store) 
     _answer(live_store, created.code, console.current, 1, [AnswerIn("P01", 2.0)])
     console.poll_once()
     assert console.widget.results["hidden"] and "items" not in console.widget.results
-    assert "Shown when at least 3 have answered (now 1)" in console.widget.view.value
+    assert console.widget.results["respondents"] is None  # not even how few
+    assert "Nothing shown yet: results appear when at least 3" in console.widget.view.value
 
 
 def test_console_resumes_at_the_saved_round(console, created, live_settings, live_store) -> None:
@@ -89,15 +93,23 @@ def test_purpose_statements_votes_and_agreed_text(console, created, live_store) 
     _answer(live_store, created.code, rid, 1, [AnswerIn("statement", None, "<b>We lead</b>")])
     _answer(live_store, created.code, rid, 2, [AnswerIn("statement", None, "We serve")])
     console.poll_once()
+    assert widget.results["hidden"] and "statements" not in widget.results  # 2 wrote
+    _answer(live_store, created.code, rid, 3, [AnswerIn("statement", None, "We decide")])
+    console.poll_once()
     assert "&lt;b&gt;We lead&lt;/b&gt;" in widget.view.value  # shown as text
     assert "<b>We lead</b>" not in widget.view.value
     widget.phase.value = "vote"
     assert repo.get_round(live_store, rid)["config"]["phase"] == "vote"
     ids = {s["text"]: s["id"] for s in widget.results["statements"]}
-    _answer(live_store, created.code, rid, 1, [AnswerIn(f"vote:{ids['We serve']}", 3.0)])
+    for n in (1, 2):
+        _answer(live_store, created.code, rid, n, [AnswerIn(f"vote:{ids['We serve']}", 3.0)])
+    console.poll_once()
+    assert widget.results["votes_hidden"]  # two voters: no tally
+    assert {s["votes"] for s in widget.results["statements"]} == {None}
+    _answer(live_store, created.code, rid, 3, [AnswerIn(f"vote:{ids['<b>We lead</b>']}", 1.0)])
     console.poll_once()
     assert widget.results["statements"][0]["text"] == "We serve"
-    assert widget.results["statements"][0]["votes"] == 3
+    assert widget.results["statements"][0]["votes"] == 6
     widget.agreed.value = ""
     widget.save.click()
     assert "cannot be empty" in widget.message.value
@@ -139,10 +151,12 @@ def test_stakeholder_actors(console, created, live_store) -> None:
     assert cfg == {"actors": ["Ministry", "Users"], "axis": "dependency"}
     console.open_btn.click()
     console.reveal.value = True
-    _answer(live_store, created.code, console.current, 1, [AnswerIn("power:0", 5.0),
-                                                           AnswerIn("interest:0", 4.0)])
+    for n in (1, 2, 3):
+        _answer(live_store, created.code, console.current, n, [AnswerIn("power:0", 5.0),
+                                                               AnswerIn("interest:0", 4.0)])
     console.poll_once()
     assert widget.results["actors"][0]["quadrant"] == "manage_closely"
+    assert widget.results["actors"][1]["power"] is None  # nobody placed the users
     assert "<svg" in widget.view.value
     widget.actors.value = "Users\nMinistry"  # reordering would change what answers mean
     widget.apply.click()
@@ -167,7 +181,8 @@ def test_action_plan(console, created, live_settings, live_store) -> None:
     status.value = "done"
     assert repo.list_actions(live_store, "g1")["status"].tolist() == ["done"]
     # reviewed at the next gathering
-    later = ls.create_session(live_store, live_settings, title="Next", group_ids=["g1"])
+    later = ls.create_session(live_store, live_settings, expected=20,
+                              title="Next", group_ids=["g1"])
     nxt = lw.FacilitatorConsole(live_settings, later.code, live_store)
     review = _go(nxt, "action_plan")
     assert review.results["actions"] == 1 and "↺" in review.review.children[0].children[1].value
@@ -216,10 +231,13 @@ def test_gate_creates_a_session_with_the_kit_key(live_settings, live_store, monk
     gate.console.stop()
 
 
-def test_cohort_session_filters_by_group(live_settings, live_store) -> None:
-    made = ls.create_session(live_store, live_settings, title="Cohort", group_ids=["g1", "g2"])
+def test_cohort_session_has_no_per_team_view(live_settings, live_store) -> None:
+    """A per-team filter beside the room's result gives the other team by subtraction (room of
+    5 minus team g1's 3 = g2's 2 answers): a cohort session shows the room's result only."""
+    made = ls.create_session(live_store, live_settings, expected=20, title="Cohort",
+                             group_ids=["g1", "g2"])
     console = lw.FacilitatorConsole(live_settings, made.code, live_store)
-    assert console.group_filter.layout.display is None  # shown for a cohort
+    assert not hasattr(console, "group_filter")
     console.open_btn.click()
     console.reveal.value = True
     for n, group in enumerate(["g1", "g1", "g1", "g2", "g2"]):
@@ -229,8 +247,28 @@ def test_cohort_session_filters_by_group(live_settings, live_store) -> None:
                           [AnswerIn("P01", 1.0 if group == "g1" else 5.0)])
     console.poll_once()
     assert console.widget.results["respondents"] == 5
-    console.group_filter.value = "g1"
     items = {i["item"]: i for i in console.widget.results["items"]}
-    assert items["P01"]["1"] == 3 and items["P01"]["5"] == 0
-    console.group_filter.value = "g2"  # two answers: below the threshold, only the count
-    assert console.widget.results == {"respondents": 2, "hidden": True, "min_n": 3}
+    assert (items["P01"]["1"], items["P01"]["5"]) == (3, 2)
+
+
+def test_console_admits_waiting_participants(live_settings, live_store) -> None:
+    made = ls.create_session(live_store, live_settings, expected=2, title="Room",
+                             group_ids=["g1"])
+    console = lw.FacilitatorConsole(live_settings, made.code, live_store)
+    assert console.expected.value == 2 and console.admit_all.disabled
+    for n in range(5):
+        repo.add_participant(live_store, made.code, f"room-member-{n:06d}-x", None, "en")
+    console.poll_once()
+    assert (console.participants, console.joined, console.waiting) == (2, 5, 3)
+    assert "Admitted: 2 of 2 expected · 3 waiting" in console.admission.value
+    assert "one phone can join several times" in console.admission.value
+    console.admit_one.click()
+    assert repo.admission(live_store, made.session_id)["admitted"] == 3
+    assert console.expected.value == 3  # admitting says there are more people
+    console.expected.value = 4
+    console.open_btn.click()  # opening a round with a new expected number admits up to it
+    counts = repo.admission(live_store, made.session_id)
+    assert (counts["expected"], counts["admitted"], counts["waiting"]) == (4, 4, 1)
+    console.admit_all.click()
+    assert repo.admission(live_store, made.session_id)["waiting"] == 0
+    assert console.admit_all.disabled

@@ -17,6 +17,7 @@
   var votes = {};            // round id -> statement id -> dots
   var pollTimer = null;
   var needMine = true;       // ask for the participant's own answers (first load, new rounds)
+  var admitted = true;       // false while the facilitator has not let this phone in
   var lastRev = "";
 
   function T(key, fields) {
@@ -97,10 +98,18 @@
 
   // -- joining and polling -------------------------------------------------------------------
   function join(group) {
-    var body = { token: getToken() };
+    var body = {};  // the server makes the token; a token it made before rejoins
+    if (getToken()) { body.token = getToken(); }
     if (group) { body.group = group; }
     return request("POST", "join", body).then(function (data) {
+      if (!data.ok && data.error === "error.token_unknown" && body.token) {
+        setToken(""); delete body.token;  // a token from an older database: join afresh
+        return request("POST", "join", body);
+      }
+      return data;
+    }).then(function (data) {
       if (!data.ok) { cfg.error = data.message; render(); throw new Error(data.message); }
+      admitted = data.admitted !== false;
       setToken(data.token);
       if (group) { try { localStorage.setItem(groupKey, group); } catch (e) { /* ignore */ } }
       return data.token;
@@ -110,7 +119,7 @@
   function poll() {
     clearTimeout(pollTimer);
     var url = "state?lang=" + lang + "&token=" + encodeURIComponent(getToken() || "") +
-      (needMine ? "&mine=1" : "");
+      (needMine ? "&mine=1" : "") + (admitted ? "" : "&admission=1");
     return request("GET", url).then(function (data) {
       if (!data.ok) {
         cfg.error = data.message; render(); return;
@@ -121,11 +130,12 @@
         mine[a.round_id][a.question] = a;
       });
       if (data.mine) { needMine = false; }
+      if (data.admitted === true && !admitted) { admitted = true; shownSignature = ""; }
       var rev = data.revision + "|" + JSON.stringify(data.rounds.map(function (r) { return r.id; }));
       if (state && rev !== lastRev) { needMine = true; }  // new rounds: fetch own answers next time
       lastRev = rev;
       state = data;
-      var sig = lang + "|" + rev;
+      var sig = lang + "|" + rev + "|" + admitted;
       if (sig !== shownSignature) { shownSignature = sig; render(); }
       drawResults(data.results || {});
       pollTimer = setTimeout(poll, 2000);
@@ -142,6 +152,7 @@
         if (data.ok) { setStatus(T("saved") + " ✓", "ok"); return data; }
         setStatus(data.message, "bad");
         if (data.error === "error.participant_unknown") { join(null); }
+        if (data.error === "error.not_admitted") { admitted = false; shownSignature = ""; poll(); }
         if (data.error === "error.round_closed" || data.error === "error.round_unknown") { shownSignature = ""; poll(); }
         throw new Error(data.message);
       }, function (err) { setStatus(T("offline"), "bad"); throw err; });
@@ -164,6 +175,12 @@
       return;
     }
     var rounds = (state && state.rounds) || [];
+    if (!admitted) {
+      nodes.push(el("p", { cls: "note", id: "waiting-admission", text: T("waiting_admission") }));
+      nodes.push(el("p", { cls: "note", text: T("anonymous") }));
+      app.replaceChildren.apply(app, nodes);
+      return;
+    }
     if (!rounds.length) {
       nodes.push(el("p", { cls: "note", id: "waiting", text: T("waiting") }));
       nodes.push(el("p", { cls: "note", text: T("anonymous") }));
@@ -383,11 +400,22 @@
       var nodes = [];
       if (res && r) {
         nodes.push(el("h2", { text: T("results") }));
-        if (r.exercise === "pulse") {
-          if (res.hidden) {
-            nodes.push(el("p", { cls: "note", text: T("results_hidden", { n: res.min_n }) }));
-          } else {
+        var pub = res.published || {};
+        if (res.hidden || !pub.version) {
+          nodes.push(el("p", { cls: "note", text: T("results_hidden", { n: res.min_n }) }));
+        } else {
+          nodes.push(el("p", { cls: "note version", text: T("version", { n: res.respondents, version: pub.version, min_n: res.min_n }) }));
+        }
+        if (res.hidden || !pub.version) {
+          /* nothing else: no number below the threshold */
+        } else if (r.exercise === "pulse") {
+          {
             (res.items || []).forEach(function (it) {
+              if (it.hidden) {
+                nodes.push(el("p", { cls: "q", text: it.text }));
+                nodes.push(el("p", { cls: "note item-hidden", text: T("item_hidden", { n: res.min_n }) }));
+                return;
+              }
               var parts = (res.scale || []).map(function (v, i) {
                 return { n: it[String(v)] || 0, colour: COLOURS[Math.round(i * 4 / Math.max(1, res.scale.length - 1))], label: (r.scale && r.scale.labels[i]) || String(v) };
               });
@@ -398,7 +426,8 @@
         } else if (r.exercise === "purpose") {
           if (res.agreed) { nodes.push(el("p", { cls: "agreed", text: res.agreed })); }
           (res.statements || []).forEach(function (st) {
-            nodes.push(el("p", { cls: "q", text: st.text + " · " + T("votes", { n: st.votes }) }));
+            var votesText = st.votes === null || st.votes === undefined ? "" : " · " + T("votes", { n: st.votes });
+            nodes.push(el("p", { cls: "q", text: st.text + votesText }));
           });
         } else if (r.exercise === "agenda_audit") {
           (res.split || []).forEach(function (row) {
