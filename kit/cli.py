@@ -563,7 +563,7 @@ def cmd_programme_load(args: argparse.Namespace, settings: Settings) -> int:
     from kit.store import open_store
     from kit.store.programme import load_programme
 
-    programme = load_programme(args.file)
+    programme = load_programme(args.file, lang=settings.language)
     fields = {
         "filename": args.file.name,
         "waves": len(programme.waves),
