@@ -276,7 +276,8 @@ def _problem(model: type[BaseModel], err: Any, doc: ConfigDoc, lang: str) -> Pro
         key = TYPE_KEYS.get(kind, "other")
         fields_ = {k: _ctx(v, lang) for k, v in ctx.items()}
         if kind == "literal_error":
-            fields_["expected"] = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected"))))
+            choices = re.findall(r"'([^']*)'", str(ctx.get("expected")))
+            fields_["expected"] = ", ".join(c or '""' for c in choices)
         try:
             reason = t(f"config.type.{key}", lang, **fields_)
         except (KeyError, IndexError):

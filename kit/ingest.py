@@ -599,33 +599,43 @@ def _check_answers(body: pd.DataFrame, items: list[str], source_of: dict[str, in
     n_rows = len(body)
     if not items:
         return {}, [], np.zeros(n_rows, dtype=int)
-    scale = instrument.scale
-    na_tokens = set(DEFAULT_NOT_APPLICABLE) | {_key(x) for x in mapping.not_applicable}
-    if scale.not_applicable:
-        na_tokens |= {_key(x) for x in scale.not_applicable.values()}
-    labels = {_key(lab): float(scale.min + k) for texts in scale.labels.values()
-              for k, lab in enumerate(texts)}
-    rng = f"{scale.min}-{scale.max}"
-    where = f"the scale {rng} of instrument {instrument.id!r}"
-    reasons = {
-        "number": (f"is not a number on {where}; give a whole number {rng}, leave it empty if "
-                   "not answered, or list the value under 'not_applicable' in the column mapping "
-                   "if it means 'don't know'"),
-        "whole": (f"is not a whole number; {where} takes whole numbers only (a decimal such as "
-                  "'3,5' suggests an average or a typing error), so correct the answer"),
-        "outside": f"is outside {where}; give a whole number {rng}, or leave it empty",
-    }
-    parsed: dict[str, tuple[float, bool, str | None]] = {}  # text -> (value, present, problem)
+    na_base = set(DEFAULT_NOT_APPLICABLE) | {_key(x) for x in mapping.not_applicable}
+    parsers: dict[tuple[int, int], Any] = {}  # one parser per scale (an item may have its own)
 
-    def parse(text: str) -> tuple[float, bool, str | None]:
-        if text not in parsed:
-            parsed[text] = _parse_answer(text, scale.min, scale.max, na_tokens, labels)
-        return parsed[text]
+    def parser_for(item: str) -> Any:
+        scale = instrument.item(item).scale or instrument.scale
+        if (scale.min, scale.max) in parsers:
+            return parsers[(scale.min, scale.max)]
+        na_tokens = set(na_base)
+        if scale.not_applicable:
+            na_tokens |= {_key(x) for x in scale.not_applicable.values()}
+        labels = {_key(lab): float(scale.min + k) for texts in scale.labels.values()
+                  for k, lab in enumerate(texts)}
+        rng = f"{scale.min}-{scale.max}"
+        where = f"the scale {rng} of instrument {instrument.id!r}"
+        reasons = {
+            "number": (f"is not a number on {where}; give a whole number {rng}, leave it empty "
+                       "if not answered, or list the value under 'not_applicable' in the column "
+                       "mapping if it means 'don't know'"),
+            "whole": (f"is not a whole number; {where} takes whole numbers only (a decimal such "
+                      "as '3,5' suggests an average or a typing error), so correct the answer"),
+            "outside": f"is outside {where}; give a whole number {rng}, or leave it empty",
+        }
+        parsed: dict[str, tuple[float, bool, str | None]] = {}  # text -> (value, present, kind)
+
+        def parse(text: str) -> tuple[float, bool, str | None]:
+            if text not in parsed:
+                parsed[text] = _parse_answer(text, scale.min, scale.max, na_tokens, labels)
+            return parsed[text]
+
+        parsers[(scale.min, scale.max)] = (parse, reasons)
+        return parsers[(scale.min, scale.max)]
 
     values = np.full((n_rows, len(items)), np.nan)
     present = np.zeros((n_rows, len(items)), dtype=bool)
     problems: list[Problem] = []
     for k, item in enumerate(items):
+        parse, reasons = parser_for(item)
         codes, uniques = pd.factorize(body.iloc[:, source_of[item]], use_na_sentinel=False)
         results = [parse(str(u)) for u in uniques]
         values[:, k] = np.array([r[0] for r in results], dtype=float)[codes]

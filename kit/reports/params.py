@@ -12,14 +12,17 @@ to make a programme report. :func:`load_run_file` reads and validates one into :
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
+from pydantic import Discriminator, Field, StrictBool, StrictInt, StringConstraints, Tag
 
-from kit.errors import ParameterError, Problem
+from kit import config
+from kit.errors import KitError, ParameterError, Problem, ProblemsError
+from kit.i18n import t
 from kit.settings import LANGUAGES, Settings
 
 NORM_BASES = ("norm", "all", "programme")
@@ -356,30 +359,60 @@ RUN_KEYS = {
 }
 
 
-def load_run_file(path: str | Path) -> RunSpec:
+Ids = Annotated[
+    Annotated[list[Annotated[str, StringConstraints(pattern=_ID.pattern)]], Tag("<list>")]
+    | Annotated[str, Tag("<text>")],
+    Discriminator(lambda v: "<list>" if isinstance(v, list) else "<text>"),
+]
+
+
+class RunFileModel(config.StrictModel):
+    """The keys of a run file (``RUN_KEYS`` says what each is for)."""
+
+    name: Annotated[str, StringConstraints(pattern=_ID.pattern)] | None = None
+    title: str | None = None
+    instrument: str | None = None
+    waves: Ids | None = None
+    report_waves: Ids | None = None
+    language: Literal["", "nb", "en"] | None = None
+    norm_base: Literal["norm", "all", "programme"] | None = None
+    database_url: str | None = None
+    min_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
+    min_comment_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
+    groups: Ids | None = None
+    cohorts: Ids | None = None
+    programme: StrictBool | None = None
+    seed: StrictInt | None = None
+
+
+def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
     """Read ``parameters/<round>.yaml`` and validate every report it describes."""
+    lang = config.language(lang)
     path = Path(path)
     source = path.name
     if not path.is_file():
         raise ParameterError(
             source,
-            [Problem(source, "does not exist", value=str(path))],
-            hint="Give the path to a run file such as parameters/demo_programme.yaml.",
+            [Problem(source, t("config.run.not_found", lang), value=str(path))],
+            hint=t("config.run.hint", lang),
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ParameterError(source, [Problem(source, f"is not valid YAML: {exc}")]) from None
-    problems: list[Problem] = []
-    if not isinstance(data, dict):
-        raise ParameterError(source, [Problem(source, "must be a mapping of settings")])
-    for key in data:
-        if key not in RUN_KEYS:
-            problems.append(
-                Problem(
-                    source, f"is not a run-file key (known: {', '.join(RUN_KEYS)})", column=str(key)
-                )
-            )
+    doc = config.read_config(path, error=ParameterError, lang=lang, hint_key="config.run.hint")
+    check = config.Checker(doc, lang)
+    if not isinstance(doc.data, dict):
+        check.add((), "config.run.not_mapping")
+        check.refuse_if_any(ParameterError, "config.run.hint")
+    _, schema_problems = config.check_model(RunFileModel, doc, lang)
+    check.extend(schema_problems)
+    problems: list[Problem] = check.problems
+    data = dict(doc.data)
+    for key in list(data):  # what the schema refused is reported once, not again below
+        if check.flagged((key,)):
+            data.pop(key)
+    instrument = data.get("instrument")
+    if isinstance(instrument, str) and Path(instrument).suffix:
+        beside = path.parent / instrument  # a relative instrument path is relative to the run file
+        if not Path(instrument).is_absolute() and beside.is_file():
+            data["instrument"] = str(beside.resolve())
     name = str(data.get("name") or path.stem)
     if not _ID.match(name):
         problems.append(
@@ -391,11 +424,9 @@ def load_run_file(path: str | Path) -> RunSpec:
     report_waves = _id_list(data.get("report_waves"), "report_waves", source, problems) or (
         waves[-1:] if waves else []
     )
-    for w in report_waves:
+    for i, w in enumerate(report_waves):
         if waves and w not in waves:
-            problems.append(
-                Problem(source, f"is not one of waves {waves}", column="report_waves", value=w)
-            )
+            check.add(("report_waves", i), "config.run.report_wave", w, waves=", ".join(waves))
     groups = _id_list(data.get("groups"), "groups", source, problems)
     cohorts = _id_list(data.get("cohorts"), "cohorts", source, problems)
     programme = data.get("programme", False)
@@ -403,14 +434,9 @@ def load_run_file(path: str | Path) -> RunSpec:
         problems.append(
             Problem(source, "must be true or false", column="programme", value=str(programme))
         )
-    if not groups and not cohorts and not programme:
-        problems.append(
-            Problem(
-                source,
-                "lists no groups, no cohorts and no programme report; nothing to make",
-                column="groups",
-            )
-        )
+    given = any(check.flagged((k,)) for k in ("groups", "cohorts", "programme"))
+    if not groups and not cohorts and not programme and not given:
+        check.add(("groups",), "config.run.nothing")
     shared = {
         k: data[k]
         for k in (
@@ -447,7 +473,7 @@ def load_run_file(path: str | Path) -> RunSpec:
         raise ParameterError(
             source,
             problems,
-            hint=("Fix the run file; see parameters/demo_programme.yaml for an example."),
+            hint=t("config.run.hint", lang),
         )
     settings = {k: shared[k] for k in ("database_url",) if k in shared}
     return RunSpec(
@@ -457,6 +483,73 @@ def load_run_file(path: str | Path) -> RunSpec:
         jobs=tuple(j for j in jobs if j is not None),
         settings=settings,
     )
+
+
+def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> None:
+    """Refuse a run whose groups, waves, cohorts or instrument do not exist, before any kernel.
+
+    Every report of ``spec`` is checked against the database the run reads (its
+    ``database_url`` or the settings'); all problems are listed in one ``ParameterError``.
+    """
+    from kit.instrument import load_instrument
+    from kit.store import open_store
+
+    lang = config.language(lang or settings.language)
+    source = spec.source_path.name
+    settings = settings.replace(**spec.settings) if spec.settings else settings
+    store = open_store(settings)
+    groups = store.list_groups()
+    known_groups = set(groups["id"]) if len(groups) else set()
+    known_cohorts = set(groups["cohort_id"].dropna()) if len(groups) else set()
+    waves = store.list_waves()
+    known_waves = set(waves["id"]) if len(waves) else set()
+    problems: list[Problem] = []
+
+    def refuse(key: str, column: str, value: str, known: set[str]) -> None:
+        close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
+        suggestion = t("config.did_you_mean", lang, name=close[0]) if close else ""
+        shown = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+        problem = Problem(
+            source,
+            t(key, lang, suggestion=suggestion, known=shown or "-"),
+            column=column,
+            value=value,
+        )
+        if problem not in problems:
+            problems.append(problem)
+
+    instruments: set[str] = set()
+    for job in spec.jobs:
+        p = job.params
+        instruments.add(p.instrument)
+        for gid in [getattr(p, "group_id", "")]:
+            if gid and gid not in known_groups:
+                refuse("config.run.unknown_group", "groups", gid, known_groups)
+        for cid in [getattr(p, "cohort_id", "")] if p.kind == "cohort" else []:
+            if cid and cid not in known_cohorts:
+                refuse("config.run.unknown_cohort", "cohorts", cid, known_cohorts)
+        for cid in getattr(p, "cohort_list", []):
+            if cid not in known_cohorts:
+                refuse("config.run.unknown_cohort", "cohorts", cid, known_cohorts)
+        for w in p.wave_list:
+            if w not in known_waves:
+                refuse("config.run.unknown_wave", "waves", w, known_waves)
+    for name in sorted(instruments):
+        try:
+            inst = load_instrument(name, lang=lang)
+        except ProblemsError as exc:
+            problems.extend(exc.problems)
+            continue
+        except KitError as exc:
+            problems.append(Problem(source, exc.user_message, column="instrument", value=name))
+            continue
+        if not inst.has_one_scale:
+            problems.append(
+                Problem(source, t("config.run.several_scales", lang), column="instrument",
+                        value=name)
+            )
+    if problems:
+        raise ParameterError(source, problems, hint=t("config.run.hint_store", lang))
 
 
 def _job(

@@ -343,7 +343,10 @@ def run_reports(
     """
     from kit.reports.index import write_index
 
+    from kit.reports.params import check_run
+
     start = time.perf_counter()
+    check_run(spec, settings)  # unknown groups, waves, cohorts: refused before any kernel
     settings = settings.replace(**spec.settings) if spec.settings else settings
     output_dir = spec.output_dir(settings)
     output_dir.mkdir(parents=True, exist_ok=True)
