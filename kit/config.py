@@ -100,7 +100,7 @@ def read_config(
     lang: str | None = None,
     hint_key: str = "config.hint.fix",
 ) -> ConfigDoc:
-    """Read a YAML configuration file strictly; raise ``error`` (a ``ProblemsError``) if unusable."""
+    """Read a YAML configuration file strictly; raise ``error`` (a ``ProblemsError``) if not."""
     lang = language(lang)
     path = Path(path)
     source = path.name
@@ -341,7 +341,7 @@ def _show(value: Any) -> str | None:
 
 
 def unknown_key_text(key: str, known: Iterable[str], lang: str) -> str:
-    """"is not a known key; did you mean X? The keys here are: ..." in ``lang``."""
+    """ "is not a known key; did you mean X? The keys here are: ..." in ``lang``."""
     known = sorted(known)
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     suggestion = t("config.did_you_mean", lang, name=close[0]) if close else ""
@@ -441,8 +441,11 @@ class Checker:
         """Whether the schema already reported ``path`` or a path around or inside it."""
         where = format_path(path)
         return any(
-            p == where or where.startswith(p + ".") or where.startswith(p + "[")
-            or p.startswith(where + ".") or p.startswith(where + "[")
+            p == where
+            or where.startswith(p + ".")
+            or where.startswith(p + "[")
+            or p.startswith(where + ".")
+            or p.startswith(where + "[")
             for p in self._paths
         )
 
@@ -460,9 +463,7 @@ class Checker:
 
     def refuse_if_any(self, error: type[ProblemsError], hint_key: str = "config.hint.fix") -> None:
         if self.problems:
-            problems = sorted(
-                self.problems, key=lambda p: (p.row is None, p.row or 0)
-            )
+            problems = sorted(self.problems, key=lambda p: (p.row is None, p.row or 0))
             raise error(self.doc.source, problems, hint=t(hint_key, self.lang))
 
 

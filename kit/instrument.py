@@ -194,7 +194,13 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 def _form(value: Any) -> str:
-    return "<mapping>" if isinstance(value, dict) else "<list>" if isinstance(value, list) else "<text>"
+    return (
+        "<mapping>"
+        if isinstance(value, dict)
+        else "<list>"
+        if isinstance(value, list)
+        else "<text>"
+    )
 
 
 TextIn = Annotated[
@@ -287,9 +293,14 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
         for lg in languages:
             got = (m.labels or {}).get(lg)
             if got is None or len(got) != m.max - m.min + 1:
-                check.add((*path, "labels", lg) if m.labels else (*path, "labels"),
-                          "config.instrument.scale_labels", lang_=lg, n=m.max - m.min + 1,
-                          lo=m.min, hi=m.max)
+                check.add(
+                    (*path, "labels", lg) if m.labels else (*path, "labels"),
+                    "config.instrument.scale_labels",
+                    lang_=lg,
+                    n=m.max - m.min + 1,
+                    lo=m.min,
+                    hi=m.max,
+                )
             else:
                 labels[lg] = tuple(str(x) for x in got)
         na = None
@@ -306,8 +317,12 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
         if isinstance(entry, ScaleModel):
             return scale(entry, path)
         if entry not in named:
-            check.add(path, "config.instrument.unknown_scale", entry,
-                      names=", ".join(sorted(named)) or "-")
+            check.add(
+                path,
+                "config.instrument.unknown_scale",
+                entry,
+                names=", ".join(sorted(named)) or "-",
+            )
             return fallback
         return named[entry]
 
@@ -315,8 +330,10 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
         Category(c.id, texts(c.name, ("categories", i, "name")))
         for i, c in enumerate(model.categories or [])
     ]
-    check.unique([(("categories", i, "id"), c.id) for i, c in enumerate(categories)],
-                 "config.instrument.duplicate_id")
+    check.unique(
+        [(("categories", i, "id"), c.id) for i, c in enumerate(categories)],
+        "config.instrument.duplicate_id",
+    )
     cat_ids = {c.id for c in categories}
     known_exercises = _exercise_ids()
     dim_scales: dict[str, Scale | None] = {}
@@ -326,31 +343,56 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
     for i, it in enumerate(model.items):
         sc = resolve(it.scale, ("items", i, "scale"), dim_scales.get(it.dimension, default))
         if it.dimension not in dim_scales:
-            check.add(("items", i, "dimension"), "config.instrument.unknown_dimension",
-                      it.dimension, known=", ".join(dim_scales))
-        items.append(Item(it.id, it.dimension, texts(it.text, ("items", i, "text")), it.reverse,
-                          sc or default or Scale(1, 2, {})))
-    check.unique([(("items", i, "id"), it.id) for i, it in enumerate(items)],
-                 "config.instrument.duplicate_id")
+            check.add(
+                ("items", i, "dimension"),
+                "config.instrument.unknown_dimension",
+                it.dimension,
+                known=", ".join(dim_scales),
+            )
+        items.append(
+            Item(
+                it.id,
+                it.dimension,
+                texts(it.text, ("items", i, "text")),
+                it.reverse,
+                sc or default or Scale(1, 2, {}),
+            )
+        )
+    check.unique(
+        [(("items", i, "id"), it.id) for i, it in enumerate(items)],
+        "config.instrument.duplicate_id",
+    )
 
     dimensions = []
     for i, d in enumerate(model.dimensions):
         where = ("dimensions", i)
         if cat_ids and (d.category or "") not in cat_ids:
-            check.add((*where, "category"), "config.instrument.unknown_category", d.category,
-                      known=", ".join(sorted(cat_ids)))
+            check.add(
+                (*where, "category"),
+                "config.instrument.unknown_category",
+                d.category,
+                known=", ".join(sorted(cat_ids)),
+            )
         exercises = [d.exercises] if isinstance(d.exercises, str) else list(d.exercises or [])
         unknown = [e for e in exercises if known_exercises and e not in known_exercises]
         if unknown:
-            check.add((*where, "exercises"), "config.instrument.unknown_exercises",
-                      ", ".join(unknown), known=", ".join(sorted(known_exercises)))
+            check.add(
+                (*where, "exercises"),
+                "config.instrument.unknown_exercises",
+                ", ".join(unknown),
+                known=", ".join(sorted(known_exercises)),
+            )
         members = [it for it in items if it.dimension == d.id]
         if not members:
             check.add((*where, "id"), "config.instrument.no_items", d.id)
         ranges = sorted({(it.scale.min, it.scale.max) for it in members})
         if len(ranges) > 1:
-            check.add((*where, "id"), "config.instrument.mixed_scales", d.id,
-                      scales=", ".join(f"{lo}-{hi}" for lo, hi in ranges))
+            check.add(
+                (*where, "id"),
+                "config.instrument.mixed_scales",
+                d.id,
+                scales=", ".join(f"{lo}-{hi}" for lo, hi in ranges),
+            )
         dimensions.append(
             Dimension(
                 id=d.id,
@@ -363,15 +405,19 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
                 scale=members[0].scale if members else default,
             )
         )
-    check.unique([(("dimensions", i, "id"), d.id) for i, d in enumerate(dimensions)],
-                 "config.instrument.duplicate_id")
+    check.unique(
+        [(("dimensions", i, "id"), d.id) for i, d in enumerate(dimensions)],
+        "config.instrument.duplicate_id",
+    )
 
     questions = [
         OpenQuestion(q.id, texts(q.text, ("open_questions", i, "text")))
         for i, q in enumerate(model.open_questions or [])
     ]
-    check.unique([(("open_questions", i, "id"), q.id) for i, q in enumerate(questions)],
-                 "config.instrument.duplicate_id")
+    check.unique(
+        [(("open_questions", i, "id"), q.id) for i, q in enumerate(questions)],
+        "config.instrument.duplicate_id",
+    )
     item_ids = {it.id for it in items}
     for i, q in enumerate(questions):
         if q.id in item_ids:

@@ -545,8 +545,9 @@ def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> Non
             continue
         if not inst.has_one_scale:
             problems.append(
-                Problem(source, t("config.run.several_scales", lang), column="instrument",
-                        value=name)
+                Problem(
+                    source, t("config.run.several_scales", lang), column="instrument", value=name
+                )
             )
     if problems:
         raise ParameterError(source, problems, hint=t("config.run.hint_store", lang))

@@ -342,7 +342,6 @@ def run_reports(
     ``workers`` defaults to ``settings.workers`` (bounded by the number of cores and reports).
     """
     from kit.reports.index import write_index
-
     from kit.reports.params import check_run
 
     start = time.perf_counter()

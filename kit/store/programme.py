@@ -121,7 +121,13 @@ Invited = Annotated[int, Strict(), Field(ge=1, le=500)]
 
 
 def _form(value: Any) -> str:
-    return "<mapping>" if isinstance(value, dict) else "<list>" if isinstance(value, list) else "<text>"
+    return (
+        "<mapping>"
+        if isinstance(value, dict)
+        else "<list>"
+        if isinstance(value, list)
+        else "<text>"
+    )
 
 
 class WaveModel(config.StrictModel):
@@ -134,8 +140,7 @@ WaveEntry = Annotated[
     Discriminator(_form),
 ]
 InvitedEntry = Annotated[
-    Annotated[dict[str, Invited | None], Tag("<mapping>")]
-    | Annotated[list[WaveId], Tag("<list>")],
+    Annotated[dict[str, Invited | None], Tag("<mapping>")] | Annotated[list[WaveId], Tag("<list>")],
     Discriminator(_form),
 ]
 
@@ -184,7 +189,9 @@ def _build(doc: config.ConfigDoc, lang: str) -> Programme:
         ordinal = w.get("ordinal", i + 1) if isinstance(w, dict) else i + 1
         if ordinal is None:
             ordinal = i + 1
-        ordinals.append(((("waves", i, "ordinal") if isinstance(w, dict) else ("waves", i)), ordinal))
+        ordinals.append(
+            ((("waves", i, "ordinal") if isinstance(w, dict) else ("waves", i)), ordinal)
+        )
     check.unique(wave_ids, "config.programme.duplicate_wave")
     check.unique(ordinals, "config.programme.duplicate_ordinal")
     known_waves = {str(w) for _, w in wave_ids if w is not None}
@@ -196,8 +203,12 @@ def _build(doc: config.ConfigDoc, lang: str) -> Programme:
         cohort_ids.append((("cohorts", ci, "id"), get(c, "id")))
         start, end = _date(get(c, "start_date")), _date(get(c, "end_date"))
         if start and end and end < start:
-            check.add(("cohorts", ci, "end_date"), "config.programme.end_before_start",
-                      end.isoformat(), start=start.isoformat())
+            check.add(
+                ("cohorts", ci, "end_date"),
+                "config.programme.end_before_start",
+                end.isoformat(),
+                start=start.isoformat(),
+            )
         for gi, g in config.raw_items(get(c, "groups")):
             raw_groups.append((("cohorts", ci, "groups", gi), g))
     for gi, g in config.raw_items(get(data, "norm_base")):
@@ -208,14 +219,19 @@ def _build(doc: config.ConfigDoc, lang: str) -> Programme:
         names = list(invited) if isinstance(invited, dict | list) else []
         for wid in names:
             if str(wid) not in known_waves:
-                path = (*where, "invited", wid) if isinstance(invited, dict) else (*where, "invited")
-                check.add(path, "config.programme.unknown_wave", wid,
-                          waves=", ".join(sorted(known_waves)))
+                path = (
+                    (*where, "invited", wid) if isinstance(invited, dict) else (*where, "invited")
+                )
+                check.add(
+                    path, "config.programme.unknown_wave", wid, waves=", ".join(sorted(known_waves))
+                )
         dates = get(g, "survey_dates")
         if isinstance(dates, dict):
             for wid in dates:
                 if str(wid) not in {str(n) for n in names}:
-                    check.add((*where, "survey_dates", wid), "config.programme.date_not_invited", wid)
+                    check.add(
+                        (*where, "survey_dates", wid), "config.programme.date_not_invited", wid
+                    )
     check.unique(cohort_ids, "config.programme.duplicate_cohort")
     check.unique(group_ids, "config.programme.duplicate_group")
     if not get(data, "cohorts") and not get(data, "norm_base"):

@@ -29,10 +29,19 @@ def _minimal() -> dict:
         "name": {"nb": "Mini", "en": "Mini"},
         "scale": {"min": 1, "max": 5, "labels": {"nb": list("abcde"), "en": list("abcde")}},
         "categories": [{"id": "climate", "name": {"nb": "Klima", "en": "Climate"}}],
-        "dimensions": [{"id": "safety", "category": "climate", "recommendation": 4,
-                        "exercises": ["pulse"], "name": {"nb": "Trygghet", "en": "Safety"}}],
-        "items": [{"id": f"Q{i}", "dimension": "safety", "text": {"nb": f"nb {i}", "en": f"en {i}"}}
-                  for i in (1, 2, 3)],
+        "dimensions": [
+            {
+                "id": "safety",
+                "category": "climate",
+                "recommendation": 4,
+                "exercises": ["pulse"],
+                "name": {"nb": "Trygghet", "en": "Safety"},
+            }
+        ],
+        "items": [
+            {"id": f"Q{i}", "dimension": "safety", "text": {"nb": f"nb {i}", "en": f"en {i}"}}
+            for i in (1, 2, 3)
+        ],
         "open_questions": [{"id": "O1", "text": {"nb": "Hva?", "en": "What?"}}],
     }
 
@@ -146,17 +155,24 @@ def test_every_problem_is_reported_at_once():
         (lambda d: d["scale"]["labels"].update(en=["a"]), r"the scale needs 5 labels in en"),
         (lambda d: d.update(dimensions=[]), r"dimensions +must list at least 1"),
         (lambda d: d.update(items=[]), r"items +must list at least 1"),
-        (lambda d: d["dimensions"][0].update(recommendation=9), r"recommendation +9 +must be at most 6"),
+        (
+            lambda d: d["dimensions"][0].update(recommendation=9),
+            r"recommendation +9 +must be at most 6",
+        ),
         (lambda d: d["dimensions"][0].update(category="mood"), r"mood +is not a category"),
-        (lambda d: d["open_questions"].append({"id": "Q1", "text": {"nb": "x", "en": "y"}}),
-         r"used by both an item and an open question"),
+        (
+            lambda d: d["open_questions"].append({"id": "Q1", "text": {"nb": "x", "en": "y"}}),
+            r"used by both an item and an open question",
+        ),
         (lambda d: d.update(categories="climate"), r"categories +climate +must be a list"),
         (lambda d: d["items"][0].update(reverse="yes"), r"reverse +yes +must be true or false"),
         (lambda d: d.update(languages=["nb", "de"]), r"languages\[1\] +de +must be one of nb, en"),
         (lambda d: d.pop("version"), r"version +is missing"),
         (lambda d: d["items"][0].pop("dimension"), r"items\[0\]\.dimension +is missing"),
-        (lambda d: d["items"][0].update(reversed=True),
-         r"items\[0\]\.reversed +is not a known key \(did you mean reverse\?\)"),
+        (
+            lambda d: d["items"][0].update(reversed=True),
+            r"items\[0\]\.reversed +is not a known key \(did you mean reverse\?\)",
+        ),
         (lambda d: d["items"][0].update(scale="often"), r"often +is not a scale in scales"),
     ],
 )
@@ -173,7 +189,9 @@ def test_invalid_yaml_names_the_line(tmp_path):
     pattern = r"(?s)broken.yaml.*is not valid YAML \(line 3, column 3\).*expected the node"
     with pytest.raises(InstrumentError, match=pattern):
         load_instrument(path, lang="en")
-    with pytest.raises(InstrumentError, match=r"er ikke gyldig YAML \(linje 3, kolonne 3\)") as info:
+    with pytest.raises(
+        InstrumentError, match=r"er ikke gyldig YAML \(linje 3, kolonne 3\)"
+    ) as info:
         load_instrument(path, lang="nb")
     assert "expected" not in str(info.value)  # PyYAML's English stays out of a bokmål message
 
