@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from kit.errors import Problem, ProblemsError
 from kit.i18n import t
@@ -383,6 +383,60 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+def partial_model(model: type[BaseModel], data: Any) -> types.SimpleNamespace:
+    """What of ``data`` is valid, field by field: a list's invalid elements become None.
+
+    Lets a loader check cross-references among the valid parts of a file whose schema check
+    failed, so one pass lists every problem. Invalid or missing fields are None.
+    """
+    data = data if isinstance(data, dict) else {}
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        raw = data.get(info.alias or name, None)
+        annotation = info.annotation
+        element = _list_element(annotation)
+        if element is not None and isinstance(raw, list):
+            adapter = _adapter(element)
+            out[name] = [_valid(adapter, x) for x in raw]
+            continue
+        out[name] = _valid(_adapter(annotation), raw) if raw is not None else info.default
+    return types.SimpleNamespace(**out)
+
+
+def _list_element(annotation: Any) -> Any:
+    for _ in range(5):
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return None
+            annotation = args[0]
+        elif origin is list:
+            return typing.get_args(annotation)[0]
+        else:
+            return None
+    return None
+
+
+def _adapter(annotation: Any) -> TypeAdapter:
+    key = repr(annotation)
+    if key not in _ADAPTERS:
+        _ADAPTERS[key] = TypeAdapter(annotation)
+    return _ADAPTERS[key]
+
+
+_ADAPTERS: dict[str, TypeAdapter] = {}
+
+
+def _valid(adapter: TypeAdapter, value: Any) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return None
+
+
 # -- helpers for loaders -------------------------------------------------------------------------
 def format_path(path: Iterable[str | int]) -> str:
     """``('cohorts', 0, 'start_dato')`` -> ``cohorts[0].start_dato``."""
@@ -418,7 +472,12 @@ class Checker:
         self.extend(doc.problems)
 
     def add(self, path: Path_, key: str, value: Any = None, **fields: Any) -> None:
-        """One problem at ``path``; the text is ``t(key, lang, **fields)``."""
+        """One problem at ``path``; the text is ``t(key, lang, **fields)``.
+
+        Skipped where the schema already reported the path (or one around or inside it).
+        """
+        if self.flagged(path):
+            return
         where = format_path(path)
         problem = Problem(
             self.doc.source,

@@ -278,14 +278,15 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
         check.refuse_if_any(InstrumentError, HINT)
     model, problems = config.check_model(InstrumentModel, doc, lang)
     check.extend(problems)
-    if model is None:  # cross-references need the structure; report what the schema found
-        _cross_check_raw(doc.data, check)
-        check.refuse_if_any(InstrumentError, HINT)
-    assert model is not None
+    _cross_check_raw(doc.data, check)
+    if model is None:  # check the cross-references among the valid parts too: one pass
+        model = config.partial_model(InstrumentModel, doc.data)  # type: ignore[assignment]
     languages = _languages(model.languages)
     texts = _Texts(check, languages)
 
-    def scale(m: ScaleModel, path: tuple) -> Scale | None:
+    def scale(m: ScaleModel | None, path: tuple) -> Scale | None:
+        if m is None:
+            return None
         if m.max - m.min < 1 or m.max - m.min > 10:
             check.add(path, "config.instrument.scale_range", lo=m.min, hi=m.max)
             return None
@@ -329,18 +330,19 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
     categories = [
         Category(c.id, texts(c.name, ("categories", i, "name")))
         for i, c in enumerate(model.categories or [])
+        if c is not None
     ]
-    check.unique(
-        [(("categories", i, "id"), c.id) for i, c in enumerate(categories)],
-        "config.instrument.duplicate_id",
-    )
     cat_ids = {c.id for c in categories}
     known_exercises = _exercise_ids()
     dim_scales: dict[str, Scale | None] = {}
-    for i, d in enumerate(model.dimensions):
+    for i, d in enumerate(model.dimensions or []):
+        if d is None:
+            continue
         dim_scales.setdefault(d.id, resolve(d.scale, ("dimensions", i, "scale"), default))
     items = []
-    for i, it in enumerate(model.items):
+    for i, it in enumerate(model.items or []):
+        if it is None:
+            continue
         sc = resolve(it.scale, ("items", i, "scale"), dim_scales.get(it.dimension, default))
         if it.dimension not in dim_scales:
             check.add(
@@ -358,13 +360,11 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
                 sc or default or Scale(1, 2, {}),
             )
         )
-    check.unique(
-        [(("items", i, "id"), it.id) for i, it in enumerate(items)],
-        "config.instrument.duplicate_id",
-    )
 
     dimensions = []
-    for i, d in enumerate(model.dimensions):
+    for i, d in enumerate(model.dimensions or []):
+        if d is None:
+            continue
         where = ("dimensions", i)
         if cat_ids and (d.category or "") not in cat_ids:
             check.add(
@@ -405,30 +405,23 @@ def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrumen
                 scale=members[0].scale if members else default,
             )
         )
-    check.unique(
-        [(("dimensions", i, "id"), d.id) for i, d in enumerate(dimensions)],
-        "config.instrument.duplicate_id",
-    )
 
-    questions = [
-        OpenQuestion(q.id, texts(q.text, ("open_questions", i, "text")))
-        for i, q in enumerate(model.open_questions or [])
-    ]
-    check.unique(
-        [(("open_questions", i, "id"), q.id) for i, q in enumerate(questions)],
-        "config.instrument.duplicate_id",
-    )
+    questions = []
     item_ids = {it.id for it in items}
-    for i, q in enumerate(questions):
+    for i, q in enumerate(model.open_questions or []):
+        if q is None:
+            continue
+        questions.append(OpenQuestion(q.id, texts(q.text, ("open_questions", i, "text"))))
         if q.id in item_ids:
             check.add(("open_questions", i, "id"), "config.instrument.item_and_question", q.id)
 
+    name = texts(model.name, ("name",))
     check.refuse_if_any(InstrumentError, HINT)
     return Instrument(
         id=model.id,
         version=model.version,
         languages=languages,
-        name=texts(model.name, ("name",)),
+        name=name,
         scale=default,  # type: ignore[arg-type]
         categories=tuple(categories),
         dimensions=tuple(dimensions),
