@@ -336,6 +336,7 @@ class RunSpec:
     source_path: Path
     jobs: tuple[ReportJob, ...]
     settings: dict[str, Any]
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, id) -> line in file
 
     def output_dir(self, settings: Settings) -> Path:
         return settings.outputs_dir / self.name
@@ -482,7 +483,21 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
         source_path=path.resolve(),
         jobs=tuple(j for j in jobs if j is not None),
         settings=settings,
+        lines=_id_lines(doc),
     )
+
+
+def _id_lines(doc: config.ConfigDoc) -> dict[tuple[str, str], int]:
+    """(key, id) -> its line, for the ids a run file lists (so later checks can name the line)."""
+    out: dict[tuple[str, str], int] = {}
+    for key in ("groups", "cohorts", "waves", "report_waves", "instrument"):
+        value = doc.data.get(key)
+        values = value if isinstance(value, list) else [value] if value is not None else []
+        for i, v in enumerate(values):
+            line = doc.line((key, i) if isinstance(value, list) else (key,))
+            if line is not None:
+                out.setdefault((key, str(v)), line)
+    return out
 
 
 def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> None:
@@ -512,6 +527,7 @@ def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> Non
         problem = Problem(
             source,
             t(key, lang, suggestion=suggestion, known=shown or "-"),
+            row=spec.lines.get((column, value)),
             column=column,
             value=value,
         )
