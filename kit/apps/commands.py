@@ -172,8 +172,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.replace(
         **{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     )
-    if args.instrument:
-        settings = settings.replace(instrument=_served_instrument(args.instrument, settings))
+    # --instrument, or KIT_INSTRUMENT: checked before anything starts
+    instrument = _served_instrument(args.instrument or settings.instrument, settings)
+    settings = settings.replace(instrument=instrument)
     options = ServeOptions(
         dashboard_pool=max(args.pool, 0),
         survey_pool=max(args.survey_pool, 0),

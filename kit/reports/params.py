@@ -108,22 +108,24 @@ class ReportParams:
             changes["min_comment_respondents"] = self.min_comment_respondents
         return settings.replace(**changes) if changes else settings
 
-    def _check(self, problems: list[Problem], source: str) -> None:
+    def _check(self, problems: list[Problem], source: str, lang: str = "en") -> None:
         """Value checks shared by every report; subclasses extend."""
         for w in self.wave_list:
             if not _ID.match(w):
                 problems.append(
-                    Problem(
-                        source, "is not a wave id (letters, digits, _ . -)", column="waves", value=w
-                    )
+                    Problem(source, t("config.params.wave_id", lang), column="waves", value=w)
                 )
         if len(set(self.wave_list)) != len(self.wave_list):
-            problems.append(Problem(source, "lists a wave twice", column="waves", value=self.waves))
+            problems.append(
+                Problem(
+                    source, t("config.params.wave_twice", lang), column="waves", value=self.waves
+                )
+            )
         if self.language and self.language not in LANGUAGES:
             problems.append(
                 Problem(
                     source,
-                    f"must be one of {', '.join(LANGUAGES)} or empty",
+                    t("config.params.language", lang, languages=", ".join(LANGUAGES)),
                     column="language",
                     value=self.language,
                 )
@@ -132,7 +134,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    f"must be one of {', '.join(NORM_BASES)}",
+                    t("config.params.norm_base", lang, choices=", ".join(NORM_BASES)),
                     column="norm_base",
                     value=self.norm_base,
                 )
@@ -141,8 +143,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "must be 0 (use the settings) or at least 3; below 3 "
-                    "an answer can be traced to a person",
+                    t("config.params.min_respondents", lang),
                     column="min_respondents",
                     value=str(self.min_respondents),
                 )
@@ -153,7 +154,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "must be 0 or at least min_respondents",
+                    t("config.params.min_comment_respondents", lang),
                     column="min_comment_respondents",
                     value=str(self.min_comment_respondents),
                 )
@@ -162,7 +163,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "is not a database URL like sqlite:///path/kit.sqlite",
+                    t("config.params.database_url", lang),
                     column="database_url",
                     value=self.database_url,
                 )
@@ -181,12 +182,12 @@ class GroupReportParams(ReportParams):
         default="", metadata=_help("cohort to compare with; empty means the cohort of the group")
     )
 
-    def _check(self, problems: list[Problem], source: str) -> None:
+    def _check(self, problems: list[Problem], source: str, lang: str = "en") -> None:
         if not self.group_id:
             problems.append(
                 Problem(
                     source,
-                    "is required: the id of the group to report on",
+                    t("config.params.group_required", lang),
                     column="group_id",
                     value="",
                 )
@@ -195,12 +196,12 @@ class GroupReportParams(ReportParams):
             problems.append(
                 Problem(
                     source,
-                    "is not a group id (letters, digits, _ . -)",
+                    t("config.params.group_id", lang),
                     column="group_id",
                     value=self.group_id,
                 )
             )
-        super()._check(problems, source)
+        super()._check(problems, source, lang)
 
 
 @dataclass(frozen=True)
@@ -212,12 +213,14 @@ class CohortReportParams(ReportParams):
 
     cohort_id: str = field(default="", metadata=_help("id of the cohort"))
 
-    def _check(self, problems: list[Problem], source: str) -> None:
+    def _check(self, problems: list[Problem], source: str, lang: str = "en") -> None:
         if not self.cohort_id:
             problems.append(
-                Problem(source, "is required: the id of the cohort", column="cohort_id", value="")
+                Problem(
+                    source, t("config.params.cohort_required", lang), column="cohort_id", value=""
+                )
             )
-        super()._check(problems, source)
+        super()._check(problems, source, lang)
 
 
 @dataclass(frozen=True)
@@ -242,22 +245,32 @@ PARAMS_BY_KIND: dict[str, type[ReportParams]] = {
 
 
 def validate_params(
-    cls: type[ReportParams], values: dict[str, Any], source: str = "parameters"
+    cls: type[ReportParams],
+    values: dict[str, Any],
+    source: str = "parameters",
+    lang: str | None = None,
 ) -> ReportParams:
     """A validated ``cls`` from ``values``; every unknown name and bad value in one error."""
+    lang = config.language(lang)
     problems: list[Problem] = []
     known = {f.name: f for f in fields(cls)}
     clean: dict[str, Any] = {}
     for name, value in values.items():
         f = known.get(name)
         if f is None:
-            close = [k for k in known if k.startswith(name[:3])] if name else []
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+            close = close or ([k for k in known if k.startswith(name[:3])][:1] if name else [])
+            suggestion = t("config.did_you_mean", lang, name=close[0]) if close else ""
             problems.append(
                 Problem(
                     source,
-                    f"is not a parameter of the {cls.kind} report "
-                    f"(known: {', '.join(known)}){hint}",
+                    t(
+                        "config.params.unknown",
+                        lang,
+                        kind=cls.kind,
+                        known=", ".join(known),
+                        suggestion=suggestion,
+                    ),
                     column=name,
                     value=_show(value),
                 )
@@ -270,7 +283,9 @@ def validate_params(
                     value = int(str(value).strip())
                 except ValueError:
                     problems.append(
-                        Problem(source, "must be a whole number", column=name, value=_show(value))
+                        Problem(
+                            source, t("config.type.whole", lang), column=name, value=_show(value)
+                        )
                     )
                     continue
         elif kind is str:
@@ -279,20 +294,19 @@ def validate_params(
             elif value is None:
                 value = ""
             elif not isinstance(value, str | int | float) or isinstance(value, bool):
-                problems.append(Problem(source, "must be text", column=name, value=_show(value)))
+                problems.append(
+                    Problem(source, t("config.type.text", lang), column=name, value=_show(value))
+                )
                 continue
             value = str(value).strip()
         clean[name] = value
     params = cls(**{k: v for k, v in clean.items()})
-    params._check(problems, source)
+    params._check(problems, source, lang)
     if problems:
         raise ParameterError(
             source,
             problems,
-            hint=(
-                f"Fix the parameters of the {cls.kind} report; `kit report --help` and "
-                f"`papermill --help-notebook notebooks/{cls.notebook}` list them."
-            ),
+            hint=t("config.params.hint", lang, kind=cls.kind, notebook=cls.notebook),
         )
     return params
 
@@ -451,7 +465,7 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
         )
         if k in data and data[k] is not None
     }
-    _job(ProgrammeReportParams, dict(shared), "", "", source, problems)  # shared values, once
+    _job(ProgrammeReportParams, dict(shared), "", "", source, problems, lang)  # shared values, once
     jobs: list[ReportJob] = []
     for gid in groups:
         for w in report_waves:
@@ -459,17 +473,33 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
             values = {**shared, "group_id": gid, "waves": ",".join(upto)}
             jobs.append(
                 _job(
-                    GroupReportParams, values, f"groups/{gid}_{w}", f"{gid} ({w})", source, problems
+                    GroupReportParams,
+                    values,
+                    f"groups/{gid}_{w}",
+                    f"{gid} ({w})",
+                    source,
+                    problems,
+                    lang,
                 )
             )
     for cid in cohorts:
         values = {**shared, "cohort_id": cid, "waves": ",".join(waves)}
         jobs.append(
-            _job(CohortReportParams, values, f"cohorts/{cid}", f"cohort {cid}", source, problems)
+            _job(
+                CohortReportParams,
+                values,
+                f"cohorts/{cid}",
+                f"cohort {cid}",
+                source,
+                problems,
+                lang,
+            )
         )
     if programme:
         values = {**shared, "cohorts": ",".join(cohorts), "waves": ",".join(waves)}
-        jobs.append(_job(ProgrammeReportParams, values, "programme", "programme", source, problems))
+        jobs.append(
+            _job(ProgrammeReportParams, values, "programme", "programme", source, problems, lang)
+        )
     if problems:
         raise ParameterError(
             source,
@@ -576,9 +606,10 @@ def _job(
     label: str,
     source: str,
     problems: list[Problem],
+    lang: str | None = None,
 ) -> ReportJob | None:
     try:
-        return ReportJob(validate_params(cls, values, source), stem, label)
+        return ReportJob(validate_params(cls, values, source, lang), stem, label)
     except ParameterError as exc:
         problems.extend(p for p in exc.problems if p not in problems)
         return None

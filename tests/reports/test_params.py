@@ -36,8 +36,11 @@ def test_valid_group_params_are_typed() -> None:
 
 
 def test_unknown_name_is_an_error_with_a_suggestion() -> None:
-    with pytest.raises(ParameterError, match=r"group .*is not a parameter.*did you mean group_id"):
-        validate_params(GroupReportParams, {"group": "k1-a"})
+    with pytest.raises(
+        ParameterError,
+        match=r"group .*is not a parameter of the group report \(did you mean group_id\?\)",
+    ):
+        validate_params(GroupReportParams, {"group": "k1-a"}, lang="en")
 
 
 def test_every_problem_is_listed_at_once() -> None:
@@ -45,6 +48,7 @@ def test_every_problem_is_listed_at_once() -> None:
         validate_params(
             GroupReportParams,
             {"group_id": "", "language": "de", "min_respondents": 2, "norm_base": "world"},
+            lang="en",
         )
     text = str(info.value)
     assert "is required: the id of the group" in text
@@ -55,15 +59,19 @@ def test_every_problem_is_listed_at_once() -> None:
 
 def test_bad_number_and_bad_url() -> None:
     with pytest.raises(ParameterError, match=r"must be a whole number"):
-        validate_params(CohortReportParams, {"cohort_id": "kull-1", "seed": "abc"})
+        validate_params(CohortReportParams, {"cohort_id": "kull-1", "seed": "abc"}, lang="en")
     with pytest.raises(ParameterError, match=r"is not a database URL"):
-        validate_params(CohortReportParams, {"cohort_id": "kull-1", "database_url": "kit.db"})
+        validate_params(
+            CohortReportParams, {"cohort_id": "kull-1", "database_url": "kit.db"}, lang="en"
+        )
 
 
 def test_comment_threshold_below_score_threshold_is_refused() -> None:
     with pytest.raises(ParameterError, match=r"must be 0 or at least min_respondents"):
         validate_params(
-            GroupReportParams, {"group_id": "g", "min_respondents": 6, "min_comment_respondents": 5}
+            GroupReportParams,
+            {"group_id": "g", "min_respondents": 6, "min_comment_respondents": 5},
+            lang="en",
         )
 
 
