@@ -49,6 +49,21 @@ Path_ = tuple[str | int, ...]
 TAGS = frozenset({"<text>", "<mapping>", "<list>", "<name>"})
 
 
+def text_or_mapping(value: Any) -> str:
+    """Discriminator of a ``str | dict`` field: anything but a mapping is checked as text."""
+    return "<mapping>" if isinstance(value, dict) else "<text>"
+
+
+def list_or_text(value: Any) -> str:
+    """Discriminator of a ``list | str`` field: anything but a scalar is checked as a list."""
+    return "<text>" if isinstance(value, str | int | float) else "<list>"
+
+
+def list_or_mapping(value: Any) -> str:
+    """Discriminator of a ``list | dict`` field: anything but a list is checked as a mapping."""
+    return "<list>" if isinstance(value, list) else "<mapping>"
+
+
 class StrictModel(BaseModel):
     """Base of every configuration schema: unknown keys refused, numbers accepted as ids."""
 

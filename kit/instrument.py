@@ -193,19 +193,9 @@ Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-def _form(value: Any) -> str:
-    return (
-        "<mapping>"
-        if isinstance(value, dict)
-        else "<list>"
-        if isinstance(value, list)
-        else "<text>"
-    )
-
-
 TextIn = Annotated[
     Annotated[str, Tag("<text>")] | Annotated[dict[str, str | None], Tag("<mapping>")],
-    Discriminator(_form),
+    Discriminator(config.text_or_mapping),
 ]
 
 
@@ -218,15 +208,16 @@ class ScaleModel(config.StrictModel):
 
 ScaleIn = Annotated[
     Annotated[ScaleModel, Tag("<mapping>")] | Annotated[Id, Tag("<text>")],
-    Discriminator(_form),
+    Discriminator(config.text_or_mapping),
 ]
 Ids = Annotated[
-    Annotated[list[str], Tag("<list>")] | Annotated[str, Tag("<text>")], Discriminator(_form)
+    Annotated[list[str], Tag("<list>")] | Annotated[str, Tag("<text>")],
+    Discriminator(config.list_or_text),
 ]
 Languages = Annotated[
     Annotated[list[Literal["nb", "en"]], Tag("<list>")]
     | Annotated[Literal["nb", "en"], Tag("<text>")],
-    Discriminator(_form),
+    Discriminator(config.list_or_text),
 ]
 
 

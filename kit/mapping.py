@@ -64,12 +64,9 @@ def _key(text: str) -> str:
 
 
 # -- the schema ----------------------------------------------------------------------------------
-def _form(value: Any) -> str:
-    return "<list>" if isinstance(value, list) else "<text>"
-
-
 Texts = Annotated[
-    Annotated[list[str], Tag("<list>")] | Annotated[str, Tag("<text>")], Discriminator(_form)
+    Annotated[list[str], Tag("<list>")] | Annotated[str, Tag("<text>")],
+    Discriminator(config.list_or_text),
 ]
 
 

@@ -377,7 +377,7 @@ RUN_KEYS = {
 Ids = Annotated[
     Annotated[list[Annotated[str, StringConstraints(pattern=_ID.pattern)]], Tag("<list>")]
     | Annotated[str, Tag("<text>")],
-    Discriminator(lambda v: "<list>" if isinstance(v, list) else "<text>"),
+    Discriminator(config.list_or_text),
 ]
 
 

@@ -120,16 +120,6 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Invited = Annotated[int, Strict(), Field(ge=1, le=500)]
 
 
-def _form(value: Any) -> str:
-    return (
-        "<mapping>"
-        if isinstance(value, dict)
-        else "<list>"
-        if isinstance(value, list)
-        else "<text>"
-    )
-
-
 class WaveModel(config.StrictModel):
     id: WaveId
     ordinal: StrictInt | None = None
@@ -137,11 +127,11 @@ class WaveModel(config.StrictModel):
 
 WaveEntry = Annotated[
     Annotated[WaveModel, Tag("<mapping>")] | Annotated[WaveId, Tag("<text>")],
-    Discriminator(_form),
+    Discriminator(config.text_or_mapping),
 ]
 InvitedEntry = Annotated[
     Annotated[dict[str, Invited | None], Tag("<mapping>")] | Annotated[list[WaveId], Tag("<list>")],
-    Discriminator(_form),
+    Discriminator(config.list_or_mapping),
 ]
 
 

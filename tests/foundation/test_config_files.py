@@ -609,3 +609,80 @@ def test_run_file_that_is_not_a_mapping(tmp_path):
     path.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(ParameterError, match="must be a block of settings"):
         load_run_file(path, lang="en")
+
+
+# -- every file kind, every kind of refusal, from the CLI ------------------------------------------
+def _instrument_text(change) -> str:
+    data = _mini_instrument()
+    change(data)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def _bomb() -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    return "\n".join(lines) + "\n"
+
+
+MIXED = {"min": 0, "max": 4, "labels": {"nb": list("abcde"), "en": list("abcde")}}
+CASES = {
+    "programme-yaml": (
+        ("programme", "load"),
+        "waves: [before\n",
+        lambda lang: t("config.not_yaml", lang, line=2, column=1),
+    ),
+    "instrument-duplicate": (
+        ("instruments",),
+        _instrument_text(lambda d: None).replace("version: '1'\n", "version: '1'\nversion: '2'\n"),
+        lambda lang: t("config.duplicate_key", lang, key="version", first=2),
+    ),
+    "instrument-mixed-scale": (
+        ("instruments",),
+        _instrument_text(lambda d: d["items"][0].update(scale=MIXED)),
+        lambda lang: t("config.instrument.mixed_scales", lang, scales="0-4, 1-5"),
+    ),
+    "instrument-date-type": (
+        ("instruments",),
+        _instrument_text(lambda d: d.update(version=["1"])),
+        lambda lang: t("config.type.text", lang),
+    ),
+    "run-bomb": (
+        ("report",),
+        _bomb(),
+        lambda lang: t("config.too_many_nodes", lang, limit=MAX_NODES),
+    ),
+    "run-not-utf8": (
+        ("report",),
+        "title: Måling\n".encode("latin-1"),
+        lambda lang: t("config.not_utf8", lang, byte="0xE5"),
+    ),
+    "mapping-duplicate": (
+        ("validate", "EXPORT", "--no-database", "--mapping"),
+        "columns: {A: respondent}\ncolumns: {B: respondent}\n",
+        lambda lang: t("config.duplicate_key", lang, key="columns", first=1),
+    ),
+    "mapping-type": (
+        ("import", "EXPORT", "--mapping"),
+        "not_applicable: {a: 1}\n",
+        lambda lang: t("config.type.list", lang),
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_file_kind_refuses_from_the_cli(tmp_path, capsys, lang, case):
+    args, content, expected = CASES[case]
+    path = tmp_path / "file.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    export = tmp_path / "x.csv"
+    export.write_text("respondent;group;wave\n", encoding="utf-8")
+    argv = [str(export) if a == "EXPORT" else a for a in args] + [str(path)]
+    if args[0] == "report":
+        argv.append("--no-pdf")
+    err = refused(capsys, tmp_path, lang, *argv)
+    assert expected(lang) in err, err
+    assert not (tmp_path / "outputs").exists()
