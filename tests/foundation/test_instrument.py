@@ -119,7 +119,7 @@ def test_instrument_by_path_and_unknown_name(tmp_path):
     ins = load_instrument(path)
     assert ins.id == "mini" and ins.source_path == str(path)
     assert ins.dimension("safety").item_ids == ("Q1", "Q2", "Q3")
-    with pytest.raises(NotFoundError, match=r"Instrument nope not found.*lagprofil"):
+    with pytest.raises(NotFoundError, match=r"Instrument 'nope' not found.*lagprofil"):
         load_instrument("nope", lang="en")
     with pytest.raises(NotFoundError, match=r"has no dimension 'x'; its dimensions are: safety"):
         ins.dimension("x")
