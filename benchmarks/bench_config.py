@@ -26,16 +26,30 @@ from kit.store.programme import load_programme
 
 
 def programme_text(groups: int) -> str:
-    lines = ["programme: Benchmark", "waves:", "  - {id: before, ordinal: 1}",
-             "  - {id: after, ordinal: 2}", "cohorts:"]
+    lines = [
+        "programme: Benchmark",
+        "waves:",
+        "  - {id: before, ordinal: 1}",
+        "  - {id: after, ordinal: 2}",
+        "cohorts:",
+    ]
     per = 4
     for c in range(groups // per):
-        lines += [f"  - id: kull-{c}", f"    name: Kull {c}", "    start_date: 2025-01-13",
-                  "    end_date: 2025-11-07", "    groups:"]
+        lines += [
+            f"  - id: kull-{c}",
+            f"    name: Kull {c}",
+            "    start_date: 2025-01-13",
+            "    end_date: 2025-11-07",
+            "    groups:",
+        ]
         for g in range(per):
-            lines += [f"      - id: k{c}-g{g}", f"        name: Ledergruppen {c}-{g}",
-                      "        organisation: Etaten", "        invited: {before: 8, after: 8}",
-                      "        survey_dates: {before: 2025-01-06, after: 2025-10-27}"]
+            lines += [
+                f"      - id: k{c}-g{g}",
+                f"        name: Ledergruppen {c}-{g}",
+                "        organisation: Etaten",
+                "        invited: {before: 8, after: 8}",
+                "        survey_dates: {before: 2025-01-06, after: 2025-10-27}",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -59,15 +73,19 @@ def main() -> None:
         size_kb = path.stat().st_size / 1024
         base = best(lambda: yaml.safe_load(path.read_text(encoding="utf-8")), args.repeat)
         strict = best(lambda: load_programme(path), args.repeat)
-        print(f"programme file, {args.groups} groups ({size_kb:.0f} kB): yaml.safe_load "
-              f"{base * 1000:.1f} ms, strict load {strict * 1000:.1f} ms "
-              f"= {strict / base:.2f}x the unchecked baseline")
+        print(
+            f"programme file, {args.groups} groups ({size_kb:.0f} kB): yaml.safe_load "
+            f"{base * 1000:.1f} ms, strict load {strict * 1000:.1f} ms "
+            f"= {strict / base:.2f}x the unchecked baseline"
+        )
         inst_path = INSTRUMENTS_DIR / "lagprofil.yaml"
         base_i = best(lambda: yaml.safe_load(inst_path.read_text(encoding="utf-8")), args.repeat)
         strict_i = best(lambda: load_instrument(inst_path), args.repeat)
-        print(f"instrument lagprofil ({inst_path.stat().st_size / 1024:.0f} kB): yaml.safe_load "
-              f"{base_i * 1000:.1f} ms, strict load {strict_i * 1000:.1f} ms "
-              f"= {strict_i / base_i:.2f}x the unchecked baseline")
+        print(
+            f"instrument lagprofil ({inst_path.stat().st_size / 1024:.0f} kB): yaml.safe_load "
+            f"{base_i * 1000:.1f} ms, strict load {strict_i * 1000:.1f} ms "
+            f"= {strict_i / base_i:.2f}x the unchecked baseline"
+        )
         huge = Path(tmp) / "huge.yaml"
         with huge.open("w", encoding="utf-8") as f:
             f.write("waves: [before]\nnorm_base:\n")
@@ -79,8 +97,10 @@ def main() -> None:
         except KitError:
             pass
         refused = time.perf_counter() - start
-        print(f"50 MB programme file refused in {refused * 1000:.1f} ms "
-              f"(= {refused / strict:.2f}x loading the {size_kb:.0f} kB one)")
+        print(
+            f"50 MB programme file refused in {refused * 1000:.1f} ms "
+            f"(= {refused / strict:.2f}x loading the {size_kb:.0f} kB one)"
+        )
     print(f"load average (1, 5, 15 min): {os.getloadavg()}")
 
 
