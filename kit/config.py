@@ -79,7 +79,10 @@ def language(lang: str | None = None) -> str:
 
 
 # -- reading -------------------------------------------------------------------------------------
-class _StrictLoader(yaml.SafeLoader):
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader without implicit timestamps: dates stay text until the schema checks them."""
 
 

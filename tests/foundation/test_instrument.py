@@ -186,7 +186,7 @@ def test_single_problems(change, pattern):
 def test_invalid_yaml_names_the_line(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("id: x\nitems: [\n  - oops: : :\n", encoding="utf-8")
-    pattern = r"(?s)broken.yaml.*is not valid YAML \(line 3, column 3\).*expected the node"
+    pattern = r"(?s)broken.yaml.*is not valid YAML \(line 3, column 3\).*expected node"
     with pytest.raises(InstrumentError, match=pattern):
         load_instrument(path, lang="en")
     with pytest.raises(
