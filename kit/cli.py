@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("instruments", help="list the instruments, or describe one")
     p.add_argument("instrument", nargs="?", help="instrument id or YAML path to describe")
+    p.add_argument(
+        "--instrument", dest="instrument_option", metavar="FILE", help="the same as INSTRUMENT"
+    )
     p.set_defaults(func=cmd_instruments)
 
     for name in PLUGINS:
@@ -371,7 +374,14 @@ def _print_demo_scores(store: Any, settings: Settings) -> None:
 def _instrument(args: argparse.Namespace, settings: Settings) -> Any:
     from kit.instrument import load_instrument
 
-    return load_instrument(getattr(args, "instrument", None) or settings.instrument)
+    name = getattr(args, "instrument", None) or settings.instrument
+    return load_instrument(name, lang=settings.language)
+
+
+def _mapping(args: argparse.Namespace, settings: Settings) -> Any:
+    from kit.mapping import load_mapping
+
+    return load_mapping(args.mapping, lang=settings.language) if args.mapping else None
 
 
 def _known(store: Any) -> tuple[set[str], set[str]]:
@@ -394,6 +404,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     lang = settings.language
     _require_file(args.file)
     instrument = _instrument(args, settings)
+    args.mapping = _mapping(args, settings)
     known_groups = known_waves = None
     if not args.no_database:
         known_groups, known_waves = _known(open_store(settings))
@@ -441,6 +452,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     lang = settings.language
     _require_file(args.file)
     instrument = _instrument(args, settings)
+    args.mapping = _mapping(args, settings)
     store = open_store(settings)
     known_groups, known_waves = _known(store)
     if not known_groups:
@@ -695,7 +707,7 @@ def cmd_programme_load(args: argparse.Namespace, settings: Settings) -> int:
     from kit.store import open_store
     from kit.store.programme import load_programme
 
-    programme = load_programme(args.file)
+    programme = load_programme(args.file, lang=settings.language)
     fields = {
         "filename": args.file.name,
         "waves": len(programme.waves),
@@ -715,12 +727,13 @@ def cmd_instruments(args: argparse.Namespace, settings: Settings) -> int:
     from kit.instrument import available_instruments, load_instrument
 
     lang = settings.language
-    if not args.instrument:
+    name = args.instrument or args.instrument_option
+    if not name:
         print(t("cli.instruments.title", lang))
         for iid in available_instruments():
-            _instrument_line(load_instrument(iid), lang)
+            _instrument_line(load_instrument(iid, lang=lang), lang)
         return 0
-    inst = load_instrument(args.instrument)
+    inst = load_instrument(name, lang=lang)
     _instrument_line(inst, lang)
     for category in inst.categories:
         print(f"\n{category.name.get(lang, category.id).upper()}")
@@ -729,6 +742,9 @@ def cmd_instruments(args: argparse.Namespace, settings: Settings) -> int:
             for item_id in dim.item_ids:
                 item = inst.item(item_id)
                 mark = f" {t('cli.instruments.reversed', lang)}" if item.reverse else ""
+                sc = item.scale or inst.scale
+                if (sc.min, sc.max) != (inst.scale.min, inst.scale.max):
+                    mark += f" ({sc.min}-{sc.max})"
                 print(f"    {item.id}{mark} {item.text.get(lang, '')}")
     if inst.open_questions:
         print(f"\n{t('cli.instruments.open', lang)}")

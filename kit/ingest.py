@@ -24,7 +24,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ import yaml
 from kit.errors import ParameterError, Problem, ResponseFileError
 from kit.i18n import I18N_DIR, t
 from kit.instrument import Instrument
+from kit.mapping import ColumnMapping, load_mapping, parse_mapping  # noqa: F401 - re-exported
 
 CANONICAL = ("respondent", "group", "wave", "role")
 REQUIRED = ("respondent", "group", "wave")
@@ -55,129 +56,7 @@ ROW_HINT = ("Correct the listed cells in the file (or the column mapping) and im
             "import with drop_invalid (kit: --drop-invalid) to leave the listed rows out.")
 
 
-# -- column mapping -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ColumnMapping:
-    """How a survey tool's export maps onto the canonical response table.
-
-    ``columns``: file header -> canonical name (``respondent``, ``group``, ``wave``, ``role``, an
-    item id or an open question id). ``items`` / ``open_questions``: a header pattern with ``{n}``
-    (1-based position in the instrument) or ``{id}`` (e.g. ``"Spm {n}"``). ``values``: value labels
-    per field (``wave``, ``role``, ``group``) -> id. ``not_applicable``: cell values meaning "not
-    applicable". ``ignore``: headers (glob patterns allowed) of columns to leave out.
-    """
-
-    columns: dict[str, str] = field(default_factory=dict)
-    items: str | None = None
-    open_questions: str | None = None
-    values: dict[str, dict[str, str]] = field(default_factory=dict)
-    not_applicable: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    sheet: str | None = None
-    source: str = ""
-
-    def header_map(self, instrument: Instrument) -> dict[str, str]:
-        """Lower-cased file header -> canonical column, for ``instrument``."""
-        out: dict[str, str] = {}
-        for pattern, ids in ((self.items, instrument.item_ids),
-                             (self.open_questions, instrument.open_question_ids)):
-            if pattern:
-                for n, cid in enumerate(ids, start=1):
-                    out[_key(pattern.format(n=n, id=cid))] = cid
-        out.update({_key(k): v for k, v in self.columns.items()})
-        return out
-
-
-def load_mapping(path: str | Path) -> ColumnMapping:
-    """Load and check a column-mapping YAML file, reporting every problem at once."""
-    path = Path(path)
-    source = path.name
-    if not path.is_file():
-        raise ResponseFileError(source, [Problem(source, "does not exist")],
-                                hint=f"Give the path to a mapping file, e.g. {_example_mapping()}.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ResponseFileError(source, [Problem(source, f"is not valid UTF-8 YAML: {exc}")],
-                                hint=f"Compare it with {_example_mapping()}.") from None
-    return parse_mapping(data, source)
-
-
-def parse_mapping(data: Any, source: str = "mapping") -> ColumnMapping:
-    """Build a ``ColumnMapping`` from parsed YAML (see ``load_mapping``)."""
-    problems: list[Problem] = []
-
-    def bad(reason: str) -> None:
-        problems.append(Problem(source, reason))
-
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ResponseFileError(source, [Problem(source, "must be a mapping with 'columns', "
-                                                 "'values', 'not_applicable' and 'ignore'")],
-                                hint=f"Compare it with {_example_mapping()}.")
-    unknown = [k for k in data if k not in MAPPING_KEYS]
-    if unknown:
-        bad(f"unknown keys {unknown}; use {', '.join(MAPPING_KEYS)}")
-    columns = data.get("columns") or {}
-    if not isinstance(columns, dict):
-        bad("'columns' must map file headers to canonical names, e.g. 'Respondent ID: respondent'")
-        columns = {}
-    columns = {str(k).strip(): str(v).strip() for k, v in columns.items()}
-    targets = list(columns.values())
-    for target in sorted({x for x in targets if targets.count(x) > 1}):
-        heads = [k for k, v in columns.items() if v == target]
-        bad(f"several headers map to {target!r}: {heads}; a column can come from one header only")
-    patterns: dict[str, str | None] = {}
-    for key in ("items", "open_questions"):
-        value = data.get(key)
-        if value is not None and (not isinstance(value, str)
-                                  or ("{n}" not in value and "{id}" not in value)):
-            bad(f"'{key}' must be a header pattern with {{n}} or {{id}}, e.g. 'Spm {{n}}', "
-                f"not {value!r}")
-            value = None
-        patterns[key] = value
-    values: dict[str, dict[str, str]] = {}
-    raw_values = data.get("values") or {}
-    if not isinstance(raw_values, dict):
-        bad("'values' must map wave, role or group to {label: id}")
-        raw_values = {}
-    for fld, labels in raw_values.items():
-        if fld not in ("wave", "role", "group"):
-            bad(f"values for {fld!r} cannot be mapped; only wave, role and group")
-            continue
-        if not isinstance(labels, dict):
-            bad(f"values.{fld} must map labels in the file to ids, e.g. 'Før: before'")
-            continue
-        values[fld] = {str(k).strip(): str(v).strip() for k, v in labels.items()}
-        if fld == "role":
-            wrong = sorted({v for v in values[fld].values() if v not in ROLES})
-            if wrong:
-                bad(f"values.role maps to {wrong}; roles are {' and '.join(ROLES)}")
-    na = data.get("not_applicable") or []
-    ignore = data.get("ignore") or []
-    if isinstance(na, str | int):
-        na = [na]
-    if isinstance(ignore, str):
-        ignore = [ignore]
-    if not isinstance(na, list):
-        bad("'not_applicable' must be a list of cell values, e.g. ['Vet ikke', 'NA']")
-        na = []
-    if not isinstance(ignore, list):
-        bad("'ignore' must be a list of headers of columns to leave out")
-        ignore = []
-    sheet = data.get("sheet")
-    if problems:
-        raise ResponseFileError(source, problems,
-                                hint=f"Fix the mapping file; compare it with {_example_mapping()}.")
-    return ColumnMapping(
-        columns=columns, items=patterns["items"], open_questions=patterns["open_questions"],
-        values=values, not_applicable=tuple(str(x).strip() for x in na),
-        ignore=tuple(str(x).strip() for x in ignore),
-        sheet=None if sheet is None else str(sheet), source=source,
-    )
-
-
+# -- column mapping: the file format lives in kit.mapping (strict, like every configuration file)
 # -- reading --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IngestResult:
@@ -599,33 +478,43 @@ def _check_answers(body: pd.DataFrame, items: list[str], source_of: dict[str, in
     n_rows = len(body)
     if not items:
         return {}, [], np.zeros(n_rows, dtype=int)
-    scale = instrument.scale
-    na_tokens = set(DEFAULT_NOT_APPLICABLE) | {_key(x) for x in mapping.not_applicable}
-    if scale.not_applicable:
-        na_tokens |= {_key(x) for x in scale.not_applicable.values()}
-    labels = {_key(lab): float(scale.min + k) for texts in scale.labels.values()
-              for k, lab in enumerate(texts)}
-    rng = f"{scale.min}-{scale.max}"
-    where = f"the scale {rng} of instrument {instrument.id!r}"
-    reasons = {
-        "number": (f"is not a number on {where}; give a whole number {rng}, leave it empty if "
-                   "not answered, or list the value under 'not_applicable' in the column mapping "
-                   "if it means 'don't know'"),
-        "whole": (f"is not a whole number; {where} takes whole numbers only (a decimal such as "
-                  "'3,5' suggests an average or a typing error), so correct the answer"),
-        "outside": f"is outside {where}; give a whole number {rng}, or leave it empty",
-    }
-    parsed: dict[str, tuple[float, bool, str | None]] = {}  # text -> (value, present, problem)
+    na_base = set(DEFAULT_NOT_APPLICABLE) | {_key(x) for x in mapping.not_applicable}
+    parsers: dict[tuple[int, int], Any] = {}  # one parser per scale (an item may have its own)
 
-    def parse(text: str) -> tuple[float, bool, str | None]:
-        if text not in parsed:
-            parsed[text] = _parse_answer(text, scale.min, scale.max, na_tokens, labels)
-        return parsed[text]
+    def parser_for(item: str) -> Any:
+        scale = instrument.item(item).scale or instrument.scale
+        if (scale.min, scale.max) in parsers:
+            return parsers[(scale.min, scale.max)]
+        na_tokens = set(na_base)
+        if scale.not_applicable:
+            na_tokens |= {_key(x) for x in scale.not_applicable.values()}
+        labels = {_key(lab): float(scale.min + k) for texts in scale.labels.values()
+                  for k, lab in enumerate(texts)}
+        rng = f"{scale.min}-{scale.max}"
+        where = f"the scale {rng} of instrument {instrument.id!r}"
+        reasons = {
+            "number": (f"is not a number on {where}; give a whole number {rng}, leave it empty "
+                       "if not answered, or list the value under 'not_applicable' in the column "
+                       "mapping if it means 'don't know'"),
+            "whole": (f"is not a whole number; {where} takes whole numbers only (a decimal such "
+                      "as '3,5' suggests an average or a typing error), so correct the answer"),
+            "outside": f"is outside {where}; give a whole number {rng}, or leave it empty",
+        }
+        parsed: dict[str, tuple[float, bool, str | None]] = {}  # text -> (value, present, kind)
+
+        def parse(text: str) -> tuple[float, bool, str | None]:
+            if text not in parsed:
+                parsed[text] = _parse_answer(text, scale.min, scale.max, na_tokens, labels)
+            return parsed[text]
+
+        parsers[(scale.min, scale.max)] = (parse, reasons)
+        return parsers[(scale.min, scale.max)]
 
     values = np.full((n_rows, len(items)), np.nan)
     present = np.zeros((n_rows, len(items)), dtype=bool)
     problems: list[Problem] = []
     for k, item in enumerate(items):
+        parse, reasons = parser_for(item)
         codes, uniques = pd.factorize(body.iloc[:, source_of[item]], use_na_sentinel=False)
         results = [parse(str(u)) for u in uniques]
         values[:, k] = np.array([r[0] for r in results], dtype=float)[codes]

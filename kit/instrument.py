@@ -2,7 +2,16 @@
 
 ``load_instrument("lagprofil")`` loads a shipped instrument from ``kit/data/instruments``;
 ``load_instrument(path)`` loads a licensed user's own. Loading validates the file and reports
-every problem at once (duplicate ids, an item in no dimension, a missing translation, a bad scale).
+every problem at once (duplicate ids, an item in no dimension, a missing translation, a bad scale),
+strictly (``kit.config``: unknown keys such as ``reversed`` for ``reverse`` refused with a
+did-you-mean, keys written twice refused, wrong types refused).
+
+Scales: ``scale`` is the instrument's scale. A dimension or an item may give its own, inline
+(``scale: {min: 0, max: 4, labels: ...}``) or by name from ``scales: {often: {...}}``. The items
+of one dimension must share one scale (min and max): a dimension's mean, and rwg(J) with its
+null variance (A^2-1)/12, are only meaningful over answers on the same A options; an instrument
+mixing them within a dimension is refused. Reverse keying (min + max - x) and the checks of
+answers use each item's own scale.
 """
 
 from __future__ import annotations
@@ -10,11 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import Discriminator, Field, StrictBool, StrictInt, StringConstraints, Tag
 
-from kit.errors import InstrumentError, NotFoundError, Problem
+from kit import config
+from kit.errors import InstrumentError, NotFoundError
+from kit.i18n import t
 from kit.settings import DATA_DIR, LANGUAGES
 
 INSTRUMENTS_DIR = DATA_DIR / "instruments"
@@ -56,6 +67,7 @@ class Item:
     dimension: str
     text: Text
     reverse: bool = False
+    scale: Scale | None = None  # the item's own scale (the instrument's unless it gives one)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ class Dimension:
     item_ids: tuple[str, ...]
     recommendation: int | None = None  # 1-6, the programme's six recommendations
     exercises: tuple[str, ...] = ()  # live exercises suggested when the dimension is weak
+    scale: Scale | None = None  # the one scale all its items share
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,16 @@ class Instrument:
     @cached_property
     def open_question_ids(self) -> tuple[str, ...]:
         return tuple(q.id for q in self.open_questions)
+
+    @cached_property
+    def item_scales(self) -> tuple[Scale, ...]:
+        """Each item's scale, in item order (the instrument's scale unless the item gives one)."""
+        return tuple(i.scale or self.scale for i in self.items)
+
+    @cached_property
+    def has_one_scale(self) -> bool:
+        """Whether every item is on the instrument's scale (reports and apps need this)."""
+        return all((s.min, s.max) == (self.scale.min, self.scale.max) for s in self.item_scales)
 
     @cached_property
     def reverse_item_ids(self) -> tuple[str, ...]:
@@ -138,142 +161,259 @@ def available_instruments() -> list[str]:
     return sorted(p.stem for p in INSTRUMENTS_DIR.glob("*.yaml"))
 
 
-def load_instrument(name_or_path: str | Path) -> Instrument:
+def load_instrument(name_or_path: str | Path, lang: str | None = None) -> Instrument:
     """Load and validate an instrument by shipped id or by path to a YAML file."""
+    lang = config.language(lang)
     path = Path(name_or_path)
     if not path.suffix:
         path = INSTRUMENTS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise NotFoundError(
-            f"Instrument {str(name_or_path)!r} not found. Give the path to a YAML file, or one of "
-            f"the shipped instruments: {', '.join(available_instruments())}."
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        row = mark.line + 1 if mark is not None else None
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        col = f", column {mark.column + 1}" if mark is not None else ""
-        raise InstrumentError(
-            path.name,
-            [Problem(path.name, f"is not valid YAML (line {row}{col}): {what}", row=row)],
-            hint="Check the indentation and the quoting near that line.",
-        ) from None
-    return parse_instrument(data, source=path.name, source_path=str(path))
-
-
-def parse_instrument(data: Any, source: str = "instrument", source_path: str = "") -> Instrument:
-    """Build an ``Instrument`` from parsed YAML, collecting every problem before refusing."""
-    v = _Validator(source)
-    if not isinstance(data, dict):
-        v.add("the file must be a mapping with id, version, scale, dimensions and items")
-        v.raise_if_any()
-    iid = v.req_str(data, "id")
-    version = str(data.get("version", "")).strip() or v.add("version is missing") or ""
-    raw_languages = data.get("languages") or LANGUAGES
-    if isinstance(raw_languages, str):
-        raw_languages = [raw_languages]
-    languages = tuple(str(x) for x in raw_languages)
-    bad_lang = [lang for lang in languages if lang not in LANGUAGES]
-    if bad_lang:
-        v.add(f"languages {bad_lang} are not supported; use {list(LANGUAGES)}")
-    v.languages = tuple(lang for lang in languages if lang in LANGUAGES)
-    name = v.text(data.get("name"), "name")
-    scale = v.scale(data.get("scale"))
-
-    categories = []
-    for i, c in enumerate(_as_list(v, data.get("categories"), "categories")):
-        if not isinstance(c, dict):
-            v.add(f"categories[{i}] must be a mapping with id and name")
-            continue
-        cid = v.req_str(c, "id", f"categories[{i}]")
-        categories.append(Category(cid, v.text(c.get("name"), f"category {cid}.name")))
-    v.unique([c.id for c in categories], "category")
-    cat_ids = {c.id for c in categories}
-
-    items = []
-    for i, it in enumerate(_as_list(v, data.get("items"), "items")):
-        if not isinstance(it, dict):
-            v.add(f"items[{i}] must be a mapping with id, dimension and text")
-            continue
-        item_id = v.req_str(it, "id", f"items[{i}]")
-        dim = it.get("dimension")
-        if not dim:
-            v.add(f"item {item_id} is in no dimension; give it 'dimension: <id>'")
-        reverse = it.get("reverse", False)
-        if not isinstance(reverse, bool):
-            v.add(f"item {item_id}: reverse must be true or false, not {reverse!r}")
-        text = v.text(it.get("text"), f"item {item_id}.text")
-        items.append(Item(item_id, str(dim or ""), text, bool(reverse)))
-    if not items:
-        v.add("the instrument has no items")
-    v.unique([i.id for i in items], "item")
-
-    dimensions = []
-    raw_dims = _as_list(v, data.get("dimensions"), "dimensions")
-    known_exercises = _exercise_ids()
-    if not raw_dims:
-        v.add("the instrument has no dimensions")
-    for i, d in enumerate(raw_dims):
-        if not isinstance(d, dict):
-            v.add(f"dimensions[{i}] must be a mapping")
-            continue
-        did = v.req_str(d, "id", f"dimensions[{i}]")
-        cat = str(d.get("category", ""))
-        if cat_ids and cat not in cat_ids:
-            v.add(f"dimension {did}: category {cat!r} is not one of {sorted(cat_ids)}")
-        rec = d.get("recommendation")
-        if rec is not None and rec not in range(1, 7):
-            v.add(f"dimension {did}: recommendation must be 1-6, not {rec!r}")
-        exercises = d.get("exercises") or []
-        if isinstance(exercises, str):
-            exercises = [exercises]
-        unknown = [e for e in exercises if known_exercises and e not in known_exercises]
-        if unknown:
-            v.add(f"dimension {did}: unknown exercises {unknown}; use ids from "
-                  f"kit/data/exercises.yaml: {', '.join(sorted(known_exercises))}")
-        member_ids = tuple(it.id for it in items if it.dimension == did)
-        if not member_ids:
-            v.add(f"dimension {did} has no items")
-        dimensions.append(
-            Dimension(
-                id=did,
-                category=cat,
-                name=v.text(d.get("name"), f"dimension {did}.name"),
-                description=v.text(
-                    d.get("description") or d.get("name"), f"dimension {did}.description"
-                ),
-                item_ids=member_ids,
-                recommendation=rec,
-                exercises=tuple(str(e) for e in exercises),
+            t(
+                "config.instrument.not_found",
+                lang,
+                name=str(name_or_path),
+                shipped=", ".join(available_instruments()),
             )
         )
-    v.unique([d.id for d in dimensions], "dimension")
-    dim_ids = {d.id for d in dimensions}
-    for it in items:
-        if it.dimension and it.dimension not in dim_ids:
-            v.add(f"item {it.id} is in dimension {it.dimension!r}, which is not defined")
+    doc = config.read_config(path, error=InstrumentError, lang=lang, hint_key=HINT)
+    return _build(doc, lang, source_path=str(path))
+
+
+def parse_instrument(
+    data: Any, source: str = "instrument", source_path: str = "", lang: str | None = None
+) -> Instrument:
+    """Build an ``Instrument`` from parsed YAML, collecting every problem before refusing."""
+    return _build(config.ConfigDoc(source, data), config.language(lang), source_path)
+
+
+# -- the schema ----------------------------------------------------------------------------------
+HINT = "config.instrument.hint"
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+TextIn = Annotated[
+    Annotated[str, Tag("<text>")] | Annotated[dict[str, str | None], Tag("<mapping>")],
+    Discriminator(config.text_or_mapping),
+]
+
+
+class ScaleModel(config.StrictModel):
+    min: StrictInt
+    max: StrictInt
+    labels: dict[str, list[str]] | None = None
+    not_applicable: TextIn | None = None
+
+
+ScaleIn = Annotated[
+    Annotated[ScaleModel, Tag("<mapping>")] | Annotated[Id, Tag("<text>")],
+    Discriminator(config.text_or_mapping),
+]
+Ids = Annotated[
+    Annotated[list[str], Tag("<list>")] | Annotated[str, Tag("<text>")],
+    Discriminator(config.list_or_text),
+]
+Languages = Annotated[
+    Annotated[list[Literal["nb", "en"]], Tag("<list>")]
+    | Annotated[Literal["nb", "en"], Tag("<text>")],
+    Discriminator(config.list_or_text),
+]
+
+
+class CategoryModel(config.StrictModel):
+    id: Id
+    name: TextIn
+
+
+class DimensionModel(config.StrictModel):
+    id: Id
+    category: str | None = None
+    recommendation: Annotated[StrictInt, Field(ge=1, le=6)] | None = None
+    exercises: Ids | None = None
+    name: TextIn
+    description: TextIn | None = None
+    scale: ScaleIn | None = None
+
+
+class ItemModel(config.StrictModel):
+    id: Id
+    dimension: Id
+    text: TextIn
+    reverse: StrictBool = False
+    scale: ScaleIn | None = None
+
+
+class OpenQuestionModel(config.StrictModel):
+    id: Id
+    text: TextIn
+
+
+class InstrumentModel(config.StrictModel):
+    id: Id
+    version: Name
+    languages: Languages | None = None
+    name: TextIn
+    scale: ScaleModel
+    scales: dict[str, ScaleModel] | None = None
+    categories: list[CategoryModel] | None = None
+    dimensions: Annotated[list[DimensionModel], Field(min_length=1)]
+    items: Annotated[list[ItemModel], Field(min_length=1)]
+    open_questions: list[OpenQuestionModel] | None = None
+
+
+def _build(doc: config.ConfigDoc, lang: str, source_path: str = "") -> Instrument:
+    check = config.Checker(doc, lang)
+    if not isinstance(doc.data, dict):
+        check.add((), "config.instrument.not_mapping")
+        check.refuse_if_any(InstrumentError, HINT)
+    model, problems = config.check_model(InstrumentModel, doc, lang)
+    check.extend(problems)
+    _cross_check_raw(doc.data, check)
+    if model is None:  # check the cross-references among the valid parts too: one pass
+        model = config.partial_model(InstrumentModel, doc.data)  # type: ignore[assignment]
+    languages = _languages(model.languages)
+    texts = _Texts(check, languages)
+
+    def scale(m: ScaleModel | None, path: tuple) -> Scale | None:
+        if m is None:
+            return None
+        if m.max - m.min < 1 or m.max - m.min > 10:
+            check.add(path, "config.instrument.scale_range", lo=m.min, hi=m.max)
+            return None
+        labels: dict[str, tuple[str, ...]] = {}
+        for lg in languages:
+            got = (m.labels or {}).get(lg)
+            if got is None or len(got) != m.max - m.min + 1:
+                check.add(
+                    (*path, "labels", lg) if m.labels else (*path, "labels"),
+                    "config.instrument.scale_labels",
+                    lang_=lg,
+                    n=m.max - m.min + 1,
+                    lo=m.min,
+                    hi=m.max,
+                )
+            else:
+                labels[lg] = tuple(str(x) for x in got)
+        na = None
+        if m.not_applicable is not None:
+            na = texts(m.not_applicable, (*path, "not_applicable"))
+        return Scale(m.min, m.max, labels, na)
+
+    default = scale(model.scale, ("scale",))
+    named = {k: scale(v, ("scales", k)) for k, v in (model.scales or {}).items()}
+
+    def resolve(entry: Any, path: tuple, fallback: Scale | None) -> Scale | None:
+        if entry is None:
+            return fallback
+        if isinstance(entry, ScaleModel):
+            return scale(entry, path)
+        if entry not in named:
+            check.add(
+                path,
+                "config.instrument.unknown_scale",
+                entry,
+                names=", ".join(sorted(named)) or "-",
+            )
+            return fallback
+        return named[entry]
+
+    categories = [
+        Category(c.id, texts(c.name, ("categories", i, "name")))
+        for i, c in enumerate(model.categories or [])
+        if c is not None
+    ]
+    cat_ids = {c.id for c in categories}
+    known_exercises = _exercise_ids()
+    dim_scales: dict[str, Scale | None] = {}
+    for i, d in enumerate(model.dimensions or []):
+        if d is None:
+            continue
+        dim_scales.setdefault(d.id, resolve(d.scale, ("dimensions", i, "scale"), default))
+    items = []
+    for i, it in enumerate(model.items or []):
+        if it is None:
+            continue
+        sc = resolve(it.scale, ("items", i, "scale"), dim_scales.get(it.dimension, default))
+        if it.dimension not in dim_scales:
+            check.add(
+                ("items", i, "dimension"),
+                "config.instrument.unknown_dimension",
+                it.dimension,
+                known=", ".join(dim_scales),
+            )
+        items.append(
+            Item(
+                it.id,
+                it.dimension,
+                texts(it.text, ("items", i, "text")),
+                it.reverse,
+                sc or default or Scale(1, 2, {}),
+            )
+        )
+
+    dimensions = []
+    for i, d in enumerate(model.dimensions or []):
+        if d is None:
+            continue
+        where = ("dimensions", i)
+        if cat_ids and (d.category or "") not in cat_ids:
+            check.add(
+                (*where, "category"),
+                "config.instrument.unknown_category",
+                d.category,
+                known=", ".join(sorted(cat_ids)),
+            )
+        exercises = [d.exercises] if isinstance(d.exercises, str) else list(d.exercises or [])
+        unknown = [e for e in exercises if known_exercises and e not in known_exercises]
+        if unknown:
+            check.add(
+                (*where, "exercises"),
+                "config.instrument.unknown_exercises",
+                ", ".join(unknown),
+                known=", ".join(sorted(known_exercises)),
+            )
+        members = [it for it in items if it.dimension == d.id]
+        if not members:
+            check.add((*where, "id"), "config.instrument.no_items", d.id)
+        ranges = sorted({(it.scale.min, it.scale.max) for it in members})
+        if len(ranges) > 1:
+            check.add(
+                (*where, "id"),
+                "config.instrument.mixed_scales",
+                d.id,
+                scales=", ".join(f"{lo}-{hi}" for lo, hi in ranges),
+            )
+        dimensions.append(
+            Dimension(
+                id=d.id,
+                category=d.category or "",
+                name=texts(d.name, (*where, "name")),
+                description=texts(d.description or d.name, (*where, "description")),
+                item_ids=tuple(it.id for it in members),
+                recommendation=d.recommendation,
+                exercises=tuple(exercises),
+                scale=members[0].scale if members else default,
+            )
+        )
 
     questions = []
-    for i, q in enumerate(_as_list(v, data.get("open_questions"), "open_questions")):
-        if not isinstance(q, dict):
-            v.add(f"open_questions[{i}] must be a mapping with id and text")
+    item_ids = {it.id for it in items}
+    for i, q in enumerate(model.open_questions or []):
+        if q is None:
             continue
-        qid = v.req_str(q, "id", f"open_questions[{i}]")
-        questions.append(OpenQuestion(qid, v.text(q.get("text"), f"open question {qid}.text")))
-    v.unique([q.id for q in questions], "open question")
-    clash = {i.id for i in items} & {q.id for q in questions}
-    if clash:
-        v.add(f"ids used for both an item and an open question: {sorted(clash)}")
+        questions.append(OpenQuestion(q.id, texts(q.text, ("open_questions", i, "text"))))
+        if q.id in item_ids:
+            check.add(("open_questions", i, "id"), "config.instrument.item_and_question", q.id)
 
-    v.raise_if_any()
+    name = texts(model.name, ("name",))
+    check.refuse_if_any(InstrumentError, HINT)
     return Instrument(
-        id=iid,
-        version=version,
-        languages=v.languages,
+        id=model.id,
+        version=model.version,
+        languages=languages,
         name=name,
-        scale=scale,  # type: ignore[arg-type]
+        scale=default,  # type: ignore[arg-type]
         categories=tuple(categories),
         dimensions=tuple(dimensions),
         items=tuple(items),
@@ -282,13 +422,39 @@ def parse_instrument(data: Any, source: str = "instrument", source_path: str = "
     )
 
 
-def _as_list(v: _Validator, value: Any, key: str) -> list[Any]:
+def _languages(value: Any) -> tuple[str, ...]:
     if value is None:
-        return []
-    if not isinstance(value, list):
-        v.add(f"{key} must be a list")
-        return []
-    return value
+        return LANGUAGES
+    return (value,) if isinstance(value, str) else tuple(dict.fromkeys(value))
+
+
+def _cross_check_raw(data: Any, check: config.Checker) -> None:
+    """Id checks that need no schema (duplicates), so they come with the schema's problems."""
+    get = config.raw_get
+    for key in ("categories", "dimensions", "items", "open_questions"):
+        check.unique(
+            [((key, i, "id"), get(x, "id")) for i, x in config.raw_items(get(data, key))],
+            "config.instrument.duplicate_id",
+        )
+
+
+class _Texts:
+    """A text per language, checked: every language of the instrument has one."""
+
+    def __init__(self, check: config.Checker, languages: tuple[str, ...]) -> None:
+        self.check, self.languages = check, languages
+
+    def __call__(self, value: Any, path: tuple) -> Text:
+        if isinstance(value, str):
+            if len(self.languages) == 1:
+                return {self.languages[0]: value}
+            self.check.add(path, "config.instrument.one_text", langs=", ".join(self.languages))
+            return {}
+        value = value or {}
+        missing = [lg for lg in self.languages if not str(value.get(lg) or "").strip()]
+        if missing:
+            self.check.add(path, "config.instrument.no_translation", langs=", ".join(missing))
+        return {lg: str(value[lg]) for lg in self.languages if value.get(lg)}
 
 
 def _exercise_ids() -> set[str]:
@@ -299,76 +465,3 @@ def _exercise_ids() -> set[str]:
         return set(load_exercises())
     except Exception:  # noqa: BLE001 - an unreadable exercises file is reported by its own loader
         return set()
-
-
-class _Validator:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-        self.languages: tuple[str, ...] = LANGUAGES
-
-    def add(self, reason: str) -> None:
-        self.problems.append(Problem(self.source, reason))
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise InstrumentError(
-                self.source,
-                self.problems,
-                hint="Fix the instrument file; see kit/data/instruments/lagprofil.yaml for the "
-                "format.",
-            )
-
-    def req_str(self, d: Any, key: str, where: str = "") -> str:
-        value = d.get(key) if isinstance(d, dict) else None
-        if value is None or str(value).strip() == "":
-            self.add(f"{where + ': ' if where else ''}{key} is missing")
-            return ""
-        return str(value)
-
-    def text(self, value: Any, where: str) -> Text:
-        if isinstance(value, str):
-            one = len(self.languages) == 1
-            value = {lang: value for lang in self.languages} if one else {"?": value}
-        if not isinstance(value, dict):
-            self.add(f"{where} must give a text per language ({', '.join(self.languages)})")
-            return {}
-        missing = [lang for lang in self.languages if not str(value.get(lang) or "").strip()]
-        if missing:
-            self.add(f"{where} has no translation for {', '.join(missing)}")
-        return {lang: str(value[lang]) for lang in self.languages if value.get(lang)}
-
-    def scale(self, s: Any) -> Scale | None:
-        if not isinstance(s, dict):
-            self.add("scale is missing: give min, max and labels per language")
-            return None
-        lo, hi = s.get("min"), s.get("max")
-        if any(not isinstance(x, int) or isinstance(x, bool) for x in (lo, hi)):
-            self.add(f"scale min and max must be whole numbers, not {lo!r} and {hi!r}")
-            return None
-        if hi - lo < 1 or hi - lo > 10:
-            self.add(f"scale {lo}-{hi} is not a usable response scale (2 to 11 options)")
-            return None
-        labels: dict[str, tuple[str, ...]] = {}
-        raw = s.get("labels") or {}
-        if not isinstance(raw, dict):
-            raw = {}
-        for lang in self.languages:
-            got = raw.get(lang)
-            if not isinstance(got, list) or len(got) != hi - lo + 1:
-                self.add(
-                    f"scale labels for {lang} must list {hi - lo + 1} labels, "
-                    f"one per value {lo}-{hi}"
-                )
-            else:
-                labels[lang] = tuple(str(x) for x in got)
-        na = s.get("not_applicable")
-        na_text = self.text(na, "scale.not_applicable") if na else None
-        return Scale(lo, hi, labels, na_text)
-
-    def unique(self, ids: list[str], kind: str) -> None:
-        seen: set[str] = set()
-        for i in ids:
-            if i in seen:
-                self.add(f"duplicate {kind} id {i!r}")
-            seen.add(i)

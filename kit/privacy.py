@@ -158,7 +158,8 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
 
     # Distributions: hidden with their item (one row per item and value, in the same order).
     dist = scores.distributions
-    n_values = max(len(scores.scale_values), 1)
+    per_item = np.array(scores.item_options or (len(scores.scale_values),) * n_items, dtype=int)
+    n_values = np.tile(np.maximum(per_item, 1), len(gw))
     dist_hide = np.repeat(item_hide, n_values) if len(dist) else np.zeros(0, dtype=bool)
     p_dist = _blank(dist, dist_hide, (*keys_cell, "item", "value"))
 

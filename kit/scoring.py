@@ -56,7 +56,8 @@ class Scores:
     dimension_ids: tuple[str, ...] = ()
     item_ids: tuple[str, ...] = ()
     item_dimensions: tuple[str, ...] = ()  # dimension of each item, in item order
-    scale_values: tuple[int, ...] = ()
+    scale_values: tuple[int, ...] = ()  # the instrument's scale
+    item_options: tuple[int, ...] = ()  # options of each item's own scale (rows in distributions)
     alpha_parts: _AlphaParts | None = field(default=None, repr=False)  # for pooled alpha
 
 
@@ -242,11 +243,13 @@ def _validate(table: pd.DataFrame, instrument: Instrument) -> np.ndarray:
             "response table",
             [Problem("response table", f"item columns must be numbers (NaN = no answer): {exc}")],
         ) from None
-    lo, hi = instrument.scale.min, instrument.scale.max
-    bad = ~np.isnan(x) & ((x < lo) | (x > hi) | (x != np.round(x)))
+    lo_i = np.array([sc.min for sc in instrument.item_scales], dtype=np.float64)
+    hi_i = np.array([sc.max for sc in instrument.item_scales], dtype=np.float64)
+    bad = ~np.isnan(x) & ((x < lo_i) | (x > hi_i) | (x != np.round(x)))
     if bad.any():
         rows, cols = np.nonzero(bad)
         for r, c in zip(rows[:50], cols[:50], strict=True):
+            lo, hi = int(lo_i[c]), int(hi_i[c])
             problems.append(
                 Problem(
                     "response table",
@@ -263,7 +266,7 @@ def _validate(table: pd.DataFrame, instrument: Instrument) -> np.ndarray:
         raise ResponseFileError(
             "response table",
             problems,
-            hint=f"Fix or blank the {int(bad.sum())} answer(s) not in the whole numbers {lo}-{hi}.",
+            hint=f"Fix or blank the {int(bad.sum())} answer(s) not whole numbers on their scale.",
         )
     return x
 
@@ -285,6 +288,13 @@ def score_responses(
         raise ValueError(f"min_answered_share must be in (0, 1], not {min_answered_share!r}")
     x = _validate(table, instrument)
     scale = instrument.scale
+    item_scales = instrument.item_scales  # a dimension's items share one (kit.instrument)
+    item_min = np.array([sc.min for sc in item_scales], dtype=np.int64)
+    item_max = np.array([sc.max for sc in item_scales], dtype=np.int64)
+    item_opts = item_max - item_min + 1
+    dim_null_variance = np.array(
+        [(d.scale or scale).null_variance for d in instrument.dimensions], dtype=np.float64
+    )
     dims = instrument.dimension_ids
     items = instrument.item_ids
     item_dimensions = tuple(it.dimension for it in instrument.items)
@@ -303,6 +313,7 @@ def score_responses(
         item_ids=items,
         item_dimensions=item_dimensions,
         scale_values=scale.values,
+        item_options=tuple(sc.options for sc in item_scales),
     )
 
     if len(table) == 0:
@@ -328,10 +339,10 @@ def score_responses(
     group, wave, role, respondent = group[order], wave[order], role[order], respondent[order]
     rows = _Segments(np.bincount(codes, minlength=n_cells))
 
-    # Reverse keying: x' = min + max - x.
+    # Reverse keying: x' = min + max - x, on each item's own scale.
     reverse = np.array([it.reverse for it in instrument.items], dtype=bool)
     xr = x.copy()
-    xr[:, reverse] = scale.min + scale.max - xr[:, reverse]
+    xr[:, reverse] = (item_min + item_max)[reverse] - xr[:, reverse]
 
     # Respondent dimension scores: mean of available items, NaN below the answered share.
     sums, answered = _nan_matmul(xr, m)
@@ -371,20 +382,24 @@ def score_responses(
         }
     )
 
-    # Distributions of raw answers: one bincount over (cell, item, value).
-    n_values = scale.options
+    # Distributions of raw answers: one bincount over (cell, item, value); every value of the
+    # item's own scale has a row (items on a shorter scale have fewer rows).
+    n_values = int(item_opts.max())
     ok = ~np.isnan(x)
     flat = (codes[:, None] * n_items + np.arange(n_items)[None, :]) * n_values + np.where(
-        ok, x - scale.min, 0
+        ok, x - item_min, 0
     ).astype(np.int64)
     counts = np.bincount(flat[ok], minlength=n_cells * n_items * n_values)
+    offset = np.tile(np.arange(n_values, dtype=np.int64), n_cells * n_items)
+    item_of_row = np.tile(np.repeat(np.arange(n_items), n_values), n_cells)
+    on_scale = offset < item_opts[item_of_row]
     distributions = pd.DataFrame(
         {
-            "group": cat(np.repeat(g_codes, n_items * n_values), g_cats),
-            "wave": cat(np.repeat(w_codes, n_items * n_values), w_cats),
-            "item": cat(np.tile(np.repeat(np.arange(n_items), n_values), n_cells), item_cats),
-            "value": np.tile(np.array(scale.values, dtype=np.int64), n_cells * n_items),
-            "count": counts.astype(np.int64),
+            "group": cat(np.repeat(g_codes, n_items * n_values)[on_scale], g_cats),
+            "wave": cat(np.repeat(w_codes, n_items * n_values)[on_scale], w_cats),
+            "item": cat(item_of_row[on_scale], item_cats),
+            "value": (item_min[item_of_row] + offset)[on_scale],
+            "count": counts.astype(np.int64)[on_scale],
         }
     )
 
@@ -405,7 +420,7 @@ def score_responses(
     usable = nv >= 2
     j_eff = _dim_sum(usable.astype(np.float64), m)
     s_bar = _dim_sum(np.where(usable, var_v, 0.0), m) / np.where(j_eff > 0, j_eff, np.nan)
-    ratio = np.minimum(s_bar / scale.null_variance, 1.0)
+    ratio = np.minimum(s_bar / dim_null_variance[None, :], 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rwg_j = j_eff * (1 - ratio) / (j_eff * (1 - ratio) + ratio)
         ad_m = _dim_sum(np.where(usable, mad_v, 0.0), m) / np.where(j_eff > 0, j_eff, np.nan)

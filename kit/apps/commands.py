@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="preheated console kernels (only if the console waits for its request)",
     )
     s.add_argument(
+        "--instrument",
+        metavar="FILE",
+        help="instrument id or YAML path of the dashboards and the survey (default: "
+        "settings.instrument)",
+    )
+    s.add_argument(
         "--demo-links",
         action="store_true",
         help="make a short-lived key and invitation for a demo group and print them",
@@ -169,12 +175,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.replace(
         **{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     )
+    # --instrument, or KIT_INSTRUMENT: checked before anything starts
+    instrument = _served_instrument(args.instrument or settings.instrument, settings)
+    settings = settings.replace(instrument=instrument)
     options = ServeOptions(
         dashboard_pool=max(args.pool, 0),
         facilitator_pool=max(args.facilitator_pool, 0),
     )
     serve(settings, options, demo_links=args.demo_links)
     return 0
+
+
+def _served_instrument(name: str, settings: Settings) -> str:
+    """The instrument the kernels load (an absolute path for a file), checked before serving."""
+    from pathlib import Path
+
+    from kit.errors import KitError
+    from kit.instrument import load_instrument
+
+    inst = load_instrument(name, lang=settings.language)  # refuses a broken file at once
+    if not inst.has_one_scale:
+        raise KitError(t("config.serve.several_scales", settings.language, name=name))
+    path = Path(name)
+    return str(path.resolve()) if path.suffix else name
 
 
 def _date(value: object) -> str:

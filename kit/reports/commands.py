@@ -65,7 +65,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             if path is not None:
                 print(t("report.cli.exported", settings.language, path=path))
         return 0
-    spec = load_run_file(_resolve(args.run_file, settings))
+    spec = load_run_file(_resolve(args.run_file, settings), lang=settings.language)
     summary = run_reports(
         spec,
         settings,

@@ -12,14 +12,17 @@ to make a programme report. :func:`load_run_file` reads and validates one into :
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
+from pydantic import Discriminator, Field, StrictBool, StrictInt, StringConstraints, Tag
 
-from kit.errors import ParameterError, Problem
+from kit import config
+from kit.errors import KitError, ParameterError, Problem, ProblemsError
+from kit.i18n import t
 from kit.settings import LANGUAGES, Settings
 
 NORM_BASES = ("norm", "all", "programme")
@@ -105,22 +108,24 @@ class ReportParams:
             changes["min_comment_respondents"] = self.min_comment_respondents
         return settings.replace(**changes) if changes else settings
 
-    def _check(self, problems: list[Problem], source: str) -> None:
+    def _check(self, problems: list[Problem], source: str, lang: str = "en") -> None:
         """Value checks shared by every report; subclasses extend."""
         for w in self.wave_list:
             if not _ID.match(w):
                 problems.append(
-                    Problem(
-                        source, "is not a wave id (letters, digits, _ . -)", column="waves", value=w
-                    )
+                    Problem(source, t("config.params.wave_id", lang), column="waves", value=w)
                 )
         if len(set(self.wave_list)) != len(self.wave_list):
-            problems.append(Problem(source, "lists a wave twice", column="waves", value=self.waves))
+            problems.append(
+                Problem(
+                    source, t("config.params.wave_twice", lang), column="waves", value=self.waves
+                )
+            )
         if self.language and self.language not in LANGUAGES:
             problems.append(
                 Problem(
                     source,
-                    f"must be one of {', '.join(LANGUAGES)} or empty",
+                    t("config.params.language", lang, languages=", ".join(LANGUAGES)),
                     column="language",
                     value=self.language,
                 )
@@ -129,7 +134,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    f"must be one of {', '.join(NORM_BASES)}",
+                    t("config.params.norm_base", lang, choices=", ".join(NORM_BASES)),
                     column="norm_base",
                     value=self.norm_base,
                 )
@@ -138,8 +143,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "must be 0 (use the settings) or at least 3; below 3 "
-                    "an answer can be traced to a person",
+                    t("config.params.min_respondents", lang),
                     column="min_respondents",
                     value=str(self.min_respondents),
                 )
@@ -150,7 +154,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "must be 0 or at least min_respondents",
+                    t("config.params.min_comment_respondents", lang),
                     column="min_comment_respondents",
                     value=str(self.min_comment_respondents),
                 )
@@ -169,7 +173,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "is not a database URL like sqlite:///path/kit.sqlite",
+                    t("config.params.database_url", lang),
                     column="database_url",
                     value=self.database_url,
                 )
@@ -188,12 +192,12 @@ class GroupReportParams(ReportParams):
         default="", metadata=_help("cohort to compare with; empty means the cohort of the group")
     )
 
-    def _check(self, problems: list[Problem], source: str) -> None:
+    def _check(self, problems: list[Problem], source: str, lang: str = "en") -> None:
         if not self.group_id:
             problems.append(
                 Problem(
                     source,
-                    "is required: the id of the group to report on",
+                    t("config.params.group_required", lang),
                     column="group_id",
                     value="",
                 )
@@ -202,12 +206,12 @@ class GroupReportParams(ReportParams):
             problems.append(
                 Problem(
                     source,
-                    "is not a group id (letters, digits, _ . -)",
+                    t("config.params.group_id", lang),
                     column="group_id",
                     value=self.group_id,
                 )
             )
-        super()._check(problems, source)
+        super()._check(problems, source, lang)
 
 
 @dataclass(frozen=True)
@@ -219,12 +223,14 @@ class CohortReportParams(ReportParams):
 
     cohort_id: str = field(default="", metadata=_help("id of the cohort"))
 
-    def _check(self, problems: list[Problem], source: str) -> None:
+    def _check(self, problems: list[Problem], source: str, lang: str = "en") -> None:
         if not self.cohort_id:
             problems.append(
-                Problem(source, "is required: the id of the cohort", column="cohort_id", value="")
+                Problem(
+                    source, t("config.params.cohort_required", lang), column="cohort_id", value=""
+                )
             )
-        super()._check(problems, source)
+        super()._check(problems, source, lang)
 
 
 @dataclass(frozen=True)
@@ -249,22 +255,32 @@ PARAMS_BY_KIND: dict[str, type[ReportParams]] = {
 
 
 def validate_params(
-    cls: type[ReportParams], values: dict[str, Any], source: str = "parameters"
+    cls: type[ReportParams],
+    values: dict[str, Any],
+    source: str = "parameters",
+    lang: str | None = None,
 ) -> ReportParams:
     """A validated ``cls`` from ``values``; every unknown name and bad value in one error."""
+    lang = config.language(lang)
     problems: list[Problem] = []
     known = {f.name: f for f in fields(cls)}
     clean: dict[str, Any] = {}
     for name, value in values.items():
         f = known.get(name)
         if f is None:
-            close = [k for k in known if k.startswith(name[:3])] if name else []
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+            close = close or ([k for k in known if k.startswith(name[:3])][:1] if name else [])
+            suggestion = t("config.did_you_mean", lang, name=close[0]) if close else ""
             problems.append(
                 Problem(
                     source,
-                    f"is not a parameter of the {cls.kind} report "
-                    f"(known: {', '.join(known)}){hint}",
+                    t(
+                        "config.params.unknown",
+                        lang,
+                        kind=cls.kind,
+                        known=", ".join(known),
+                        suggestion=suggestion,
+                    ),
                     column=name,
                     value=_show(value),
                 )
@@ -277,7 +293,9 @@ def validate_params(
                     value = int(str(value).strip())
                 except ValueError:
                     problems.append(
-                        Problem(source, "must be a whole number", column=name, value=_show(value))
+                        Problem(
+                            source, t("config.type.whole", lang), column=name, value=_show(value)
+                        )
                     )
                     continue
         elif kind is str:
@@ -286,20 +304,19 @@ def validate_params(
             elif value is None:
                 value = ""
             elif not isinstance(value, str | int | float) or isinstance(value, bool):
-                problems.append(Problem(source, "must be text", column=name, value=_show(value)))
+                problems.append(
+                    Problem(source, t("config.type.text", lang), column=name, value=_show(value))
+                )
                 continue
             value = str(value).strip()
         clean[name] = value
     params = cls(**{k: v for k, v in clean.items()})
-    params._check(problems, source)
+    params._check(problems, source, lang)
     if problems:
         raise ParameterError(
             source,
             problems,
-            hint=(
-                f"Fix the parameters of the {cls.kind} report; `kit report --help` and "
-                f"`papermill --help-notebook notebooks/{cls.notebook}` list them."
-            ),
+            hint=t("config.params.hint", lang, kind=cls.kind, notebook=cls.notebook),
         )
     return params
 
@@ -359,6 +376,7 @@ class RunSpec:
     source_path: Path
     jobs: tuple[ReportJob, ...]
     settings: dict[str, Any]
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, id) -> line in file
 
     def output_dir(self, settings: Settings) -> Path:
         return settings.outputs_dir / self.name
@@ -382,30 +400,60 @@ RUN_KEYS = {
 }
 
 
-def load_run_file(path: str | Path) -> RunSpec:
+Ids = Annotated[
+    Annotated[list[Annotated[str, StringConstraints(pattern=_ID.pattern)]], Tag("<list>")]
+    | Annotated[str, Tag("<text>")],
+    Discriminator(config.list_or_text),
+]
+
+
+class RunFileModel(config.StrictModel):
+    """The keys of a run file (``RUN_KEYS`` says what each is for)."""
+
+    name: Annotated[str, StringConstraints(pattern=_ID.pattern)] | None = None
+    title: str | None = None
+    instrument: str | None = None
+    waves: Ids | None = None
+    report_waves: Ids | None = None
+    language: Literal["", "nb", "en"] | None = None
+    norm_base: Literal["norm", "all", "programme"] | None = None
+    database_url: str | None = None
+    min_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
+    min_comment_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
+    groups: Ids | None = None
+    cohorts: Ids | None = None
+    programme: StrictBool | None = None
+    seed: StrictInt | None = None
+
+
+def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
     """Read ``parameters/<round>.yaml`` and validate every report it describes."""
+    lang = config.language(lang)
     path = Path(path)
     source = path.name
     if not path.is_file():
         raise ParameterError(
             source,
-            [Problem(source, "does not exist", value=str(path))],
-            hint="Give the path to a run file such as parameters/demo_programme.yaml.",
+            [Problem(source, t("config.run.not_found", lang), value=str(path))],
+            hint=t("config.run.hint", lang),
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ParameterError(source, [Problem(source, f"is not valid YAML: {exc}")]) from None
-    problems: list[Problem] = []
-    if not isinstance(data, dict):
-        raise ParameterError(source, [Problem(source, "must be a mapping of settings")])
-    for key in data:
-        if key not in RUN_KEYS:
-            problems.append(
-                Problem(
-                    source, f"is not a run-file key (known: {', '.join(RUN_KEYS)})", column=str(key)
-                )
-            )
+    doc = config.read_config(path, error=ParameterError, lang=lang, hint_key="config.run.hint")
+    check = config.Checker(doc, lang)
+    if not isinstance(doc.data, dict):
+        check.add((), "config.run.not_mapping")
+        check.refuse_if_any(ParameterError, "config.run.hint")
+    _, schema_problems = config.check_model(RunFileModel, doc, lang)
+    check.extend(schema_problems)
+    problems: list[Problem] = check.problems
+    data = dict(doc.data)
+    for key in list(data):  # what the schema refused is reported once, not again below
+        if check.flagged((key,)):
+            data.pop(key)
+    instrument = data.get("instrument")
+    if isinstance(instrument, str) and Path(instrument).suffix:
+        beside = path.parent / instrument  # a relative instrument path is relative to the run file
+        if not Path(instrument).is_absolute() and beside.is_file():
+            data["instrument"] = str(beside.resolve())
     name = str(data.get("name") or path.stem)
     if not _ID.match(name):
         problems.append(
@@ -417,11 +465,9 @@ def load_run_file(path: str | Path) -> RunSpec:
     report_waves = _id_list(data.get("report_waves"), "report_waves", source, problems) or (
         waves[-1:] if waves else []
     )
-    for w in report_waves:
+    for i, w in enumerate(report_waves):
         if waves and w not in waves:
-            problems.append(
-                Problem(source, f"is not one of waves {waves}", column="report_waves", value=w)
-            )
+            check.add(("report_waves", i), "config.run.report_wave", w, waves=", ".join(waves))
     groups = _id_list(data.get("groups"), "groups", source, problems)
     cohorts = _id_list(data.get("cohorts"), "cohorts", source, problems)
     programme = data.get("programme", False)
@@ -429,14 +475,9 @@ def load_run_file(path: str | Path) -> RunSpec:
         problems.append(
             Problem(source, "must be true or false", column="programme", value=str(programme))
         )
-    if not groups and not cohorts and not programme:
-        problems.append(
-            Problem(
-                source,
-                "lists no groups, no cohorts and no programme report; nothing to make",
-                column="groups",
-            )
-        )
+    given = any(check.flagged((k,)) for k in ("groups", "cohorts", "programme"))
+    if not groups and not cohorts and not programme and not given:
+        check.add(("groups",), "config.run.nothing")
     shared = {
         k: data[k]
         for k in (
@@ -462,7 +503,7 @@ def load_run_file(path: str | Path) -> RunSpec:
                 value=_redact_url(str(url)),
             )
         )
-    _job(ProgrammeReportParams, dict(shared), "", "", source, problems)  # shared values, once
+    _job(ProgrammeReportParams, dict(shared), "", "", source, problems, lang)  # shared values, once
     jobs: list[ReportJob] = []
     for gid in groups:
         for w in report_waves:
@@ -470,22 +511,38 @@ def load_run_file(path: str | Path) -> RunSpec:
             values = {**shared, "group_id": gid, "waves": ",".join(upto)}
             jobs.append(
                 _job(
-                    GroupReportParams, values, f"groups/{gid}_{w}", f"{gid} ({w})", source, problems
+                    GroupReportParams,
+                    values,
+                    f"groups/{gid}_{w}",
+                    f"{gid} ({w})",
+                    source,
+                    problems,
+                    lang,
                 )
             )
     for cid in cohorts:
         values = {**shared, "cohort_id": cid, "waves": ",".join(waves)}
         jobs.append(
-            _job(CohortReportParams, values, f"cohorts/{cid}", f"cohort {cid}", source, problems)
+            _job(
+                CohortReportParams,
+                values,
+                f"cohorts/{cid}",
+                f"cohort {cid}",
+                source,
+                problems,
+                lang,
+            )
         )
     if programme:
         values = {**shared, "cohorts": ",".join(cohorts), "waves": ",".join(waves)}
-        jobs.append(_job(ProgrammeReportParams, values, "programme", "programme", source, problems))
+        jobs.append(
+            _job(ProgrammeReportParams, values, "programme", "programme", source, problems, lang)
+        )
     if problems:
         raise ParameterError(
             source,
             problems,
-            hint=("Fix the run file; see parameters/demo_programme.yaml for an example."),
+            hint=t("config.run.hint", lang),
         )
     settings = {"database_url": url} if url else {}
     return RunSpec(
@@ -494,7 +551,90 @@ def load_run_file(path: str | Path) -> RunSpec:
         source_path=path.resolve(),
         jobs=tuple(j for j in jobs if j is not None),
         settings=settings,
+        lines=_id_lines(doc),
     )
+
+
+def _id_lines(doc: config.ConfigDoc) -> dict[tuple[str, str], int]:
+    """(key, id) -> its line, for the ids a run file lists (so later checks can name the line)."""
+    out: dict[tuple[str, str], int] = {}
+    for key in ("groups", "cohorts", "waves", "report_waves", "instrument"):
+        value = doc.data.get(key)
+        values = value if isinstance(value, list) else [value] if value is not None else []
+        for i, v in enumerate(values):
+            line = doc.line((key, i) if isinstance(value, list) else (key,))
+            if line is not None:
+                out.setdefault((key, str(v)), line)
+    return out
+
+
+def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> None:
+    """Refuse a run whose groups, waves, cohorts or instrument do not exist, before any kernel.
+
+    Every report of ``spec`` is checked against the database the run reads (its
+    ``database_url`` or the settings'); all problems are listed in one ``ParameterError``.
+    """
+    from kit.instrument import load_instrument
+    from kit.store import open_store
+
+    lang = config.language(lang or settings.language)
+    source = spec.source_path.name
+    settings = settings.replace(**spec.settings) if spec.settings else settings
+    store = open_store(settings)
+    groups = store.list_groups()
+    known_groups = set(groups["id"]) if len(groups) else set()
+    known_cohorts = set(groups["cohort_id"].dropna()) if len(groups) else set()
+    waves = store.list_waves()
+    known_waves = set(waves["id"]) if len(waves) else set()
+    problems: list[Problem] = []
+
+    def refuse(key: str, column: str, value: str, known: set[str]) -> None:
+        close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
+        suggestion = t("config.did_you_mean", lang, name=close[0]) if close else ""
+        shown = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+        problem = Problem(
+            source,
+            t(key, lang, suggestion=suggestion, known=shown or "-"),
+            row=spec.lines.get((column, value)),
+            column=column,
+            value=value,
+        )
+        if problem not in problems:
+            problems.append(problem)
+
+    instruments: set[str] = set()
+    for job in spec.jobs:
+        p = job.params
+        instruments.add(p.instrument)
+        for gid in [getattr(p, "group_id", "")]:
+            if gid and gid not in known_groups:
+                refuse("config.run.unknown_group", "groups", gid, known_groups)
+        for cid in [getattr(p, "cohort_id", "")] if p.kind == "cohort" else []:
+            if cid and cid not in known_cohorts:
+                refuse("config.run.unknown_cohort", "cohorts", cid, known_cohorts)
+        for cid in getattr(p, "cohort_list", []):
+            if cid not in known_cohorts:
+                refuse("config.run.unknown_cohort", "cohorts", cid, known_cohorts)
+        for w in p.wave_list:
+            if w not in known_waves:
+                refuse("config.run.unknown_wave", "waves", w, known_waves)
+    for name in sorted(instruments):
+        try:
+            inst = load_instrument(name, lang=lang)
+        except ProblemsError as exc:
+            problems.extend(exc.problems)
+            continue
+        except KitError as exc:
+            problems.append(Problem(source, exc.user_message, column="instrument", value=name))
+            continue
+        if not inst.has_one_scale:
+            problems.append(
+                Problem(
+                    source, t("config.run.several_scales", lang), column="instrument", value=name
+                )
+            )
+    if problems:
+        raise ParameterError(source, problems, hint=t("config.run.hint_store", lang))
 
 
 def _job(
@@ -504,9 +644,10 @@ def _job(
     label: str,
     source: str,
     problems: list[Problem],
+    lang: str | None = None,
 ) -> ReportJob | None:
     try:
-        return ReportJob(validate_params(cls, values, source), stem, label)
+        return ReportJob(validate_params(cls, values, source, lang), stem, label)
     except ParameterError as exc:
         problems.extend(p for p in exc.problems if p not in problems)
         return None

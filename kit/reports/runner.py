@@ -336,14 +336,20 @@ def run_reports(
     progress: bool = True,
     warm: bool = True,
     on_outcome: Callable[[ReportOutcome], None] | None = None,
+    check: bool = True,
 ) -> RunSummary:
     """Make every report of ``spec``; never raises for one report's failure.
 
     ``workers`` defaults to ``settings.workers`` (bounded by the number of cores and reports).
+    With ``check`` (the default) the run's groups, waves, cohorts and instrument are checked
+    against the database first (``check_run``): a ``ParameterError`` before anything is made.
     """
     from kit.reports.index import write_index
+    from kit.reports.params import check_run
 
     start = time.perf_counter()
+    if check:  # unknown groups, waves, cohorts: refused before any kernel or file
+        check_run(spec, settings)
     settings = settings.replace(**spec.settings) if spec.settings else settings
     output_dir = spec.output_dir(settings)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,9 @@
         organisation: Statsbygg
         invited: {before: 9}
 
-``load_programme(path)`` validates the file and lists every problem before it refuses;
+``load_programme(path)`` validates the file strictly (``kit.config``: unknown keys, a key written
+twice, impossible dates, wrong types, unknown waves in ``invited``, ids or ordinals given twice,
+an end before the start) and lists every problem before it refuses;
 ``Store.save_programme(programme)`` writes it in one transaction.
 """
 
@@ -34,12 +36,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Discriminator, Field, Strict, StrictBool, StrictInt, StringConstraints, Tag
 
-from kit.errors import NotFoundError, Problem, ProblemsError
-from kit.settings import LANGUAGES
+from kit import config
+from kit.errors import NotFoundError, ProblemsError
+from kit.i18n import t
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 WAVE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -93,222 +97,196 @@ class Programme:
         return tuple(g for g in self.groups if g.cohort_id is not None)
 
 
-def load_programme(path: str | Path) -> Programme:
+def load_programme(path: str | Path, lang: str | None = None) -> Programme:
     """Read and validate a programme YAML file; every problem is listed before refusing."""
+    lang = config.language(lang)
     path = Path(path)
     if not path.is_file():
-        raise NotFoundError(
-            f"Programme file {str(path)!r} not found. Give the path to a YAML file with waves, "
-            "cohorts and norm_base (see 'kit programme --help')."
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ProgrammeError(
-            path.name, [Problem(path.name, "is not UTF-8 text; save it as UTF-8")]
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        row = mark.line + 1 if mark is not None else None
-        raise ProgrammeError(
-            path.name,
-            [Problem(path.name, f"is not valid YAML: {getattr(exc, 'problem', exc)}", row=row)],
-        ) from None
-    return parse_programme(data, source=path.name)
+        raise NotFoundError(t("config.programme.not_found", lang, path=str(path)))
+    doc = config.read_config(path, error=ProgrammeError, lang=lang, hint_key=HINT)
+    return _build(doc, lang)
 
 
-def parse_programme(data: Any, source: str = "programme") -> Programme:
+def parse_programme(data: Any, source: str = "programme", lang: str | None = None) -> Programme:
     """Build a ``Programme`` from parsed YAML, collecting every problem before refusing."""
-    problems: list[Problem] = []
+    return _build(config.ConfigDoc(source, data), config.language(lang))
 
-    def add(where: str, reason: str, value: Any = None) -> None:
-        problems.append(
-            Problem(source, reason, column=where, value=None if value is None else str(value))
-        )
 
-    if not isinstance(data, dict):
-        add("", "the file must be a mapping with waves, cohorts and norm_base")
-        _raise(source, problems)
-    unknown = set(data) - {"programme", "waves", "cohorts", "norm_base"}
-    for key in sorted(unknown):
-        add(key, "is not a known key; use programme, waves, cohorts and norm_base")
-    name = str(data.get("programme") or "").strip()
+# -- the schema ----------------------------------------------------------------------------------
+HINT = "config.programme.hint"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
+WaveId = Annotated[str, StringConstraints(pattern=WAVE_PATTERN.pattern)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Invited = Annotated[int, Strict(), Field(ge=1, le=500)]
 
-    waves: list[Wave] = []
-    raw_waves = data.get("waves")
-    if not isinstance(raw_waves, list) or not raw_waves:
-        add(
-            "waves",
-            "must list the survey waves, e.g. [{id: before, ordinal: 1}, {id: after, ordinal: 2}]",
-        )
-        raw_waves = []
-    for i, w in enumerate(raw_waves):
-        where = f"waves[{i}]"
-        if isinstance(w, str):
-            w = {"id": w, "ordinal": i + 1}
-        if not isinstance(w, dict):
-            add(where, "must be a wave id or a mapping with id and ordinal", w)
-            continue
-        wid = str(w.get("id") or "")
-        if not WAVE_PATTERN.match(wid):
-            add(f"{where}.id", "must be 1-32 letters, digits, '-', '_' or '.'", w.get("id"))
-        ordinal = w.get("ordinal", i + 1)
-        if not isinstance(ordinal, int) or isinstance(ordinal, bool):
-            add(f"{where}.ordinal", "must be a whole number (1 for the first wave)", ordinal)
+
+class WaveModel(config.StrictModel):
+    id: WaveId
+    ordinal: StrictInt | None = None
+
+
+WaveEntry = Annotated[
+    Annotated[WaveModel, Tag("<mapping>")] | Annotated[WaveId, Tag("<text>")],
+    Discriminator(config.text_or_mapping),
+]
+InvitedEntry = Annotated[
+    Annotated[dict[str, Invited | None], Tag("<mapping>")] | Annotated[list[WaveId], Tag("<list>")],
+    Discriminator(config.list_or_mapping),
+]
+
+
+class GroupModel(config.StrictModel):
+    id: Id
+    name: Name
+    organisation: str | None = None
+    language: Literal["nb", "en"] | None = None
+    invited: InvitedEntry
+    survey_dates: dict[str, dt.date | None] | None = None
+    in_norm_base: StrictBool | None = None
+
+
+class CohortModel(config.StrictModel):
+    id: Id
+    name: Name
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    groups: Annotated[list[GroupModel], Field(min_length=1)]
+
+
+class ProgrammeModel(config.StrictModel):
+    programme: str | None = None
+    waves: Annotated[list[WaveEntry], Field(min_length=1)]
+    cohorts: list[CohortModel] | None = None
+    norm_base: list[GroupModel] | None = None
+
+
+def _build(doc: config.ConfigDoc, lang: str) -> Programme:
+    check = config.Checker(doc, lang)
+    if not isinstance(doc.data, dict):
+        check.add((), "config.programme.not_mapping")
+        check.refuse_if_any(ProgrammeError, HINT)
+    model, problems = config.check_model(ProgrammeModel, doc, lang)
+    check.extend(problems)
+    data = doc.data
+    get = config.raw_get
+
+    # Waves: ids and ordinals once each (a wave given as text has its place as ordinal).
+    wave_ids: list[tuple[tuple, Any]] = []
+    ordinals: list[tuple[tuple, Any]] = []
+    for i, w in config.raw_items(get(data, "waves")):
+        wid = w if not isinstance(w, dict) else w.get("id")
+        wave_ids.append((("waves", i, "id") if isinstance(w, dict) else ("waves", i), wid))
+        ordinal = w.get("ordinal", i + 1) if isinstance(w, dict) else i + 1
+        if ordinal is None:
             ordinal = i + 1
-        waves.append(Wave(wid, ordinal))
-    _unique([w.id for w in waves], "waves", "wave id", add)
-    _unique([str(w.ordinal) for w in waves], "waves", "wave ordinal", add)
-    wave_ids = {w.id for w in waves}
+        ordinals.append(
+            ((("waves", i, "ordinal") if isinstance(w, dict) else ("waves", i)), ordinal)
+        )
+    check.unique(wave_ids, "config.programme.duplicate_wave")
+    check.unique(ordinals, "config.programme.duplicate_ordinal")
+    known_waves = {str(w) for _, w in wave_ids if w is not None}
 
-    cohorts: list[Cohort] = []
-    groups: list[Group] = []
-    raw_cohorts = data.get("cohorts") or []
-    if not isinstance(raw_cohorts, list):
-        add("cohorts", "must be a list of cohorts")
-        raw_cohorts = []
-    for ci, c in enumerate(raw_cohorts):
-        where = f"cohorts[{ci}]"
-        if not isinstance(c, dict):
-            add(where, "must be a mapping with id, name and groups")
-            continue
-        cid = _id(c.get("id"), f"{where}.id", add)
-        cname = str(c.get("name") or "").strip()
-        if not cname:
-            add(f"{where}.name", "is missing")
-        start = _date(c.get("start_date"), f"{where}.start_date", add)
-        end = _date(c.get("end_date"), f"{where}.end_date", add)
+    group_ids: list[tuple[tuple, Any]] = []
+    cohort_ids: list[tuple[tuple, Any]] = []
+    raw_groups: list[tuple[tuple, Any]] = []
+    for ci, c in config.raw_items(get(data, "cohorts")):
+        cohort_ids.append((("cohorts", ci, "id"), get(c, "id")))
+        start, end = _date(get(c, "start_date")), _date(get(c, "end_date"))
         if start and end and end < start:
-            add(f"{where}.end_date", f"is before the start date {start}", end)
-        raw_groups = c.get("groups")
-        if not isinstance(raw_groups, list) or not raw_groups:
-            add(f"{where}.groups", "must list the cohort's groups")
-            raw_groups = []
-        members = []
-        for gi, g in enumerate(raw_groups):
-            group = _group(g, f"{where}.groups[{gi}]", cid, wave_ids, add, norm=False)
-            if group is not None:
-                groups.append(group)
-                members.append(group.id)
-        cohorts.append(Cohort(cid, cname, start, end, tuple(members)))
-    _unique([c.id for c in cohorts], "cohorts", "cohort id", add)
-
-    raw_norm = data.get("norm_base") or []
-    if not isinstance(raw_norm, list):
-        add("norm_base", "must be a list of groups")
-        raw_norm = []
-    for gi, g in enumerate(raw_norm):
-        group = _group(g, f"norm_base[{gi}]", None, wave_ids, add, norm=True)
-        if group is not None:
-            groups.append(group)
-    if not cohorts and not raw_norm:
-        add("cohorts", "the programme has no cohorts and no norm-base groups")
-    _unique([g.id for g in groups], "groups", "group id", add)
-
-    _raise(source, problems)
-    return Programme(
-        name, tuple(sorted(waves, key=lambda w: w.ordinal)), tuple(cohorts), tuple(groups), source
-    )
-
-
-def _group(
-    g: Any, where: str, cohort_id: str | None, wave_ids: set[str], add: Any, norm: bool
-) -> Group | None:
-    if not isinstance(g, dict):
-        add(where, "must be a mapping with id, name, organisation and invited")
-        return None
-    known = {"id", "name", "organisation", "language", "invited", "survey_dates", "in_norm_base"}
-    for key in sorted(set(g) - known):
-        add(f"{where}.{key}", f"is not a known key; use {', '.join(sorted(known))}")
-    gid = _id(g.get("id"), f"{where}.id", add)
-    name = str(g.get("name") or "").strip()
-    if not name:
-        add(f"{where}.name", "is missing")
-    language = str(g.get("language") or "nb")
-    if language not in LANGUAGES:
-        add(f"{where}.language", f"must be one of {', '.join(LANGUAGES)}", language)
-    in_norm = g.get("in_norm_base", norm)
-    if not isinstance(in_norm, bool):
-        add(f"{where}.in_norm_base", "must be true or false", in_norm)
-        in_norm = norm
-    invited: dict[str, int | None] = {}
-    raw_inv = g.get("invited")
-    if isinstance(raw_inv, list):  # waves without counts
-        raw_inv = {w: None for w in raw_inv}
-    if not isinstance(raw_inv, dict) or not raw_inv:
-        add(
-            f"{where}.invited",
-            "must map each wave the group takes part in to the number invited, "
-            "e.g. {before: 8, after: 8}",
-        )
-        raw_inv = {}
-    for wid, n in raw_inv.items():
-        if str(wid) not in wave_ids:
-            add(f"{where}.invited", f"names wave {wid!r}, which is not in waves", wid)
-        elif n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1 or n > 500):
-            add(f"{where}.invited.{wid}", "must be a whole number of members, 1-500", n)
-        else:
-            invited[str(wid)] = n
-    dates: dict[str, str] = {}
-    for wid, d in (g.get("survey_dates") or {}).items():
-        if str(wid) not in invited:
-            add(
-                f"{where}.survey_dates",
-                f"names wave {wid!r}, which the group is not invited to",
-                wid,
+            check.add(
+                ("cohorts", ci, "end_date"),
+                "config.programme.end_before_start",
+                end.isoformat(),
+                start=start.isoformat(),
             )
-        value = _date(d, f"{where}.survey_dates.{wid}", add)
-        if value:
-            dates[str(wid)] = value
-    return Group(
-        gid,
-        name,
-        str(g.get("organisation") or "").strip(),
-        cohort_id,
-        in_norm,
-        language,
-        invited,
-        dates,
-    )
+        for gi, g in config.raw_items(get(c, "groups")):
+            raw_groups.append((("cohorts", ci, "groups", gi), g))
+    for gi, g in config.raw_items(get(data, "norm_base")):
+        raw_groups.append((("norm_base", gi), g))
+    for where, g in raw_groups:
+        group_ids.append(((*where, "id"), get(g, "id")))
+        invited = get(g, "invited")
+        names = list(invited) if isinstance(invited, dict | list) else []
+        for wid in names:
+            if str(wid) not in known_waves:
+                path = (
+                    (*where, "invited", wid) if isinstance(invited, dict) else (*where, "invited")
+                )
+                check.add(
+                    path, "config.programme.unknown_wave", wid, waves=", ".join(sorted(known_waves))
+                )
+        dates = get(g, "survey_dates")
+        if isinstance(dates, dict):
+            for wid in dates:
+                if str(wid) not in {str(n) for n in names}:
+                    check.add(
+                        (*where, "survey_dates", wid), "config.programme.date_not_invited", wid
+                    )
+    check.unique(cohort_ids, "config.programme.duplicate_cohort")
+    check.unique(group_ids, "config.programme.duplicate_group")
+    if not get(data, "cohorts") and not get(data, "norm_base"):
+        check.add(("cohorts",), "config.programme.empty")
+    check.refuse_if_any(ProgrammeError, HINT)
+    assert model is not None
+    return _programme(model, doc.source)
 
 
-def _id(value: Any, where: str, add: Any) -> str:
-    text = "" if value is None else str(value)
-    if not ID_PATTERN.match(text):
-        add(where, "must be 1-64 letters, digits, '-', '_' or '.' (no spaces)", value)
-    return text
-
-
-def _date(value: Any, where: str, add: Any) -> str | None:
-    if value is None or value == "":
-        return None
+def _date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return value
     try:
-        return dt.date.fromisoformat(str(value)).isoformat()
+        return dt.date.fromisoformat(str(value)) if value else None
     except ValueError:
-        add(where, "must be a date written YYYY-MM-DD", value)
         return None
 
 
-def _unique(ids: list[str], where: str, kind: str, add: Any) -> None:
-    seen: set[str] = set()
-    for i in ids:
-        if i and i in seen:
-            add(where, f"duplicate {kind}", i)
-        seen.add(i)
+def _programme(m: ProgrammeModel, source: str) -> Programme:
+    waves = []
+    for i, w in enumerate(m.waves):
+        if isinstance(w, WaveModel):
+            waves.append(Wave(w.id, i + 1 if w.ordinal is None else w.ordinal))
+        else:
+            waves.append(Wave(str(w), i + 1))
 
-
-def _raise(source: str, problems: list[Problem]) -> None:
-    if problems:
-        raise ProgrammeError(
-            source,
-            problems,
-            hint=(
-                "Fix the programme file and load it again; nothing was saved. "
-                "The format is described in kit/store/programme.py."
-            ),
+    def group(g: GroupModel, cohort_id: str | None, norm: bool) -> Group:
+        invited = (
+            {str(k): v for k, v in g.invited.items()}
+            if isinstance(g.invited, dict)
+            else {str(w): None for w in g.invited}
         )
+        dates = {str(k): v.isoformat() for k, v in (g.survey_dates or {}).items() if v}
+        return Group(
+            g.id,
+            g.name,
+            (g.organisation or "").strip(),
+            cohort_id,
+            norm if g.in_norm_base is None else g.in_norm_base,
+            g.language or "nb",
+            invited,
+            dates,
+        )
+
+    cohorts, groups = [], []
+    for c in m.cohorts or []:
+        members = [group(g, c.id, False) for g in c.groups]
+        groups.extend(members)
+        cohorts.append(
+            Cohort(
+                c.id,
+                c.name,
+                c.start_date.isoformat() if c.start_date else None,
+                c.end_date.isoformat() if c.end_date else None,
+                tuple(g.id for g in members),
+            )
+        )
+    groups.extend(group(g, None, True) for g in m.norm_base or [])
+    return Programme(
+        (m.programme or "").strip(),
+        tuple(sorted(waves, key=lambda w: w.ordinal)),
+        tuple(cohorts),
+        tuple(groups),
+        source,
+    )
 
 
 def dump_programme(programme: Programme) -> str:

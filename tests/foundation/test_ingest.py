@@ -362,21 +362,21 @@ def test_every_problem_at_once_and_drop_invalid(tmp_path):
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [
-        ("columns: [a, b]\n", r"'columns' must map file headers"),
-        ("colums: {}\n", r"unknown keys \['colums'\]"),
-        ("items: 'Spm'\n", r"'items' must be a header pattern with \{n\} or \{id\}"),
-        ("values:\n  role: {Sjef: boss}\n", r"values.role maps to \['boss'\]"),
-        ("values:\n  item: {a: b}\n", r"values for 'item' cannot be mapped"),
-        ("columns: {A: respondent, B: respondent}\n", r"several headers map to 'respondent'"),
-        ("columns: {A: [\n", r"is not valid UTF-8 YAML"),
-        ("- a\n- b\n", r"must be a mapping with 'columns'"),
+        ("columns: [a, b]\n", r"columns +must be a block of keys and values"),
+        ("colums: {}\n", r"colums +is not a known key \(did you mean columns\?\)"),
+        ("items: 'Spm'\n", r"items +Spm +must be a header pattern with \{n\} or \{id\}"),
+        ("values:\n  role: {Sjef: boss}\n", r"values.role.Sjef +boss +is not a role"),
+        ("values:\n  item: {a: b}\n", r"values.item +item +must be one of wave, role, group"),
+        ("columns: {A: respondent, B: respondent}\n", r"several headers map to the same field"),
+        ("columns: {A: [\n", r"is not valid YAML \(line 2, column 1\)"),
+        ("- a\n- b\n", r"must be a block with columns, items"),
     ],
 )
 def test_bad_mapping_files(tmp_path, text, pattern):
     path = tmp_path / "map.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ResponseFileError, match=pattern):
-        load_mapping(path)
+        load_mapping(path, lang="en")
 
 
 def test_mapping_to_an_unknown_item(tmp_path):

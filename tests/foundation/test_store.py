@@ -277,30 +277,30 @@ def test_programme_file_lists_every_problem(tmp_path):
         "extra": 1,
     }
     with pytest.raises(ProgrammeError) as info:
-        parse_programme(bad, source="programme.yaml")
+        parse_programme(bad, source="programme.yaml", lang="en")
     message = str(info.value)
-    for expected in ("duplicate wave id", "kull 1", "cohorts[0].name", "YYYY-MM-DD",
-                     "1-500", "wave 'later', which is not in waves", "language",
-                     "duplicate group id", "size", "norm_base", "extra"):
+    for expected in ("the wave is given twice", "kull 1", "cohorts[0].name", "YYYY-MM-DD",
+                     "must be at least 1", "later", "is not a wave in waves", "language",
+                     "the group id is given twice", "size", "norm_base", "extra"):
         assert expected in message, expected
     assert "nothing was saved" in message and len(info.value.problems) >= 11
 
 
 @pytest.mark.parametrize(("content", "expected"), [
     ("waves: [before\n", "is not valid YAML"),
-    ("- just\n- a list\n", "must be a mapping with waves, cohorts and norm_base"),
-    ("waves: []\ncohorts: []\n", "must list the survey waves"),
+    ("- just\n- a list\n", "must be a block with waves, cohorts and norm_base"),
+    ("waves: []\ncohorts: []\n", r"waves +must list at least 1"),
 ])
 def test_broken_programme_files(tmp_path, content, expected):
     path = tmp_path / "p.yaml"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ProgrammeError, match=expected):
-        load_programme(path)
+        load_programme(path, lang="en")
 
 
 def test_missing_programme_file(tmp_path):
-    with pytest.raises(NotFoundError, match="Programme file .*nope.yaml' not found"):
-        load_programme(tmp_path / "nope.yaml")
+    with pytest.raises(NotFoundError, match="Programme file .*nope.yaml not found"):
+        load_programme(tmp_path / "nope.yaml", lang="en")
 
 
 def test_demo_imports_the_same_on_every_backend(store, demo_store, tmp_path, instrument):
