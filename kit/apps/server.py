@@ -23,6 +23,7 @@ import tornado.web
 from traitlets.config import Config
 from voila.app import Voila
 
+from kit.apps.dashboard_page import dashboard_page_handlers
 from kit.apps.keys import KeyRefused, resolve_key
 from kit.apps.view import find_report_pdf, page_notice_html
 from kit.i18n import t
@@ -185,6 +186,7 @@ def kit_handlers(settings: Settings) -> list[tuple]:
     apps = "|".join(re.escape(n) for n in APP_NOTEBOOKS)
     return [
         *live_handlers(settings),
+        *dashboard_page_handlers(settings),  # /kit/dashboard: the kernel-free dashboard page
         (r"/kit/report/?", ReportHandler, own),
         (r"/", LandingHandler, own),
         (r"/voila/?", LandingHandler, own),
