@@ -707,7 +707,7 @@ def _head(title: str, lang: str, scripts: bool) -> str:
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
+        '<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title>"
         f'<link rel="stylesheet" href="{_asset("kit.css")}">'
         f'<link rel="stylesheet" href="{_asset("dashboard.css")}">{js}</head>'

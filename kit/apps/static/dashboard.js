@@ -31,6 +31,12 @@
     (s.layer || []).forEach(function (l) {
       if (l.encoding && l.encoding.y && l.encoding.y.axis) l.encoding.y.axis.labelLimit = labels;
     });
+    if (width < 560) {
+      // a phone: one legend entry per line, so the chart keeps its width and its type size
+      s.config.legend = Object.assign({}, s.config.legend, { direction: "vertical", columns: 1, labelLimit: width - 60 });
+      var colour = s.encoding && s.encoding.color;
+      if (colour && colour.legend) colour.legend = Object.assign({}, colour.legend, { columns: 2, labelLimit: Math.round(width / 2) - 40 });
+    }
     s.width = Math.max(120, Math.round(width - labels - 40));
     s.autosize = { type: "pad", contains: "padding" };
     return s;
