@@ -25,7 +25,6 @@ from kit.results import group_results
 from kit.settings import Settings
 
 
-
 def _get(url: str) -> tuple[int, str, dict]:
     try:
         with urllib.request.urlopen(url, timeout=60) as r:
