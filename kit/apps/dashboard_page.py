@@ -618,6 +618,16 @@ class DashboardPages:
                 self._views.popitem(last=False)
         return built
 
+    def status(self) -> dict[str, int]:
+        """Counts for ``/kit/dashboard/status`` and the benchmark."""
+        with self._lock:
+            return {
+                "scored": int(self._data is not None),
+                "pages": len(self._views),
+                "builds": self.builds,
+                "scorings": self.scorings,
+            }
+
     async def view_async(self, group_id: str, lang: str) -> GroupView:
         """``view`` without blocking the server: a hit at once, a build on the worker thread."""
         found = self.cached_view(group_id, lang)
@@ -655,6 +665,7 @@ class DashboardPages:
         start = self._clock()
         built = 0
         try:
+            self._executor.submit(self.scored).result()  # before the first viewer, not for them
             targets = self.keyed_groups()
         except Exception:  # noqa: BLE001 - no access tables yet: nothing to warm
             return 0
@@ -885,6 +896,17 @@ class DashboardPageHandler(tornado.web.RequestHandler):
         self.finish(notice_page(lang, t("app.site.title", lang), body, "info"))
 
 
+class PagesStatusHandler(tornado.web.RequestHandler):
+    """``/kit/dashboard/status``: how many pages are built (counts only: no group, no data)."""
+
+    def initialize(self, pages: DashboardPages) -> None:
+        self.pages = pages
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.pages.status())
+
+
 class KitStaticHandler(tornado.web.StaticFileHandler):
     """The page's scripts and styles; cached for long (their URLs carry a content hash)."""
 
@@ -912,6 +934,7 @@ def dashboard_page_handlers(
     own = {"kit_settings": settings, "pages": pages, "limiter": limiter}
     return [
         (rf"{PAGE_PATH}/?", DashboardPageHandler, own),
+        (rf"{PAGE_PATH}/status", PagesStatusHandler, {"pages": pages}),
         (r"/kit/static/(kit\.css)", KitStaticHandler, {"path": str(KIT_CSS_DIR)}),
         (
             r"/kit/static/((?:vendor/)?[A-Za-z0-9_.-]+\.(?:js|css))",

@@ -292,7 +292,7 @@ def app_urls(settings: Settings, demo_links: bool = False) -> list[tuple[str, st
     """(label, URL) lines ``kit serve`` prints; with ``demo_links`` a fresh key and invitation
     for a programme group of the demo data (a key lasts 7 days, labelled 'kit serve demo')."""
     from kit.apps import invitations as inv
-    from kit.apps.keys import create_key, dashboard_url
+    from kit.apps.keys import create_key, dashboard_url, explorer_url
 
     lang = settings.language
     base = settings.base_url
@@ -312,6 +312,7 @@ def app_urls(settings: Settings, demo_links: bool = False) -> list[tuple[str, st
                     dashboard_url(base, issued.key),
                 )
             )
+            lines.append((t("app.cli.serve.explorer", lang), explorer_url(base, issued.key)))
         open_waves = gw[gw["group_id"].isin(programme) & (gw["status"] == "open")]
         if len(open_waves):
             g, w = str(open_waves["group_id"].iloc[0]), str(open_waves["wave_id"].iloc[0])

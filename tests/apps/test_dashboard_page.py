@@ -410,3 +410,14 @@ def test_wrong_keys_start_nothing_and_are_limited_per_client(demo_home, browser,
             assert status == 429
         assert _kernels(kit) == 0
         assert all(p["ready"] + p["starting"] == 0 for p in kit.status().values())
+
+
+def test_kit_serve_prints_the_page_and_the_explorer(demo_home):
+    from kit.apps.server import app_urls
+
+    lines = dict(app_urls(demo_home.settings, demo_links=True))
+    page = [u for u in lines.values() if "/kit/dashboard?key=" in u]
+    explorer = [u for u in lines.values() if "/voila/render/group_dashboard.ipynb?key=" in u]
+    assert len(page) == 1 and len(explorer) == 1
+    assert page[0].split("key=")[1] == explorer[0].split("key=")[1]
+    assert t("app.cli.serve.explorer", "nb") in lines
