@@ -250,7 +250,9 @@ def build_view(
         res = group_results(store, settings, group_id, wl, lang, instrument, data=data)
         subtitles[wave] = _subtitle(res, lang)
         published = _published(res, lang) or published
-        html_, wave_specs, compares = _wave_block(res, lang, instrument)
+        html_, wave_specs, compares = _wave_block(
+            res, lang, instrument, first_view=wave == waves[-1]
+        )
         specs.update({f"{wave}|{k}": v for k, v in wave_specs.items()})
         compares_seen.update(dict.fromkeys(compares))
         hidden = "" if wave == waves[-1] else " hidden"
@@ -285,10 +287,34 @@ def _card(title: str, body: str, cls: str = "") -> str:
     return f'<section class="kit-card {cls}"><h2>{esc(title)}</h2>{body}</section>'
 
 
+# d3-format locales: the page's numbers follow its language (decimal comma in nb); the same
+# definition as dashboard.js gives the browser's Vega
+FORMAT_LOCALES: dict[str, dict[str, Any]] = {
+    "nb": {
+        "decimal": ",",
+        "thousands": "\u00a0",
+        "grouping": [3],
+        "currency": ["", " kr"],
+        "minus": "\u2212",
+    },
+    "en": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["", ""]},
+}
+
+
+def static_svg(spec: dict[str, Any], lang: str) -> str:
+    """``spec`` drawn as SVG on the server (vl_convert), hidden from screen readers (the figure
+    carries the description)."""
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(spec, format_locale=FORMAT_LOCALES.get(lang, FORMAT_LOCALES["en"]))
+    return svg.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)
+
+
 def _wave_block(
-    res: GroupResults, lang: str, inst: Instrument
+    res: GroupResults, lang: str, inst: Instrument, *, first_view: bool = False
 ) -> tuple[str, dict[str, dict[str, Any]], list[str]]:
-    """The HTML of one survey round, its charts' specs, and the comparisons it offers."""
+    """The HTML of one survey round, its charts' specs, and the comparisons it offers
+    (``first_view``: the round the page opens with, its profile drawn on the server)."""
     if not res.reportable:
         return _notice(t("app.dashboard.no_results", lang), res.suppressed_text), {}, []
     specs: dict[str, dict[str, Any]] = {}
@@ -317,11 +343,16 @@ def _wave_block(
         specs[f"profile|{c}"] = _spec(chart)
     assert chart is not None
     lead = t("app.dashboard.profile.lead", lang)
+    static, drawn = "", ""
+    if first_view:  # drawn here, so the page shows its chart before any script has run
+        key = f"{res.wave}|profile|{compares[0]}"
+        static = static_svg(specs[f"profile|{compares[0]}"], lang)
+        drawn = f' data-kit-drawn="{esc(key)}" data-kit-static="{esc(key)}"'
     profile = (
         f'<p class="kit-lead">{esc(lead)}</p>'
         f'<figure class="kit-chart kit-vl" data-kit-spec="profile" '
-        f'data-kit-compare="{esc(compares[0])}">'
-        f'<div class="kit-vis" role="img" aria-label="{esc(chart.description)}"></div>'
+        f'data-kit-compare="{esc(compares[0])}"{drawn}>'
+        f'<div class="kit-vis" role="img" aria-label="{esc(chart.description)}">{static}</div>'
         f"<figcaption>{esc(chart.description)}</figcaption></figure>"
         + _profile_table(res, lang, has_norm, has_cohort)
     )
@@ -555,7 +586,8 @@ class DashboardPages:
         self._data_version: tuple[Any, ...] | None = None
         self._checked = -math.inf
         self._views: OrderedDict[tuple[str, str, str], GroupView] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # quick bookkeeping only (the server's thread takes it)
+        self._build_lock = threading.Lock()  # held while scoring
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="kit-dashboard")
         self.scorings = 0  # how often every group's answers were loaded and scored
         self.builds = 0  # how often a group's view was built
@@ -584,12 +616,19 @@ class DashboardPages:
         """Every group's protected scores for the current data version (scored once)."""
         version = self.data_version()
         with self._lock:
-            if self._data is None or self._data_version != version:
-                self._data = load_scored_data(self.store, self.settings, self.instrument)
-                self._data_version = version
+            if self._data is not None and self._data_version == version:
+                return self._data
+        # the long work holds only the build lock: the server's thread never waits on it
+        with self._build_lock:
+            with self._lock:
+                if self._data is not None and self._data_version == version:
+                    return self._data
+            data = load_scored_data(self.store, self.settings, self.instrument)
+            with self._lock:
+                self._data, self._data_version = data, version
                 self._views.clear()
                 self.scorings += 1
-            return self._data
+            return data
 
     def cached_view(self, group_id: str, lang: str) -> GroupView | None:
         """The view if it is built for the current data version (cheap: no scoring)."""

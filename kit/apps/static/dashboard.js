@@ -48,6 +48,15 @@
     if (!el || !spec) return;
     var width = Math.round(el.clientWidth || figure.clientWidth || 430);
     if (figure.getAttribute("data-kit-drawn") === key && figure.getAttribute("data-kit-width") === String(width)) return;
+    if (figure.getAttribute("data-kit-static") === key && !figure.getAttribute("data-kit-width")) {
+      // drawn by the server: keep it where it fits, redraw to the width where it does not
+      var drawn = el.querySelector("svg");
+      var natural = drawn ? parseFloat(drawn.getAttribute("width") || "0") : 0;
+      if (drawn && natural <= width + 2) {
+        figure.setAttribute("data-kit-width", String(width));
+        return;
+      }
+    }
     var old = views.get(figure);
     if (old) old.finalize();
     figure.removeAttribute("data-kit-drawn");
