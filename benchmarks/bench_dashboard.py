@@ -231,7 +231,10 @@ def wait_pages(kit: ServedKit, n: int, timeout: float) -> float:
 
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        status, body = _fetch(kit.url("/kit/dashboard/status"), 10)
+        try:
+            status, body = _fetch(kit.url("/kit/dashboard/status"), 30)
+        except OSError:  # a busy machine: ask again
+            continue
         if status == 200 and json.loads(body)["pages"] >= n:
             return time.monotonic() - start
         time.sleep(0.5)

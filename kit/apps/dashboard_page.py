@@ -928,6 +928,16 @@ class DashboardPageHandler(tornado.web.RequestHandler):
         self.set_header("Content-Security-Policy", CSP_PAGE)
         self._page(200, render_page(view, key or "", self.kit_settings))
 
+    def _request_summary(self) -> str:
+        """What tornado's access log writes: the path, never the query (it holds the key)."""
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, tornado.web.HTTPError):
+            log.warning("%d %s", value.status_code, self._request_summary())
+        else:
+            log.error("%s failed", self._request_summary(), exc_info=(typ, value, tb))
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         lang = self._lang()
         body = t("app.error.general", lang)

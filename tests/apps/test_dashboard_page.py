@@ -414,6 +414,11 @@ def test_wrong_keys_start_nothing_and_are_limited_per_client(demo_home, browser,
             assert status == 429
         assert _kernels(kit) == 0
         assert all(p["ready"] + p["starting"] == 0 for p in kit.status().values())
+    # no key, right or wrong, in the server's log
+    log_text = kit.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "/kit/dashboard" in log_text  # the requests are logged ...
+    assert demo_home.key_a not in log_text and "guess-0123456789" not in log_text  # ... not keys
+    assert demo_home.key_a[:-3] not in log_text
 
 
 def test_kit_serve_prints_the_page_and_the_explorer(demo_home):
