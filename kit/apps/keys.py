@@ -119,6 +119,15 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def dashboard_url(base_url: str, key: str, language: str | None = None) -> str:
-    """The link a group's members open."""
+    """The link a group's members open: the kit's own dashboard page (no kernel).
+
+    The Voilà explorer (``explorer_url``) opens from a link on that page.
+    """
+    lang = f"&lang={language}" if language else ""
+    return f"{base_url.rstrip('/')}/kit/dashboard?key={key}{lang}"
+
+
+def explorer_url(base_url: str, key: str, language: str | None = None) -> str:
+    """The interactive Voilà explorer of a group's results (one kernel per viewer)."""
     lang = f"&lang={language}" if language else ""
     return f"{base_url.rstrip('/')}/voila/render/group_dashboard.ipynb?key={key}{lang}"

@@ -23,6 +23,7 @@ import tornado.web
 from traitlets.config import Config
 from voila.app import Voila
 
+from kit.apps.dashboard_page import dashboard_page_handlers
 from kit.apps.keys import KeyRefused, resolve_key
 from kit.apps.view import find_report_pdf, page_notice_html
 from kit.i18n import t
@@ -187,6 +188,7 @@ def kit_handlers(settings: Settings) -> list[tuple]:
     return [
         *live_handlers(settings),
         *survey_handlers(settings),
+        *dashboard_page_handlers(settings),  # /kit/dashboard: the kernel-free dashboard page
         (r"/kit/report/?", ReportHandler, own),
         (r"/", LandingHandler, own),
         (r"/voila/?", LandingHandler, own),
@@ -292,7 +294,7 @@ def app_urls(settings: Settings, demo_links: bool = False) -> list[tuple[str, st
     """(label, URL) lines ``kit serve`` prints; with ``demo_links`` a fresh key and invitation
     for a programme group of the demo data (a key lasts 7 days, labelled 'kit serve demo')."""
     from kit.apps import invitations as inv
-    from kit.apps.keys import create_key, dashboard_url
+    from kit.apps.keys import create_key, dashboard_url, explorer_url
 
     lang = settings.language
     base = settings.base_url
@@ -312,6 +314,7 @@ def app_urls(settings: Settings, demo_links: bool = False) -> list[tuple[str, st
                     dashboard_url(base, issued.key),
                 )
             )
+            lines.append((t("app.cli.serve.explorer", lang), explorer_url(base, issued.key)))
         open_waves = gw[gw["group_id"].isin(programme) & (gw["status"] == "open")]
         if len(open_waves):
             g, w = str(open_waves["group_id"].iloc[0]), str(open_waves["wave_id"].iloc[0])

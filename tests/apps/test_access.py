@@ -111,7 +111,7 @@ def test_cli_keys_create_list_revoke(settings, store):
     )
     text = out.getvalue()
     url = text.strip().splitlines()[-1]
-    assert url.startswith(f"{settings.base_url}/voila/render/group_dashboard.ipynb?key=")
+    assert url.startswith(f"{settings.base_url}/kit/dashboard?key=")
     key = url.split("key=", 1)[1]
     assert resolve_key(store, key).group_id == "team-a"
     out = io.StringIO()
@@ -127,10 +127,8 @@ def test_cli_keys_create_list_revoke(settings, store):
 
 
 def test_dashboard_url_carries_only_the_key():
-    assert (
-        dashboard_url("http://h:1/", "abc")
-        == "http://h:1/voila/render/group_dashboard.ipynb?key=abc"
-    )
+    assert dashboard_url("http://h:1/", "abc") == "http://h:1/kit/dashboard?key=abc"
+    assert dashboard_url("http://h:1", "abc", "en") == "http://h:1/kit/dashboard?key=abc&lang=en"
 
 
 # -- invitations ----------------------------------------------------------------------------------

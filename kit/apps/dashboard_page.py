@@ -1,0 +1,993 @@
+"""The group dashboard as a page the kit renders itself: no kernel, behind the group's key.
+
+``GET /kit/dashboard?key=...&lang=...`` resolves the key (``kit.apps.keys.resolve_key``; the
+group comes from the key only, every other name in the query string is ignored) and answers with
+one HTML page built from ``kit.results.group_results`` - privacy-protected results, rounded as
+the report shows them. The common choices (survey round, comparison, area) switch in the
+browser: the page carries the Vega-Lite specs of its charts (made by ``kit.charts``, the report's
+charts) and ``static/dashboard.js`` draws the chosen one with the vendored Vega (CSP-safe
+interpreter, no ``eval``, no CDN). The Voilà explorer opens from a link for those who want more.
+
+Cost: a refused key touches nothing but the key table (and counts against the client in a
+``FailureLimiter``: 429 with Retry-After once it is spent). The protected scores of all groups
+are computed once per data version (``kit.store.access.data_version``) and each group's page
+once per (group, language, data version), in a small LRU; building runs on a worker thread so
+the server keeps answering while it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+import tornado.ioloop
+import tornado.web
+
+from kit import charts
+from kit.apps.keys import KeyRefused, resolve_key
+from kit.apps.view import find_report_pdf
+from kit.i18n import t
+from kit.instrument import Instrument, load_instrument
+from kit.ratelimit import FailureLimiter
+from kit.results import GroupResults, ScoredData, group_results, load_scored_data
+from kit.settings import LANGUAGES, Settings
+from kit.store import Store, open_store
+
+log = logging.getLogger("kit.apps.dashboard_page")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+KIT_CSS_DIR = Path(__file__).resolve().parent / "templates" / "voila"
+PAGE_PATH = "/kit/dashboard"
+EXPLORER_PATH = "/voila/render/group_dashboard.ipynb"
+COMPARE = ("both", "norm", "cohort")
+MIN_OTHER_COHORT_GROUPS = 3  # a cohort mean beside a group's own needs 3+ other groups
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'none'; font-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Vega sets a few style attributes on the SVG it draws (cursor, pointer events): allowed for
+# the dashboard page only, where every script is the kit's own.
+CSP_PAGE = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+# -- numbers as the report shows them ----------------------------------------------------------
+def fmt(value: Any, digits: int = 1, lang: str = "nb", *, signed: bool = False) -> str:
+    """A number with ``digits`` decimals in the language's style (decimal comma in nb)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{float(value):+.{digits}f}" if signed else f"{float(value):.{digits}f}"
+    text = text.replace("-", "−")
+    return text.replace(".", ",") if lang == "nb" else text
+
+
+def _rounded(frame: pd.DataFrame, columns: dict[str, int]) -> pd.DataFrame:
+    """``frame`` with only ``columns`` kept, floats rounded to the report's precision."""
+    out = frame[[c for c in columns if c in frame.columns]].copy()
+    for col, digits in columns.items():
+        if col in out.columns and digits >= 0:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float).round(digits)
+    return out
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+# -- one group's page, built once per (group, language, data version) ---------------------------
+@dataclass(frozen=True)
+class GroupView:
+    """A group's dashboard in one language: HTML of every view, and the charts' specs."""
+
+    group_id: str
+    lang: str
+    title: str
+    waves: tuple[tuple[str, str], ...]  # (id, label), in survey order
+    wave: str  # the one shown first (the latest)
+    compares: tuple[tuple[str, str], ...]
+    dimensions: tuple[tuple[str, str], ...]
+    subtitles: dict[str, str]
+    published: str
+    body: str  # every wave's views; the page shows one at a time
+    specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def data_json(self) -> str:
+        """The specs as JSON safe inside ``<script type="application/json">``."""
+        text = json.dumps({"lang": self.lang, "specs": self.specs}, separators=(",", ":"))
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _wave_label(wave: str, lang: str) -> str:
+    try:
+        return t(f"common.wave.{wave}", lang)
+    except Exception:  # noqa: BLE001 - a wave without a translation shows its id
+        return wave
+
+
+def group_waves(data: ScoredData, group_id: str) -> list[str]:
+    """The group's survey rounds with answers, in survey order."""
+    gw = data.group_waves
+    mine = set(gw.loc[(gw["group_id"] == group_id) & (gw["respondents"] > 0), "wave_id"])
+    return [w for w in data.waves.sort_values("ordinal")["id"] if w in mine]
+
+
+def _subtitle(res: GroupResults, lang: str) -> str:
+    wave = _wave_label(res.wave, lang)
+    if res.invited:
+        return t(
+            "app.dashboard.subtitle",
+            lang,
+            organisation=res.organisation,
+            respondents=res.respondents,
+            invited=res.invited,
+            wave=wave,
+        )
+    return t(
+        "app.dashboard.subtitle_no_invited",
+        lang,
+        organisation=res.organisation,
+        respondents=res.respondents,
+        wave=wave,
+    )
+
+
+def _published(res: GroupResults, lang: str) -> str:
+    """'Published ... (version ...)' when the results come from a published snapshot."""
+    when = getattr(res, "published_at", None)
+    version = getattr(res, "publication_version", None) or getattr(res, "published_version", None)
+    if when is None and version is None:
+        return ""
+    when_text = when.strftime("%Y-%m-%d %H:%M") if hasattr(when, "strftime") else str(when or "")
+    key = (
+        "app.dashboard.page.published" if version is not None else "app.dashboard.page.published_at"
+    )
+    return t(key, lang, when=when_text or "–", version=version if version is not None else "")
+
+
+def _spec(chart: charts.KitChart) -> dict[str, Any]:
+    spec = chart.to_dict()
+    spec.pop("$schema", None)
+    return spec
+
+
+def _figure(key: str, chart: charts.KitChart | str) -> str:
+    text = chart if isinstance(chart, str) else chart.description
+    return (
+        f'<figure class="kit-chart kit-vl" data-kit-spec="{esc(key)}">'
+        f'<div class="kit-vis" role="img" aria-label="{esc(text)}"></div>'
+        f"<figcaption>{esc(text)}</figcaption></figure>"
+    )
+
+
+_DIST_TEMPLATES: dict[tuple[Any, ...], tuple[dict[str, Any], str, str]] = {}
+_DIST_LOCK = threading.Lock()
+
+
+def distribution_spec(
+    frame: pd.DataFrame, lang: str, labels: list[str], scale_min: int, title: str
+) -> tuple[dict[str, Any], str]:
+    """``kit.charts.distribution_chart``'s spec and alt text for ``frame`` (item_text, value,
+    count), with the chart made once per (language, items, title) and only the counts filled in.
+
+    Altair builds the same chart for every group but the data; building it 16 times per group
+    cost most of a page's build. The filled spec equals Altair's (tested).
+    """
+    texts = [charts.shorten(str(x), charts.LABEL_CHARS) for x in frame["item_text"]]
+    key = (lang, tuple(dict.fromkeys(texts)), title, tuple(labels), scale_min)
+    with _DIST_LOCK:
+        found = _DIST_TEMPLATES.get(key)
+    if found is None:
+        chart = charts.distribution_chart(
+            frame, lang, scale_labels=labels, scale_min=scale_min, title=title
+        )
+        spec = _spec(chart)
+        (name,) = spec["datasets"]
+        found = (spec, name, chart.description)
+        with _DIST_LOCK:
+            _DIST_TEMPLATES[key] = found
+            while len(_DIST_TEMPLATES) > 4096:
+                _DIST_TEMPLATES.pop(next(iter(_DIST_TEMPLATES)))
+    template, name, description = found
+    rows = [
+        {
+            "item_text": text,
+            "value": int(v),
+            "count": int(c),
+            "answer": labels[int(v) - scale_min],
+            "order": int(v),
+            "section": title,
+        }
+        for text, v, c in zip(texts, frame["value"], frame["count"], strict=True)
+        if int(c) > 0
+    ]
+    spec = {**template, "datasets": {name: rows}}
+    return spec, description
+
+
+def _cohort_allowed(res: GroupResults) -> bool:
+    return (
+        "cohort_mean" in res.dimensions
+        and res.dimensions["cohort_mean"].notna().any()
+        and res.cohort_groups_shown - 1 >= MIN_OTHER_COHORT_GROUPS
+    )
+
+
+def build_view(
+    store: Store,
+    settings: Settings,
+    instrument: Instrument,
+    data: ScoredData,
+    group_id: str,
+    lang: str,
+) -> GroupView:
+    """Every view of ``group_id``'s dashboard, from its protected results only."""
+    waves = group_waves(data, group_id)
+    group = store.get_group(group_id)
+    title = t("app.dashboard.title", lang, group=group["name"])
+    dims = tuple((d.id, d.name.get(lang, d.id)) for d in instrument.dimensions)
+    if not waves:
+        body = _notice(t("app.dashboard.no_results", lang), "")
+        return GroupView(group_id, lang, title, (), "", (), dims, {}, "", body)
+    specs: dict[str, dict[str, Any]] = {}
+    blocks, subtitles, compares_seen = [], {}, {}
+    published = ""
+    for wave in waves:
+        wl = [waves[0], wave] if wave != waves[0] else [wave]
+        res = group_results(store, settings, group_id, wl, lang, instrument, data=data)
+        subtitles[wave] = _subtitle(res, lang)
+        published = _published(res, lang) or published
+        html_, wave_specs, compares = _wave_block(
+            res, lang, instrument, first_view=wave == waves[-1]
+        )
+        specs.update({f"{wave}|{k}": v for k, v in wave_specs.items()})
+        compares_seen.update(dict.fromkeys(compares))
+        hidden = "" if wave == waves[-1] else " hidden"
+        blocks.append(f'<div class="kit-wave" data-kit-wave="{esc(wave)}"{hidden}>{html_}</div>')
+    compares = tuple(
+        (c, t(f"app.dashboard.compare.{c}", lang)) for c in COMPARE if c in compares_seen
+    )
+    return GroupView(
+        group_id=group_id,
+        lang=lang,
+        title=title,
+        waves=tuple((w, _wave_label(w, lang)) for w in waves),
+        wave=waves[-1],
+        compares=compares,
+        dimensions=dims,
+        subtitles=subtitles,
+        published=published,
+        body="".join(blocks),
+        specs=specs,
+    )
+
+
+def _notice(title: str, body: str, kind: str = "refused") -> str:
+    para = f"<p>{esc(body)}</p>" if body else ""
+    return (
+        f'<section class="kit-notice kit-{kind}" data-kit-notice="{esc(kind)}">'
+        f"<h2>{esc(title)}</h2>{para}</section>"
+    )
+
+
+def _card(title: str, body: str, cls: str = "") -> str:
+    return f'<section class="kit-card {cls}"><h2>{esc(title)}</h2>{body}</section>'
+
+
+# d3-format locales: the page's numbers follow its language (decimal comma in nb); the same
+# definition as dashboard.js gives the browser's Vega
+FORMAT_LOCALES: dict[str, dict[str, Any]] = {
+    "nb": {
+        "decimal": ",",
+        "thousands": "\u00a0",
+        "grouping": [3],
+        "currency": ["", " kr"],
+        "minus": "\u2212",
+    },
+    "en": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["", ""]},
+}
+
+
+def static_svg(spec: dict[str, Any], lang: str) -> str:
+    """``spec`` drawn as SVG on the server (vl_convert), hidden from screen readers (the figure
+    carries the description)."""
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(spec, format_locale=FORMAT_LOCALES.get(lang, FORMAT_LOCALES["en"]))
+    return svg.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)
+
+
+def _wave_block(
+    res: GroupResults, lang: str, inst: Instrument, *, first_view: bool = False
+) -> tuple[str, dict[str, dict[str, Any]], list[str]]:
+    """The HTML of one survey round, its charts' specs, and the comparisons it offers
+    (``first_view``: the round the page opens with, its profile drawn on the server)."""
+    if not res.reportable:
+        return _notice(t("app.dashboard.no_results", lang), res.suppressed_text), {}, []
+    specs: dict[str, dict[str, Any]] = {}
+    d = res.dimensions
+    has_norm = "norm_mean" in d and d["norm_mean"].notna().any()
+    has_cohort = _cohort_allowed(res)
+    compares = [
+        c
+        for c, ok in (("both", has_norm and has_cohort), ("norm", has_norm), ("cohort", has_cohort))
+        if ok
+    ] or ["none"]
+    base = _rounded(
+        d, {"dimension_name": -1, "mean": 1, "norm_mean": 1, "norm_low": 1, "norm_high": 1}
+    )
+    cohort = _rounded(d, {"cohort_mean": 1})["cohort_mean"] if has_cohort else None
+    chart = None
+    for c in compares:
+        frame = base.copy()
+        if c in ("cohort", "both") and cohort is not None:
+            frame["cohort_mean"] = cohort
+        if c in ("cohort", "none"):
+            frame[["norm_mean", "norm_low", "norm_high"]] = float("nan")
+        chart = charts.profile_chart(
+            frame, lang, scale_min=res.scale_min, scale_max=res.scale_max, group_name=res.group_name
+        )
+        specs[f"profile|{c}"] = _spec(chart)
+    assert chart is not None
+    lead = t("app.dashboard.profile.lead", lang)
+    static, drawn = "", ""
+    if first_view:  # drawn here, so the page shows its chart before any script has run
+        key = f"{res.wave}|profile|{compares[0]}"
+        static = static_svg(specs[f"profile|{compares[0]}"], lang)
+        drawn = f' data-kit-drawn="{esc(key)}" data-kit-static="{esc(key)}"'
+    profile = (
+        f'<p class="kit-lead">{esc(lead)}</p>'
+        f'<figure class="kit-chart kit-vl" data-kit-spec="profile" '
+        f'data-kit-compare="{esc(compares[0])}"{drawn}>'
+        f'<div class="kit-vis" role="img" aria-label="{esc(chart.description)}">{static}</div>'
+        f"<figcaption>{esc(chart.description)}</figcaption></figure>"
+        + _profile_table(res, lang, has_norm, has_cohort)
+    )
+    parts = [_card(t("app.dashboard.tab.profile", lang), profile, "kit-profile")]
+    parts.append(_card(t("app.dashboard.page.summary", lang), _summary(res, lang), "kit-summary"))
+    parts.append(_items_card(res, lang, inst, specs))
+    parts.append(_change_card(res, lang, specs))
+    parts.append(_agreement_card(res, lang))
+    parts.append(_comments_card(res, lang))
+    return "".join(parts), specs, compares
+
+
+def _profile_table(res: GroupResults, lang: str, has_norm: bool, has_cohort: bool) -> str:
+    head = [t("app.dashboard.dimension", lang), t("report.chart.mean", lang)]
+    if has_norm:
+        head += [t("report.profile.norm_mean", lang), t("report.profile.percentile", lang)]
+    if has_cohort:
+        head.append(t("report.profile.cohort_mean", lang))
+    rows = []
+    for r in res.dimensions.to_dict("records"):
+        cells = [esc(r["dimension_name"]), fmt(r.get("mean"), 1, lang)]
+        if has_norm:
+            p = r.get("percentile")
+            cells += [
+                fmt(r.get("norm_mean"), 1, lang),
+                "–" if p is None or pd.isna(p) else str(round(float(p))),
+            ]
+        if has_cohort:
+            cells.append(fmt(r.get("cohort_mean"), 1, lang))
+        rows.append(cells)
+    return _table(head, rows, "kit-profile-table")
+
+
+def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
+    th = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            (f'<th scope="row">{c}</th>' if i == 0 else f'<td class="num">{c}</td>')
+            for i, c in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return (
+        f'<div class="kit-table-wrap"><table class="kit-table {cls}"><thead><tr>{th}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _summary(res: GroupResults, lang: str) -> str:
+    names = {d: res.dimension_name(d) for d in res.dimensions["dimension"]}
+    strengths = "".join(f'<li class="kit-pill">{esc(names[d])}</li>' for d in res.strengths)
+    develop = "".join(
+        f'<li class="kit-pill kit-warn">{esc(names[d])}</li>' for d in res.development_areas
+    )
+    exercises = "".join(
+        f"<li><b>{esc(e['name'])}</b> – {esc(e['description'])}</li>" for e in res.exercises[:4]
+    )
+    return (
+        f"<h3>{esc(t('app.dashboard.strengths', lang))}</h3><ul class='kit-pills'>{strengths}</ul>"
+        f"<h3>{esc(t('app.dashboard.development', lang))}</h3><ul class='kit-pills'>{develop}</ul>"
+        + (
+            f"<h3>{esc(t('app.dashboard.page.exercises', lang))}</h3>"
+            f"<ul class='kit-lead'>{exercises}</ul>"
+            if exercises
+            else ""
+        )
+    )
+
+
+def _items_card(
+    res: GroupResults, lang: str, inst: Instrument, specs: dict[str, dict[str, Any]]
+) -> str:
+    blocks = []
+    first = True
+    rows_by_dim = {r["dimension"]: r for r in res.dimensions.to_dict("records")}
+    items_by_dim: dict[str, list[dict[str, Any]]] = {}
+    for x in res.items.astype({"dimension": str}).to_dict("records"):
+        items_by_dim.setdefault(x["dimension"], []).append(x)
+    dist_all = res.distributions[res.distributions["count"].notna()]
+    dist_by_dim = {
+        str(k): g for k, g in dist_all.groupby(dist_all["dimension"].astype(str), sort=False)
+    }
+    for dim in inst.dimensions:
+        r = rows_by_dim.get(dim.id)
+        if r is None:
+            continue
+        facts = _table(
+            ["", t("report.chart.mean", lang), "95 %", "rwg(J)", "n"],
+            [
+                [
+                    esc(dim.name.get(lang, dim.id)),
+                    fmt(r.get("mean"), 1, lang),
+                    f"{fmt(r.get('ci_low'), 1, lang)} – {fmt(r.get('ci_high'), 1, lang)}",
+                    fmt(r.get("rwg_j"), 2, lang),
+                    _int(r.get("n")),
+                ]
+            ],
+        )
+        item_rows = [
+            [
+                esc(x["item_text"]),
+                fmt(x.get("mean"), 1, lang),
+                fmt(x.get("sd"), 1, lang),
+                _int(x.get("n")),
+            ]
+            for x in items_by_dim.get(dim.id, [])
+        ]
+        table = _table(["", t("report.chart.mean", lang), "sd", "n"], item_rows, "kit-items")
+        dist = dist_by_dim.get(dim.id)
+        chart_html = ""
+        if dist is not None and len(dist):
+            frame = pd.DataFrame(
+                {
+                    "item_text": dist["item_text"].astype(str).to_numpy(),
+                    "value": dist["value"].astype(int).to_numpy(),
+                    "count": dist["count"].astype(int).to_numpy(),
+                }
+            )
+            spec, description = distribution_spec(
+                frame, lang, list(res.scale_labels), res.scale_min, dim.name.get(lang, dim.id)
+            )
+            specs[f"dist|{dim.id}"] = spec
+            chart_html = _figure(f"dist|{dim.id}", description)
+        hidden = "" if first else " hidden"
+        first = False
+        blocks.append(
+            f'<div class="kit-dimension" data-kit-dimension="{esc(dim.id)}"{hidden}>'
+            f"<h3>{esc(dim.name.get(lang, dim.id))}</h3>"
+            f'<p class="kit-lead">{esc(dim.description.get(lang, ""))}</p>'
+            f"{facts}<p class='kit-lead'>{esc(t('app.dashboard.items.lead', lang))}</p>"
+            f"{chart_html}{table}</div>"
+        )
+    return _card(t("app.dashboard.tab.items", lang), "".join(blocks), "kit-items-card")
+
+
+def _change_card(res: GroupResults, lang: str, specs: dict[str, dict[str, Any]]) -> str:
+    title = t("app.dashboard.tab.change", lang)
+    ch = res.change
+    if ch is None or ch["change"].notna().sum() == 0:
+        why = res.change_text or t("app.dashboard.change.none", lang)
+        return _card(title, f'<div class="kit-suppressed">{esc(why)}</div>', "kit-change")
+    frame = _rounded(
+        ch.dropna(subset=["change"]),
+        {"dimension_name": -1, "change": 1, "ci_low": 1, "ci_high": 1},
+    )
+    chart = charts.change_chart(frame, lang, before=res.baseline_wave_name, after=res.wave_name)
+    specs["change"] = _spec(chart)
+    rows = [
+        [
+            esc(r["dimension_name"]),
+            fmt(r.get("mean_before"), 1, lang),
+            fmt(r.get("mean_after"), 1, lang),
+            fmt(r.get("change"), 1, lang, signed=True),
+            f"{fmt(r.get('ci_low'), 1, lang, signed=True)} – "
+            f"{fmt(r.get('ci_high'), 1, lang, signed=True)}",
+        ]
+        for r in ch.dropna(subset=["change"]).to_dict("records")
+    ]
+    table = _table(
+        ["", res.baseline_wave_name, res.wave_name, t("app.dashboard.tab.change", lang), "95 %"],
+        rows,
+    )
+    body = (
+        f'<p class="kit-lead">{esc(t("app.dashboard.change.lead", lang))}</p>'
+        + _figure("change", chart)
+        + table
+    )
+    return _card(title, body, "kit-change")
+
+
+def _agreement_card(res: GroupResults, lang: str) -> str:
+    rows = [
+        [
+            esc(r["dimension_name"]),
+            fmt(r.get("rwg_j"), 2, lang),
+            fmt(r.get("sd"), 1, lang),
+            f'<span class="kit-pill kit-warn">{esc(t("app.dashboard.page.disagree", lang))}</span>'
+            if r.get("disagreement") is True
+            else "",
+        ]
+        for r in res.dimensions.to_dict("records")
+    ]
+    lead = (
+        t("app.dashboard.agreement.lead", lang)
+        if res.disagreements
+        else t("app.dashboard.agreement.none", lang)
+    )
+    body = f'<p class="kit-lead">{esc(lead)}</p>' + _table(["", "rwg(J)", "sd", ""], rows)
+    return _card(t("app.dashboard.tab.agreement", lang), body, "kit-agreement")
+
+
+def _comments_card(res: GroupResults, lang: str) -> str:
+    title = t("app.dashboard.tab.comments", lang)
+    if not res.comments:
+        why = res.comments_text or t("app.dashboard.comments.none", lang)
+        return _card(title, f'<div class="kit-suppressed">{esc(why)}</div>', "kit-comments-card")
+    blocks = "".join(
+        f"<h3>{esc(c['question'])}</h3><ul class='kit-comments'>"
+        + "".join(f"<li>{esc(x)}</li>" for x in c["texts"])
+        + "</ul>"
+        for c in res.comments
+    )
+    return _card(title, blocks, "kit-comments-card")
+
+
+def _int(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else str(int(value))
+
+
+# -- the cache -----------------------------------------------------------------------------------
+class DashboardPages:
+    """Protected scores once per data version; each group's view once per (group, language)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache_size: int = 256,
+        version_ttl: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.cache_size = cache_size
+        self.version_ttl = version_ttl
+        self._clock = clock
+        self._instrument: Instrument | None = None
+        self._data: ScoredData | None = None
+        self._version: tuple[Any, ...] | None = None
+        self._data_version: tuple[Any, ...] | None = None
+        self._checked = -math.inf
+        self._views: OrderedDict[tuple[str, str, str], GroupView] = OrderedDict()
+        self._lock = threading.Lock()  # quick bookkeeping only (the server's thread takes it)
+        self._build_lock = threading.Lock()  # held while scoring
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="kit-dashboard")
+        self.scorings = 0  # how often every group's answers were loaded and scored
+        self.builds = 0  # how often a group's view was built
+
+    @property
+    def store(self) -> Store:
+        return open_store(self.settings)
+
+    @property
+    def instrument(self) -> Instrument:
+        if self._instrument is None:
+            self._instrument = load_instrument(self.settings.instrument)
+        return self._instrument
+
+    def data_version(self) -> tuple[Any, ...]:
+        """The store's data version, asked at most every ``version_ttl`` seconds."""
+        from kit.store.access import data_version
+
+        now = self._clock()
+        if self._version is None or now - self._checked >= self.version_ttl:
+            self._version = data_version(self.store)
+            self._checked = now
+        return self._version
+
+    def scored(self) -> ScoredData:
+        """Every group's protected scores for the current data version (scored once)."""
+        version = self.data_version()
+        with self._lock:
+            if self._data is not None and self._data_version == version:
+                return self._data
+        # the long work holds only the build lock: the server's thread never waits on it
+        with self._build_lock:
+            with self._lock:
+                if self._data is not None and self._data_version == version:
+                    return self._data
+            data = load_scored_data(self.store, self.settings, self.instrument)
+            with self._lock:
+                self._data, self._data_version = data, version
+                self._views.clear()
+                self.scorings += 1
+            return data
+
+    def cached_view(self, group_id: str, lang: str) -> GroupView | None:
+        """The view if it is built for the current data version (cheap: no scoring)."""
+        version = self.data_version()
+        with self._lock:
+            if self._data is None or self._data_version != version:
+                return None
+            view = self._views.get((group_id, lang, self._data.data_hash))
+            if view is not None:
+                self._views.move_to_end((group_id, lang, self._data.data_hash))
+            return view
+
+    def view(self, group_id: str, lang: str) -> GroupView:
+        """``group_id``'s view in ``lang`` (built if needed; blocking)."""
+        data = self.scored()
+        key = (group_id, lang, data.data_hash)
+        with self._lock:
+            found = self._views.get(key)
+        if found is not None:
+            return found
+        built = build_view(self.store, self.settings, self.instrument, data, group_id, lang)
+        with self._lock:
+            self.builds += 1
+            self._views[key] = built
+            while len(self._views) > self.cache_size:
+                self._views.popitem(last=False)
+        return built
+
+    def status(self) -> dict[str, int]:
+        """Counts for ``/kit/dashboard/status`` and the benchmark."""
+        with self._lock:
+            return {
+                "scored": int(self._data is not None),
+                "pages": len(self._views),
+                "builds": self.builds,
+                "scorings": self.scorings,
+            }
+
+    async def view_async(self, group_id: str, lang: str) -> GroupView:
+        """``view`` without blocking the server: a hit at once, a build on the worker thread."""
+        found = self.cached_view(group_id, lang)
+        if found is not None:
+            return found
+        loop = tornado.ioloop.IOLoop.current()
+        return await loop.run_in_executor(self._executor, self.view, group_id, lang)
+
+    def keyed_groups(self) -> list[tuple[str, str]]:
+        """(group, its language) for every group with an active key: the pages to keep ready."""
+        from kit.apps.keys import key_status
+        from kit.store.access import list_keys
+
+        groups = sorted({r["group_id"] for r in list_keys(self.store) if key_status(r) == "active"})
+        out = []
+        for group_id in groups:
+            group = self.store.get_group(group_id)
+            out.append((group_id, group.get("language") or self.settings.language))
+        return out
+
+    def warm_one(self, group_id: str, lang: str) -> bool:
+        """Build one view unless it is ready; True when it was built. Never raises."""
+        try:
+            if self.cached_view(group_id, lang) is not None:
+                return False
+            self.view(group_id, lang)
+            return True
+        except Exception:  # noqa: BLE001 - warming is best effort; a viewer sees real errors
+            log.exception("warming a group's dashboard page failed")
+            return False
+
+    def warm(self, budget: float = 120.0) -> int:
+        """Build the pages of the groups with an active key, one at a time on the worker (so
+        a viewer's request waits for one build at most); returns how many were built."""
+        start = self._clock()
+        built = 0
+        try:
+            self._executor.submit(self.scored).result()  # before the first viewer, not for them
+            targets = self.keyed_groups()
+        except Exception:  # noqa: BLE001 - no access tables yet: nothing to warm
+            return 0
+        for group_id, lang in targets:
+            if self._clock() - start > budget:
+                break
+            built += self._executor.submit(self.warm_one, group_id, lang).result()
+        return built
+
+    def start_warming(self, interval: float = 60.0) -> threading.Thread:
+        """A daemon thread that keeps the keyed groups' pages built (now, then every
+        ``interval`` seconds: new keys, new data)."""
+
+        def run() -> None:
+            while True:
+                self.warm()
+                time.sleep(interval)
+
+        thread = threading.Thread(target=run, name="kit-dashboard-warm", daemon=True)
+        thread.start()
+        return thread
+
+
+# -- the page ------------------------------------------------------------------------------------
+def _asset(name: str) -> str:
+    """``/kit/static/NAME?v=HASH``: cached for long, renamed when the file changes."""
+    path = (KIT_CSS_DIR if name == "kit.css" else STATIC_DIR) / name
+    return f"/kit/static/{name}?v={_digest(path)}"
+
+
+_DIGESTS: dict[Path, tuple[float, str]] = {}
+
+
+def _digest(path: Path) -> str:
+    mtime = path.stat().st_mtime
+    got = _DIGESTS.get(path)
+    if got is None or got[0] != mtime:
+        got = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
+        _DIGESTS[path] = got
+    return got[1]
+
+
+def _head(title: str, lang: str, scripts: bool) -> str:
+    js = (
+        f'<script src="{_asset("vendor/kit-vega.min.js")}" defer></script>'
+        f'<script src="{_asset("dashboard.js")}" defer></script>'
+        if scripts
+        else ""
+    )
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">'
+        f"<title>{esc(title)}</title>"
+        f'<link rel="stylesheet" href="{_asset("kit.css")}">'
+        f'<link rel="stylesheet" href="{_asset("dashboard.css")}">{js}</head>'
+    )
+
+
+def page_url(key: str, lang: str | None = None) -> str:
+    q = f"?key={quote(key, safe='')}" + (f"&lang={lang}" if lang else "")
+    return PAGE_PATH + q
+
+
+def render_page(view: GroupView, key: str, settings: Settings) -> str:
+    """The whole page for a viewer holding ``key`` (the links carry the key, nothing else)."""
+    lang = view.lang
+    other = next(x for x in LANGUAGES if x != lang)
+    k = quote(key, safe="")
+    links = [
+        f'<a class="kit-link" href="{esc(page_url(key, other))}" lang="{other}" '
+        f'hreflang="{other}">{esc(t("app.language.toggle", lang))}</a>'
+    ]
+    if find_report_pdf(settings, view.group_id, lang) is not None:
+        links.append(
+            f'<a class="kit-button" data-kit-link="report" '
+            f'href="/kit/report?key={k}&amp;lang={lang}"'
+            f" download>{esc(t('app.dashboard.download', lang))}</a>"
+        )
+    links.append(
+        f'<a class="kit-button kit-secondary" data-kit-link="explorer" '
+        f'href="{EXPLORER_PATH}?key={k}&amp;lang={lang}">'
+        f"{esc(t('app.dashboard.page.explorer', lang))}</a>"
+    )
+    sub = view.subtitles.get(view.wave, "")
+    published = f'<p class="kit-published">{esc(view.published)}</p>' if view.published else ""
+    header = (
+        '<header class="kit-header kit-dash-header"><div>'
+        f'<div class="kit-brand">{esc(t("app.site.title", lang))}</div>'
+        f"<h1>{esc(view.title)}</h1>"
+        f'<p class="kit-sub" id="kit-subtitle" aria-live="polite">{esc(sub)}</p>{published}</div>'
+        f'<nav class="kit-actions" aria-label="{esc(t("app.dashboard.page.links", lang))}">'
+        + "".join(links)
+        + "</nav></header>"
+    )
+    controls = ""
+    if view.waves:
+        controls = (
+            '<form class="kit-controls kit-dash-controls" id="kit-controls" '
+            f'aria-label="{esc(t("app.dashboard.page.choices", lang))}">'
+            + _select("kit-wave", t("app.dashboard.wave", lang), view.waves, view.wave, view)
+            + (
+                _select(
+                    "kit-compare",
+                    t("app.dashboard.compare", lang),
+                    view.compares,
+                    view.compares[0][0],
+                    None,
+                )
+                if len(view.compares) > 1
+                else ""
+            )
+            + _select(
+                "kit-dimension",
+                t("app.dashboard.dimension", lang),
+                view.dimensions,
+                view.dimensions[0][0],
+                None,
+            )
+            + "</form>"
+        )
+    noscript = (
+        '<noscript><p class="kit-suppressed">'
+        f"{esc(t('app.dashboard.page.noscript', lang))}</p></noscript>"
+    )
+    return (
+        _head(view.title, lang, scripts=bool(view.specs))
+        + '<body class="kit-page kit-dash"><div class="kit-dash-app">'
+        + header
+        + f'<main id="kit-main">{noscript}{controls}{view.body}</main>'
+        + f'<footer class="kit-footer">{esc(t("app.site.footer", lang))}</footer></div>'
+        + f'<script type="application/json" id="kit-dashboard-data">{view.data_json}</script>'
+        + "</body></html>"
+    )
+
+
+def _select(
+    ident: str,
+    label: str,
+    options: tuple[tuple[str, str], ...],
+    chosen: str,
+    view: GroupView | None,
+) -> str:
+    opts = "".join(
+        f'<option value="{esc(v)}"'
+        + (f' data-kit-subtitle="{esc(view.subtitles.get(v, ""))}"' if view else "")
+        + (" selected" if v == chosen else "")
+        + f">{esc(text)}</option>"
+        for v, text in options
+    )
+    return (
+        f'<div class="kit-field"><label for="{ident}">{esc(label)}</label>'
+        f'<select id="{ident}" name="{ident[4:]}">{opts}</select></div>'
+    )
+
+
+def notice_page(lang: str, title: str, body: str, kind: str = "refused") -> str:
+    """A short page of one message (refusals): no data, no scripts."""
+    return (
+        _head(t("app.site.title", lang), lang, scripts=False)
+        + '<body class="kit-page"><div class="kit-notice-page">'
+        + f'<div class="kit-brandbar">{esc(t("app.site.title", lang))}</div>'
+        + f'<section class="kit-notice kit-{kind}" data-kit-notice="{esc(kind)}">'
+        + f"<h1>{esc(title)}</h1><p>{esc(body)}</p></section></div></body></html>"
+    )
+
+
+# -- tornado ---------------------------------------------------------------------------------
+def _pick_language(value: str | None, default: str) -> str:
+    return value if value in LANGUAGES else default
+
+
+class DashboardPageHandler(tornado.web.RequestHandler):
+    """``/kit/dashboard?key=...``: the key's group's dashboard, rendered without a kernel."""
+
+    def initialize(
+        self, kit_settings: Settings, pages: DashboardPages, limiter: FailureLimiter
+    ) -> None:
+        self.kit_settings = kit_settings
+        self.pages = pages
+        self.limiter = limiter
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Content-Security-Policy", CSP)
+
+    def _lang(self) -> str:
+        return _pick_language(self.get_query_argument("lang", None), self.kit_settings.language)
+
+    def _page(self, status: int, text: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(text)
+
+    async def get(self) -> None:
+        client = self.request.remote_ip or "?"
+        lang = self._lang()
+        wait = self.limiter.retry_after(client)
+        if wait:
+            self.set_header("Retry-After", str(wait))
+            body = t("app.dashboard.page.too_many", lang, seconds=wait)
+            self._page(429, notice_page(lang, t("app.key.title", lang), body))
+            return
+        key = self.get_query_argument("key", None)
+        try:
+            grant = resolve_key(self.pages.store, key)
+        except KeyRefused as exc:
+            self.limiter.fail(client)
+            body = t(f"app.key.{exc.reason}", lang)
+            self._page(403, notice_page(lang, t("app.key.title", lang), body))
+            return
+        group = self.pages.store.get_group(grant.group_id)
+        lang = _pick_language(
+            self.get_query_argument("lang", None),
+            group.get("language") or self.kit_settings.language,
+        )
+        view = await self.pages.view_async(grant.group_id, lang)
+        self.set_header("Content-Security-Policy", CSP_PAGE)
+        self._page(200, render_page(view, key or "", self.kit_settings))
+
+    def _request_summary(self) -> str:
+        """What tornado's access log writes: the path, never the query (it holds the key)."""
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, tornado.web.HTTPError):
+            log.warning("%d %s", value.status_code, self._request_summary())
+        else:
+            log.error("%s failed", self._request_summary(), exc_info=(typ, value, tb))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        lang = self._lang()
+        body = t("app.error.general", lang)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(notice_page(lang, t("app.site.title", lang), body, "info"))
+
+
+class PagesStatusHandler(tornado.web.RequestHandler):
+    """``/kit/dashboard/status``: how many pages are built (counts only: no group, no data)."""
+
+    def initialize(self, pages: DashboardPages) -> None:
+        self.pages = pages
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.pages.status())
+
+
+class KitStaticHandler(tornado.web.StaticFileHandler):
+    """The page's scripts and styles; cached for long (their URLs carry a content hash)."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+
+
+def dashboard_page_handlers(
+    settings: Settings,
+    pages: DashboardPages | None = None,
+    limiter: FailureLimiter | None = None,
+    *,
+    warm: bool = True,
+) -> list[tuple]:
+    """The page, its assets and the kit's CSS, for ``kit_handlers`` in ``kit.apps.server``.
+
+    ``warm``: keep the pages of groups with an active key built in the background.
+    """
+    if pages is None:
+        pages = DashboardPages(settings)
+        if warm:
+            pages.start_warming()
+    limiter = limiter or FailureLimiter()
+    own = {"kit_settings": settings, "pages": pages, "limiter": limiter}
+    return [
+        (rf"{PAGE_PATH}/?", DashboardPageHandler, own),
+        (rf"{PAGE_PATH}/status", PagesStatusHandler, {"pages": pages}),
+        (r"/kit/static/(kit\.css)", KitStaticHandler, {"path": str(KIT_CSS_DIR)}),
+        (
+            r"/kit/static/((?:vendor/)?[A-Za-z0-9_.-]+\.(?:js|css))",
+            KitStaticHandler,
+            {"path": str(STATIC_DIR)},
+        ),
+    ]
