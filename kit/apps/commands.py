@@ -53,6 +53,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="preheated console kernels (only if the console waits for its request)",
     )
     s.add_argument(
+        "--max-kernels",
+        type=int,
+        metavar="N",
+        help="kernels viewers may hold at once; more wait in a queue (default: settings "
+        "max_kernels, 0 = fitted to this machine's memory and cores)",
+    )
+    s.add_argument(
+        "--cull-idle",
+        type=int,
+        metavar="SECONDS",
+        help="stop a viewer's kernel idle this long (default: settings kernel_idle_seconds, 300)",
+    )
+    s.add_argument(
+        "--iopub-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="how long a page waits for a cell's outputs (default: settings iopub_timeout, 120)",
+    )
+    s.add_argument(
+        "--max-queue",
+        type=int,
+        metavar="N",
+        help="viewers who may wait for a kernel (default: settings max_queue, 500)",
+    )
+    s.add_argument(
         "--demo-links",
         action="store_true",
         help="make a short-lived key and invitation for a demo group and print them",
@@ -166,10 +191,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.replace(
         **{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     )
-    options = ServeOptions(
-        dashboard_pool=max(args.pool, 0),
-        survey_pool=max(args.survey_pool, 0),
-        facilitator_pool=max(args.facilitator_pool, 0),
+    options = ServeOptions.from_settings(
+        settings,
+        dashboard_pool=args.pool,
+        survey_pool=args.survey_pool,
+        facilitator_pool=args.facilitator_pool,
+        max_kernels=args.max_kernels,
+        cull_idle_seconds=args.cull_idle,
+        iopub_timeout=args.iopub_timeout,
+        max_queue=args.max_queue,
     )
     serve(settings, options, demo_links=args.demo_links)
     return 0

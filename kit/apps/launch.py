@@ -38,12 +38,16 @@ class ServedKit:
         pools: tuple[int, int, int] = (1, 1, 0),
         language: str = "nb",
         log_path: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.home = Path(home)
         self.port = port or free_port()
         self.pools = pools
         self.language = language
         self.log_path = log_path or self.home / f"serve-{self.port}.log"
+        self.extra_args = tuple(extra_args)
+        self.extra_env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, path: str = "/") -> str:
@@ -52,6 +56,7 @@ class ServedKit:
     def start(self, timeout: float = 90) -> ServedKit:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
         env["KIT_HOME"] = str(self.home)
+        env.update(self.extra_env)
         dash, survey, console = self.pools
         cmd = [
             sys.executable,
@@ -72,6 +77,7 @@ class ServedKit:
             str(survey),
             "--facilitator-pool",
             str(console),
+            *self.extra_args,
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -95,8 +101,16 @@ class ServedKit:
         )
 
     def status(self) -> dict[str, dict[str, int]]:
+        """Preheated kernels per app: ``{notebook: {"ready": n, "starting": n}}``."""
+        return self.full_status()["pools"]
+
+    def full_status(self) -> dict:
+        """``/kit/status``: ``pools`` and ``kernels`` (live, viewers, pooled, queued, ...)."""
         with urllib.request.urlopen(self.url("/kit/status"), timeout=5) as r:
-            return json.loads(r.read())["pools"]
+            return json.loads(r.read())
+
+    def kernels(self) -> dict[str, int]:
+        return self.full_status()["kernels"]
 
     def wait_ready(
         self, notebook: str = "group_dashboard.ipynb", count: int = 1, timeout: float = 180
