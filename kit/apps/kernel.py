@@ -9,6 +9,7 @@ stderr) and the viewer gets nothing but the page.
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from typing import Any
@@ -39,3 +40,23 @@ def harden(shell: Any = None) -> None:
 
     shell._showtraceback = _showtraceback
     warnings.showwarning = _showwarning
+    # The kernel's own log (comm errors with their tracebacks) and stray writes to stderr: to
+    # the server's log. Cell outputs the apps show are displays, never stderr.
+    if log is not None:
+        for logger in (logging.getLogger(), *_app_loggers()):
+            for handler in getattr(logger, "handlers", []):
+                if isinstance(handler, logging.StreamHandler) and handler.stream is not log:
+                    handler.setStream(log)
+        sys.stderr = log
+
+
+def _app_loggers() -> list[logging.Logger]:
+    loggers = []
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+
+        if IPKernelApp.initialized():
+            loggers.append(IPKernelApp.instance().log)
+    except Exception:  # noqa: BLE001 - hardening must never stop a kernel
+        pass
+    return [x for x in loggers if isinstance(x, logging.Logger)]

@@ -265,8 +265,6 @@ class ReportHandler(KitPageHandler):
         store = open_store(self.kit_settings)
         keys_given = self.get_query_arguments("key")
         try:
-            if len(keys_given) > 1:
-                raise KeyRefused("wrong")
             grant = resolve_key(store, keys_given[0] if keys_given else None)
         except KeyRefused as exc:
             self.limiter.fail(client)
@@ -482,29 +480,22 @@ def check_access(
     values = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in args.items()}
 
     def one(name: str) -> str | None:
+        # the first value, as the apps' kernels read it (kit.apps.view.parse_query)
         given = values.get(name) or []
-        if len(given) > 1:
-            return "\x00"  # two values: refused as wrong, never guessed between
         return given[0] if given else None
 
     store = open_store(settings)
     if notebook == "group_dashboard.ipynb":
-        key = one("key")
         try:
-            resolve_key(store, "" if key == "\x00" else key)
-            if key == "\x00":
-                raise KeyRefused("wrong")
+            resolve_key(store, one("key"))
         except KeyRefused as exc:
             return Refusal(t("app.key.title", lang), t(f"app.key.{exc.reason}", lang))
         return None
     if notebook == "survey.ipynb":
         from kit.apps.invitations import InvitationRefused, check_invitation
 
-        code = one("code")
         try:
-            if code == "\x00":
-                raise InvitationRefused("wrong")
-            check_invitation(store, code)
+            check_invitation(store, one("code"))
         except InvitationRefused as exc:
             kind = "done" if exc.reason in ("used", "closed") else "refused"
             return Refusal(
@@ -523,11 +514,9 @@ def _check_console(
     from kit.store import live as live_repo
 
     refused = Refusal(t("app.key.title", lang), t("app.key.wrong", lang))
-    if not key or key == "\x00":
-        return Refusal(t("app.key.title", lang), t("app.key.missing", lang)) if not key else refused
+    if not key:
+        return Refusal(t("app.key.title", lang), t("app.key.missing", lang))
     if session:
-        if session == "\x00":
-            return refused
         try:
             row = live_repo.get_session(store, live_session.normalise_code(session))
         except KitError:
@@ -921,11 +910,14 @@ def kernel_profile_dir(settings: Settings) -> Path:
     startup.mkdir(parents=True, exist_ok=True)
     files = {
         root / "profile_default" / "ipython_kernel_config.py": (
-            "# Written by kit serve: the apps' kernels.\\nc.HistoryManager.enabled = False\\n"
+            "# Written by kit serve: the apps' kernels. No history database; what the kernel\n"
+            "# writes to its file descriptors goes to the server's log, not to the viewers.\n"
+            "c.HistoryManager.enabled = False\n"
+            "c.IPKernelApp.capture_fd_output = False\n"
         ),
         startup / "00-kit-apps.py": (
-            "# Written by kit serve: viewers never receive a traceback.\\n"
-            "import kit.apps.kernel as _kit_kernel\\n_kit_kernel.harden()\\ndel _kit_kernel\\n"
+            "# Written by kit serve: viewers never receive a traceback.\n"
+            "import kit.apps.kernel as _kit_kernel\n_kit_kernel.harden()\ndel _kit_kernel\n"
         ),
     }
     for path, text in files.items():
