@@ -37,6 +37,7 @@ from voila.request_info_handler import RequestInfoSocketHandler
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.execution_request_handler import ExecutionRequestHandler
 from voila.tornado.handler import TornadoVoilaHandler
+from voila.voila_identity_provider import VoilaIdentityProvider
 
 from kit.apps.guard import (
     QUEUE_COOKIE,
@@ -588,7 +589,7 @@ class ServeState:
         """Record which kernel each render request gets (preheated or started for it), and keep
         the viewer's query string out of the next preheated kernel's environment."""
         self.kernel_manager = km
-        get_rendered = km.get_rendered_notebook
+        get_rendered = getattr(km, "get_rendered_notebook", None)  # only with preheated pools
         start_kernel = km.start_kernel
 
         async def get_rendered_notebook(*args: Any, **kwargs: Any) -> Any:
@@ -596,7 +597,7 @@ class ServeState:
             if "VOILA_REQUEST_URL" in extra:
                 extra["VOILA_REQUEST_URL"] = extra["VOILA_REQUEST_URL"].split("?", 1)[0]
             kwargs["extra_kernel_env_variables"] = extra
-            result = await get_rendered(*args, **kwargs)
+            result = await get_rendered(*args, **kwargs)  # type: ignore[misc]
             claim = _CLAIM.get()
             if claim is not None:
                 claim.take(result[2])
@@ -611,7 +612,8 @@ class ServeState:
                 claim.take(kernel_id)
             return kernel_id
 
-        km.get_rendered_notebook = get_rendered_notebook
+        if get_rendered is not None:
+            km.get_rendered_notebook = get_rendered_notebook
         km.start_kernel = start
 
 
@@ -671,6 +673,9 @@ class KitRenderHandler(TornadoVoilaHandler):
                 viewer = new_token()
                 self._cookie(VIEWER_COOKIE, viewer)
             _ = self.xsrf_token  # sets the _xsrf cookie Voilà's page sends when it closes
+            new_cookies = getattr(self, "_new_cookie", None)
+            if self._https() and new_cookies is not None and "_xsrf" in new_cookies:
+                new_cookies["_xsrf"]["secure"] = True
             claim = _Claim(state, viewer or "")
             token = _CLAIM.set(claim)
             try:
@@ -755,6 +760,20 @@ class KernelQueryHandler(RequestInfoSocketHandler):
 
 
 # -- Voilà ---------------------------------------------------------------------------------------
+class KitIdentityProvider(VoilaIdentityProvider):
+    """Voilà's anonymous users, with the user cookie Secure behind an HTTPS proxy too."""
+
+    def set_login_cookie(self, handler: Any, user: Any) -> None:
+        if self.secure_cookie is None and forwarded(handler.request)[1]:
+            self.secure_cookie = True
+            try:
+                super().set_login_cookie(handler, user)
+            finally:
+                self.secure_cookie = None
+            return
+        super().set_login_cookie(handler, user)
+
+
 class KitVoila(Voila):
     """Voilà's standalone app with the kit's handlers first and the kit's template in front."""
 
@@ -859,6 +878,7 @@ def voila_config(settings: Settings, options: ServeOptions) -> Config:
     https = settings.public_url.lower().startswith("https://")
     c = Config()
     # Jupyter's anonymous-user cookie: SameSite, and Secure when the public address is HTTPS.
+    c.Voila.identity_provider_class = KitIdentityProvider
     c.IdentityProvider.cookie_options = {"samesite": "Lax"}
     if https:
         c.IdentityProvider.secure_cookie = True
@@ -890,10 +910,13 @@ def voila_config(settings: Settings, options: ServeOptions) -> Config:
         **{n: {"pool_size": s} for n, s in pools.items()},
     }
     c.VoilaKernelManager.fill_delay = 0.5
-    c.VoilaKernelManager.cull_idle_timeout = options.cull_idle_seconds
-    c.VoilaKernelManager.cull_interval = options.cull_interval
-    c.VoilaKernelManager.cull_connected = True  # a page left open still gives its memory back
-    c.VoilaKernelManager.cull_busy = False
+    # Without preheated pools Voilà's kernel manager is not a VoilaKernelManager: configure
+    # the culling on the base class both share.
+    for km in (c.MappingKernelManager, c.VoilaKernelManager):
+        km.cull_idle_timeout = options.cull_idle_seconds
+        km.cull_interval = options.cull_interval
+        km.cull_connected = True  # a page left open still gives its memory back
+        km.cull_busy = False
     # A cell's outputs may arrive well after its reply when many kernels share the cores; the
     # default 4 s dropped them silently (blank pages). Wait longer, and fail loudly if even
     # that passes (the page then says so, see index.html.j2).

@@ -324,26 +324,36 @@ def test_closing_a_dashboard_frees_its_kernel_within_seconds(served, page):
 
 
 def test_a_cross_site_post_cannot_shut_a_kernel(served, browser):
-    owner = browser.new_page()
+    context = browser.new_context()
+    owner = context.new_page()
     owner.set_default_timeout(120_000)
     try:
         kernel_id = open_dashboard(served, owner, served.key_a)
         held = kernels(served)["viewers"]
         port = served.kit.port
-        # another site (localhost is not the site 127.0.0.1) posts a form at the shutdown URL
-        # in the viewer's own browser: the SameSite cookies are not sent, and no token is known
-        evil = owner.context.new_page()
-        evil.goto(f"http://localhost:{port}/")
-        evil.evaluate(
-            """url => { const f = document.createElement('form'); f.method = 'POST';
-                        f.action = url; document.body.appendChild(f); f.submit(); }""",
-            f"http://127.0.0.1:{port}/voila/api/shutdown/{kernel_id}",
+        # another site posts a form at the shutdown URL, and fetches it, in the viewer's own
+        # browser: the SameSite cookies are not sent, the Origin is foreign, no token is known
+        context.route(
+            "http://evil.example/**",
+            lambda r: r.fulfill(body="<html><body>evil</body></html>", content_type="text/html"),
         )
-        evil.wait_for_load_state()
+        target = f"http://127.0.0.1:{port}/voila/api/shutdown/{kernel_id}"
+        evil = context.new_page()
+        evil.goto("http://evil.example/")
         evil.evaluate(
-            "url => fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'})",
-            f"http://127.0.0.1:{port}/voila/api/shutdown/{kernel_id}",
+            "url => fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'})"
+            ".then(() => 'sent', () => 'failed')",
+            target,
         )
+        with evil.expect_navigation():
+            evil.evaluate(
+                """url => { const f = document.createElement('form'); f.method = 'POST';
+                            f.action = url; document.body.appendChild(f); f.submit(); }""",
+                target,
+            )
+        assert "Traceback" not in evil.content()
+        refused = re.findall(r"403 POST /voila/api/shutdown/", served.kit.log_path.read_text())
+        assert refused  # the form's POST reached the server, and was refused
         # the viewer's cookies without the xsrf token (what a forged request could carry at
         # best) are refused as well
         cookies = "; ".join(
@@ -361,6 +371,7 @@ def test_a_cross_site_post_cannot_shut_a_kernel(served, browser):
         evil.close()
     finally:
         owner.close(run_before_unload=True)
+        context.close()
 
 
 def test_forged_widget_messages_get_no_traceback(served, page):
@@ -550,7 +561,7 @@ def test_cookies_are_samesite_and_secure_behind_https(served):
     viewer = next(c for c in plain[3] if c.startswith("kit_viewer="))
     assert "httponly" in viewer.lower() and "secure" not in viewer.lower()
     for cookie in proxied[3]:
-        if cookie.startswith(("kit_viewer=", "username-")):
+        if cookie.startswith(("kit_viewer=", "username-", "_xsrf=")):
             assert "; secure" in cookie.lower(), cookie
 
 
