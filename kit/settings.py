@@ -56,6 +56,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8866
     public_url: str = ""  # how participants reach the server; empty: http://host:port
+    # Kernels of ``kit serve``.
+    max_kernels: int = 0  # kernels viewers may hold at once (pools come on top); 0: fit machine
+    kernel_idle_seconds: int = 300  # a viewer's kernel idle this long is stopped
+    iopub_timeout: int = 120  # seconds a page waits for a cell's outputs after it ran
+    max_queue: int = 500  # viewers waiting for a kernel; beyond that: "come back later"
     # Work.
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     chromium_path: str = "/usr/bin/chromium"
@@ -84,6 +89,16 @@ class Settings:
             problems.append("min_answered_share must be in (0, 1]")
         if not 0 < self.port < 65536:
             problems.append(f"port must be 1-65535, not {self.port}")
+        if self.max_kernels < 0:
+            problems.append(
+                f"max_kernels must be 0 (fit to this machine) or more, not {self.max_kernels}"
+            )
+        if not 10 <= self.kernel_idle_seconds <= 86400:
+            problems.append(f"kernel_idle_seconds must be 10-86400, not {self.kernel_idle_seconds}")
+        if not 5 <= self.iopub_timeout <= 3600:
+            problems.append(f"iopub_timeout must be 5-3600 seconds, not {self.iopub_timeout}")
+        if not 0 <= self.max_queue <= 100_000:
+            problems.append(f"max_queue must be 0-100000, not {self.max_queue}")
         if self.workers < 1:
             problems.append("workers must be at least 1")
         if problems:

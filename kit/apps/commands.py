@@ -62,6 +62,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "settings.instrument)",
     )
     s.add_argument(
+        "--max-kernels",
+        type=int,
+        metavar="N",
+        help="kernels viewers may hold at once; more wait in a queue (default: settings "
+        "max_kernels, 0 = fitted to this machine's memory and cores)",
+    )
+    s.add_argument(
+        "--cull-idle",
+        type=int,
+        metavar="SECONDS",
+        help="stop a viewer's kernel idle this long (default: settings kernel_idle_seconds, 300)",
+    )
+    s.add_argument(
+        "--iopub-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="how long a page waits for a cell's outputs (default: settings iopub_timeout, 120)",
+    )
+    s.add_argument(
+        "--max-queue",
+        type=int,
+        metavar="N",
+        help="viewers who may wait for a kernel (default: settings max_queue, 500)",
+    )
+    s.add_argument(
         "--demo-links",
         action="store_true",
         help="make a short-lived key and invitation for a demo group and print them",
@@ -178,9 +203,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # --instrument, or KIT_INSTRUMENT: checked before anything starts
     instrument = _served_instrument(args.instrument or settings.instrument, settings)
     settings = settings.replace(instrument=instrument)
-    options = ServeOptions(
-        dashboard_pool=max(args.pool, 0),
-        facilitator_pool=max(args.facilitator_pool, 0),
+    options = ServeOptions.from_settings(
+        settings,
+        dashboard_pool=args.pool,
+        facilitator_pool=args.facilitator_pool,
+        max_kernels=args.max_kernels,
+        cull_idle_seconds=args.cull_idle,
+        iopub_timeout=args.iopub_timeout,
+        max_queue=args.max_queue,
     )
     serve(settings, options, demo_links=args.demo_links)
     return 0

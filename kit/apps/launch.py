@@ -57,6 +57,8 @@ class ServedKit:
         log_path: Path | None = None,
         database_url: str = "",
         public_url: str = "",
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.home = Path(home)
         self.database_url = database_url  # empty: the SQLite file under ``home``
@@ -65,6 +67,8 @@ class ServedKit:
         self.pools = pools
         self.language = language
         self.log_path = log_path or self.home / f"serve-{self.port}.log"
+        self.extra_args = tuple(extra_args)
+        self.extra_env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, path: str = "/") -> str:
@@ -77,6 +81,7 @@ class ServedKit:
             env["KIT_DATABASE_URL"] = self.database_url
         if self.public_url:
             env["KIT_PUBLIC_URL"] = self.public_url
+        env.update(self.extra_env)
         dash, survey, console = self.pools
         cmd = [
             sys.executable,
@@ -97,6 +102,7 @@ class ServedKit:
             str(survey),
             "--facilitator-pool",
             str(console),
+            *self.extra_args,
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -120,8 +126,16 @@ class ServedKit:
         )
 
     def status(self) -> dict[str, dict[str, int]]:
+        """Preheated kernels per app: ``{notebook: {"ready": n, "starting": n}}``."""
+        return self.full_status()["pools"]
+
+    def full_status(self) -> dict:
+        """``/kit/status``: ``pools`` and ``kernels`` (live, viewers, pooled, queued, ...)."""
         with urllib.request.urlopen(self.url("/kit/status"), timeout=5) as r:
-            return json.loads(r.read())["pools"]
+            return json.loads(r.read())
+
+    def kernels(self) -> dict[str, int]:
+        return self.full_status()["kernels"]
 
     def wait_ready(
         self, notebook: str = "group_dashboard.ipynb", count: int = 1, timeout: float = 180

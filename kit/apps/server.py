@@ -9,24 +9,54 @@ the live-exercise pages of ``kit.live.server`` (when present), the key-checked P
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
+import hmac
 import html
+import importlib.metadata
+import inspect
+import json
 import logging
+import math
 import os
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import tornado.ioloop
 import tornado.web
+from tornado.web import OutputTransform
 from traitlets.config import Config
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+from voila.tornado.execution_request_handler import ExecutionRequestHandler
+from voila.tornado.handler import TornadoVoilaHandler
+from voila.voila_identity_provider import VoilaIdentityProvider
 
 from kit.apps.dashboard_page import dashboard_page_handlers
+from kit.apps.guard import (
+    QUEUE_COOKIE,
+    VIEWER_COOKIE,
+    Admission,
+    KernelGate,
+    ViewerBindings,
+    default_max_kernels,
+    install_log_redaction,
+    new_token,
+    redact,
+    valid_token,
+)
 from kit.apps.keys import KeyRefused, resolve_key
-from kit.apps.view import find_report_pdf, page_notice_html
+from kit.apps.view import page_notice_html
+from kit.errors import KitError, SettingsError
 from kit.i18n import t
+from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
 from kit.store import open_store
 
@@ -41,11 +71,53 @@ APP_NOTEBOOKS = ("group_dashboard.ipynb", "facilitator.ipynb")
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How many kernels each app keeps warm, and when idle viewers' kernels are stopped."""
+    """How many kernels each app keeps warm, how many viewers may hold one, and for how long.
+
+    ``max_kernels`` counts the kernels viewers hold (0: fitted to this machine); the pools come
+    on top of it. The other fields default to the settings in force (``kit.settings``).
+    """
 
     dashboard_pool: int = 2
     facilitator_pool: int = 0  # the console reads its query string itself: no preheat
-    cull_idle_seconds: int = 1800
+    max_kernels: int = 0
+    cull_idle_seconds: int = 300
+    cull_interval_seconds: int = 0  # 0: a tenth of cull_idle_seconds, 5-60 s
+    iopub_timeout: int = 120
+    max_queue: int = 500
+    max_failures: int = 10  # refused links per client within failure_window_seconds
+    failure_window_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("dashboard_pool", "facilitator_pool"):
+            if not 0 <= getattr(self, name) <= 32:
+                problems.append(f"{name} must be 0-32, not {getattr(self, name)}")
+        if self.max_kernels < 0:
+            problems.append(
+                f"max_kernels must be 0 (fit to this machine) or more, not {self.max_kernels}"
+            )
+        if not 10 <= self.cull_idle_seconds <= 86400:
+            problems.append(f"cull_idle_seconds must be 10-86400, not {self.cull_idle_seconds}")
+        if not 5 <= self.iopub_timeout <= 3600:
+            problems.append(f"iopub_timeout must be 5-3600, not {self.iopub_timeout}")
+        if not 0 <= self.max_queue <= 100_000:
+            problems.append(f"max_queue must be 0-100000, not {self.max_queue}")
+        if self.max_failures < 1 or self.failure_window_seconds <= 0:
+            problems.append("max_failures must be at least 1 and failure_window_seconds above 0")
+        if problems:
+            raise SettingsError("Invalid options of kit serve: " + "; ".join(problems) + ".")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **changes: Any) -> ServeOptions:
+        """Options from the settings in force, with ``changes`` (None: keep) on top."""
+        values: dict[str, Any] = {
+            "max_kernels": settings.max_kernels,
+            "cull_idle_seconds": settings.kernel_idle_seconds,
+            "iopub_timeout": settings.iopub_timeout,
+            "max_queue": settings.max_queue,
+        }
+        values.update({k: v for k, v in changes.items() if v is not None})
+        return cls(**values)
 
     def pools(self) -> dict[str, int]:
         return {
@@ -53,21 +125,83 @@ class ServeOptions:
             "facilitator.ipynb": self.facilitator_pool,
         }
 
+    @property
+    def viewer_kernels(self) -> int:
+        """Kernels viewers may hold at once."""
+        return self.max_kernels or default_max_kernels()
+
+    @property
+    def cull_interval(self) -> int:
+        return self.cull_interval_seconds or max(5, min(60, self.cull_idle_seconds // 10))
+
 
 # -- pages of the kit's own ----------------------------------------------------------------------
 def pick_language(value: str | None, default: str) -> str:
     return value if value in LANGUAGES else default
 
 
-def page_html(title: str, body: str, lang: str) -> str:
-    """A small standalone page in the kit's look (landing, refusals, not found)."""
+def page_html(title: str, body: str, lang: str, kind: str = "info", head: str = "") -> str:
+    """A small standalone page in the kit's look (landing, refusals, queue, not found)."""
     css = CSS_PATH.read_text(encoding="utf-8")
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">{head}'
         f"<title>{html.escape(t('app.site.title', lang))}</title><style>{css}</style></head>"
-        f'<body class="kit-page">{page_notice_html(lang, title, body, "info")}</body></html>'
+        f'<body class="kit-page">{page_notice_html(lang, title, body, kind)}</body></html>'
     )
+
+
+# Every response of kit serve: no referrer leaves a page, nothing is loaded from elsewhere,
+# no page can be framed. Voilà's pages need inline scripts and styles (its page config, the
+# widgets' styles); scripts, styles, fonts, images and connections come from this server only.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+_LOOPBACK = ("127.0.0.1", "::1")
+
+
+def forwarded(request: Any) -> tuple[str, bool]:
+    """(client address, over HTTPS) of a request; a proxy on loopback is believed
+    (``X-Forwarded-For``' last hop, ``X-Forwarded-Proto``), anyone else is not."""
+    client = request.remote_ip or ""
+    https = request.protocol == "https"
+    if client in _LOOPBACK:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        if hops and hops[-1]:
+            client = hops[-1]
+        https = https or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    return client, https
+
+
+class SecurityHeaders(OutputTransform):
+    """Adds ``SECURITY_HEADERS`` to every response, whichever handler made it (the kit's,
+    Voilà's, Jupyter's, the static files'). Cookies get SameSite and Secure where they are
+    made (``voila_config`` and ``KitRenderHandler``)."""
+
+    def transform_first_chunk(
+        self, status_code: int, headers: Any, chunk: bytes, finishing: bool
+    ) -> tuple[int, Any, bytes]:
+        for name, value in SECURITY_HEADERS.items():
+            headers[name] = value
+        return status_code, headers, chunk
 
 
 class KitPageHandler(tornado.web.RequestHandler):
@@ -82,13 +216,15 @@ class KitPageHandler(tornado.web.RequestHandler):
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
 
-    def write_page(self, status: int, title: str, body: str) -> None:
+    def write_page(
+        self, status: int, title: str, body: str, kind: str = "info", head: str = ""
+    ) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(page_html(title, body, self.lang))
+        self.finish(page_html(title, body, self.lang, kind, head))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         title = (
@@ -114,18 +250,33 @@ class NotFoundHandler(KitPageHandler):
 
 
 class ReportHandler(KitPageHandler):
-    """``/kit/report?key=...``: the PDF report of the key's group (the group comes from the key)."""
+    """``/kit/report?key=...``: the PDF report of the key's group (the group comes from the key,
+    the file from a report run's manifest). Failed attempts are limited per client."""
+
+    def initialize(self, kit_settings: Settings, limiter: FailureLimiter | None = None) -> None:
+        super().initialize(kit_settings)
+        self.limiter = limiter or FailureLimiter()
 
     def get(self) -> None:
+        client = forwarded(self.request)[0]
+        wait = self.limiter.retry_after(client)
+        if wait:
+            write_limited(self, wait)
+            return
         store = open_store(self.kit_settings)
+        keys_given = self.get_query_arguments("key")
         try:
-            grant = resolve_key(store, self.get_query_argument("key", None))
+            grant = resolve_key(store, keys_given[0] if keys_given else None)
         except KeyRefused as exc:
+            self.limiter.fail(client)
             self.write_page(
-                403, t("app.key.title", self.lang), t(f"app.key.{exc.reason}", self.lang)
+                403,
+                t("app.key.title", self.lang),
+                t(f"app.key.{exc.reason}", self.lang),
+                "refused",
             )
             return
-        pdf = find_report_pdf(self.kit_settings, grant.group_id, self.lang)
+        pdf = group_report_pdf(self.kit_settings, grant.group_id, self.lang)
         if pdf is None:
             self.write_page(
                 404, t("app.site.title", self.lang), t("app.dashboard.no_report", self.lang)
@@ -136,15 +287,104 @@ class ReportHandler(KitPageHandler):
         self.finish(pdf.read_bytes())
 
 
-class StatusHandler(tornado.web.RequestHandler):
-    """``/kit/status``: how many preheated kernels of each app are ready (no names, no data)."""
+def write_limited(handler: tornado.web.RequestHandler, wait: int) -> None:
+    """429 with Retry-After: this client failed too often; says when to try again."""
+    lang = pick_language(handler.get_query_argument("lang", None), "nb")
+    kit_settings = getattr(handler, "kit_settings", None)
+    if kit_settings is not None and handler.get_query_argument("lang", None) is None:
+        lang = kit_settings.language
+    handler.set_status(429)
+    handler.set_header("Retry-After", str(wait))
+    handler.set_header("Content-Type", "text/html; charset=utf-8")
+    handler.set_header("Cache-Control", "no-store")
+    handler.finish(
+        page_html(
+            t("app.serve.limited.title", lang),
+            t("app.serve.limited.body", lang, seconds=wait),
+            lang,
+            "refused",
+        )
+    )
 
-    def initialize(self, kernel_manager: Any) -> None:
+
+def group_report_pdf(settings: Settings, group_id: str, language: str) -> Path | None:
+    """The newest PDF of ``group_id``'s own group report, found in the report runs' manifests
+    (``outputs/<run>/.kit-run.json``): an entry of kind ``group`` whose parameters name exactly
+    this group. Never matched by file name; never a file outside its run's folder."""
+    from kit.reports.runner import MANIFEST_NAME
+
+    root = settings.outputs_dir
+    found: list[tuple[bool, float, Path]] = []
+    if not root.is_dir():
+        return None
+    for manifest_path in sorted(root.glob(f"*/{MANIFEST_NAME}")):
+        run_dir = manifest_path.parent.resolve()
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("unreadable report manifest %s", manifest_path)
+            continue
+        if not isinstance(manifest, dict):
+            continue
+        for entry in manifest.values():
+            if not isinstance(entry, dict) or entry.get("kind") != "group":
+                continue
+            if entry.get("status") not in ("made", "skipped") or not entry.get("pdf_path"):
+                continue
+            params = _report_parameters(run_dir, entry)
+            if params.get("group_id") != group_id:
+                continue
+            pdf = (run_dir / str(entry["pdf_path"])).resolve()
+            if not pdf.is_relative_to(run_dir) or not pdf.is_file():
+                continue
+            found.append((params.get("language") == language, pdf.stat().st_mtime, pdf))
+    return max(found)[2] if found else None
+
+
+def _report_parameters(run_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a report was made with: from the manifest entry, else from its executed
+    notebook (``metadata.kit.parameters``, written by ``kit.reports.runner``)."""
+    if entry.get("group_id"):
+        return {"group_id": entry["group_id"], "language": entry.get("language")}
+    nb_path = (run_dir / str(entry.get("notebook_path") or "")).resolve()
+    if not entry.get("notebook_path") or not nb_path.is_relative_to(run_dir):
+        return {}
+    return dict(_notebook_parameters(str(nb_path), _mtime(nb_path)))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@lru_cache(maxsize=512)
+def _notebook_parameters(path: str, mtime: float) -> tuple[tuple[str, Any], ...]:
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return ()
+    params = (meta.get("kit") or {}).get("parameters") or {}
+    return tuple((k, v) for k, v in params.items() if k in ("group_id", "language"))
+
+
+class StatusHandler(tornado.web.RequestHandler):
+    """``/kit/status``: counts only (no names, no data): preheated kernels per app, kernels
+    viewers hold, the cap and the queue."""
+
+    def initialize(self, kernel_manager: Any, state: ServeState | None = None) -> None:
         self.kernel_manager = kernel_manager
+        self.state = state
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
 
     def get(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.finish({"pools": pool_status(self.kernel_manager)})
+        body: dict[str, Any] = {"pools": pool_status(self.kernel_manager)}
+        if self.state is not None:
+            body["kernels"] = self.state.kernel_counts()
+        self.finish(body)
 
 
 def pool_status(kernel_manager: Any) -> dict[str, dict[str, int]]:
@@ -179,33 +419,372 @@ def live_handlers(settings: Settings) -> list[tuple]:
     return list(make(settings))
 
 
+def fontawesome_dir() -> Path | None:
+    """Font Awesome 5 (the icons of ipywidgets' buttons), from the ``fontawesome-free`` package."""
+    try:
+        dist = importlib.metadata.distribution("fontawesome-free")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        return None
+    path = Path(str(dist.locate_file("fontawesome-free/static/fontawesome_free")))
+    return path if (path / "css" / "all.min.css").is_file() else None
+
+
 def kit_handlers(settings: Settings) -> list[tuple]:
     """The kit's tornado handlers, matched before Voilà's."""
     from kit.apps.survey_server import survey_handlers
 
     own = {"kit_settings": settings}
     apps = "|".join(re.escape(n) for n in APP_NOTEBOOKS)
+    assets = fontawesome_dir()
     return [
         *live_handlers(settings),
         *survey_handlers(settings),
         *dashboard_page_handlers(settings),  # /kit/dashboard: the kernel-free dashboard page
-        (r"/kit/report/?", ReportHandler, own),
+        (r"/kit/report/?", ReportHandler, {**own, "limiter": FailureLimiter()}),
+        *(
+            [
+                (
+                    r"/kit/assets/fontawesome/(.*)",
+                    tornado.web.StaticFileHandler,
+                    {"path": str(assets)},
+                )
+            ]
+            if assets
+            else []
+        ),
         (r"/", LandingHandler, own),
         (r"/voila/?", LandingHandler, own),
         (r"/voila/tree(/.*)?", NotFoundHandler, own),
         (r"/voila/api/contents(/.*)?", NotFoundHandler, own),
         (r"/voila/files/.*", NotFoundHandler, own),
+        (r"/voila/query/.*", NotFoundHandler, own),  # kernels ask /kit/q/<secret>/... instead
+        (r"/voila/execution/.*", NotFoundHandler, own),
         (rf"/voila/render/(?!(?:{apps})$).*", NotFoundHandler, own),
         (r"/api/kernels/?", NotFoundHandler, own),  # no way to list or start kernels
+        (r"/api/(?!kernels/[^/]+(?:/channels)?$).*", NotFoundHandler, own),
+        (r"/(?:login|logout)/?", NotFoundHandler, own),
     ]
 
 
+# -- who may start a kernel, and which kernel a browser may use ----------------------------------
+@dataclass(frozen=True)
+class Refusal:
+    """Why a link opens no page: a short title and sentence (the kind styles the card)."""
+
+    title: str
+    body: str
+    kind: str = "refused"
+    status: int = 403
+
+
+def check_access(
+    settings: Settings, notebook: str, args: dict[str, list[bytes]], lang: str
+) -> Refusal | None:
+    """None if the link may open ``notebook``: a valid dashboard key, an unused invitation of an
+    open wave, or a console's session key / the kit's facilitator key. Only the store is read."""
+    values = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in args.items()}
+
+    def one(name: str) -> str | None:
+        # the first value, as the apps' kernels read it (kit.apps.view.parse_query)
+        given = values.get(name) or []
+        return given[0] if given else None
+
+    store = open_store(settings)
+    if notebook == "group_dashboard.ipynb":
+        try:
+            resolve_key(store, one("key"))
+        except KeyRefused as exc:
+            return Refusal(t("app.key.title", lang), t(f"app.key.{exc.reason}", lang))
+        return None
+    if notebook == "survey.ipynb":
+        from kit.apps.invitations import InvitationRefused, check_invitation
+
+        try:
+            check_invitation(store, one("code"))
+        except InvitationRefused as exc:
+            kind = "done" if exc.reason in ("used", "closed") else "refused"
+            return Refusal(
+                t("app.invitation.title", lang), t(f"app.invitation.{exc.reason}", lang), kind
+            )
+        return None
+    if notebook == "facilitator.ipynb":
+        return _check_console(settings, store, one("session"), one("key"), lang)
+    return Refusal(t("app.not_found", lang), t("app.landing.body", lang), "info", 404)
+
+
+def _check_console(
+    settings: Settings, store: Any, session: str | None, key: str | None, lang: str
+) -> Refusal | None:
+    from kit.live import session as live_session
+    from kit.store import live as live_repo
+
+    refused = Refusal(t("app.key.title", lang), t("app.key.wrong", lang))
+    if not key:
+        return Refusal(t("app.key.title", lang), t("app.key.missing", lang))
+    if session:
+        try:
+            row = live_repo.get_session(store, live_session.normalise_code(session))
+        except KitError:
+            return refused
+        return None if live_session.check_key(settings, row, key) else refused
+    own = live_session.facilitator_key(settings)
+    return None if hmac.compare_digest(key.encode(), own.encode()) else refused
+
+
+class _Claim:
+    """The kernel a render request ends up with, so it can be bound to the viewer's browser."""
+
+    def __init__(self, state: ServeState, viewer: str) -> None:
+        self.state = state
+        self.viewer = viewer
+        self.kernel_id: str | None = None
+
+    def take(self, kernel_id: str) -> None:
+        if self.kernel_id is None:
+            self.kernel_id = kernel_id
+            self.state.bindings.bind(kernel_id, self.viewer)
+            self.state.gate.started()
+            self.state.refresh()
+
+
+_CLAIM: contextvars.ContextVar[_Claim | None] = contextvars.ContextVar("kit_claim", default=None)
+
+
+class ServeState:
+    """What the kit's handlers share in one ``kit serve`` process."""
+
+    def __init__(self, settings: Settings, options: ServeOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.limiter = FailureLimiter(options.max_failures, options.failure_window_seconds)
+        self.gate = KernelGate(options.viewer_kernels, max_queue=options.max_queue)
+        self.bindings = ViewerBindings()
+        self.query_secret = secrets.token_urlsafe(24)
+        self.kernel_manager: Any = None
+        self.https = settings.public_url.lower().startswith("https://")
+
+    def live_kernels(self) -> list[str]:
+        if self.kernel_manager is None:
+            return []
+        return list(self.kernel_manager.list_kernel_ids())
+
+    def refresh(self) -> None:
+        """Tell the gate how many kernels viewers hold now (after a start, close or cull)."""
+        self.gate.set_held(len(self.bindings.bound(self.live_kernels())))
+
+    def kernel_gone(self, kernel_id: str) -> None:
+        self.bindings.forget(kernel_id)
+        self.refresh()
+
+    def kernel_counts(self) -> dict[str, int]:
+        live = self.live_kernels()
+        gate = self.gate.snapshot()
+        pooled = sum(len(p) for p in getattr(self.kernel_manager, "_pools", {}).values())
+        return {
+            "live": len(live),
+            "viewers": len(self.bindings.bound(live)),
+            "pooled": pooled,
+            "starting": gate["starting"],
+            "queued": gate["queued"],
+            "max_viewers": gate["max_viewers"],
+        }
+
+    def wrap_kernel_manager(self, km: Any) -> None:
+        """Record which kernel each render request gets (preheated or started for it), and keep
+        the viewer's query string out of the next preheated kernel's environment."""
+        self.kernel_manager = km
+        get_rendered = getattr(km, "get_rendered_notebook", None)  # only with preheated pools
+        start_kernel = km.start_kernel
+
+        async def get_rendered_notebook(*args: Any, **kwargs: Any) -> Any:
+            extra = dict(kwargs.get("extra_kernel_env_variables") or {})
+            if "VOILA_REQUEST_URL" in extra:
+                extra["VOILA_REQUEST_URL"] = extra["VOILA_REQUEST_URL"].split("?", 1)[0]
+            kwargs["extra_kernel_env_variables"] = extra
+            result = await get_rendered(*args, **kwargs)  # type: ignore[misc]
+            claim = _CLAIM.get()
+            if claim is not None:
+                claim.take(result[2])
+            return result
+
+        async def start(*args: Any, **kwargs: Any) -> str:
+            kernel_id = start_kernel(*args, **kwargs)
+            if inspect.isawaitable(kernel_id):
+                kernel_id = await kernel_id
+            claim = _CLAIM.get()
+            if claim is not None:
+                claim.take(kernel_id)
+            return kernel_id
+
+        if get_rendered is not None:
+            km.get_rendered_notebook = get_rendered_notebook
+        km.start_kernel = start
+
+
+class KitRenderHandler(TornadoVoilaHandler):
+    """``/voila/render/<app>``: checks the link, the client's failed attempts and the kernel cap
+    before Voilà renders or starts anything; then binds the page's kernel to this browser."""
+
+    def initialize(self, **kwargs: Any) -> None:
+        self.state: ServeState = kwargs.pop("state")
+        super().initialize(**kwargs)
+
+    @property
+    def lang(self) -> str:
+        return pick_language(self.get_query_argument("lang", None), self.state.settings.language)
+
+    def _page(self, status: int, refusal: Refusal, head: str = "") -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(page_html(refusal.title, refusal.body, self.lang, refusal.kind, head))
+
+    def _cookie(self, name: str, value: str, **kwargs: Any) -> None:
+        self.set_cookie(
+            name, value, path="/", httponly=True, samesite="Lax", secure=self._https(), **kwargs
+        )
+
+    def _https(self) -> bool:
+        return self.state.https or forwarded(self.request)[1]
+
+    async def get(self, path: str | None = None) -> None:
+        state = self.state
+        notebook = path or ""
+        client = forwarded(self.request)[0]
+        wait = state.limiter.retry_after(client)
+        if wait:
+            self.kit_settings = state.settings
+            write_limited(self, wait)
+            return
+        refusal = await asyncio.get_running_loop().run_in_executor(
+            None, check_access, state.settings, notebook, self.request.query_arguments, self.lang
+        )
+        if refusal is not None:
+            state.limiter.fail(client)
+            log.info("refused a link to %s (%s)", notebook, refusal.kind)
+            self._page(refusal.status, refusal)
+            return
+        state.refresh()
+        admission = state.gate.admit(self.get_cookie(QUEUE_COOKIE))
+        if not admission.admitted:
+            self._queued(admission)
+            return
+        try:
+            if self.get_cookie(QUEUE_COOKIE):
+                self.clear_cookie(QUEUE_COOKIE, path="/")
+            viewer = self.get_cookie(VIEWER_COOKIE)
+            if not valid_token(viewer):
+                viewer = new_token()
+                self._cookie(VIEWER_COOKIE, viewer)
+            _ = self.xsrf_token  # sets the _xsrf cookie Voilà's page sends when it closes
+            new_cookies = getattr(self, "_new_cookie", None)
+            if self._https() and new_cookies is not None and "_xsrf" in new_cookies:
+                new_cookies["_xsrf"]["secure"] = True
+            claim = _Claim(state, viewer or "")
+            token = _CLAIM.set(claim)
+            try:
+                await super().get(path)
+            finally:
+                _CLAIM.reset(token)
+        finally:
+            if "claim" not in locals() or claim.kernel_id is None:
+                state.gate.started()
+
+    def _queued(self, admission: Admission) -> None:
+        lang = self.lang
+        wait = wait_text(admission.wait_seconds, lang)
+        refresh = max(3, min(10, admission.wait_seconds // 3))
+        if admission.full:
+            refusal = Refusal(
+                t("app.serve.queue.title", lang), t("app.serve.queue.full", lang, wait=wait), "info"
+            )
+        else:
+            self._cookie(QUEUE_COOKIE, admission.ticket, max_age=300)
+            refusal = Refusal(
+                t("app.serve.queue.title", lang),
+                t("app.serve.queue.body", lang, position=admission.position, wait=wait),
+                "info",
+            )
+        self.set_header("Retry-After", str(refresh))
+        head = "" if admission.full else f'<meta http-equiv="refresh" content="{refresh}">'
+        self._page(503, refusal, head)
+
+
+def wait_text(seconds: int, lang: str) -> str:
+    """'about 40 seconds' / 'about 3 minutes', in the viewer's language."""
+    if seconds < 90:
+        return t("app.serve.wait.seconds", lang, n=max(5, 5 * math.ceil(seconds / 5)))
+    return t("app.serve.wait.minutes", lang, n=math.ceil(seconds / 60))
+
+
+class _BoundToViewer:
+    """Mixin: only the browser a kernel is bound to may use the kernel's endpoints."""
+
+    kit_state: ServeState
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        kernel_id = self.path_kwargs.get("kernel_id") or (self.path_args or [""])[0]  # type: ignore[attr-defined]
+        viewer = self.get_cookie(VIEWER_COOKIE)  # type: ignore[attr-defined]
+        if not self.kit_state.bindings.allowed(kernel_id, viewer):
+            log.warning(
+                "refused %s %s: not this browser's kernel", self.request.method, self.request.path
+            )  # type: ignore[attr-defined]
+            raise tornado.web.HTTPError(403)
+        result = super().prepare(*args, **kwargs)  # type: ignore[misc]
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+def _bound(cls: type, state: ServeState, extra: dict[str, Any] | None = None) -> type:
+    return type(f"Kit{cls.__name__}", (_BoundToViewer, cls), {"kit_state": state, **(extra or {})})
+
+
+def _shutdown_handler(base: type, state: ServeState) -> type:
+    async def post(self: Any, kernel_id: str) -> None:
+        await base.post(self, kernel_id)
+        state.kernel_gone(kernel_id)
+
+    return _bound(base, state, {"post": post})
+
+
+class KernelQueryHandler(RequestInfoSocketHandler):
+    """``/kit/q/<secret>/voila/query/<kernel>``: where a preheated kernel waits for its viewer's
+    request. Only the kernels know the secret (it is in their environment, never in a page)."""
+
+    kit_state: ServeState
+
+    def prepare(self) -> None:
+        secret = self.path_kwargs.get("secret", "")
+        if not hmac.compare_digest(secret.encode(), self.kit_state.query_secret.encode()):
+            raise tornado.web.HTTPError(404)
+
+    def open(self, secret: str = "", kernel_id: str = "") -> None:  # type: ignore[override]
+        super().open(kernel_id)
+
+
 # -- Voilà ---------------------------------------------------------------------------------------
+class KitIdentityProvider(VoilaIdentityProvider):
+    """Voilà's anonymous users, with the user cookie Secure behind an HTTPS proxy too."""
+
+    def set_login_cookie(self, handler: Any, user: Any) -> None:
+        if self.secure_cookie is None and forwarded(handler.request)[1]:
+            self.secure_cookie = True
+            try:
+                super().set_login_cookie(handler, user)
+            finally:
+                self.secure_cookie = None
+            return
+        super().set_login_cookie(handler, user)
+
+
 class KitVoila(Voila):
     """Voilà's standalone app with the kit's handlers first and the kit's template in front."""
 
     name = "kit-serve"
     kit_settings: Settings | None = None
+    kit_options: ServeOptions | None = None
+    kit_state: ServeState | None = None
     on_started: Callable[[KitVoila], None] | None = None
 
     def setup_template_dirs(self) -> None:
@@ -220,18 +799,53 @@ class KitVoila(Voila):
             "error": t("app.error.general", lang),
             "not_found": t("app.not_found", lang),
             "landing": t("app.landing.body", lang),
+            "empty": {x: t("app.serve.empty", x) for x in LANGUAGES},
+            "reload": {x: t("app.serve.reload", x) for x in LANGUAGES},
+            "lang": lang,
         }
         for env_name in ("voila_jinja2_env", "jinja2_env"):
             env = settings.get(env_name)
             if env is not None:
                 env.globals["kit_text"] = texts
                 env.loader.searchpath.insert(0, str(TEMPLATE_DIR))
+        if self.kit_state is not None:
+            self.kit_state.wrap_kernel_manager(self.kernel_manager)
+        settings["transforms"] = [SecurityHeaders]
+        settings["log_function"] = log_request
         return settings
 
     def init_handlers(self) -> list:
         assert self.kit_settings is not None, "KitVoila.kit_settings must be set before start()"
-        status = [(r"/kit/status", StatusHandler, {"kernel_manager": self.kernel_manager})]
-        return [*status, *kit_handlers(self.kit_settings), *super().init_handlers()]
+        state = self.kit_state
+        assert state is not None
+        status = [
+            (r"/kit/status", StatusHandler, {"kernel_manager": self.kernel_manager, "state": state})
+        ]
+        query = type("KitKernelQueryHandler", (KernelQueryHandler,), {"kit_state": state})
+        own = [
+            (rf"/kit/q/(?P<secret>[A-Za-z0-9_-]+)/voila/query/{_KERNEL_ID}", query),
+        ]
+        voila = []
+        for spec in super().init_handlers():
+            pattern, handler, *rest = spec
+            if handler is TornadoVoilaHandler:
+                kwargs = {**(rest[0] if rest else {}), "state": state}
+                voila.append((pattern, KitRenderHandler, kwargs))
+            elif handler is VoilaShutdownKernelHandler:
+                voila.append((pattern, _shutdown_handler(handler, state), *rest))
+            elif handler.__name__ in ("KernelHandler", "VoilaKernelWebsocketHandler"):
+                voila.append((pattern, _bound(handler, state), *rest))
+            elif handler in (RequestInfoSocketHandler, ExecutionRequestHandler):
+                continue  # refused by kit_handlers (NotFound); the kernels use ``query``
+            else:
+                voila.append(spec)
+        return [*status, *own, *kit_handlers(self.kit_settings), *voila]
+
+    def start(self) -> None:
+        if self.kit_state is not None:
+            state = self.kit_state
+            tornado.ioloop.PeriodicCallback(state.refresh, 2000).start()
+        super().start()
 
     def listen(self) -> None:
         if self.on_started is not None:
@@ -239,20 +853,57 @@ class KitVoila(Voila):
         super().listen()
 
 
+_KERNEL_ID = r"(?P<kernel_id>\w+-\w+-\w+-\w+-\w+)"
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log line, without the query string (keys, codes, tokens)."""
+    status = handler.get_status()
+    if status < 400:
+        level = logging.INFO if status >= 300 or handler.request.method != "GET" else logging.DEBUG
+    elif status < 500:
+        level = logging.WARNING
+    else:
+        level = logging.ERROR
+    ms = 1000.0 * handler.request.request_time()
+    logging.getLogger("tornado.access").log(
+        level,
+        "%d %s %s (%s) %.2fms",
+        status,
+        handler.request.method,
+        redact(handler.request.path),
+        forwarded(handler.request)[0],
+        ms,
+    )
+
+
 def voila_config(settings: Settings, options: ServeOptions) -> Config:
     """Traitlets configuration of the served apps."""
+    https = settings.public_url.lower().startswith("https://")
     c = Config()
+    # Jupyter's anonymous-user cookie: SameSite, and Secure when the public address is HTTPS.
+    c.Voila.identity_provider_class = KitIdentityProvider
+    c.IdentityProvider.cookie_options = {"samesite": "Lax"}
+    if https:
+        c.IdentityProvider.secure_cookie = True
     c.Voila.ip = settings.host
     c.Voila.port = settings.port
     c.Voila.port_retries = 0
     c.Voila.open_browser = False
     c.Voila.root_dir = str(settings.notebooks_dir)
-    c.Voila.tornado_settings = {"xsrf_cookies": False}
+    c.Voila.tornado_settings = {
+        "xsrf_cookies": False,  # Voilà's own pages post no forms; its shutdown POST is checked
+        "xsrf_cookie_kwargs": {"samesite": "Strict", "path": "/", "secure": https},
+        "headers": dict(SECURITY_HEADERS),
+        "log_function": log_request,
+    }
     vc = c.VoilaConfiguration
     vc.strip_sources = True
     vc.show_tracebacks = False
     vc.theme = "light"
     vc.show_margins = False
+    vc.allow_template_override = "NO"
+    vc.allow_theme_override = "NO"
     vc.file_allowlist = []
     vc.file_denylist = [".*"]
     pools = {name: max(size, 0) for name, size in options.pools().items()}
@@ -263,10 +914,45 @@ def voila_config(settings: Settings, options: ServeOptions) -> Config:
         **{n: {"pool_size": s} for n, s in pools.items()},
     }
     c.VoilaKernelManager.fill_delay = 0.5
-    c.VoilaKernelManager.cull_idle_timeout = options.cull_idle_seconds
-    c.VoilaKernelManager.cull_interval = 60
-    c.VoilaKernelManager.cull_connected = False
+    # Without preheated pools Voilà's kernel manager is not a VoilaKernelManager: configure
+    # the culling on the base class both share.
+    for km in (c.MappingKernelManager, c.VoilaKernelManager):
+        km.cull_idle_timeout = options.cull_idle_seconds
+        km.cull_interval = options.cull_interval
+        km.cull_connected = True  # a page left open still gives its memory back
+        km.cull_busy = False
+    # A cell's outputs may arrive well after its reply when many kernels share the cores; the
+    # default 4 s dropped them silently (blank pages). Wait longer, and fail loudly if even
+    # that passes (the page then says so, see index.html.j2).
+    c.VoilaExecutor.iopub_timeout = options.iopub_timeout
+    c.VoilaExecutor.raise_on_iopub_timeout = True
     return c
+
+
+def kernel_profile_dir(settings: Settings) -> Path:
+    """An IPython directory for the apps' kernels: no history database, and a startup file
+    that keeps tracebacks and warnings out of what viewers receive (``kit.apps.kernel``)."""
+    root = settings.var_dir / "ipython"
+    startup = root / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    files = {
+        root / "profile_default" / "ipython_kernel_config.py": (
+            "# Written by kit serve: the apps' kernels. No history database; what the kernel\n"
+            "# writes to its file descriptors goes to the server's log, not to the viewers.\n"
+            "c.HistoryManager.enabled = False\n"
+            "c.IPKernelApp.capture_fd_output = False\n"
+        ),
+        startup / "00-kit-apps.py": (
+            "# Written by kit serve: viewers never receive a traceback.\n"
+            "import kit.apps.kernel as _kit_kernel\n_kit_kernel.harden()\ndel _kit_kernel\n"
+        ),
+    }
+    for path, text in files.items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+    return root
 
 
 def export_settings(settings: Settings) -> None:
@@ -281,9 +967,20 @@ def make_app(
     on_started: Callable[[KitVoila], None] | None = None,
 ) -> KitVoila:
     """A configured, initialised ``KitVoila`` (call ``.start()`` to serve)."""
+    install_log_redaction()
+    options = options or ServeOptions.from_settings(settings)
     export_settings(settings)
-    app = KitVoila(config=voila_config(settings, options or ServeOptions()))
+    state = ServeState(settings, options)
+    # Preheated kernels ask for their viewer's request at /kit/q/<secret>/voila/query/<id>.
+    os.environ["VOILA_WS_BASE_URL"] = f"/kit/q/{state.query_secret}/"
+    os.environ["VOILA_APP_IP"] = (
+        "127.0.0.1" if settings.host in ("", "0.0.0.0", "::", "localhost") else settings.host
+    )
+    os.environ["IPYTHONDIR"] = str(kernel_profile_dir(settings))
+    app = KitVoila(config=voila_config(settings, options))
     app.kit_settings = settings
+    app.kit_options = options
+    app.kit_state = state
     app.on_started = on_started
     app.initialize(argv=[])
     return app

@@ -57,11 +57,48 @@ def test_no_listing_no_sources_no_other_notebooks(served):
     assert status == 200 and "Traceback" not in body
 
 
+def write_report_run(served, run: str, entries: dict[str, tuple[str, str, str]]) -> Path:
+    """A report run as ``kit report`` leaves it: PDFs and a manifest naming each one's group.
+
+    ``entries``: stem -> (group id, language, PDF text). Half the entries carry the group only in
+    their executed notebook's parameters (older manifests), the rest in the entry itself."""
+    run_dir = served.settings.outputs_dir / run
+    manifest = {}
+    for n, (stem, (group, lang, text)) in enumerate(entries.items()):
+        pdf = run_dir / f"{stem}.pdf"
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        pdf.write_bytes(f"%PDF-1.4 {text}".encode())
+        nb = run_dir / f"{stem}.ipynb"
+        nb.write_text(
+            json.dumps(
+                {"metadata": {"kit": {"parameters": {"group_id": group, "language": lang}}}}
+            )
+        )
+        entry = {
+            "stem": stem,
+            "label": stem,
+            "kind": "group",
+            "status": "made",
+            "notebook_path": f"{stem}.ipynb",
+            "pdf_path": f"{stem}.pdf",
+        }
+        if n % 2:
+            entry["group_id"] = group
+            entry["language"] = lang
+        manifest[stem] = entry
+    (run_dir / ".kit-run.json").write_text(json.dumps(manifest))
+    return run_dir
+
+
 def test_report_download_is_key_checked(served):
-    out = served.settings.outputs_dir / "run" / "groups"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{served.group_a}_after.pdf").write_bytes(b"%PDF-1.4 report of A")
-    (out / f"{served.group_b}_after.pdf").write_bytes(b"%PDF-1.4 report of B")
+    write_report_run(
+        served,
+        "run",
+        {
+            f"groups/{served.group_a}_after": (served.group_a, "nb", "report of A"),
+            f"groups/{served.group_b}_after": (served.group_b, "nb", "report of B"),
+        },
+    )
     status, body, headers = _get(
         served.url(f"/kit/report?key={served.key_a}&group={served.group_b}")
     )
@@ -137,19 +174,27 @@ def test_group_a_key_never_shows_group_b_and_viewers_cannot_run_code(served, pag
     kernel_id = config["kernelId"]
     marker = tmp_path / "executed.txt"
     code = f"open({str(marker)!r}, 'w').write('ran')"
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
     with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
-        replies = pool.submit(asyncio.run, _try_execute(served.kit.port, kernel_id, code)).result()
+        replies = pool.submit(
+            asyncio.run, _try_execute(served.kit.port, kernel_id, code, cookie)
+        ).result()
     assert not marker.exists()
     assert "kernel_info_reply" in replies  # the channel works ...
     assert "execute_reply" not in replies and "execute_input" not in replies  # ... code does not
 
 
-async def _try_execute(port: int, kernel_id: str, code: str) -> list[str]:
+async def _try_execute(port: int, kernel_id: str, code: str, cookie: str) -> list[str]:
+    """Send code to a kernel as its own viewer (with the page's cookies) would."""
+    from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
     session = uuid.uuid4().hex
     ws = await websocket_connect(
-        f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?session_id={session}"
+        HTTPRequest(
+            f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?session_id={session}",
+            headers={"Cookie": cookie},
+        )
     )
     msg = {
         "header": {
