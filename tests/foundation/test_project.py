@@ -120,7 +120,7 @@ def test_cli_texts_exist_in_both_languages():
 
 
 def test_readme_and_docs_never_send_a_reader_outside_the_repository():
-    """Every path a doc names (``../x``) resolves inside the repository; the domain brief is here."""
+    """Every path a doc names (``../x``) resolves inside the repository; the domain is here."""
     assert (ROOT / "docs" / "DOMAIN.md").is_file()
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         text = doc.read_text(encoding="utf-8")
