@@ -137,8 +137,13 @@ class SubmissionRefused(ParameterError):
     def key(self) -> str:
         return self.texts[0][0] if self.texts else "malformed"
 
-    def message(self, lang: str) -> str:
-        return " ".join(t(f"app.survey.error.{k}", lang, **f) for k, f in self.texts)
+    def message(self, lang: str, limit: int = 5) -> str:
+        """What is wrong, in ``lang``: the first ``limit`` problems (a broken or hostile client
+        can send thousands), then how many more."""
+        shown = [t(f"app.survey.error.{k}", lang, **f) for k, f in self.texts[:limit]]
+        if len(self.texts) > limit:
+            shown.append(t("app.survey.error.more", lang, n=len(self.texts) - limit))
+        return " ".join(shown)
 
 
 def answered_needed(instrument: Instrument, min_answered_share: float) -> int:

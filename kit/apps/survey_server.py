@@ -332,7 +332,7 @@ class SubmitHandler(ApiHandler):
                     "messages": messages,
                     "problems": [
                         {"error": k, "item": f.get("item") or f.get("question")}
-                        for k, f in exc.texts
+                        for k, f in exc.texts[:50]
                     ],
                 }
             )

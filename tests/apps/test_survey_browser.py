@@ -27,10 +27,14 @@ def kit(tmp_path_factory):
     home = tmp_path_factory.mktemp("survey_home")
     settings = Settings(home_dir=home, database_url="")
     make_demo(settings, seed=1, small=True)
-    with ServedKit(home, pools=(0, 0, 0)) as served:
+    served = ServedKit(home, pools=(0, 0, 0))
+    served.start(timeout=300)  # a shared, loaded machine can take minutes to import Voilà
+    try:
         served.settings = settings
         served.store = open_store(settings)
         yield served
+    finally:
+        served.stop()
 
 
 def _group(kit) -> tuple[str, str]:

@@ -281,3 +281,12 @@ def test_nothing_stored_links_a_used_code_to_its_response(store, instrument):
     by_id = [who(marks[r["id"]]) for r in sorted(responses_a, key=lambda r: r["id"])]
     # by id, team A's responses are not in the order they came (p = 1/8! by chance)
     assert by_id != orders["team-a"] and sorted(by_id) == orders["team-a"]
+
+
+def test_thousands_of_problems_give_a_short_message(instrument):
+    answers = full(instrument) | {f"X{k}": 1 for k in range(3000)}
+    with pytest.raises(SubmissionRefused) as refused:
+        validate_submission(instrument, answers)
+    assert len(refused.value.texts) == 3000
+    message = refused.value.message("en")
+    assert message.endswith("... and 2995 more problems.") and len(message) < 600
