@@ -71,11 +71,15 @@ class StrictModel(BaseModel):
 
 
 def language(lang: str | None = None) -> str:
-    """``lang``, or the ``KIT_LANGUAGE`` setting, or bokmål (the kit's default)."""
+    """``lang``, or the ``KIT_LANGUAGE`` setting, or English.
+
+    The CLI passes the user's language and ``kit serve`` exports ``KIT_LANGUAGE`` to its kernels;
+    a library call that says nothing gets English, like the library's other messages.
+    """
     if lang in LANGUAGES:
         return lang  # type: ignore[return-value]
     env = os.environ.get("KIT_LANGUAGE", "")
-    return env if env in LANGUAGES else "nb"
+    return env if env in LANGUAGES else "en"
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -123,25 +127,22 @@ def read_config(
     path = Path(path)
     source = path.name
     size = path.stat().st_size
+    raw = b""
+    if size <= MAX_CONFIG_BYTES:
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)  # bounded, even if the file grew since stat()
+        size = max(size, len(raw))
     if size > MAX_CONFIG_BYTES:
+        sizes = {"size": format_size(size, lang), "limit": format_size(MAX_CONFIG_BYTES, lang)}
+        if len(raw) > MAX_CONFIG_BYTES:  # only the first bytes were read
+            sizes["size"] = t("config.more_than", lang, size=format_size(MAX_CONFIG_BYTES, lang))
         _refuse(
             error,
             source,
-            [
-                Problem(
-                    source,
-                    t(
-                        "config.too_large",
-                        lang,
-                        size=format_size(size, lang),
-                        limit=format_size(MAX_CONFIG_BYTES, lang),
-                    ),
-                )
-            ],
+            [Problem(source, t("config.too_large", lang, **sizes))],
             lang,
             "config.hint.too_large",
         )
-    raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

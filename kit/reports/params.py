@@ -621,8 +621,17 @@ def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> Non
     for name in sorted(instruments):
         try:
             inst = load_instrument(name, lang=lang)
-        except ProblemsError as exc:
-            problems.extend(exc.problems)
+        except ProblemsError as exc:  # the instrument file's own problems, named by its file
+            problems.extend(
+                Problem(
+                    source,
+                    p.reason,
+                    row=p.row,
+                    column=f"{exc.source}: {p.column}" if p.column else exc.source,
+                    value=p.value,
+                )
+                for p in exc.problems
+            )
             continue
         except KitError as exc:
             problems.append(Problem(source, exc.user_message, column="instrument", value=name))

@@ -686,3 +686,39 @@ def test_every_file_kind_refuses_from_the_cli(tmp_path, capsys, lang, case):
     err = refused(capsys, tmp_path, lang, *argv)
     assert expected(lang) in err, err
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_run_is_checked_against_the_database_it_reads(any_store, tmp_path, lang):
+    """SQLite and PostgreSQL: the run file's database_url is the one checked, before any kernel."""
+    from kit.reports.params import check_run
+    from kit.reports.runner import run_reports
+    from kit.settings import load_settings
+    from kit.store.programme import parse_programme
+
+    any_store.save_programme(
+        parse_programme(
+            yaml.safe_load(
+                "waves: [before, after]\ncohorts:\n  - id: kull-1\n    name: K\n    groups:\n"
+                "      - {id: a, name: A, invited: {before: 5, after: 5}}\n"
+            )
+        )
+    )
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(
+        f"database_url: '{any_store.url}'\nwaves: [before, after]\ngroups: [a, b]\n"
+        "cohorts: [kull-1, kull-2]\n",
+        encoding="utf-8",
+    )
+    spec = load_run_file(run_file, lang=lang)
+    settings = load_settings(home_dir=tmp_path / "home", language=lang)  # its own SQLite: empty
+    with pytest.raises(ParameterError) as info:
+        run_reports(spec, settings, progress=False, pdf=False)
+    found = {(p.column, p.value): p.row for p in info.value.problems}
+    assert found == {("groups", "b"): 3, ("cohorts", "kull-2"): 4}
+    assert not (tmp_path / "home" / "outputs").exists()
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(
+        f"database_url: '{any_store.url}'\nwaves: [before, after]\ngroups: [a]\n", encoding="utf-8"
+    )
+    check_run(load_run_file(ok), settings)  # everything it names exists: no error
