@@ -107,20 +107,45 @@ def freeze(previous: pd.DataFrame | None, current: pd.DataFrame, min_n: int
     return pd.concat(parts, ignore_index=True) if parts else repo.frozen_frame([])
 
 
+# Published versions never change, and a round whose answers and newest version are as last
+# looked at cannot make a new one: a room polling its results costs two small queries.
+_VERSIONS: dict[tuple[str, int, tuple[int, str]], dict[str, Any] | None] = {}
+_LOOKED: dict[tuple[str, int], tuple[Any, ...]] = {}
+_MAX_CACHED = 512
+
+
+def _latest(store: Store, round_id: int) -> dict[str, Any] | None:
+    version = repo.latest_version(store, round_id)
+    key = (str(store.url), round_id, version)
+    if key not in _VERSIONS:
+        if len(_VERSIONS) > _MAX_CACHED:
+            _VERSIONS.clear()
+        _VERSIONS[key] = repo.latest_published(store, round_id) if version[0] else None
+    return _VERSIONS[key]
+
+
 def visible_round(store: Store, settings: Settings, rnd: dict[str, Any], *,
                   publish: bool = True) -> Visible:
     """The newest version of ``rnd``'s results; with ``publish`` first a new version when the
     step rule allows one. Every view of a round's results comes through here."""
     min_n = min_respondents(settings, rnd)
-    latest = repo.latest_published(store, rnd["id"])
+    latest = _latest(store, rnd["id"])
     if publish:
-        current = repo.load_answers(store, round_ids=[rnd["id"]])
-        nxt = freeze(None if latest is None else latest["answers"], current, min_n)
-        if nxt is not None:
-            version = 1 if latest is None else latest["version"] + 1
-            people = int(nxt["participant"].nunique()) if len(nxt) else 0
-            repo.publish_version(store, rnd["id"], version, people, nxt)
-            latest = repo.latest_published(store, rnd["id"])  # ours, or a concurrent writer's
+        look = (str(store.url), rnd["id"])
+        seen = (repo.answers_fingerprint(store, rnd["id"]),
+                0 if latest is None else latest["version"], min_n)
+        if _LOOKED.get(look) != seen:
+            current = repo.load_answers(store, round_ids=[rnd["id"]])
+            nxt = freeze(None if latest is None else latest["answers"], current, min_n)
+            if nxt is not None:
+                version = 1 if latest is None else latest["version"] + 1
+                people = int(nxt["participant"].nunique()) if len(nxt) else 0
+                repo.publish_version(store, rnd["id"], version, people, nxt)
+                latest = _latest(store, rnd["id"])  # ours, or a concurrent writer's
+            else:
+                if len(_LOOKED) > _MAX_CACHED:
+                    _LOOKED.clear()
+                _LOOKED[look] = seen
     if latest is None:
         return Visible(None, 0, 0)
     return Visible(latest["answers"], int(latest["version"]), int(latest["respondents"]),

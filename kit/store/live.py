@@ -613,6 +613,31 @@ def latest_published(store: Store, round_id: int) -> dict[str, Any] | None:
     return out
 
 
+def latest_version(store: Store, round_id: int) -> tuple[int, str]:
+    """(version, published_at) of a round's newest published version ((0, '') if none): a cheap
+    check that also tells a version of a database made again from scratch from an older one."""
+    pub = lt.live_published
+    with store.begin() as conn:
+        row = conn.execute(select(pub.c.version, pub.c.published_at)
+                           .where(pub.c.round_id == round_id)
+                           .order_by(pub.c.version.desc()).limit(1)).first()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
+def answers_fingerprint(store: Store, round_id: int) -> tuple[Any, ...]:
+    """(count, last change, sum of ids) of a round's admitted answers: changes whenever an
+    answer is added, changed or taken back, so an unchanged round needs no new look."""
+    a, p, r = lt.live_answers, lt.live_participants, lt.live_rounds
+    q = (select(func.count(), func.max(a.c.updated_at), func.coalesce(func.sum(a.c.id), 0))
+         .select_from(a.join(p, p.c.id == a.c.participant_id).join(r, r.c.id == a.c.round_id)
+                      .outerjoin(_ADM, _ADM.c.participant_id == p.c.id)
+                      .outerjoin(_LIM, _LIM.c.session_id == r.c.session_id))
+         .where(a.c.round_id == round_id,
+                _ADM.c.participant_id.is_not(None) | _LIM.c.session_id.is_(None)))
+    with store.begin() as conn:
+        return tuple(conn.execute(q).first())
+
+
 FROZEN_COLUMNS = ["id", "participant", "group_id", "question", "value", "text", "data"]
 
 

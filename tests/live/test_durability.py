@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_kill_9_loses_no_acknowledged_answer(server, live_settings, live_store) -> None:
-    made = ls.create_session(live_store, live_settings, expected=20,
+    made = ls.create_session(live_store, live_settings, expected=30,
                              title="Durable", group_ids=["g1"])
     rounds = {r["exercise"]: r["id"] for r in repo.list_rounds(live_store, made.session_id)}
     rid = rounds["pulse"]
