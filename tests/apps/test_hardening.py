@@ -178,6 +178,16 @@ def test_a_thousand_bad_links_start_no_kernel(served):
     assert served.group_a not in body and served.group_b not in body
 
 
+def test_the_console_opens_with_the_facilitator_key(served):
+    from kit.live.session import facilitator_key
+
+    key = facilitator_key(served.settings)
+    status, body, _, cookies = http(render(served, "facilitator.ipynb", f"key={key}"), timeout=180)
+    assert status == 200 and "jupyter-config-data" in body and "Traceback" not in body
+    assert close_like_a_page(served, body, cookies) == 204
+    assert key not in served.kit.log_path.read_text()
+
+
 def test_failed_attempts_are_limited_with_try_again_in_n_seconds(served):
     client = {"X-Forwarded-For": address()}
     url = render(served, "group_dashboard.ipynb", "key=wrong-wrong-wrong&lang=en")
