@@ -39,6 +39,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_live.py
 	$(PYTHON) benchmarks/bench_dashboard.py
 	$(PYTHON) benchmarks/bench_survey.py
+	$(PYTHON) benchmarks/bench_serve_abuse.py
 
 reports: setup
 	kit report parameters/demo_programme.yaml

@@ -266,12 +266,13 @@ def lost_answers(store, rid: int, acked: dict) -> int:
     return sum(1 for key, (v, _) in acked.items() if have.get(key) != v)
 
 
-def kernel_cost(base: str, server_pid: int) -> tuple[float, float] | None:
-    """Render the facilitator notebook once (one real Voilà kernel): seconds and kernel RSS."""
+def kernel_cost(base: str, server_pid: int, key: str = "") -> tuple[float, float] | None:
+    """Render the facilitator notebook once (one real Voilà kernel): seconds and kernel RSS.
+    ``key``: the kit's facilitator key (kit serve starts no console kernel without it)."""
     before = set(children(server_pid))
     t0 = time.perf_counter()
     try:
-        r = httpx.get(f"{base}/voila/render/facilitator.ipynb", timeout=120)
+        r = httpx.get(f"{base}/voila/render/facilitator.ipynb?key={key}", timeout=120)
     except httpx.HTTPError:
         return None
     seconds = time.perf_counter() - t0
@@ -354,7 +355,7 @@ def main() -> int:
                   f"peak {rss_mb(proc.pid, 'VmHWM'):.0f} MB")
         peak = rss_mb(proc.pid, "VmHWM")
         if not args.no_kernel and not standalone:
-            cost = kernel_cost(base, proc.pid)
+            cost = kernel_cost(base, proc.pid, ls.facilitator_key(settings))
             if cost:
                 sec, mb = cost
                 print(f"\none Voilà kernel (facilitator.ipynb rendered through the same server): "

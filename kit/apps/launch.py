@@ -74,7 +74,7 @@ class ServedKit:
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self, timeout: float = 90) -> ServedKit:
+    def start(self, timeout: float = 240) -> ServedKit:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
         env["KIT_HOME"] = str(self.home)
         if self.database_url:

@@ -47,10 +47,10 @@ def test_console_in_voila_updates_live(served, browser, tmp_path) -> None:
     rid = repo.list_rounds(live_store, made.session_id)[0]["id"]
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(120_000)
-    # without the key the console shows only the key form
-    page.goto(f"{kit_serve.base}/voila/render/facilitator.ipynb?session={made.code}")
-    page.wait_for_selector("text=Enter the facilitator key")
-    assert page.locator(f"text={made.code}").count() <= 1  # the code field, no console
+    # without the key kit serve shows a refusal and starts no kernel: no code, no groups
+    page.goto(f"{kit_serve.base}/voila/render/facilitator.ipynb?session={made.code}&lang=en")
+    page.wait_for_selector("[data-kit-notice=refused]")
+    assert made.code not in page.inner_text("body") and "g1" not in page.inner_text("body")
     page.goto(made.console_url.replace(live_settings.base_url, kit_serve.base))
     page.wait_for_selector(f"b:has-text('{ls.display_code(made.code)}')")
     page.click("button:has-text('Open round')")
