@@ -523,13 +523,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         raise KitError(t("cli.score.no_data", lang, instrument=instrument.id, where=where))
     # A group-wave shown at a stricter threshold than it was published with hides more.
     k = settings.min_respondents
-    n_group = dims.merge(
-        pubs[["group_id", "wave_id", "respondents"]].rename(
-            columns={"group_id": "group", "wave_id": "wave"}
-        ),
-        on=["group", "wave"],
-        how="left",
-    )["respondents"].to_numpy()
+    n_group = dims["respondents"].fillna(0).to_numpy()
     hide = (~dims["reportable"].to_numpy()) | (n_group < k) | (dims["n"].fillna(0) < k).to_numpy()
     hide &= dims["suppressed"].isna().to_numpy()
     dims.loc[hide, "suppressed"] = "too_few"
@@ -556,7 +550,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         "respondents",
         "dimension",
     ]
-    dims = dims.drop(columns=["reportable"])
+    dims = dims.drop(columns=["reportable", "visible"])
     dims = dims[front + [c for c in dims.columns if c not in front]]
     dims = dims.sort_values(["group", "wave", "dimension"], kind="stable")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -89,24 +89,29 @@ class ScoredData:
 
     def visible_dimensions(self, wave: str) -> pd.DataFrame:
         """Dimension rows of ``wave`` that a view may show and compare (reportable groups at the
-        view's thresholds, dimension not suppressed)."""
+        view's thresholds, dimension not suppressed); ``visible`` is computed once per load."""
         d = self.dimensions
         if d.empty:
             return d
-        k = self.rules.min_respondents
-        resp = self.publications.set_index(["group_id", "wave_id"])["respondents"]
-        n_group = pd.Series(
-            resp.reindex(list(zip(d["group"], d["wave"], strict=True))).to_numpy(), index=d.index
-        )
-        ok = (
-            (d["wave"] == wave)
-            & d["reportable"]
-            & d["suppressed"].isna()
-            & d["mean"].notna()
-            & (n_group >= k)
-            & (d["n"].fillna(0) >= k)
-        )
-        return d[ok]
+        return d[(d["wave"] == wave) & d["visible"]]
+
+
+def _mark_visible(d: pd.DataFrame, publications: pd.DataFrame, k: int) -> pd.DataFrame:
+    """``d`` with the group-wave's ``respondents`` and whether the row may be ``visible``."""
+    if d.empty:
+        return d.assign(respondents=pd.Series(dtype="Int64"), visible=pd.Series(dtype=bool))
+    resp = publications[["group_id", "wave_id", "respondents"]].rename(
+        columns={"group_id": "group", "wave_id": "wave"}
+    )
+    d = d.merge(resp, on=["group", "wave"], how="left")
+    d["visible"] = (
+        d["reportable"].astype(bool)
+        & d["suppressed"].isna()
+        & d["mean"].notna()
+        & (d["respondents"].fillna(0) >= k)
+        & (d["n"].fillna(0) >= k)
+    ).astype(bool)
+    return d
 
 
 _CACHE: dict[tuple[Any, ...], ScoredData] = {}
@@ -175,7 +180,9 @@ def _load_published(store: Store, settings: Settings, instrument: Instrument) ->
 
     rules = AnonymityRules.from_settings(settings)
     publications = pubs.list_publications(store, instrument.id)
-    dims = pubs.current_dimensions(store, instrument.id)
+    dims = _mark_visible(
+        pubs.current_dimensions(store, instrument.id), publications, rules.min_respondents
+    )
     icc, reliability = pooled_statistics(pubs.current_pools(store, instrument.id), instrument)
     empty = pd.DataFrame()
     return ScoredData(
