@@ -259,10 +259,12 @@ def build_snapshot(
                 "suppressed": reason,
             }
         )
+    # One block of counts per item, in instrument order; items may be on different scales.
     dist = full.distributions
-    counts = dist["count"].to_numpy().reshape(n_items, -1)
+    counts = dict(iter(dist.groupby(dist["item"].astype(str), sort=False, observed=True)["count"]))
     distributions = {
-        items[j]: (None if hide_item[j] else [int(c) for c in counts[j]]) for j in range(n_items)
+        items[j]: (None if hide_item[j] else [int(c) for c in counts[items[j]]])
+        for j in range(n_items)
     }
     comments = select_comments(
         cell.assign(group=group_id, wave=wave_id), instrument, group_id, wave_id, rules,

@@ -500,10 +500,10 @@ def _snapshot_frames(
     hidden_items = set(items.loc[hide_item, "item"])
     item_text = {i.id: i.text.get(lang, i.id) for i in inst.items}
     rows = []
-    values = list(inst.scale.values)
     for item, counts in (pub.view.get("distributions") or {}).items():
         if counts is None or item in hidden_items:
             continue
+        values = list((inst.item(item).scale or inst.scale).values)
         for v, c in zip(values, counts, strict=True):
             rows.append({"item": item, "value": int(v), "count": int(c)})
     dist = pd.DataFrame(rows, columns=["item", "value", "count"])
