@@ -1,0 +1,117 @@
+"""A big survey export through ``kit import``: rows per second and peak memory, beside a baseline.
+
+The export has 200,000 respondents (canonical headers, semicolon-separated, lagprofil: 65
+columns) in 4,000 groups of 25 respondents in two waves. Each phase runs in its own process so
+its peak memory (ru_maxrss) is its own:
+
+- baseline: pandas' plain ``read_csv`` of the same file (every cell as text), nothing checked;
+- ``kit validate``: every check, nothing written;
+- ``kit import``: every check, then the write (SQLite, or PostgreSQL with ``--database-url``).
+
+Targets: the import under 30 s and under 1 GB.
+
+    python benchmarks/bench_import.py                  # 200,000 rows, SQLite in a temporary home
+    python benchmarks/bench_import.py --rows 20000 --database-url postgresql+psycopg://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kit.instrument import load_instrument
+
+GROUP_SIZE = 25
+BASELINE = (
+    "import pandas as pd, sys; pd.read_csv(sys.argv[1], sep=';', dtype=str, "
+    "keep_default_na=False, encoding='utf-8-sig')"
+)
+
+
+def write_files(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
+    """The programme (groups of 25 in waves before and after) and the export."""
+    instrument = load_instrument("lagprofil")
+    rng = np.random.default_rng(seed)
+    n_groups = max(1, rows // (2 * GROUP_SIZE))
+    lines = ["programme: Benchmark", "waves:", "  - {id: before, ordinal: 1}",
+             "  - {id: after, ordinal: 2}", "cohorts:", "  - id: big", "    name: Big",
+             "    groups:"]
+    for g in range(n_groups):
+        lines.append(f"      - {{id: g{g:05d}, name: Gruppe {g}, organisation: Etat {g}, "
+                     f"invited: {{before: {GROUP_SIZE + 2}, after: {GROUP_SIZE + 2}}}}}")
+    programme = folder / "programme.yaml"
+    programme.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    header = ["respondent", "group", "wave", "role", *instrument.item_ids,
+              *instrument.open_question_ids]
+    answers = rng.integers(1, 8, size=(rows, len(instrument.item_ids)))
+    export = folder / "big.csv"
+    with export.open("w", encoding="utf-8-sig", newline="") as f:
+        f.write(";".join(header) + "\n")
+        for i in range(rows):
+            group = (i // GROUP_SIZE) % n_groups
+            wave = "before" if i < rows // 2 else "after"
+            role = "leader" if i % GROUP_SIZE == 0 else "member"
+            texts = ["Godt samarbeid" if i % 5 == 0 else ""] * len(instrument.open_question_ids)
+            f.write(";".join([f"r{i:07d}", f"g{group:05d}", wave, role,
+                              *map(str, answers[i]), *texts]) + "\n")
+    return programme, export
+
+
+def run_phase(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Seconds and peak MB of one child process (the largest child so far: run them growing)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv[:4])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    # ru_maxrss of children is the maximum over all of them: a phase smaller than an earlier
+    # one shows the earlier figure, so the phases run from the smallest to the largest.
+    return seconds, max(peak, before) / 1024, done.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        home = Path(tmp)
+        programme, export = write_files(home, args.rows)
+        kit = [sys.executable, "-m", "kit", "--home", str(home), "--language", "en"]
+        if args.database_url:
+            kit += ["--database-url", args.database_url]
+        subprocess.run([*kit, "programme", "load", str(programme)], check=True, timeout=600,
+                       env=env, capture_output=True)
+        size_mb = export.stat().st_size / 1e6
+        figures = [
+            ("baseline: pandas read_csv", *run_phase([sys.executable, "-c", BASELINE,
+                                                      str(export)], env)),
+            ("kit validate", *run_phase([*kit, "validate", str(export)], env)),
+            ("kit import", *run_phase([*kit, "--quiet", "import", str(export)], env)),
+        ]
+        load = os.getloadavg()
+        base = figures[0][1]
+        print(f"{args.rows:,} rows, {size_mb:.0f} MB, database "
+              f"{'PostgreSQL' if args.database_url else 'SQLite'}; load average "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+        print(f"{'phase':28} {'seconds':>8} {'rows/s':>9} {'x baseline':>10} {'peak MB':>8}")
+        for name, seconds, peak, _ in figures:
+            print(f"{name:28} {seconds:8.1f} {args.rows / seconds:9,.0f} {seconds / base:10.1f} "
+                  f"{peak:8.0f}")
+        print("import said:", figures[-1][3])
+
+
+if __name__ == "__main__":
+    main()
