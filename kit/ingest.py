@@ -755,9 +755,8 @@ def check_against_store(checked: _Checked, instrument: Instrument, store: Any,
                     b = pd.to_numeric(old, errors="coerce").to_numpy(dtype=float)
                     differ[:, k] = ~((a == b) | (np.isnan(a) & np.isnan(b)))
                 else:
-                    a = new.map(_text_or_none).to_numpy(dtype=object)
-                    b = old.map(_text_or_none).to_numpy(dtype=object)
-                    differ[:, k] = a != b
+                    differ[:, k] = [_text_or_none(x) != _text_or_none(y)
+                                    for x, y in zip(new, old, strict=True)]
             for i, row in enumerate(both["_row"]):
                 row = int(row)
                 if row in checked.bad_rows:

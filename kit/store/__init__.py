@@ -73,7 +73,10 @@ class Store:
                 ) from None
         try:
             self.engine: Engine = create_engine(
-                url, future=True, pool_pre_ping=True, pool_timeout=CONNECT_TIMEOUT,
+                url,
+                future=True,
+                pool_pre_ping=True,
+                pool_timeout=CONNECT_TIMEOUT,
                 connect_args=_connect_args(url),
             )
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -103,7 +106,9 @@ class Store:
                     found = conn.execute(select(func.max(s.kit_schema.c.version))).scalar()
                 if found is not None and found > s.SCHEMA_VERSION:
                     raise StoreError.text(
-                        "common.store.newer", url=_redact(self.url), found=found,
+                        "common.store.newer",
+                        url=_redact(self.url),
+                        found=found,
                         version=s.SCHEMA_VERSION,
                     )
                 s.metadata.create_all(conn)
@@ -605,9 +610,7 @@ class _Where:
         )
 
 
-def _sqlite_answers(
-    conn: Connection, items: list[str], ids: list[int], values: np.ndarray
-) -> None:
+def _sqlite_answers(conn: Connection, items: list[str], ids: list[int], values: np.ndarray) -> None:
     """Every answer of a block of respondents, one statement per respondent.
 
     SQLite spreads each respondent's answers (one JSON array) over the items itself

@@ -175,6 +175,7 @@ def test_score_filters_and_mistakes(loaded, capsys, tmp_path):
 
 # -- groups, instruments ---------------------------------------------------------------------------
 def test_groups_empty_and_unknown_cohort(tmp_path, loaded, capsys):
+    (tmp_path / "empty").mkdir()
     code, out, _ = run(capsys, tmp_path / "empty", "groups")
     assert code == 0 and "No groups yet" in out
     code, _, err = run(capsys, loaded.root, "groups", "--cohort", "kull-9")
@@ -213,8 +214,13 @@ def test_bad_setting_is_a_user_error(tmp_path, capsys, monkeypatch):
 
 def test_no_command_shows_usage(capsys):
     with pytest.raises(SystemExit) as info:
-        cli.main([])
+        cli.main(["--language", "en"])
     assert info.value.code == 2 and "usage: kit" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.main([])  # bokmål by default
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "bruk: kit" in err
+    assert "kit: feil: disse argumentene mangler: COMMAND" in err and "usage" not in err
 
 
 def test_demo_in_process_with_steps(tmp_path, capsys, monkeypatch):
