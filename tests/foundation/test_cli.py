@@ -320,3 +320,202 @@ def test_import_and_score_on_postgres(mini_project, capsys, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# -- imports that agree with themselves (validate = import), on SQLite and PostgreSQL ---------------
+MAPPING = Path(__file__).parents[2] / "kit" / "data" / "mappings" / "example_surveytool.yaml"
+
+
+@pytest.fixture
+def db_url(any_store):
+    """The URL of an empty store (SQLite or PostgreSQL) for the CLI; its engines closed after."""
+    from kit.store import _STORES
+
+    yield any_store.url
+    store = _STORES.pop(any_store.url, None)
+    if store is not None:
+        store.engine.dispose()
+
+
+def kit(capsys, home: Path, url: str, *args: str, lang: str = "en") -> tuple[int, str, str]:
+    code = cli.main(["--home", str(home), "--language", lang, "--database-url", url, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def survey_tool_export(source: Path, path: Path, blank_before: int | None = None,
+                       edit=None) -> pd.DataFrame:
+    """The mini export as a survey tool writes it (headers 'Respondent ID', 'Spm 1', ...)."""
+    frame = pd.read_csv(source, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    names = {"respondent": "Respondent ID", "group": "Team", "wave": "Måling", "role": "Rolle"}
+    names.update({f"Q{n:02d}": f"Spm {n}" for n in range(1, 100)})
+    names.update({f"O{n}": f"Kommentar {n}" for n in range(1, 10)})
+    frame = frame.rename(columns=names)
+    if edit is not None:
+        frame = edit(frame)
+    lines = frame.to_csv(sep=";", index=False).splitlines()
+    if blank_before is not None:  # a blank line before file row ``blank_before``
+        lines.insert(blank_before - 1, "")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return frame
+
+
+def problem_lines(text: str) -> list[str]:
+    """The rows of the problem table in a command's output."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    return [line for line in lines[start + 1 :] if line[:1].isdigit()]
+
+
+def late_reply(frame: pd.DataFrame) -> pd.DataFrame:
+    """One late reply (a new respondent in mini-a, after) and one changed answer (row 3)."""
+    late = frame.iloc[[8]].copy()
+    late["Respondent ID"] = "r900"
+    frame = pd.concat([frame, late], ignore_index=True)
+    frame.loc[1, "Spm 3"] = "1" if frame.loc[1, "Spm 3"] != "1" else "2"
+    return frame
+
+
+def test_updated_export_adds_only_new_respondents(mini_project, db_url, capsys, tmp_path):
+    home = mini_project.root
+    assert kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))[0] == 0
+    first = tmp_path / "export.csv"
+    survey_tool_export(mini_project.export_path, first)
+    code, out, err = kit(capsys, home, db_url, "import", str(first), "--mapping", str(MAPPING))
+    assert code == 0, err
+    assert "Imported: 31 respondents" in out
+
+    # The re-export: one late reply, one changed answer, a blank line before file row 3.
+    again = tmp_path / "export-2.csv"
+    survey_tool_export(mini_project.export_path, again, blank_before=3, edit=late_reply)
+    code, v_out, _ = kit(capsys, home, db_url, "validate", str(again), "--mapping", str(MAPPING))
+    assert code == 2
+    code, _, i_err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING))
+    assert code == 2
+    # The same verdict, the same rows and headers: row 4 (after the blank line), 'Respondent ID'.
+    assert problem_lines(v_out) == problem_lines(i_err)
+    (line,) = problem_lines(i_err)
+    assert line.startswith("4    Respondent ID  r002")
+    assert "already stored for group 'mini-a', wave 'before' with different answers (Spm 3)" in line
+    assert "respondent  " not in i_err  # the file's header, never the canonical name
+    code, _, nb_err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING),
+                          lang="nb")
+    assert code == 2 and "er allerede lagret for gruppe 'mini-a', måling 'before'" in nb_err
+    assert nb_err.startswith("Feil: export-2.csv: 1 problem funnet; ingenting ble endret.")
+    assert "rad  kolonne" in nb_err and "row" not in nb_err
+
+    # --drop-invalid: the late reply is added, the changed row left out, the rest skipped.
+    code, out, err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING),
+                         "--drop-invalid")
+    assert code == 0, err
+    assert "Rows left out: 4." in out
+    assert "Imported: 1 new respondents from export-2.csv" in out
+    assert "30 were stored before with the same answers" in out
+    gw = open_store_at(db_url).list_group_waves().set_index(["group_id", "wave_id"])
+    assert int(gw.loc[("mini-a", "after"), "respondents"]) == 7
+    # The stored answer of r002 was not overwritten.
+    code, out, _ = kit(capsys, home, db_url, "validate", str(first), "--mapping", str(MAPPING))
+    assert code == 0 and "has no new respondents; all 31 are stored before" in out
+    code, out, _ = kit(capsys, home, db_url, "import", str(first), "--mapping", str(MAPPING))
+    assert code == 0 and "was imported before" in out
+
+
+def open_store_at(url: str):
+    from kit.settings import load_settings
+    from kit.store import open_store
+
+    return open_store(load_settings(database_url=url))
+
+
+def test_validate_says_what_import_says_of_a_late_reply(mini_project, db_url, capsys, tmp_path):
+    home = mini_project.root
+    kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))
+    kit(capsys, home, db_url, "import", str(mini_project.export_path))
+    frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    late = frame.iloc[[8]].assign(respondent="r900")
+    path = tmp_path / "late.csv"
+    pd.concat([frame, late]).to_csv(path, sep=";", index=False)
+    code, out, _ = kit(capsys, home, db_url, "validate", str(path))
+    assert code == 0
+    assert ("OK: late.csv can be imported: 1 new respondents, 1 groups, waves: after; 31 are "
+            "stored before with the same answers and will be skipped.") in out
+    code, out, _ = kit(capsys, home, db_url, "validate", str(path), lang="nb")
+    assert code == 0 and "1 nye respondenter" in out and "31 er lagret fra før" in out
+    code, out, _ = kit(capsys, home, db_url, "import", str(path))
+    assert code == 0 and "Imported: 1 new respondents from late.csv" in out
+
+
+def test_wave_not_given_refused_and_more_than_invited_warned(mini_project, db_url, capsys,
+                                                             tmp_path):
+    home = mini_project.root
+    kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))
+    frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    norm_after = frame[frame["group"] == "norm-1"].head(2).assign(wave="after")
+    norm_after["respondent"] = ["n1", "n2"]
+    extra = frame[(frame["group"] == "mini-b") & (frame["wave"] == "before")].head(2).copy()
+    extra["respondent"] = ["x1", "x2"]  # mini-b before: 6 invited, now 8
+    wrong = tmp_path / "wrong.csv"
+    pd.concat([frame, norm_after]).to_csv(wrong, sep=";", index=False)
+    for command in ("validate", "import"):
+        code, out, err = kit(capsys, home, db_url, command, str(wrong))
+        assert code == 2
+        text = out + err
+        assert len(problem_lines(text)) == 2
+        assert ("group 'norm-1' does not take part in wave 'after' in the programme (its waves: "
+                "before)") in text
+        code, out, err = kit(capsys, home, db_url, command, str(wrong), lang="nb")
+        assert "gruppen 'norm-1' er ikke med i målingen 'after' i programmet" in out + err
+    many = tmp_path / "many.csv"
+    pd.concat([frame, extra]).to_csv(many, sep=";", index=False)
+    warning = ("group 'mini-b', wave 'before': 8 respondents (counting those stored before), but "
+               "only 6 invited in the programme")
+    code, out, _ = kit(capsys, home, db_url, "validate", str(many))
+    assert code == 0 and "Warnings:" in out and warning in out
+    code, out, _ = kit(capsys, home, db_url, "validate", str(many), lang="nb")
+    assert code == 0 and "Advarsler:" in out and "men bare 6 er invitert" in out
+    code, out, _ = kit(capsys, home, db_url, "import", str(many))
+    assert code == 0 and warning in out and "Imported: 33 respondents" in out
+
+
+def test_short_row_refused_by_name(mini_project, capsys, tmp_path):
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    lines = mini_project.export_path.read_text(encoding="utf-8-sig").splitlines()
+    width = len(lines[0].split(";"))
+    lines[5] = ";".join(lines[5].split(";")[:36])  # file row 6 cut after 36 cells
+    lines.insert(2, "")  # a blank line: the cut row is now file row 7
+    path = tmp_path / "cut.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = f"the row has 36 cells but the header has {width}; the row was cut short"
+    code, out, _ = run(capsys, home, "validate", str(path))
+    assert code == 2 and problem_lines(out)[0].startswith("7 ") and expected in out
+    code, _, err = run(capsys, home, "import", str(path))
+    assert code == 2 and problem_lines(err)[0].startswith("7 ") and expected in err
+    code, _, err = cli_nb(capsys, home, "import", str(path))
+    assert code == 2 and f"raden har 36 celler, men overskriftsraden har {width}" in err
+    code, out, _ = run(capsys, home, "import", str(path), "--drop-invalid")
+    assert code == 0 and "Rows left out: 7." in out and "Imported: 30 respondents" in out
+
+
+def cli_nb(capsys, home: Path, *args: str) -> tuple[int, str, str]:
+    code = cli.main(["--home", str(home), "--language", "nb", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_missing_item_column_named_by_the_files_header(mini_project, capsys, tmp_path):
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    path = tmp_path / "no-spm1.csv"
+    survey_tool_export(mini_project.export_path, path, edit=lambda f: f.drop(columns="Spm 1"))
+    code, out, _ = run(capsys, home, "validate", str(path), "--mapping", str(MAPPING))
+    assert code == 2 and "are missing: Spm 1;" in out and "Q01" not in out
+    code, _, err = cli_nb(capsys, home, "import", str(path), "--mapping", str(MAPPING))
+    assert code == 2 and "mangler: Spm 1;" in err and "Q01" not in err
+    path = tmp_path / "no-id.csv"
+    survey_tool_export(mini_project.export_path, path,
+                       edit=lambda f: f.drop(columns="Respondent ID"))
+    code, out, _ = run(capsys, home, "validate", str(path), "--mapping", str(MAPPING))
+    assert code == 2 and "the column 'Respondent ID' is missing" in out
