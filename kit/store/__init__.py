@@ -41,7 +41,7 @@ from kit.store import schema as s
 
 RESPONSE_COLUMNS = ("respondent", "group", "wave", "role")
 WRITE_BLOCK = 5000  # respondents written per block: bounded memory, a step of the progress bar
-CONNECT_TIMEOUT = 10  # seconds to reach the database (or to wait for a lock in SQLite)
+CONNECT_TIMEOUT = 8  # seconds to reach the database (or to wait for a lock in SQLite)
 STATEMENT_TIMEOUT = 300  # seconds one PostgreSQL statement may take
 ROLES = ("leader", "member")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -519,3 +520,154 @@ def test_missing_item_column_named_by_the_files_header(mini_project, capsys, tmp
                        edit=lambda f: f.drop(columns="Respondent ID"))
     code, out, _ = run(capsys, home, "validate", str(path), "--mapping", str(MAPPING))
     assert code == 2 and "the column 'Respondent ID' is missing" in out
+
+
+# -- a user's mistakes are never crashes, and never hang --------------------------------------------
+def test_a_home_must_exist(tmp_path, mini_project, capsys):
+    typo = tmp_path / "hjem-med-skrivefeil"
+    code, out, err = run(capsys, typo, "groups")
+    assert code == 2 and out == ""
+    assert f"The home directory {typo} does not exist. Check --home (or KIT_HOME) for a typo" in err
+    assert not typo.exists()  # no new, empty database
+    code, _, err = cli_nb(capsys, typo, "import", str(mini_project.export_path))
+    assert code == 2 and err.startswith(f"Feil: Hjemmemappen {typo} finnes ikke.")
+    assert not typo.exists()
+    # The first step of a new programme makes the home, and says so.
+    code, out, err = run(capsys, typo, "programme", "load", str(mini_project.programme_path))
+    assert code == 0 and f"Made a new home directory: {typo}" in err and "was saved" in out
+    assert (typo / "var" / "kit.sqlite").is_file()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    code, _, err = run(capsys, a_file, "groups")
+    assert code == 2 and "is a file, not a directory" in err
+
+
+def test_unwritable_out_and_home_are_user_mistakes(loaded, capsys, tmp_path):
+    # /sys refuses every write, even root's (tests may run as root, where chmod does not bind).
+    code, out, err = run(capsys, loaded.root, "score", "--out", "/sys/kit-test/scores.csv")
+    assert code == 2 and out == ""
+    assert err.startswith("Error: /sys/kit-test: permission denied. Choose a folder you can write")
+    assert "Traceback" not in err and "kit.log" not in err
+    code, _, err = cli_nb(capsys, loaded.root, "score", "--out", "/sys/kit-test/scores.csv")
+    assert code == 2 and "/sys/kit-test: ingen tilgang. Velg en mappe du kan skrive i" in err
+    code, _, err = run(capsys, Path("/sys"), "groups")  # a home that exists but cannot be written
+    assert code == 2
+    assert "The database's folder /sys/var cannot be created" in err and "--home DIR" in err
+    code, _, err = run(capsys, Path("/sys/kit-new"), "programme", "load",
+                       str(loaded.programme_path))
+    assert code == 2 and "The home directory /sys/kit-new cannot be created (permission denied)" in err
+
+
+def test_a_database_that_never_answers_times_out(tmp_path, capsys):
+    """A server that accepts the connection and says nothing: a clear message within 15 s."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])  # and never answer
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    url = f"postgresql+psycopg://kit:kit@127.0.0.1:{port}/kit"
+    try:
+        for lang, text in (("en", "did not answer within 8 s"), ("nb", "svarte ikke innen 8 s")):
+            start = time.monotonic()  # in the process: the machine may be slow to start Python
+            code = cli.main(["--home", str(tmp_path), "--language", lang, "--database-url", url,
+                             "groups"])
+            elapsed = time.monotonic() - start
+            err = capsys.readouterr().err
+            assert code == 2, err
+            assert text in err and "Traceback" not in err
+            assert elapsed < 15, f"took {elapsed:.1f} s"
+        assert accepted  # the server did accept: the wait was for an answer
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_a_locked_sqlite_database_is_a_clear_message(mini_project, capsys):
+    import sqlite3
+    import time
+
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    lock = sqlite3.connect(home / "var" / "kit.sqlite", timeout=1)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        start = time.monotonic()
+        code, _, err = run(capsys, home, "import", str(mini_project.export_path))
+        elapsed = time.monotonic() - start
+    finally:
+        lock.rollback()
+        lock.close()
+    assert code == 2, err
+    assert "is busy (locked by another program) and was not free within 8 s" in err
+    assert elapsed < 15, f"took {elapsed:.1f} s"
+    code, out, _ = run(capsys, home, "import", str(mini_project.export_path))
+    assert code == 0 and "Imported: 31 respondents" in out
+
+
+# -- every message in the user's language ---------------------------------------------------------
+def test_language_en_never_says_feil(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KIT_MIN_RESPONDENTS", "2")
+    code, _, err = run(capsys, tmp_path, "groups")
+    assert code == 2 and err.startswith("Error: ") and "Feil" not in err
+    monkeypatch.setenv("KIT_LANGUAGE", "en")
+    code = cli.main(["--home", str(tmp_path), "groups"])
+    assert code == 2 and capsys.readouterr().err.startswith("Error: ")
+
+
+def test_argparse_speaks_the_users_language(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "nb", "validate"])
+    err = capsys.readouterr().err
+    assert "bruk: kit validate" in err and "disse argumentene mangler: file" in err
+    assert "usage" not in err and "required" not in err
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "en", "validate"])
+    assert "the following arguments are required: file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--language=nb", "sc0re"])
+    assert "ugyldig valg: 'sc0re'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--language", "nb", "import", "--help"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    assert "posisjonsargumenter" in out and "vis denne hjelpen og avslutt" in out
+    assert "utelat rader med problemer" in out and "options" not in out
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "nb", "score", "--out", "x.csv", "--wave"])
+    assert "argument --wave: ventet ett argument" in capsys.readouterr().err
+
+
+def test_problem_tables_and_hints_in_bokmal(loaded, capsys, tmp_path):
+    path = bad_export(tmp_path / "bad.csv", loaded.export_path)
+    code, out, _ = cli_nb(capsys, loaded.root, "validate", str(path))
+    assert code == 2
+    assert re.search(r"\nrad  kolonne  verdi +problem\n", out)
+    assert "er utenfor skalaen 1-7 i instrumentet 'lagprofil'" in out
+    assert "er ikke et tall på skalaen 1-7" in out and "er ikke en kjent gruppe" in out
+    code, _, err = cli_nb(capsys, loaded.root, "import", str(path))
+    assert code == 2 and "Rett de listede cellene i filen" in err and "Correct" not in err
+    code, _, err = cli_nb(capsys, loaded.root, "validate", str(tmp_path / "finnes-ikke.csv"))
+    assert code == 2 and "finnes ikke; sjekk stien" in err
+    code, _, err = cli_nb(capsys, loaded.root, "score", "--out", "x.csv", "--wave", "senere")
+    assert code == 2 and "Målingen 'senere' finnes ikke; målingene er: after, before." in err
+    code, _, err = cli_nb(capsys, loaded.root, "--database-url", "nosuchdb://x", "groups")
+    assert code == 2 and "Database-URL-en 'nosuchdb://x' kan ikke brukes" in err
