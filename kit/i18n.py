@@ -43,7 +43,7 @@ def load_texts(i18n_dir: Path = I18N_DIR) -> dict[str, dict[str, str]]:
                 problems.append(f"{path.name}: {key} has no text for {', '.join(missing)}")
             texts[full] = {lang: str(v) for lang, v in per_lang.items()}
     if problems:
-        raise KitError("Translation files are incomplete:\n" + "\n".join(problems))
+        raise KitError("Translation files are incomplete:\n" + "\n".join(problems))  # dev-text
     return texts
 
 
@@ -65,11 +65,12 @@ class Text:
 def t(key: str, lang: str, /, **fields: object) -> str:
     """The text for ``key`` in ``lang``, formatted with ``fields``."""
     if lang not in LANGUAGES:
-        raise KitError(f"Language {lang!r} is not supported; use one of {', '.join(LANGUAGES)}.")
+        shown = ", ".join(LANGUAGES)
+        raise KitError(f"Language {lang!r} is not supported; use one of {shown}.")  # dev-text
     try:
         text = load_texts()[key][lang]
     except KeyError:
-        raise KitError(
+        raise KitError(  # dev-text: the translations themselves are broken
             f"No text for {key!r}; add it to kit/data/i18n/{key.split('.')[0]}.yaml "
             "with an nb and an en entry."
         ) from None

@@ -181,7 +181,7 @@ class Store:
         survey_date: str | None = None,
     ) -> None:
         if status not in ("open", "closed"):
-            raise ValueError(f"status must be 'open' or 'closed', not {status!r}")
+            raise ValueError(f"status must be 'open' or 'closed', not {status!r}")  # dev-text
         self._upsert(
             s.group_waves,
             {
