@@ -1,8 +1,8 @@
 """A big survey export through ``kit import``: rows per second and peak memory, beside a baseline.
 
 The export has 200,000 respondents (canonical headers, semicolon-separated, lagprofil: 65
-columns) in 4,000 groups of 25 respondents in two waves. Each phase runs in its own process so
-its peak memory (ru_maxrss) is its own:
+columns) in 4,000 groups of 25 respondents in two waves. Each phase runs in its own process, which
+reports its own peak memory (ru_maxrss):
 
 - baseline: pandas' plain ``read_csv`` of the same file (every cell as text), nothing checked;
 - ``kit validate``: every check, nothing written;
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from kit.instrument import load_instrument
 
 GROUP_SIZE = 25
 BASELINE = (
-    "import pandas as pd, sys; pd.read_csv(sys.argv[1], sep=';', dtype=str, "
+    "import pandas as pd, sys; pd.read_csv(sys.argv[-1], sep=';', dtype=str, "
     "keep_default_na=False, encoding='utf-8-sig')"
 )
 
@@ -41,16 +40,31 @@ def write_files(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
     instrument = load_instrument("lagprofil")
     rng = np.random.default_rng(seed)
     n_groups = max(1, rows // (2 * GROUP_SIZE))
-    lines = ["programme: Benchmark", "waves:", "  - {id: before, ordinal: 1}",
-             "  - {id: after, ordinal: 2}", "cohorts:", "  - id: big", "    name: Big",
-             "    groups:"]
+    lines = [
+        "programme: Benchmark",
+        "waves:",
+        "  - {id: before, ordinal: 1}",
+        "  - {id: after, ordinal: 2}",
+        "cohorts:",
+        "  - id: big",
+        "    name: Big",
+        "    groups:",
+    ]
     for g in range(n_groups):
-        lines.append(f"      - {{id: g{g:05d}, name: Gruppe {g}, organisation: Etat {g}, "
-                     f"invited: {{before: {GROUP_SIZE + 2}, after: {GROUP_SIZE + 2}}}}}")
+        lines.append(
+            f"      - {{id: g{g:05d}, name: Gruppe {g}, organisation: Etat {g}, "
+            f"invited: {{before: {GROUP_SIZE + 2}, after: {GROUP_SIZE + 2}}}}}"
+        )
     programme = folder / "programme.yaml"
     programme.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    header = ["respondent", "group", "wave", "role", *instrument.item_ids,
-              *instrument.open_question_ids]
+    header = [
+        "respondent",
+        "group",
+        "wave",
+        "role",
+        *instrument.item_ids,
+        *instrument.open_question_ids,
+    ]
     answers = rng.integers(1, 8, size=(rows, len(instrument.item_ids)))
     export = folder / "big.csv"
     with export.open("w", encoding="utf-8-sig", newline="") as f:
@@ -60,23 +74,41 @@ def write_files(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
             wave = "before" if i < rows // 2 else "after"
             role = "leader" if i % GROUP_SIZE == 0 else "member"
             texts = ["Godt samarbeid" if i % 5 == 0 else ""] * len(instrument.open_question_ids)
-            f.write(";".join([f"r{i:07d}", f"g{group:05d}", wave, role,
-                              *map(str, answers[i]), *texts]) + "\n")
+            f.write(
+                ";".join([f"r{i:07d}", f"g{group:05d}", wave, role, *map(str, answers[i]), *texts])
+                + "\n"
+            )
     return programme, export
 
 
+# Each phase runs under this wrapper, which prints the process's own peak memory when it ends.
+PEAK = (
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write("
+    "'\\nPEAK_KB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "code = sys.argv[1]\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_module('kit', run_name='__main__') if code == '-m' else exec(code)\n"
+)
+
+
 def run_phase(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Seconds and peak MB of one child process (the largest child so far: run them growing)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Seconds, peak MB and the last line printed of one phase (in its own process)."""
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if done.returncode != 0:
         sys.exit(f"{' '.join(argv[:4])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    # ru_maxrss of children is the maximum over all of them: a phase smaller than an earlier
-    # one shows the earlier figure, so the phases run from the smallest to the largest.
-    return seconds, max(peak, before) / 1024, done.stdout.strip().splitlines()[-1]
+    peak_kb = int(done.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
+    lines = done.stdout.strip().splitlines()
+    return seconds, peak_kb / 1024, lines[-1] if lines else ""
 
 
 def main() -> None:
@@ -89,27 +121,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         home = Path(tmp)
         programme, export = write_files(home, args.rows)
-        kit = [sys.executable, "-m", "kit", "--home", str(home), "--language", "en"]
+        kit = ["-m", "--home", str(home), "--language", "en"]
         if args.database_url:
             kit += ["--database-url", args.database_url]
-        subprocess.run([*kit, "programme", "load", str(programme)], check=True, timeout=600,
-                       env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "kit", *kit[1:], "programme", "load", str(programme)],
+            check=True,
+            timeout=600,
+            env=env,
+            capture_output=True,
+        )
         size_mb = export.stat().st_size / 1e6
         figures = [
-            ("baseline: pandas read_csv", *run_phase([sys.executable, "-c", BASELINE,
-                                                      str(export)], env)),
+            ("baseline: pandas read_csv", *run_phase([BASELINE, str(export)], env)),
             ("kit validate", *run_phase([*kit, "validate", str(export)], env)),
             ("kit import", *run_phase([*kit, "--quiet", "import", str(export)], env)),
         ]
         load = os.getloadavg()
         base = figures[0][1]
-        print(f"{args.rows:,} rows, {size_mb:.0f} MB, database "
-              f"{'PostgreSQL' if args.database_url else 'SQLite'}; load average "
-              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+        print(
+            f"{args.rows:,} rows, {size_mb:.0f} MB, database "
+            f"{'PostgreSQL' if args.database_url else 'SQLite'}; load average "
+            f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
+        )
         print(f"{'phase':28} {'seconds':>8} {'rows/s':>9} {'x baseline':>10} {'peak MB':>8}")
         for name, seconds, peak, _ in figures:
-            print(f"{name:28} {seconds:8.1f} {args.rows / seconds:9,.0f} {seconds / base:10.1f} "
-                  f"{peak:8.0f}")
+            print(
+                f"{name:28} {seconds:8.1f} {args.rows / seconds:9,.0f} {seconds / base:10.1f} "
+                f"{peak:8.0f}"
+            )
         print("import said:", figures[-1][3])
 
 

@@ -611,29 +611,27 @@ class _Where:
 
 
 def _sqlite_answers(conn: Connection, items: list[str], ids: list[int], values: np.ndarray) -> None:
-    """Every answer of a block of respondents, one statement per respondent.
+    """Every answer of a block of respondents, one statement (one row of values) per respondent.
 
-    SQLite spreads each respondent's answers (one JSON array) over the items itself
-    (``json_each``): a sixtieth of the statements, no Python tuple per answer.
+    SQLite spreads a respondent's row over the items itself (a ``VALUES`` list, ``NULL``
+    skipped; SQLite binds NaN as ``NULL``): a sixtieth of the statements of one per answer, and
+    no Python tuple per answer.
     """
     raw = conn.connection.driver_connection
+    pairs = ", ".join(f"({_sql_text(item)}, ?{k + 2})" for k, item in enumerate(items))
+    sql = (
+        f"INSERT INTO {s.answers.name} (response_id, item_id, value) "
+        f"SELECT ?1, column1, column2 FROM (VALUES {pairs}) WHERE column2 IS NOT NULL"
+    )
     cur = raw.cursor()
     try:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS kit_items (pos INTEGER PRIMARY KEY, id TEXT)")
-        cur.execute("DELETE FROM kit_items")
-        cur.executemany("INSERT INTO kit_items VALUES (?, ?)", list(enumerate(items)))
-        texts = np.where(np.isnan(values), "null", values.astype(str))
-        cur.executemany(
-            f"INSERT INTO {s.answers.name} (response_id, item_id, value) "
-            "SELECT ?1, it.id, j.value FROM json_each(?2) AS j JOIN kit_items AS it "
-            "ON it.pos = j.key WHERE j.value IS NOT NULL",
-            (
-                (rid, "[" + ",".join(row) + "]")
-                for rid, row in zip(ids, texts.tolist(), strict=True)
-            ),
-        )
+        cur.executemany(sql, [(rid, *row) for rid, row in zip(ids, values.tolist(), strict=True)])
     finally:
         cur.close()
+
+
+def _sql_text(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _fetch(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
