@@ -85,15 +85,19 @@ def write_files(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
 PEAK = (
     "import atexit, resource, runpy, sys\n"
     "atexit.register(lambda: sys.stderr.write("
-    "'\\nPEAK_KB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "'\\nPEAK_KB %d CPU_S %.3f\\n' % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+    "sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))))\n"
     "code = sys.argv[1]\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_module('kit', run_name='__main__') if code == '-m' else exec(code)\n"
 )
 
 
-def run_phase(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Seconds, peak MB and the last line printed of one phase (in its own process)."""
+def run_phase(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak MB and the last line printed of one phase (own process).
+
+    On a shared machine the wall time grows with the load; the CPU time is the work done.
+    """
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", PEAK, *argv],
@@ -106,9 +110,10 @@ def run_phase(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{' '.join(argv[:4])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    peak_kb = int(done.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
+    figures = done.stderr.rsplit("PEAK_KB", 1)[1].split()
+    peak_kb, cpu = int(figures[0]), float(figures[2])
     lines = done.stdout.strip().splitlines()
-    return seconds, peak_kb / 1024, lines[-1] if lines else ""
+    return seconds, cpu, peak_kb / 1024, lines[-1] if lines else ""
 
 
 def main() -> None:
@@ -138,17 +143,20 @@ def main() -> None:
             ("kit import", *run_phase([*kit, "--quiet", "import", str(export)], env)),
         ]
         load = os.getloadavg()
-        base = figures[0][1]
+        base_wall, base_cpu = figures[0][1], figures[0][2]
         print(
             f"{args.rows:,} rows, {size_mb:.0f} MB, database "
             f"{'PostgreSQL' if args.database_url else 'SQLite'}; load average "
             f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
         )
-        print(f"{'phase':28} {'seconds':>8} {'rows/s':>9} {'x baseline':>10} {'peak MB':>8}")
-        for name, seconds, peak, _ in figures:
+        print(
+            f"{'phase':26} {'wall s':>7} {'x base':>6} {'CPU s':>7} {'x base':>6} "
+            f"{'rows/CPU s':>10} {'peak MB':>8}"
+        )
+        for name, wall, cpu, peak, _ in figures:
             print(
-                f"{name:28} {seconds:8.1f} {args.rows / seconds:9,.0f} {seconds / base:10.1f} "
-                f"{peak:8.0f}"
+                f"{name:26} {wall:7.1f} {wall / base_wall:6.1f} {cpu:7.1f} {cpu / base_cpu:6.1f} "
+                f"{args.rows / cpu:10,.0f} {peak:8.0f}"
             )
         print("import said:", figures[-1][3])
 

@@ -85,6 +85,7 @@ ARGPARSE_TEXTS = {
     "unknown parser %(parser_name)r (choices: %(choices)s)": "argparse.unknown_parser",
 }
 CREATES_HOME = ("demo", "programme")  # commands that may make a new home directory
+PROGRESS_FROM = 2000  # respondents: a smaller import is over before a bar would help
 
 
 @contextmanager
@@ -224,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _unexpected(exc: BaseException, settings: Settings | None, lang: str) -> int:
-    log_path = _log_exception(settings)
+    log_path = _log_exception(settings, lang)
     message = str(exc).splitlines()[0][:200] if str(exc) else ""
     print(
         t(
@@ -293,7 +294,7 @@ def _check_home(settings: Settings, args: argparse.Namespace) -> None:
     print(t("cli.home.created", settings.language, home=str(home)), file=sys.stderr)
 
 
-def _log_exception(settings: Settings | None) -> Path:
+def _log_exception(settings: Settings | None, lang: str = "nb") -> Path:
     try:
         home = settings.var_dir if settings else load_settings().var_dir
     except KitError:
@@ -305,7 +306,7 @@ def _log_exception(settings: Settings | None) -> Path:
             f.write(f"--- {dt.datetime.now(dt.UTC).isoformat()} kit {' '.join(sys.argv[1:])}\n")
             f.write(traceback.format_exc())
     except OSError:
-        log_path = Path("(the log could not be written)")
+        log_path = Path(t("cli.error.no_log", lang))
     return log_path
 
 
@@ -538,7 +539,7 @@ def _progress(total: int, label: str, args: argparse.Namespace) -> Iterator[Call
     """A progress bar on stderr for a long write; silent when not a terminal or with --quiet."""
     from tqdm import tqdm
 
-    quiet = getattr(args, "quiet", False) or not sys.stderr.isatty() or total < 2000
+    quiet = getattr(args, "quiet", False) or not sys.stderr.isatty() or total < PROGRESS_FROM
     with tqdm(
         total=total, desc=label, unit=" resp", disable=quiet, file=sys.stderr, leave=False
     ) as bar:

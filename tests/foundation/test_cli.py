@@ -672,3 +672,29 @@ def test_problem_tables_and_hints_in_bokmal(loaded, capsys, tmp_path):
     assert code == 2 and "Målingen 'senere' finnes ikke; målingene er: after, before." in err
     code, _, err = cli_nb(capsys, loaded.root, "--database-url", "nosuchdb://x", "groups")
     assert code == 2 and "Database-URL-en 'nosuchdb://x' kan ikke brukes" in err
+
+
+def test_progress_bar_in_a_terminal_only(mini_project, monkeypatch, capsys):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    monkeypatch.setattr(cli, "PROGRESS_FROM", 0)
+    for quiet, path in ((True, "quiet.csv"), (False, "loud.csv")):
+        frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig")
+        frame["respondent"] = frame["respondent"] + path[0]
+        frame.to_csv(home / path, sep=";", index=False)
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        code = cli.main(["--home", str(home), "--language", "nb", *(["--quiet"] * quiet),
+                         "import", str(home / path)])
+        monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+        assert code == 0
+        assert ("lagrer" in terminal.getvalue()) is not quiet
+        assert ("31/31" in terminal.getvalue()) is not quiet
+    capsys.readouterr()
