@@ -37,6 +37,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_reports.py
 	$(PYTHON) benchmarks/bench_live.py
 	$(PYTHON) benchmarks/bench_dashboard.py
+	$(PYTHON) benchmarks/bench_import.py
 
 reports: setup
 	kit report parameters/demo_programme.yaml
