@@ -158,7 +158,7 @@ def main() -> None:
                 f"{name:26} {wall:7.1f} {wall / base_wall:6.1f} {cpu:7.1f} {cpu / base_cpu:6.1f} "
                 f"{args.rows / cpu:10,.0f} {peak:8.0f}"
             )
-        print("import said:", figures[-1][3])
+        print("import said:", figures[-1][4])
 
 
 if __name__ == "__main__":
