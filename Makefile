@@ -40,6 +40,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_dashboard.py
 	$(PYTHON) benchmarks/bench_survey.py
 	$(PYTHON) benchmarks/bench_serve_abuse.py
+	$(PYTHON) benchmarks/bench_import.py
 
 reports: setup
 	kit report parameters/demo_programme.yaml

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import importlib
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ import pandas as pd
 
 from kit import __version__
 from kit.errors import KitError, NotFoundError, format_problems
-from kit.i18n import t
+from kit.i18n import Text, t
 from kit.settings import LANGUAGES, Settings, load_settings
 
 PLUGINS = ("kit.reports.commands", "kit.live.commands", "kit.apps.commands")
@@ -56,148 +58,141 @@ def add_demo_step(
 
 
 # -- parser ---------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kit",
-        description="Facilitation and reporting kit for leadership-team development programmes.",
-    )
-    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+# argparse's own messages (its gettext msgids) -> our text keys, so that usage lines and errors
+# speak the user's language too.
+ARGPARSE_TEXTS = {
+    "usage: ": "argparse.usage",
+    "positional arguments": "argparse.positionals",
+    "options": "argparse.options",
+    "show this help message and exit": "argparse.help",
+    "show program's version number and exit": "argparse.version",
+    "%(prog)s: error: %(message)s\n": "argparse.error",
+    "the following arguments are required: %s": "argparse.required",
+    "invalid choice: %(value)r (choose from %(choices)s)": "argparse.invalid_choice",
+    "invalid %(type)s value: %(value)r": "argparse.invalid_type",
+    "unrecognized arguments: %s": "argparse.unrecognized",
+    "expected one argument": "argparse.expected_one",
+    "expected at most one argument": "argparse.expected_at_most_one",
+    "expected at least one argument": "argparse.expected_at_least_one",
+    "expected %s argument": "argparse.expected_n",
+    "expected %s arguments": "argparse.expected_n",
+    "argument %(argument_name)s: %(message)s": "argparse.argument",
+    "ambiguous option: %(option)s could match %(matches)s": "argparse.ambiguous",
+    "not allowed with argument %s": "argparse.not_allowed_with",
+    "one of the arguments %s is required": "argparse.one_of_required",
+    "ignored explicit argument %r": "argparse.ignored_explicit",
+    "can't open '%(filename)s': %(error)s": "argparse.cannot_open",
+    "unknown parser %(parser_name)r (choices: %(choices)s)": "argparse.unknown_parser",
+}
+CREATES_HOME = ("demo", "programme")  # commands that may make a new home directory
+PROGRESS_FROM = 2000  # respondents: a smaller import is over before a bar would help
+
+
+@contextmanager
+def argparse_language(lang: str) -> Iterator[None]:
+    """argparse's own texts (usage, errors, -h) in ``lang`` while the block runs."""
+
+    def gettext(message: str) -> str:
+        key = ARGPARSE_TEXTS.get(message)
+        return t(f"cli.{key}", lang) if key else message
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return gettext(singular if n == 1 else plural)
+
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = gettext, ngettext  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
+def build_parser(lang: str = "nb") -> argparse.ArgumentParser:
+    """The ``kit`` parser with its help texts in ``lang`` (parts add their own subcommands)."""
+    with argparse_language(lang):
+        return _build_parser(lang)
+
+
+def _build_parser(lang: str) -> argparse.ArgumentParser:
+    def h(key: str) -> str:
+        return t(f"cli.help.{key}", lang)
+
+    parser = argparse.ArgumentParser(prog="kit", description=h("description"))
     parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy URL of the database (default: KIT_DATABASE_URL or a "
-        "SQLite file under var/)",
+        "--version", action="version", version=f"kit {__version__}", help=h("version")
     )
-    parser.add_argument("--language", choices=LANGUAGES, help="language of the output (nb or en)")
-    parser.add_argument(
-        "--home",
-        type=Path,
-        metavar="DIR",
-        help="the kit's home directory (var/, outputs/, parameters/)",
-    )
+    parser.add_argument("--database-url", metavar="URL", help=h("database_url"))
+    parser.add_argument("--language", choices=LANGUAGES, help=h("language"))
+    parser.add_argument("--home", type=Path, metavar="DIR", help=h("home"))
+    parser.add_argument("--quiet", action="store_true", help=h("quiet"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser(
-        "demo",
-        help="make the demo programme, import and score it",
-        description="Write a seeded demo programme (4 cohorts of 4 teams, before "
-        "and after, a norm base) as survey exports into var/demo/, "
-        "import them and score them.",
-    )
-    p.add_argument("--seed", type=int, default=2024, help="random seed (same seed, same data)")
-    p.add_argument("--small", action="store_true", help="a smaller norm base (12 groups), faster")
-    p.add_argument(
-        "--reset",
-        action="store_true",
-        help="empty the database first (every group, answer and session in it)",
-    )
-    p.add_argument("--no-reports", action="store_true", help="do not build the reports")
-    p.add_argument("--no-serve", action="store_true", help="do not start the server afterwards")
+    p = sub.add_parser("demo", help=h("demo"), description=h("demo_description"))
+    p.add_argument("--seed", type=int, default=2024, help=h("seed"))
+    p.add_argument("--small", action="store_true", help=h("small"))
+    p.add_argument("--reset", action="store_true", help=h("reset"))
+    p.add_argument("--no-reports", action="store_true", help=h("no_reports"))
+    p.add_argument("--no-serve", action="store_true", help=h("no_serve"))
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser(
-        "validate",
-        help="check a survey export without importing it",
-        description="Check a CSV or Excel survey export and list every problem "
-        "(row, column, value, reason), or say it is OK.",
-    )
-    p.add_argument("file", type=Path, help="the export (.csv, .xlsx)")
-    _instrument_args(p)
-    p.add_argument(
-        "--no-database",
-        action="store_true",
-        help="do not check group and wave ids against the database",
-    )
+    p = sub.add_parser("validate", help=h("validate"), description=h("validate_description"))
+    p.add_argument("file", type=Path, help=h("file"))
+    _instrument_args(p, h)
+    p.add_argument("--no-database", action="store_true", help=h("no_database"))
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser(
-        "import",
-        help="validate and import a survey export",
-        description="Validate a survey export and write it to the database in one "
-        "transaction; importing the same file again changes nothing.",
-    )
-    p.add_argument("file", type=Path, help="the export (.csv, .xlsx)")
-    _instrument_args(p)
-    p.add_argument(
-        "--drop-invalid",
-        action="store_true",
-        help="leave out rows with problems (they are listed) instead of refusing the file",
-    )
+    p = sub.add_parser("import", help=h("import"), description=h("import_description"))
+    p.add_argument("file", type=Path, help=h("file"))
+    _instrument_args(p, h)
+    p.add_argument("--drop-invalid", action="store_true", help=h("drop_invalid"))
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser(
-        "score",
-        help="export the teams' dimension scores (anonymity applied)",
-        description="Score the stored answers and write one row per group, wave "
-        "and dimension. Cells below the anonymity threshold carry a "
-        "reason in 'suppressed' and no value.",
-    )
-    p.add_argument(
-        "--out", type=Path, required=True, metavar="FILE", help="output file, .csv or .parquet"
-    )
-    p.add_argument("--wave", action="append", metavar="WAVE", help="only this wave (repeatable)")
-    p.add_argument("--group", action="append", metavar="GROUP", help="only this group (repeatable)")
-    p.add_argument("--instrument", help="instrument id or YAML path (default: settings.instrument)")
+    p = sub.add_parser("score", help=h("score"), description=h("score_description"))
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help=h("out"))
+    p.add_argument("--wave", action="append", metavar="WAVE", help=h("wave"))
+    p.add_argument("--group", action="append", metavar="GROUP", help=h("group"))
+    p.add_argument("--instrument", help=h("instrument"))
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser(
-        "publish",
-        help="publish the results of closed group waves (a new version only when allowed)",
-        description="Compute the protected results of closed group waves once and store them "
-        "as a version; reports, dashboards and 'kit score' show only published versions. Late "
-        "answers make a new version only when at least min_respondents responses changed.",
-    )
-    p.add_argument("--group", action="append", metavar="GROUP", help="only this group (repeatable)")
-    p.add_argument("--wave", action="append", metavar="WAVE", help="only this wave (repeatable)")
-    p.add_argument(
-        "--close", action="store_true", help="close the chosen group waves first (survey over)"
-    )
-    p.add_argument(
-        "--all-closed",
-        action="store_true",
-        help="every closed group wave (the default when no --group or --wave is given)",
-    )
-    p.add_argument("--instrument", help="instrument id or YAML path (default: settings.instrument)")
+    p = sub.add_parser("publish", help=h("publish"), description=h("publish_description"))
+    p.add_argument("--group", action="append", metavar="GROUP", help=h("group"))
+    p.add_argument("--wave", action="append", metavar="WAVE", help=h("wave"))
+    p.add_argument("--close", action="store_true", help=h("publish_close"))
+    p.add_argument("--all-closed", action="store_true", help=h("publish_all_closed"))
+    p.add_argument("--instrument", help=h("instrument"))
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("waves", help="close a group's wave (its survey is over) and publish it")
+    p = sub.add_parser("waves", help=h("waves"))
     wsub = p.add_subparsers(dest="waves_command", metavar="ACTION")
     wsub.required = True
     close = wsub.add_parser(
-        "close",
-        help="close a group wave and publish its results",
-        description="Mark the group's wave closed (no more answers expected) and publish its "
-        "results, as 'kit publish --close --group GROUP --wave WAVE' does.",
+        "close", help=h("waves_close"), description=h("waves_close_description")
     )
-    close.add_argument("group", help="group id")
-    close.add_argument("wave", help="wave id")
-    close.add_argument("--instrument", help="instrument id or YAML path")
+    close.add_argument("group", help=h("group_id"))
+    close.add_argument("wave", help=h("wave_id"))
+    close.add_argument("--instrument", help=h("instrument"))
     close.set_defaults(func=cmd_waves_close)
 
-    p = sub.add_parser("groups", help="list groups and waves with their respondents")
-    p.add_argument("--cohort", help="only this cohort")
-    p.add_argument("--wave", help="only this wave")
+    p = sub.add_parser("groups", help=h("groups"))
+    p.add_argument("--cohort", help=h("cohort"))
+    p.add_argument("--wave", help=h("one_wave"))
     p.set_defaults(func=cmd_groups)
 
-    p = sub.add_parser("programme", help="define cohorts, groups and waves from a file")
+    p = sub.add_parser("programme", help=h("programme"))
     psub = p.add_subparsers(dest="programme_command", metavar="ACTION")
     psub.required = True
     load = psub.add_parser(
-        "load",
-        help="validate a programme YAML file and save it",
-        description="Validate a programme file (waves, cohorts with their "
-        "groups, norm base) and save it in one transaction. "
-        "Every problem is listed; nothing is saved if any.",
+        "load", help=h("programme_load"), description=h("programme_load_description")
     )
-    load.add_argument("file", type=Path, help="programme YAML file")
-    load.add_argument("--check", action="store_true", help="only validate, save nothing")
+    load.add_argument("file", type=Path, help=h("programme_file"))
+    load.add_argument("--check", action="store_true", help=h("check"))
     load.set_defaults(func=cmd_programme_load)
 
-    p = sub.add_parser("instruments", help="list the instruments, or describe one")
-    p.add_argument("instrument", nargs="?", help="instrument id or YAML path to describe")
+    p = sub.add_parser("instruments", help=h("instruments"))
+    p.add_argument("instrument", nargs="?", help=h("instrument_arg"))
     p.add_argument(
-        "--instrument", dest="instrument_option", metavar="FILE", help="the same as INSTRUMENT"
+        "--instrument", dest="instrument_option", metavar="FILE", help=h("instrument_option")
     )
     p.set_defaults(func=cmd_instruments)
 
@@ -212,31 +207,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _instrument_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--instrument", help="instrument id or YAML path (default: settings.instrument)")
-    p.add_argument(
-        "--mapping",
-        type=Path,
-        metavar="FILE",
-        help="column mapping YAML for a survey tool's headers",
-    )
+def _instrument_args(p: argparse.ArgumentParser, h: Callable[[str], str]) -> None:
+    p.add_argument("--instrument", help=h("instrument"))
+    p.add_argument("--mapping", type=Path, metavar="FILE", help=h("mapping"))
 
 
 # -- entry point ----------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kit`` command; returns the exit code (0 ok, 2 user error, 1 unexpected)."""
-    lang = "nb"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lang = early_language(argv)
     settings: Settings | None = None
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        parser = build_parser(lang)
+        with argparse_language(lang):
+            args = parser.parse_args(argv)
         settings = load_settings(
             database_url=args.database_url, language=args.language, home_dir=args.home
         )
         lang = settings.language
+        _check_home(settings, args)
         return int(args.func(args, settings) or 0)
     except KitError as exc:
-        print(f"{t('cli.error.prefix', lang)}: {exc.user_message}", file=sys.stderr)
+        print(f"{t('cli.error.prefix', lang)}: {exc.message(lang)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(t("cli.error.interrupted", lang), file=sys.stderr)
@@ -244,23 +237,86 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. 'head', which stopped reading
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep Python from failing at exit
         return 0
+    except OSError as exc:
+        if exc.errno not in OS_REASONS or not exc.filename:
+            return _unexpected(exc, settings, lang)
+        print(f"{t('cli.error.prefix', lang)}: {os_message(exc, lang)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message
-        log_path = _log_exception(settings)
-        message = str(exc).splitlines()[0][:200] if str(exc) else ""
-        print(
-            t(
-                "cli.error.unexpected",
-                lang,
-                kind=type(exc).__name__,
-                message=message,
-                log_path=log_path,
-            ),
-            file=sys.stderr,
-        )
-        return 1
+        return _unexpected(exc, settings, lang)
 
 
-def _log_exception(settings: Settings | None) -> Path:
+def _unexpected(exc: BaseException, settings: Settings | None, lang: str) -> int:
+    log_path = _log_exception(settings, lang)
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    print(
+        t(
+            "cli.error.unexpected",
+            lang,
+            kind=type(exc).__name__,
+            message=message,
+            log_path=log_path,
+        ),
+        file=sys.stderr,
+    )
+    return 1
+
+
+OS_REASONS = {
+    errno.EACCES: "denied",
+    errno.EPERM: "denied",
+    errno.EROFS: "read_only",
+    errno.ENOSPC: "full",
+    errno.ENOENT: "missing",
+    errno.EISDIR: "is_dir",
+    errno.ENOTDIR: "not_dir",
+}
+
+
+def os_message(exc: OSError, lang: str) -> str:
+    """A file-system failure (a folder one cannot write, a full disk) as a user's message."""
+    reason = OS_REASONS.get(exc.errno or 0)
+    shown = (
+        t(f"cli.os.{reason}", lang)
+        if reason
+        else t("cli.os.other", lang, error=exc.strerror or str(exc))
+    )
+    return t("cli.error.os", lang, path=exc.filename, reason=shown)
+
+
+def early_language(argv: Sequence[str]) -> str:
+    """The language asked for, before the arguments are parsed (their errors speak it too)."""
+    lang = os.environ.get("KIT_LANGUAGE", "")
+    for i, arg in enumerate(argv):
+        if arg == "--language" and i + 1 < len(argv):
+            lang = argv[i + 1]
+        elif arg.startswith("--language="):
+            lang = arg.split("=", 1)[1]
+    return lang if lang in LANGUAGES else "nb"
+
+
+def _check_home(settings: Settings, args: argparse.Namespace) -> None:
+    """A home must exist: a typo in --home never makes a new, empty database silently.
+
+    ``kit demo`` and ``kit programme load`` (the first steps of a new programme) make it.
+    """
+    home = settings.home_dir
+    if home.is_dir():
+        return
+    if home.exists():
+        raise KitError.text("cli.home.not_dir", home=str(home))
+    if getattr(args, "command", None) not in CREATES_HOME:
+        raise KitError.text("cli.home.missing", home=str(home))
+    try:
+        home.mkdir(parents=True)
+    except OSError as exc:
+        reason = OS_REASONS.get(exc.errno or 0)
+        shown = t(f"cli.os.{reason}", settings.language) if reason else str(exc)
+        raise KitError.text("cli.home.cannot_create", home=str(home), reason=shown) from None
+    print(t("cli.home.created", settings.language, home=str(home)), file=sys.stderr)
+
+
+def _log_exception(settings: Settings | None, lang: str = "nb") -> Path:
     try:
         home = settings.var_dir if settings else load_settings().var_dir
     except KitError:
@@ -272,7 +328,7 @@ def _log_exception(settings: Settings | None) -> Path:
             f.write(f"--- {dt.datetime.now(dt.UTC).isoformat()} kit {' '.join(sys.argv[1:])}\n")
             f.write(traceback.format_exc())
     except OSError:
-        log_path = Path("(the log could not be written)")
+        log_path = Path(t("cli.error.no_log", lang))
     return log_path
 
 
@@ -311,8 +367,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(t("cli.demo.files", lang, path=summary.demo_dir))
     for wave, n in summary.respondents.items():
         print(t("cli.demo.wave", lang, wave=wave, n=n, file=summary.export_paths[wave].name))
-    print(t("cli.demo.mapping", lang, file=summary.mapping_path.name,
-            programme=summary.programme_path.name))
+    print(
+        t(
+            "cli.demo.mapping",
+            lang,
+            file=summary.mapping_path.name,
+            programme=summary.programme_path.name,
+        )
+    )
     for result in summary.imports:
         key = "cli.demo.skipped" if result.skipped else "cli.demo.imported"
         print(t(key, lang, n=result.rows, file=result.filename))
@@ -392,56 +454,59 @@ def _known(store: Any) -> tuple[set[str], set[str]]:
 
 def _require_file(path: Path) -> None:
     if not path.is_file():
-        raise NotFoundError(
-            f"File {str(path)!r} not found; check the path (the current folder is {Path.cwd()})."
-        )
+        raise NotFoundError.text("cli.file.missing", path=str(path), cwd=str(Path.cwd()))
+
+
+def _print_warnings(warnings: list[Any], lang: str) -> None:
+    if warnings:
+        print(t("cli.warnings", lang))
+        for w in warnings:
+            print(f"  {w.reason_in(lang)}")
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from kit.ingest import read_responses, validate_responses
+    """The same checks as ``kit import`` (against the database too), nothing written."""
+    from kit.ingest import check_responses
     from kit.store import open_store
 
     lang = settings.language
     _require_file(args.file)
     instrument = _instrument(args, settings)
     args.mapping = _mapping(args, settings)
-    known_groups = known_waves = None
+    store = None
     if not args.no_database:
-        known_groups, known_waves = _known(open_store(settings))
+        store = open_store(settings)
+        known_groups, _ = _known(store)
         if not known_groups:
             print(t("cli.validate.no_programme", lang))
-            known_groups = known_waves = None
-    problems = validate_responses(
+            store = None
+    verdict = check_responses(
         args.file,
         instrument,
         mapping=args.mapping,
-        known_groups=known_groups,
-        known_waves=known_waves,
         min_answered_share=settings.min_answered_share,
+        store=store,
     )
-    if problems:
-        print(t("cli.validate.problems", lang, filename=args.file.name, n=len(problems)))
-        print(format_problems(problems, limit=200))
+    _print_warnings(verdict.warnings, lang)
+    if verdict.problems:
+        print(t("cli.validate.problems", lang, filename=verdict.filename, n=len(verdict.problems)))
+        print(format_problems(verdict.problems, limit=200, lang=lang))
         return 2
-    result = read_responses(
-        args.file,
-        instrument,
-        mapping=args.mapping,
-        known_groups=known_groups,
-        known_waves=known_waves,
-        min_answered_share=settings.min_answered_share,
-    )
-    table = result.table
-    print(
-        t(
-            "cli.validate.ok",
-            lang,
-            filename=result.filename,
-            rows=len(table),
-            groups=table["group"].nunique(),
-            waves=", ".join(sorted(set(table["wave"]))),
+    fields = {
+        "filename": verdict.filename,
+        "rows": verdict.new,
+        "groups": verdict.groups,
+        "waves": ", ".join(verdict.waves),
+        "stored": verdict.already_stored,
+    }
+    if not verdict.new:
+        print(
+            t("cli.validate.nothing_new", lang, filename=verdict.filename, n=verdict.already_stored)
         )
-    )
+    elif verdict.already_stored:
+        print(t("cli.validate.ok_update", lang, **fields))
+    else:
+        print(t("cli.validate.ok", lang, **fields))
     return 0
 
 
@@ -454,25 +519,61 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     instrument = _instrument(args, settings)
     args.mapping = _mapping(args, settings)
     store = open_store(settings)
-    known_groups, known_waves = _known(store)
+    known_groups, _ = _known(store)
     if not known_groups:
-        raise KitError(t("cli.import.no_groups", lang))
+        raise KitError.text("cli.import.no_groups")
     result = read_responses(
         args.file,
         instrument,
         mapping=args.mapping,
-        known_groups=known_groups,
-        known_waves=known_waves,
         drop_invalid=args.drop_invalid,
         min_answered_share=settings.min_answered_share,
+        store=store,
     )
     print(describe_result(result, lang))
     if result.dropped:
-        print(format_problems(result.dropped, limit=200))
-    done = store.import_responses(result.table, instrument, result.source_hash, result.filename)
-    key = "cli.import.skipped" if done.skipped else "cli.import.done"
-    print(t(key, lang, n=done.rows, filename=done.filename, id=done.import_id))
+        print(format_problems(result.dropped, limit=200, lang=lang))
+    _print_warnings(result.warnings, lang)
+    with _progress(len(result.table), t("ingest.progress.writing", lang), args) as bar:
+        done = store.import_responses(
+            result.table,
+            instrument,
+            result.source_hash,
+            result.filename,
+            file_rows=result.file_rows,
+            headers=result.headers,
+            progress=bar,
+        )
+    if done.skipped:
+        print(t("cli.import.skipped", lang, n=done.rows, filename=done.filename, id=done.import_id))
+    elif result.already_stored and not done.rows:
+        print(t("cli.import.nothing_new", lang, filename=result.filename, n=result.already_stored))
+    elif result.already_stored:
+        print(
+            t(
+                "cli.import.added",
+                lang,
+                n=done.rows,
+                filename=done.filename,
+                id=done.import_id,
+                stored=result.already_stored,
+            )
+        )
+    else:
+        print(t("cli.import.done", lang, n=done.rows, filename=done.filename, id=done.import_id))
     return 0
+
+
+@contextmanager
+def _progress(total: int, label: str, args: argparse.Namespace) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for a long write; silent when not a terminal or with --quiet."""
+    from tqdm import tqdm
+
+    quiet = getattr(args, "quiet", False) or not sys.stderr.isatty() or total < PROGRESS_FROM
+    with tqdm(
+        total=total, desc=label, unit=" resp", disable=quiet, file=sys.stderr, leave=False
+    ) as bar:
+        yield bar.update
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
@@ -484,21 +585,18 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     lang = settings.language
     out: Path = args.out
     if out.suffix.lower() not in (".csv", ".parquet"):
-        raise KitError(
-            f"--out {str(out)!r}: the file must end in .csv or .parquet, e.g. --out scores.csv."
-        )
+        raise KitError.text("cli.score.bad_out", path=str(out))
     instrument = _instrument(args, settings)
     store = open_store(settings)
     groups = store.list_groups()
     known_groups, known_waves = _known(store)
     for gid in args.group or []:
         if gid not in known_groups:
-            raise NotFoundError(f"Group {gid!r} does not exist; 'kit groups' lists the groups.")
+            raise NotFoundError.text("cli.no_group", group=gid)
     for wid in args.wave or []:
         if wid not in known_waves:
-            raise NotFoundError(
-                f"Wave {wid!r} does not exist; the waves are: "
-                f"{', '.join(sorted(known_waves)) or 'none yet'}."
+            raise NotFoundError.text(
+                "cli.no_wave", wave=wid, known=", ".join(sorted(known_waves)) or Text("cli.none")
             )
     data = load_scored_data(store, settings, instrument)
     dims = data.dimensions.copy()
@@ -520,7 +618,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
             if not (args.group or args.wave)
             else f" ({', '.join([*(args.group or []), *(args.wave or [])])})"
         )
-        raise KitError(t("cli.score.no_data", lang, instrument=instrument.id, where=where))
+        raise KitError.text("cli.score.no_data", instrument=instrument.id, where=where)
     # A group-wave shown at a stricter threshold than it was published with hides more.
     k = settings.min_respondents
     n_group = dims["respondents"].fillna(0).to_numpy()
@@ -553,7 +651,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     dims = dims.drop(columns=["reportable", "visible"])
     dims = dims[front + [c for c in dims.columns if c not in front]]
     dims = dims.sort_values(["group", "wave", "dimension"], kind="stable")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)  # an OSError becomes a user's message (main)
     if out.suffix.lower() == ".csv":
         write_csv(dims, out)
     else:
@@ -651,15 +749,17 @@ def cmd_groups(args: argparse.Namespace, settings: Settings) -> int:
         print(t("cli.groups.none", lang))
         return 0
     if args.cohort and args.cohort not in set(groups["cohort_id"].dropna()):
-        raise NotFoundError(
-            f"Cohort {args.cohort!r} does not exist; the cohorts are: "
-            f"{', '.join(sorted(groups['cohort_id'].dropna().unique())) or 'none'}."
+        raise NotFoundError.text(
+            "cli.no_cohort",
+            cohort=args.cohort,
+            known=", ".join(sorted(groups["cohort_id"].dropna().unique())) or Text("cli.none"),
         )
     gw = store.list_group_waves()
     if args.wave and args.wave not in set(gw["wave_id"]):
-        raise NotFoundError(
-            f"Wave {args.wave!r} does not exist; the waves are: "
-            f"{', '.join(sorted(set(gw['wave_id']))) or 'none'}."
+        raise NotFoundError.text(
+            "cli.no_wave",
+            wave=args.wave,
+            known=", ".join(sorted(set(gw["wave_id"]))) or Text("cli.none"),
         )
     rows = groups.rename(columns={"id": "group_id"}).merge(gw, on="group_id", how="left")
     if args.cohort:

@@ -1,56 +1,102 @@
 """The kit's errors: one base class, domain subclasses with structured fields.
 
-A message says what failed, where, what was expected and how to fix it. The CLI turns a
+A message says what failed, where, what was expected and how to fix it. Messages come from the
+translation files: an error made with a text key (``StoreError.text("store.locked", url=...)``,
+``Problem.of(source, "ingest.reason.empty", column=...)``) is shown in the user's language by
+:meth:`KitError.message`; ``str(exc)`` is the English text (logs, tests). The CLI turns a
 ``KitError`` into a clean message and a non-zero exit; apps show ``user_message``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+
+def _t(key: str, lang: str, fields: dict[str, Any]) -> str:
+    from kit.i18n import t  # kit.i18n imports this module
+
+    return t(key, lang, **fields)
 
 
 class KitError(Exception):
     """Base of every error a user can cause and fix."""
 
     exit_code = 2
+    key: str | None = None
+    fields: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance by ``text``
+
+    @classmethod
+    def text(cls, key: str, /, **fields: Any) -> KitError:
+        """An error whose message is the translated text ``key`` (English in ``str``)."""
+        exc = cls(_t(key, "en", fields))
+        exc.key, exc.fields = key, fields
+        return exc
 
     @property
     def user_message(self) -> str:
         return str(self)
 
+    def message(self, lang: str) -> str:
+        """The message in ``lang`` (``nb`` or ``en``)."""
+        if self.key is not None:
+            return _t(self.key, lang, self.fields)
+        return self.user_message
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input: where it is, what was found, why it is wrong."""
+    """One thing wrong with an input: where it is, what was found, why it is wrong.
+
+    ``reason`` is English; a problem made by :meth:`of` keeps its text key and fields and is
+    shown in any language by :meth:`reason_in`.
+    """
 
     source: str
     reason: str
     row: int | None = None
     column: str | None = None
     value: str | None = None
+    key: str | None = None
+    fields: tuple[tuple[str, Any], ...] = ()
+    warning: bool = False  # a thing to say, not a reason to refuse
 
-    def where(self) -> str:
+    @classmethod
+    def of(cls, source: str, key: str, /, *, row: int | None = None, column: str | None = None,
+           value: str | None = None, warning: bool = False, **fields: Any) -> Problem:
+        """A problem whose reason is the translated text ``key`` formatted with ``fields``."""
+        return cls(source, _t(key, "en", fields), row=row, column=column, value=value, key=key,
+                   fields=tuple(fields.items()), warning=warning)
+
+    def reason_in(self, lang: str) -> str:
+        return _t(self.key, lang, dict(self.fields)) if self.key else self.reason
+
+    def where(self, lang: str = "en") -> str:
         parts = [self.source]
         if self.row is not None:
-            parts.append(f"row {self.row}")
+            parts.append(_t("common.problems.at_row", lang, {"row": self.row}))
         if self.column is not None:
-            parts.append(f"column {self.column}")
+            parts.append(_t("common.problems.at_column", lang, {"column": self.column}))
         return ", ".join(parts)
 
-    def __str__(self) -> str:
+    def text_in(self, lang: str) -> str:
         shown = f": {self.value!r}" if self.value is not None else ""
-        return f"{self.where()}{shown} {self.reason}".strip()
+        return f"{self.where(lang)}{shown} {self.reason_in(lang)}".strip()
+
+    def __str__(self) -> str:
+        return self.text_in("en")
 
 
-def format_problems(problems: list[Problem], limit: int = 50) -> str:
-    """A fixed-width table a facilitator can read (not a JSON dump)."""
-    header = ("row", "column", "value", "problem")
+def format_problems(problems: list[Problem], limit: int = 50, lang: str = "en") -> str:
+    """A fixed-width table a facilitator can read (not a JSON dump), in ``lang``."""
+    header = tuple(_t(f"common.problems.{k}", lang, {}) for k in ("row", "column", "value",
+                                                                  "problem"))
     rows = [
         (
             "" if p.row is None else str(p.row),
             p.column or "",
             "" if p.value is None else _clip(p.value, 20),
-            p.reason,
+            p.reason_in(lang),
         )
         for p in problems[:limit]
     ]
@@ -63,7 +109,7 @@ def format_problems(problems: list[Problem], limit: int = 50) -> str:
     for r in rows:
         lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     if len(problems) > limit:
-        lines.append(f"... and {len(problems) - limit} more problems")
+        lines.append(_t("common.problems.more", lang, {"n": len(problems) - limit}))
     return "\n".join(lines)
 
 
@@ -73,20 +119,39 @@ def _clip(text: str, width: int) -> str:
 
 @dataclass
 class ProblemsError(KitError):
-    """Raised after collecting every problem in an input (lazy validation)."""
+    """Raised after collecting every problem in an input (lazy validation).
+
+    ``hint`` is English text (older callers); ``hints`` are text keys with their fields, shown
+    in the user's language.
+    """
 
     source: str
     problems: list[Problem] = field(default_factory=list)
     hint: str = ""
+    hints: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def __post_init__(self) -> None:
+        if self.hints and not self.hint:
+            self.hint = "\n".join(_t(k, "en", f) for k, f in self.hints)
         super().__init__(self.__str__())
 
-    def __str__(self) -> str:
+    def message(self, lang: str) -> str:
         n = len(self.problems)
-        head = f"{self.source}: {n} problem{'s' if n != 1 else ''} found; nothing was changed."
-        tail = f"\n{self.hint}" if self.hint else ""
-        return f"{head}\n{format_problems(self.problems)}{tail}"
+        head = _t("common.problems.head_one" if n == 1 else "common.problems.head", lang,
+                  {"source": self.source, "n": n})
+        if self.hints:
+            hint = "\n".join(_t(k, lang, f) for k, f in self.hints)
+        else:
+            hint = self.hint
+        tail = f"\n{hint}" if hint else ""
+        return f"{head}\n{format_problems(self.problems, lang=lang)}{tail}"
+
+    @property
+    def user_message(self) -> str:
+        return self.message("en")
+
+    def __str__(self) -> str:
+        return self.message("en")
 
 
 class InstrumentError(ProblemsError):

@@ -24,7 +24,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 
 from kit.errors import ParameterError, Problem, ResponseFileError
-from kit.i18n import I18N_DIR, t
+from kit.i18n import I18N_DIR, Text, t
 from kit.instrument import Instrument
 from kit.mapping import ColumnMapping, load_mapping, parse_mapping  # noqa: F401 - re-exported
 
@@ -50,23 +50,29 @@ DEFAULT_NOT_APPLICABLE = ("na", "n/a", "vet ikke", "ikke relevant", "don't know"
                           "not applicable")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 MAPPING_KEYS = ("columns", "items", "open_questions", "values", "not_applicable", "ignore", "sheet")
-SAVE_AS = ("Open it in Excel and use File > Save As > 'CSV UTF-8 (comma delimited) (*.csv)', "
-           "or save it as an Excel workbook (.xlsx).")
-ROW_HINT = ("Correct the listed cells in the file (or the column mapping) and import it again, or "
-            "import with drop_invalid (kit: --drop-invalid) to leave the listed rows out.")
 
 
 # -- column mapping: the file format lives in kit.mapping (strict, like every configuration file)
 # -- reading --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IngestResult:
-    """A validated response table and where it came from."""
+    """A validated response table and where it came from.
+
+    ``table`` holds the respondents to write: with a store given, respondents it already holds
+    with the same answers are left out (counted in ``already_stored``), so an updated export of
+    a survey adds only its new respondents. ``file_rows`` and ``headers`` let the store name the
+    file's rows and headers in a message.
+    """
 
     table: pd.DataFrame  # the canonical response table (docs/DESIGN.md)
     dropped: list[Problem]  # problems of the rows left out (only with drop_invalid=True)
     source_hash: str  # sha256 of the file's bytes: the store imports a file once
     filename: str
     rows_read: int  # data rows in the file (blank rows not counted)
+    already_stored: int = 0  # respondents stored before with the same answers (left out)
+    warnings: list[Problem] = field(default_factory=list)  # said, not refused
+    file_rows: list[int] = field(default_factory=list)  # the file row of each table row
+    headers: dict[str, str] = field(default_factory=dict)  # canonical column -> file header
 
     @property
     def dropped_rows(self) -> list[int]:
@@ -83,6 +89,13 @@ class _Checked:
     source_hash: str
     filename: str
     rows_read: int
+    headers: dict[str, str] = field(default_factory=dict)  # canonical -> file header
+    stored_rows: set[int] = field(default_factory=set)  # rows stored before, identical
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.file_problems + self.row_problems
 
 
 def read_responses(
@@ -94,27 +107,68 @@ def read_responses(
     known_waves: Iterable[str] | None = None,
     drop_invalid: bool = False,
     min_answered_share: float = 0.5,
+    store: Any = None,
 ) -> IngestResult:
     """Read and validate a survey export; raise ``ResponseFileError`` listing every problem.
 
     With ``drop_invalid=True`` rows with problems are left out and listed in ``dropped``; problems
-    of the file itself (encoding, missing or unknown columns, no data) still raise.
+    of the file itself (encoding, missing or unknown columns, no data) still raise. With a
+    ``store`` (a :class:`kit.store.Store`) the file is checked against what it holds (see
+    :func:`check_against_store`); ``known_groups`` / ``known_waves`` then default to its own.
     """
-    c = _check(path, instrument, mapping, known_groups, known_waves, min_answered_share)
+    c = _check(path, instrument, mapping, known_groups, known_waves, min_answered_share, store)
     if c.file_problems or (c.row_problems and not drop_invalid):
-        hints = [_file_hint()] if c.file_problems else []
-        hints += [ROW_HINT] if c.row_problems else []
-        hint = "\n".join(hints)
-        raise ResponseFileError(c.filename, c.file_problems + c.row_problems, hint=hint)
+        hints = [("ingest.hint.columns", {"example": _example_mapping()})] * bool(c.file_problems)
+        hints += [("ingest.hint.rows", {})] if c.row_problems else []
+        raise ResponseFileError(c.filename, c.file_problems + c.row_problems, hints=tuple(hints))
     table = c.table
-    dropped: list[Problem] = []
-    if c.row_problems:
-        keep = ~table.pop("_row").isin(c.bad_rows)
-        table = table[keep.to_numpy()].reset_index(drop=True)
-        dropped = c.row_problems
-    else:
-        table = table.drop(columns="_row")
-    return IngestResult(table, dropped, c.source_hash, c.filename, c.rows_read)
+    dropped: list[Problem] = c.row_problems if c.row_problems else []
+    leave_out = c.bad_rows | c.stored_rows
+    if leave_out:
+        table = table[~table["_row"].isin(leave_out).to_numpy()].reset_index(drop=True)
+    rows = table.pop("_row").to_numpy()
+    return IngestResult(table, dropped, c.source_hash, c.filename, c.rows_read,
+                        already_stored=len(c.stored_rows), warnings=c.warnings,
+                        file_rows=rows.tolist(), headers=dict(c.headers))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What ``kit validate`` says of a file: the same checks as an import, nothing written."""
+
+    filename: str
+    problems: list[Problem]  # an import refuses the file (or leaves these rows out)
+    warnings: list[Problem]
+    rows_read: int
+    new: int  # respondents an import would add
+    already_stored: int  # respondents stored before with the same answers
+    groups: int
+    waves: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_responses(
+    path: str | Path,
+    instrument: Instrument,
+    *,
+    mapping: ColumnMapping | str | Path | None = None,
+    known_groups: Iterable[str] | None = None,
+    known_waves: Iterable[str] | None = None,
+    min_answered_share: float = 0.5,
+    store: Any = None,
+) -> Verdict:
+    """Every check ``read_responses`` makes (with the same ``store``), without raising for rows.
+
+    Problems of the file that stop it being read at all still raise ``ResponseFileError``.
+    """
+    c = _check(path, instrument, mapping, known_groups, known_waves, min_answered_share, store)
+    good = c.table[~c.table["_row"].isin(c.bad_rows | c.stored_rows).to_numpy()]
+    return Verdict(c.filename, c.problems, c.warnings, c.rows_read, len(good),
+                   len(c.stored_rows), int(good["group"].nunique()),
+                   tuple(sorted(set(good["wave"]))))
 
 
 def validate_responses(
@@ -125,16 +179,18 @@ def validate_responses(
     known_groups: Iterable[str] | None = None,
     known_waves: Iterable[str] | None = None,
     min_answered_share: float = 0.5,
+    store: Any = None,
 ) -> list[Problem]:
     """Every problem of a survey export (file problems first, then by row), without raising.
 
     An empty list means ``read_responses`` would import the file as it is.
     """
     try:
-        c = _check(path, instrument, mapping, known_groups, known_waves, min_answered_share)
+        c = _check(path, instrument, mapping, known_groups, known_waves, min_answered_share,
+                   store)
     except ResponseFileError as exc:  # the file cannot be read at all
         return list(exc.problems)
-    return c.file_problems + c.row_problems
+    return c.problems
 
 
 def describe_result(result: IngestResult, lang: str) -> str:
@@ -144,15 +200,17 @@ def describe_result(result: IngestResult, lang: str) -> str:
     if result.dropped_rows:
         text += " " + t("ingest.dropped_rows", lang,
                         rows=", ".join(str(r) for r in result.dropped_rows))
+    if result.already_stored:
+        text += " " + t("ingest.stored.identical", lang, n=result.already_stored)
     return text
 
 
 def _check(path: str | Path, instrument: Instrument, mapping: ColumnMapping | str | Path | None,
            known_groups: Iterable[str] | None, known_waves: Iterable[str] | None,
-           min_answered_share: float) -> _Checked:
+           min_answered_share: float, store: Any = None) -> _Checked:
     if not (isinstance(min_answered_share, int | float) and 0 < min_answered_share <= 1):
-        raise ParameterError("read_responses", [Problem(
-            "read_responses", "must be a share in (0, 1], e.g. 0.5", column="min_answered_share",
+        raise ParameterError("read_responses", [Problem.of(
+            "read_responses", "ingest.param.share", column="min_answered_share",
             value=str(min_answered_share))])
     if mapping is not None and not isinstance(mapping, ColumnMapping):
         mapping = load_mapping(mapping)
@@ -160,56 +218,69 @@ def _check(path: str | Path, instrument: Instrument, mapping: ColumnMapping | st
     path = Path(path)
     name = path.name
     if not path.is_file():
-        raise ResponseFileError(name, [Problem(name, f"does not exist (looked for {path})")],
-                                hint="Check the path and the file name.")
+        raise ResponseFileError(name, [Problem.of(name, "ingest.file.missing", path=str(path))],
+                                hints=(("ingest.hint.path", {}),))
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    raw = _read_table(data, path, mapping)
-    return _validate(raw, instrument, mapping, name, digest, known_groups, known_waves,
-                     min_answered_share)
+    raw, widths = _read_table(data, path, mapping)
+    del data
+    state = None
+    if store is not None:
+        state = _StoreState.of(store)
+        if known_groups is None and state.groups:
+            known_groups = state.groups
+        if known_waves is None and state.waves:
+            known_waves = state.waves
+    checked = _validate(raw, instrument, mapping, name, digest, known_groups, known_waves,
+                        min_answered_share, widths)
+    if state is not None and not checked.file_problems:
+        check_against_store(checked, instrument, store, state)
+    return checked
 
 
-def _read_table(data: bytes, path: Path, mapping: ColumnMapping) -> pd.DataFrame:
-    """Every cell as text ('' for empty), header row included as row 0."""
+def _read_table(data: bytes, path: Path, mapping: ColumnMapping
+                ) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Every cell as text, header row included as row 0; and each row's cells (CSV only)."""
     name = path.name
     suffix = path.suffix.lower()
+    save_as = (("ingest.hint.save_as", {}),)
     if not data.strip():
-        raise ResponseFileError(name, [Problem(name, "is empty")],
-                                hint="Export the survey again, with the column headers in row 1.")
+        raise ResponseFileError(name, [Problem.of(name, "ingest.file.empty")],
+                                hints=(("ingest.hint.export_again", {}),))
     if suffix == ".xls" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ResponseFileError(name, [Problem(
-            name, "is an old Excel 97-2003 workbook (.xls), which the kit does not read")],
-            hint=SAVE_AS)
+        raise ResponseFileError(name, [Problem.of(name, "ingest.file.xls")], hints=save_as)
     if suffix in EXCEL_SUFFIXES:
-        return _read_xlsx(data, name, mapping.sheet)
+        return _read_xlsx(data, name, mapping.sheet), None
     if data[:4] == b"PK\x03\x04":
-        raise ResponseFileError(name, [Problem(
-            name, "is an Excel workbook or another zip file, not a CSV text file")],
-            hint="Rename it to .xlsx if it is an Excel workbook. " + SAVE_AS)
+        raise ResponseFileError(name, [Problem.of(name, "ingest.file.zip")],
+                                hints=(("ingest.hint.zip", {}),))
     text = _decode(data, name)
     sep = _sniff_separator(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
-                            keep_default_na=False, skip_blank_lines=False, engine="c")
+                            keep_default_na=False, na_values=[], skip_blank_lines=False,
+                            engine="c")
     except (pd.errors.ParserError, csv.Error) as exc:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if found:
             want, line, saw = (int(x) for x in found.groups())
-            problem = Problem(name, f"has {saw} cells but the header has {want} "
-                              f"({_sep_name(sep)}-separated)", row=line)
+            problem = Problem.of(name, "ingest.file.long_row", row=line, saw=saw, want=want,
+                                 sep=_sep_shown(sep))
         else:
-            problem = Problem(name, f"cannot be read as a {_sep_name(sep)}-separated file: {exc}")
-        raise ResponseFileError(name, [problem],
-            hint="A row has more cells than the header; check for a separator inside an "
-            "unquoted text, or save the file again from Excel as 'CSV UTF-8'.") from None
-    return frame.fillna("")
+            problem = Problem.of(name, "ingest.file.unreadable", sep=_sep_shown(sep),
+                                 error=str(exc))
+        raise ResponseFileError(name, [problem], hints=(("ingest.hint.long_row", {}),)) from None
+    widths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""),
+                                                     delimiter=sep)), dtype=np.int32)
+    # Cells per row, to find rows cut short (pandas pads them), when the csv module agrees with
+    # pandas on what a row is.
+    return frame, widths if len(widths) == len(frame) else None
 
 
 def _decode(data: bytes, name: str) -> str:
+    save_as = (("ingest.hint.save_as", {}),)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4096]:
-        raise ResponseFileError(name, [Problem(
-            name, "is not a CSV text file the kit can read (UTF-16 'Unicode text' or binary)")],
-            hint=SAVE_AS)
+        raise ResponseFileError(name, [Problem.of(name, "ingest.file.utf16")], hints=save_as)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -220,9 +291,7 @@ def _decode(data: bytes, name: str) -> str:
         text = ""
     if text and _plausible(text):
         return text
-    raise ResponseFileError(name, [Problem(
-        name, "is neither UTF-8 nor Windows-1252 text (the characters do not make sense)")],
-        hint=SAVE_AS)
+    raise ResponseFileError(name, [Problem.of(name, "ingest.file.encoding")], hints=save_as)
 
 
 _ODD = re.compile(r"[^\t\r\n\x20-\x7e]")
@@ -252,8 +321,8 @@ def _sniff_separator(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _sep_name(sep: str) -> str:
-    return {";": "semicolon", ",": "comma", "\t": "tab"}[sep]
+def _sep_shown(sep: str) -> str:
+    return "\\t" if sep == "\t" else sep
 
 
 def _read_xlsx(data: bytes, name: str, sheet: str | None) -> pd.DataFrame:
@@ -262,17 +331,19 @@ def _read_xlsx(data: bytes, name: str, sheet: str | None) -> pd.DataFrame:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
-        raise ResponseFileError(name, [Problem(name, f"cannot be opened as an Excel workbook: "
-                                               f"{exc}")], hint=SAVE_AS) from None
+        raise ResponseFileError(name, [Problem.of(name, "ingest.file.xlsx_broken",
+                                                  error=str(exc))],
+                                hints=(("ingest.hint.save_as", {}),)) from None
     try:
         if sheet is not None and sheet not in wb.sheetnames:
-            raise ResponseFileError(name, [Problem(
-                name, f"has no sheet {sheet!r}; its sheets are {wb.sheetnames}")],
-                hint="Name the right sheet in the mapping's 'sheet' entry.")
+            raise ResponseFileError(name, [Problem.of(name, "ingest.file.no_sheet", sheet=sheet,
+                                                      sheets=", ".join(wb.sheetnames))],
+                                    hints=(("ingest.hint.sheet", {}),))
         ws = wb[sheet] if sheet is not None else wb.worksheets[0]
         rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
     finally:
         wb.close()
+    # A spreadsheet has no short rows: empty trailing cells are empty, not missing.
     width = max((len(r) for r in rows), default=0)
     return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
 
@@ -292,38 +363,42 @@ def _cell_text(value: Any) -> str:
 # -- validation -----------------------------------------------------------------------------------
 def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping, name: str,
               digest: str, known_groups: Iterable[str] | None, known_waves: Iterable[str] | None,
-              min_answered_share: float) -> _Checked:
+              min_answered_share: float, widths: np.ndarray | None = None) -> _Checked:
     file_problems: list[Problem] = []
 
-    def file_problem(reason: str, column: str | None = None, value: str | None = None) -> None:
-        file_problems.append(Problem(name, reason, column=column, value=value))
+    def file_problem(key: str, column: str | None = None, value: str | None = None,
+                     **fields: Any) -> None:
+        file_problems.append(Problem.of(name, key, column=column, value=value, **fields))
 
     headers = [h.strip().lstrip("\ufeff") for h in raw.iloc[0].tolist()] if len(raw) else []
     body = raw.iloc[1:]
-    blank = (body.apply(lambda col: col.str.strip()) == "").all(axis=1) if len(body) else body
-    body = body[~blank.to_numpy()] if len(body) else body
-    rows = body.index.to_numpy() + 1  # file row numbers: header is row 1
+    blank = np.ones(len(body), dtype=bool)  # column by column: no copy of the whole table
+    for pos in range(body.shape[1]):
+        blank &= (body.iloc[:, pos].str.strip() == "").to_numpy()
+    keep = ~blank
+    body = body[keep]
+    rows = body.index.to_numpy() + 1  # file row numbers: header is row 1 (blank rows counted)
     if not len(body):
-        raise ResponseFileError(name, [Problem(name, "has a header row but no data rows")],
-                                hint="Export the survey again after respondents have answered.")
+        raise ResponseFileError(name, [Problem.of(name, "ingest.file.no_rows")],
+                                hints=(("ingest.hint.no_rows", {}),))
 
     # Headers -> canonical columns.
     wanted = {_key(x): x for x in (*CANONICAL, *instrument.item_ids, *instrument.open_question_ids)}
     mapped = mapping.header_map(instrument)
+    expected = mapping.expected_headers(instrument)
     allowed = set(wanted.values())
     for target in sorted(set(mapped.values()) - allowed):
         heads = [h for h, v in mapping.columns.items() if v == target]
-        file_problem(f"the mapping {mapping.source} maps this column to {target!r}, which is "
-                     f"neither {', '.join(CANONICAL)} nor an item or open question of instrument "
-                     f"{instrument.id!r}", column=heads[0] if heads else None)
+        file_problem("ingest.column.mapped_to_unknown", column=heads[0] if heads else None,
+                     mapping=mapping.source, target=target, canonical=", ".join(CANONICAL),
+                     instrument=instrument.id)
     source_of: dict[str, int] = {}  # canonical column -> position in the file
     header_of: dict[str, str] = {}
     unknown: list[str] = []
     for pos, head in enumerate(headers):
         if head == "":
             if (body.iloc[:, pos].str.strip() != "").any():
-                file_problem(f"column {pos + 1} has data but no header; give it a header or "
-                             "delete the column")
+                file_problem("ingest.column.no_header", position=pos + 1)
             continue
         target = mapped.get(_key(head)) or wanted.get(_key(head))
         if target is None or target not in allowed:
@@ -331,30 +406,33 @@ def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping,
                 unknown.append(head)
             continue
         if target in source_of:
-            file_problem(f"holds {target!r} a second time (also column {header_of[target]!r}); "
-                         "keep one of them", column=head)
+            file_problem("ingest.column.twice", column=head, target=target,
+                         other=header_of[target])
             continue
         source_of[target] = pos
         header_of[target] = head
-    free = {_key(c): c for c in allowed if c not in source_of}
+    free = {_key(expected.get(c, c)): expected.get(c, c) for c in allowed if c not in source_of}
     for head in unknown:
         close = difflib.get_close_matches(_key(head), list(free), n=1, cutoff=0.75)
-        guess = f" (did you mean {free[close[0]]!r}?)" if close else ""
-        file_problem(f"is not a column of instrument {instrument.id!r}{guess}; rename it in the "
-                     "file or the column mapping, or list it under 'ignore' in the mapping",
-                     column=head)
+        if close:
+            file_problem("ingest.column.unknown_guess", column=head, instrument=instrument.id,
+                         guess=free[close[0]])
+        else:
+            file_problem("ingest.column.unknown", column=head, instrument=instrument.id)
     for col in REQUIRED:
         if col not in source_of:
-            file_problem(f"the column {col!r} is missing; name a column {col!r} or map a header "
-                         f"to it in the column mapping ({_example_mapping()})", column=col)
+            shown = expected.get(col, col)
+            file_problem("ingest.column.missing", column=shown, header=shown, canonical=col,
+                         example=_example_mapping())
     missing_items = [i for i in instrument.item_ids if i not in source_of]
     if missing_items:
-        file_problem(f"{len(missing_items)} of the {len(instrument.item_ids)} item columns of "
-                     f"instrument {instrument.id!r} are missing: {_ids(missing_items)}; the "
-                     "survey must ask every item (check the export or the column mapping)")
+        file_problem("ingest.column.items_missing", n=len(missing_items),
+                     total=len(instrument.item_ids), instrument=instrument.id,
+                     headers=_ids([expected.get(i, i) for i in missing_items]))
     if file_problems and len(source_of) <= 1 and len(headers) == 1:
-        file_problem(f"the header row has one column only ({headers[0][:40]!r}); is the file "
-                     "separated by something other than comma or semicolon?")
+        file_problem("ingest.file.one_column", header=headers[0][:40])
+    for col in (*CANONICAL, *instrument.item_ids, *instrument.open_question_ids):
+        header_of.setdefault(col, expected.get(col, col))
 
     def cells(col: str) -> pd.Series:
         if col not in source_of:
@@ -364,19 +442,28 @@ def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping,
     row_problems: list[Problem] = []
     out = pd.DataFrame(index=body.index)
 
-    def report(mask: np.ndarray, col: str, values: pd.Series, reason: str | Any) -> None:
+    def report(mask: np.ndarray, col: str, values: pd.Series, key: str | Any,
+               **fields: Any) -> None:
         for idx in np.flatnonzero(mask):
             value = values.iloc[idx]
-            text = reason(value) if callable(reason) else reason
-            row_problems.append(Problem(name, text, row=int(rows[idx]),
-                                        column=header_of.get(col, col), value=value))
+            k, f = key(value) if callable(key) else (key, fields)
+            row_problems.append(Problem.of(name, k, row=int(rows[idx]), column=header_of[col],
+                                           value=value, **f))
+
+    # Rows cut short: fewer cells than the header (a CSV only; a spreadsheet has no such rows).
+    if widths is not None:
+        cells_in_row = np.asarray(widths)[1:][keep]
+        short = cells_in_row < len(headers)
+        for idx in np.flatnonzero(short):
+            row_problems.append(Problem.of(name, "ingest.row.short", row=int(rows[idx]),
+                                           cells=int(cells_in_row[idx]), expected=len(headers)))
 
     # Identity columns.
     for col in REQUIRED:
         values = cells(col)
         if col in source_of:
-            report((values == "").to_numpy(), col, values,
-                   f"is empty; every row needs a {col}")
+            report((values == "").to_numpy(), col, values, "ingest.row.empty_id", canonical=col,
+                   field=Text(f"common.field.{col}"))
     respondent = cells("respondent")
     out["respondent"] = respondent
     for col, known in (("group", known_groups), ("wave", known_waves)):
@@ -389,21 +476,23 @@ def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping,
         if known is not None and col in source_of:
             known_set = {str(k) for k in known}
             bad = ((mapped_values != "") & ~mapped_values.isin(known_set)).to_numpy()
-            shown = _ids(sorted(known_set)) or "none yet"
+            shown = _ids(sorted(known_set)) or Text("common.none_yet")
             folded = {_key(k): k for k in known_set}
-            report(bad, col, values,
-                   lambda v, col=col, shown=shown, folded=folded, m=labels: (
-                       f"is not a known {col}; "
-                       + (f"did you mean {folded[_key(m.get(_key(v), v))]!r}? "
-                          if _key(m.get(_key(v), v)) in folded else "")
-                       + f"known {col}s: {shown}. Register the {col} first, or correct the value "
-                       f"(or map it under values.{col} in the column mapping)"))
+
+            def why(v: str, col: str = col, shown: Any = shown, folded: dict = folded,
+                    m: dict = labels) -> tuple[str, dict[str, Any]]:
+                guess = folded.get(_key(m.get(_key(v), v)))
+                if guess is not None:
+                    return "ingest.row.did_you_mean", {"guess": guess,
+                                                        "field": Text(f"common.field.{col}")}
+                return f"ingest.row.unknown_{col}", {"known": shown}
+
+            report(bad, col, values, why)
     roles = cells("role")
     role_labels = {**DEFAULT_ROLE_LABELS, **_label_map(mapping.values.get("role", {}))}
     role_ids = _map_unique(roles, lambda v: role_labels.get(_key(v)) if v else None)
     bad_role = ((roles != "") & role_ids.isna()).to_numpy()
-    report(bad_role, "role", roles, "is not a role; use leader or member (leder/medlem), leave "
-           "it empty, or map the label under values.role in the column mapping")
+    report(bad_role, "role", roles, "ingest.row.role")
     out["role"] = role_ids.astype(object).where(role_ids.notna(), None)
 
     # Items: one vectorised pass over every answer cell.
@@ -417,12 +506,11 @@ def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping,
     if items and not missing_items:
         few = answered < need
         for idx in np.flatnonzero(few):
-            row_problems.append(Problem(
-                name, f"answered {answered[idx]} of "
-                f"{len(instrument.item_ids)} items; at least {need} "
-                f"({min_answered_share:.0%}) are needed (not-applicable answers do not count). "
-                "Leave the row out, or lower min_answered_share", row=int(rows[idx]),
-                column=header_of.get("respondent"), value=respondent.iloc[idx]))
+            row_problems.append(Problem.of(
+                name, "ingest.row.too_few_answers", row=int(rows[idx]),
+                column=header_of["respondent"], value=respondent.iloc[idx],
+                answered=int(answered[idx]), total=len(instrument.item_ids), need=need,
+                share=float(min_answered_share)))
 
     for q in instrument.open_question_ids:
         texts = cells(q)
@@ -445,25 +533,130 @@ def _validate(raw: pd.DataFrame, instrument: Instrument, mapping: ColumnMapping,
                 first = first_of[tuple(content[idx])]
                 if len(first_of) == 1 and first == rows[idx]:
                     continue  # the first of identical copies is kept
+                ids = {"respondent": resp, "group": grp, "wave": wave}
                 if len(first_of) == 1:
-                    reason = (f"repeats row {first} exactly (respondent {resp!r} in group "
-                              f"{grp!r}, wave {wave!r}); delete the repeated row")
+                    problem = Problem.of(name, "ingest.row.repeat", first=first, **ids,
+                                         row=int(rows[idx]), column=header_of["respondent"],
+                                         value=respondent.iloc[idx])
                 else:
-                    reason = (f"respondent {resp!r} appears more than once in group {grp!r}, "
-                              f"wave {wave!r} (rows {listed}) with different answers; keep the "
-                              "right row, or give each person their own id")
-                row_problems.append(Problem(name, reason, row=int(rows[idx]),
-                                            column=header_of.get("respondent"),
-                                            value=respondent.iloc[idx]))
+                    problem = Problem.of(name, "ingest.row.duplicate", rows=listed, **ids,
+                                         row=int(rows[idx]), column=header_of["respondent"],
+                                         value=respondent.iloc[idx])
+                row_problems.append(problem)
 
-    row_problems.sort(key=lambda p: (p.row or 0, _column_order(p.column, headers)))
+    _sort(row_problems, headers)
     bad_rows = {p.row for p in row_problems if p.row is not None}
     table = out.reset_index(drop=True)
     table.insert(0, "_row", rows)
     table = table[["_row", *CANONICAL, *instrument.item_ids, *instrument.open_question_ids]]
     for col in ("respondent", "group", "wave"):
         table[col] = table[col].astype(object)
-    return _Checked(table, file_problems, row_problems, bad_rows, digest, name, len(body))
+    return _Checked(table, file_problems, row_problems, bad_rows, digest, name, len(body),
+                    headers=header_of)
+
+
+def _sort(problems: list[Problem], headers: list[str]) -> None:
+    problems.sort(key=lambda p: (p.row or 0, _column_order(p.column, headers)))
+
+
+# -- against the store ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _StoreState:
+    groups: frozenset[str]
+    waves: frozenset[str]
+    group_waves: dict[str, dict[str, int | None]]  # group -> wave -> invited
+    stored: dict[tuple[str, str], int]  # (group, wave) -> respondents stored
+
+    @classmethod
+    def of(cls, store: Any) -> _StoreState:
+        groups = store.list_groups()
+        waves = store.list_waves()
+        gw = store.list_group_waves()
+        per_group: dict[str, dict[str, int | None]] = {}
+        stored: dict[tuple[str, str], int] = {}
+        for g, w, invited, n in zip(gw["group_id"], gw["wave_id"], gw["invited"],
+                                    gw["respondents"], strict=True):
+            per_group.setdefault(str(g), {})[str(w)] = None if pd.isna(invited) else int(invited)
+            stored[(str(g), str(w))] = int(n)
+        return cls(frozenset(map(str, groups["id"])) if len(groups) else frozenset(),
+                   frozenset(map(str, waves["id"])) if len(waves) else frozenset(),
+                   per_group, stored)
+
+
+def check_against_store(checked: _Checked, instrument: Instrument, store: Any,
+                        state: _StoreState | None = None) -> None:
+    """Add what the store says to a checked file (validate and import share this).
+
+    - a group the programme gives waves, answering for a wave it does not give it: refused;
+    - a respondent stored before for the same group and wave: left out when every answer is the
+      same (an updated export adds only its new respondents), refused when an answer differs
+      (the stored answers are never overwritten);
+    - more respondents in a group and wave (stored and new) than invited: a warning.
+    """
+    state = state or _StoreState.of(store)
+    table = checked.table
+    name = checked.filename
+    head = checked.headers
+    problems: list[Problem] = []
+    # Waves the programme does not give the group.
+    for (grp, wave), at in table.groupby(["group", "wave"], sort=False)["_row"]:
+        given = state.group_waves.get(str(grp))
+        if not given or wave in given or grp not in state.groups or wave not in state.waves:
+            continue
+        for row in at:
+            problems.append(Problem.of(name, "ingest.row.wave_not_given", row=int(row),
+                                       column=head.get("wave", "wave"), value=str(wave),
+                                       group=grp, wave=wave, waves=", ".join(given)))
+    # Respondents stored before: identical ones are left out, changed ones refused.
+    groups = sorted(set(table["group"]) & state.groups)
+    stored = store.load_responses(instrument, group_ids=groups) if groups else None
+    if stored is not None and len(stored):
+        keys = ["group", "wave", "respondent"]
+        both = table.reset_index().merge(stored, on=keys, how="inner", suffixes=("", "_stored"))
+        if len(both):
+            columns = ["role", *instrument.item_ids, *instrument.open_question_ids]
+            differ = np.zeros((len(both), len(columns)), dtype=bool)
+            for k, col in enumerate(columns):
+                new, old = both[col], both[f"{col}_stored"]
+                if col in instrument.item_ids:
+                    a = pd.to_numeric(new, errors="coerce").to_numpy(dtype=float)
+                    b = pd.to_numeric(old, errors="coerce").to_numpy(dtype=float)
+                    differ[:, k] = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+                else:
+                    differ[:, k] = [_text_or_none(x) != _text_or_none(y)
+                                    for x, y in zip(new, old, strict=True)]
+            for i, row in enumerate(both["_row"]):
+                row = int(row)
+                if row in checked.bad_rows:
+                    continue
+                changed = [head.get(c, c) for c, d in zip(columns, differ[i], strict=True) if d]
+                if not changed:
+                    checked.stored_rows.add(row)
+                    continue
+                problems.append(Problem.of(
+                    name, "ingest.row.stored_changed", row=row, column=head.get("respondent"),
+                    value=str(both["respondent"].iloc[i]), respondent=both["respondent"].iloc[i],
+                    group=both["group"].iloc[i], wave=both["wave"].iloc[i],
+                    differ=_ids(changed, limit=6)))
+    if problems:
+        checked.row_problems.extend(problems)
+        _sort(checked.row_problems, list(head.values()))
+        checked.bad_rows |= {p.row for p in problems if p.row is not None}
+    # More respondents than invited (stored before plus new in this file): said, not refused.
+    fresh = table[~table["_row"].isin(checked.bad_rows | checked.stored_rows).to_numpy()]
+    for (grp, wave), n_new in fresh.groupby(["group", "wave"], sort=True).size().items():
+        invited = state.group_waves.get(str(grp), {}).get(str(wave))
+        total = int(n_new) + state.stored.get((str(grp), str(wave)), 0)
+        if invited is not None and total > invited:
+            checked.warnings.append(Problem.of(name, "ingest.warn.over_invited", warning=True,
+                                               group=grp, wave=wave, n=total, invited=invited))
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def _check_answers(body: pd.DataFrame, items: list[str], source_of: dict[str, int],
@@ -490,16 +683,7 @@ def _check_answers(body: pd.DataFrame, items: list[str], source_of: dict[str, in
             na_tokens |= {_key(x) for x in scale.not_applicable.values()}
         labels = {_key(lab): float(scale.min + k) for texts in scale.labels.values()
                   for k, lab in enumerate(texts)}
-        rng = f"{scale.min}-{scale.max}"
-        where = f"the scale {rng} of instrument {instrument.id!r}"
-        reasons = {
-            "number": (f"is not a number on {where}; give a whole number {rng}, leave it empty "
-                       "if not answered, or list the value under 'not_applicable' in the column "
-                       "mapping if it means 'don't know'"),
-            "whole": (f"is not a whole number; {where} takes whole numbers only (a decimal such "
-                      "as '3,5' suggests an average or a typing error), so correct the answer"),
-            "outside": f"is outside {where}; give a whole number {rng}, or leave it empty",
-        }
+        reason_fields = {"scale": f"{scale.min}-{scale.max}", "instrument": instrument.id}
         parsed: dict[str, tuple[float, bool, str | None]] = {}  # text -> (value, present, kind)
 
         def parse(text: str) -> tuple[float, bool, str | None]:
@@ -507,14 +691,14 @@ def _check_answers(body: pd.DataFrame, items: list[str], source_of: dict[str, in
                 parsed[text] = _parse_answer(text, scale.min, scale.max, na_tokens, labels)
             return parsed[text]
 
-        parsers[(scale.min, scale.max)] = (parse, reasons)
+        parsers[(scale.min, scale.max)] = (parse, reason_fields)
         return parsers[(scale.min, scale.max)]
 
     values = np.full((n_rows, len(items)), np.nan)
     present = np.zeros((n_rows, len(items)), dtype=bool)
     problems: list[Problem] = []
     for k, item in enumerate(items):
-        parse, reasons = parser_for(item)
+        parse, reason_fields = parser_for(item)
         codes, uniques = pd.factorize(body.iloc[:, source_of[item]], use_na_sentinel=False)
         results = [parse(str(u)) for u in uniques]
         values[:, k] = np.array([r[0] for r in results], dtype=float)[codes]
@@ -523,8 +707,9 @@ def _check_answers(body: pd.DataFrame, items: list[str], source_of: dict[str, in
         if bad_codes:
             for idx in np.flatnonzero(np.isin(codes, bad_codes)):
                 value = str(uniques[codes[idx]]).strip()
-                problems.append(Problem(name, reasons[results[codes[idx]][2]], row=int(rows[idx]),
-                                        column=header_of[item], value=value))
+                problems.append(Problem.of(name, f"ingest.answer.{results[codes[idx]][2]}",
+                                           row=int(rows[idx]), column=header_of[item],
+                                           value=value, **reason_fields))
     return {item: values[:, k] for k, item in enumerate(items)}, problems, present.sum(axis=1)
 
 
@@ -587,11 +772,6 @@ def _column_order(column: str | None, headers: list[str]) -> int:
         return headers.index(column) if column is not None else -1
     except ValueError:
         return len(headers)
-
-
-def _file_hint() -> str:
-    return ("Fix the columns: rename headers in the file or write a column mapping (see "
-            f"{_example_mapping()}); then import again.")
 
 
 def _example_mapping() -> str:

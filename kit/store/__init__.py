@@ -12,7 +12,7 @@ applicable) then one text column per open question id (None = no comment).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,9 @@ from kit.settings import Settings
 from kit.store import schema as s
 
 RESPONSE_COLUMNS = ("respondent", "group", "wave", "role")
+WRITE_BLOCK = 5000  # respondents written per block: bounded memory, a step of the progress bar
+CONNECT_TIMEOUT = 8  # seconds to reach the database (or to wait for a lock in SQLite)
+STATEMENT_TIMEOUT = 300  # seconds one PostgreSQL statement may take
 ROLES = ("leader", "member")
 
 
@@ -61,13 +64,24 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.removeprefix("sqlite:///")).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError.text(
+                    "common.store.no_folder", folder=str(folder), error=exc.strerror or str(exc)
+                ) from None
         try:
-            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+            self.engine: Engine = create_engine(
+                url,
+                future=True,
+                pool_pre_ping=True,
+                pool_timeout=CONNECT_TIMEOUT,
+                connect_args=_connect_args(url),
+            )
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(
-                f"Cannot use database URL {_redact(url)!r}: {exc}. Set KIT_DATABASE_URL to "
-                "'sqlite:///path/kit.sqlite' or 'postgresql+psycopg://user:pw@host/db'."
+            raise StoreError.text(
+                "common.store.bad_url", url=_redact(url), error=str(exc)
             ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -81,7 +95,7 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
-            raise StoreError(f"Database {_redact(self.url)!r} failed: {exc.orig}") from exc
+            raise _store_error(self.url, exc) from exc
 
     def _ensure_schema(self) -> None:
         """Create a new database, migrate an older one, refuse one written by a newer kit."""
@@ -91,11 +105,11 @@ class Store:
                 if inspect(conn).has_table(s.kit_schema.name):
                     found = conn.execute(select(func.max(s.kit_schema.c.version))).scalar()
                 if found is not None and found > s.SCHEMA_VERSION:
-                    raise StoreError(
-                        f"The database {_redact(self.url)} has schema version {found}, newer than "
-                        f"this kit's {s.SCHEMA_VERSION}; it was written by a newer kit. "
-                        "Upgrade the kit (pip install -U leadership-team-kit), or point "
-                        "KIT_DATABASE_URL at another database."
+                    raise StoreError.text(
+                        "common.store.newer",
+                        url=_redact(self.url),
+                        found=found,
+                        version=s.SCHEMA_VERSION,
                     )
                 s.metadata.create_all(conn)
                 if found is None:
@@ -108,10 +122,7 @@ class Store:
                             conn.exec_driver_sql(statement)
                         conn.execute(insert(s.kit_schema).values(version=version, applied_at=now()))
         except OperationalError as exc:
-            raise StoreError(
-                f"Cannot open the database {_redact(self.url)!r}: {exc.orig}. "
-                "Check KIT_DATABASE_URL and that the server is running."
-            ) from None
+            raise _store_error(self.url, exc) from None
 
     def schema_version(self) -> int:
         with self.begin() as conn:
@@ -170,7 +181,7 @@ class Store:
         survey_date: str | None = None,
     ) -> None:
         if status not in ("open", "closed"):
-            raise ValueError(f"status must be 'open' or 'closed', not {status!r}")
+            raise ValueError(f"status must be 'open' or 'closed', not {status!r}")  # dev-text
         self._upsert(
             s.group_waves,
             {
@@ -191,7 +202,7 @@ class Store:
                 .values(status=status)
             ).rowcount
         if not done:
-            raise NotFoundError(f"Group {group_id!r} has no wave {wave_id!r}.")
+            raise NotFoundError.text("common.store.no_group_wave", group=group_id, wave=wave_id)
 
     def _upsert(
         self,
@@ -300,9 +311,7 @@ class Store:
         with self.begin() as conn:
             row = conn.execute(select(s.groups).where(s.groups.c.id == group_id)).mappings().first()
         if row is None:
-            raise NotFoundError(
-                f"Group {group_id!r} does not exist; see 'kit groups' for the list."
-            )
+            raise NotFoundError.text("common.store.no_such_group", group=group_id)
         return dict(row)
 
     def _frame(self, query: Any) -> pd.DataFrame:
@@ -318,22 +327,34 @@ class Store:
 
     # -- responses --------------------------------------------------------------------------------
     def import_responses(
-        self, table: pd.DataFrame, instrument: Instrument, source_hash: str, filename: str
+        self,
+        table: pd.DataFrame,
+        instrument: Instrument,
+        source_hash: str,
+        filename: str,
+        *,
+        file_rows: Sequence[int] | None = None,
+        headers: dict[str, str] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> ImportResult:
         """Write a validated response table in one transaction: all of it or nothing.
 
         Importing the same file (same ``source_hash``) again changes nothing. A respondent already
-        stored for the same group and wave from another file is refused, with every clash listed;
-        so is a group or wave the programme does not define.
+        stored for the same group and wave is refused, with every clash listed (``read_responses``
+        with ``store=`` leaves out those stored with the same answers before it gets here); so is
+        a group or wave the programme does not define. ``file_rows`` and ``headers`` (from
+        :class:`kit.ingest.IngestResult`) name the file's rows and headers in those messages;
+        ``progress(n)`` is called as each block of ``n`` respondents is written.
         """
+        where = _Where(filename, file_rows, headers or {})
         with self.begin() as conn:
             prior = conn.execute(
                 select(s.imports.c.id).where(s.imports.c.source_hash == source_hash)
             ).first()
             if prior is not None:
                 return ImportResult(filename, 0, True, prior[0])
-            self._refuse_unknown(conn, table, filename)
-            self._refuse_existing(conn, table, instrument, filename)
+            self._refuse_unknown(conn, table, where)
+            self._refuse_existing(conn, table, instrument, where)
             import_id = conn.execute(
                 insert(s.imports).values(
                     source_hash=source_hash,
@@ -343,7 +364,11 @@ class Store:
                     imported_at=now(),
                 )
             ).inserted_primary_key[0]
-            self._write_responses(conn, table, instrument, import_id)
+            for start in range(0, len(table), WRITE_BLOCK):
+                block = table.iloc[start : start + WRITE_BLOCK]
+                self._write_responses(conn, block, instrument, import_id)
+                if progress is not None:
+                    progress(len(block))
         return ImportResult(filename, len(table), False, import_id)
 
     def delete_import(self, import_id: int) -> int:
@@ -357,7 +382,7 @@ class Store:
             ).rowcount
             done = conn.execute(delete(s.imports).where(s.imports.c.id == import_id)).rowcount
         if not done:
-            raise NotFoundError(f"Import {import_id} does not exist; see 'kit groups'.")
+            raise NotFoundError.text("common.store.no_import", id=import_id)
         return n
 
     def list_imports(self) -> pd.DataFrame:
@@ -378,48 +403,27 @@ class Store:
         row.update({i: answers.get(i) for i in instrument.item_ids})
         row.update({q: (comments or {}).get(q) for q in instrument.open_question_ids})
         table = pd.DataFrame([row])
+        where = _Where("survey", None, {})
         with self.begin() as conn:
-            self._refuse_unknown(conn, table, "survey")
-            self._refuse_existing(conn, table, instrument, "survey")
+            self._refuse_unknown(conn, table, where)
+            self._refuse_existing(conn, table, instrument, where)
             return self._write_responses(conn, table, instrument, None)[0]
 
-    def _refuse_unknown(self, conn: Connection, table: pd.DataFrame, source: str) -> None:
+    def _refuse_unknown(self, conn: Connection, table: pd.DataFrame, where: _Where) -> None:
         known_groups = set(conn.execute(select(s.groups.c.id)).scalars())
         known_waves = set(conn.execute(select(s.waves.c.id)).scalars())
         problems = []
         for i, (g, w) in enumerate(zip(table["group"], table["wave"], strict=True)):
-            if str(g) not in known_groups:
-                problems.append(
-                    Problem(
-                        source,
-                        "this group does not exist in the database",
-                        row=i + 2,
-                        column="group",
-                        value=str(g),
-                    )
-                )
-            if str(w) not in known_waves:
-                problems.append(
-                    Problem(
-                        source,
-                        "this wave does not exist in the database",
-                        row=i + 2,
-                        column="wave",
-                        value=str(w),
-                    )
-                )
+            for col, value, known in (("group", g, known_groups), ("wave", w, known_waves)):
+                if str(value) not in known:
+                    problems.append(where.problem(i, col, str(value), f"common.store.no_{col}"))
         if problems:
             raise ResponseFileError(
-                source,
-                problems,
-                hint=(
-                    "Load the programme first ('kit programme load programme.yaml'), or correct "
-                    "the group and wave ids in the file; 'kit groups' lists the ones known."
-                ),
+                where.source, problems, hints=(("common.store.hint_unknown", {}),)
             )
 
     def _refuse_existing(
-        self, conn: Connection, table: pd.DataFrame, instrument: Instrument, source: str
+        self, conn: Connection, table: pd.DataFrame, instrument: Instrument, where: _Where
     ) -> None:
         groups = sorted(set(table["group"]))
         existing = conn.execute(
@@ -429,13 +433,7 @@ class Store:
         ).all()
         taken = {(g, w, r) for g, w, r in existing}
         problems = [
-            Problem(
-                source,
-                "this respondent is already stored for this group and wave",
-                row=i + 2,
-                column="respondent",
-                value=str(r),
-            )
+            where.problem(i, "respondent", str(r), "common.store.already")
             for i, (g, w, r) in enumerate(
                 zip(table["group"], table["wave"], table["respondent"], strict=True)
             )
@@ -443,12 +441,7 @@ class Store:
         ]
         if problems:
             raise ResponseFileError(
-                source,
-                problems,
-                hint=(
-                    "These answers were imported before from another file. Remove the rows, "
-                    "or give the respondents new ids if they are different people."
-                ),
+                where.source, problems, hints=(("common.store.hint_already", {}),)
             )
 
     def _write_responses(
@@ -482,10 +475,7 @@ class Store:
             )
             ids = [int(x) for x in result.scalars().all()]
         except IntegrityError as exc:
-            raise StoreError(
-                f"The responses could not be written ({exc.orig}); nothing was changed. The table "
-                "probably holds the same respondent twice for one group and wave."
-            ) from None
+            raise StoreError.text("common.store.integrity", error=str(exc.orig)) from None
         self._write_answers(conn, table, instrument, ids)
         self._write_comments(conn, table, instrument, ids)
         return ids
@@ -497,6 +487,9 @@ class Store:
         if not items:
             return
         values = table[items].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        if conn.dialect.name == "sqlite":
+            _sqlite_answers(conn, items, ids, values)
+            return
         rows_at, cols_at = np.nonzero(~np.isnan(values))
         id_array = np.asarray(ids, dtype=np.int64)
         item_array = np.asarray(items, dtype=object)
@@ -602,6 +595,45 @@ class Store:
             return set(conn.execute(select(s.imports.c.source_hash)).scalars())
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where a table row came from, to name the file's row and header in a message."""
+
+    source: str
+    file_rows: Sequence[int] | None
+    headers: dict[str, str]
+
+    def problem(self, i: int, column: str, value: str, key: str) -> Problem:
+        row = int(self.file_rows[i]) if self.file_rows is not None else i + 2
+        return Problem.of(
+            self.source, key, row=row, column=self.headers.get(column, column), value=value
+        )
+
+
+def _sqlite_answers(conn: Connection, items: list[str], ids: list[int], values: np.ndarray) -> None:
+    """Every answer of a block of respondents, one statement (one row of values) per respondent.
+
+    SQLite spreads a respondent's row over the items itself (a ``VALUES`` list, ``NULL``
+    skipped; SQLite binds NaN as ``NULL``): a sixtieth of the statements of one per answer, and
+    no Python tuple per answer.
+    """
+    raw = conn.connection.driver_connection
+    pairs = ", ".join(f"({_sql_text(item)}, ?{k + 2})" for k, item in enumerate(items))
+    sql = (
+        f"INSERT INTO {s.answers.name} (response_id, item_id, value) "
+        f"SELECT ?1, column1, column2 FROM (VALUES {pairs}) WHERE column2 IS NOT NULL"
+    )
+    cur = raw.cursor()
+    try:
+        cur.executemany(sql, [(rid, *row) for rid, row in zip(ids, values.tolist(), strict=True)])
+    finally:
+        cur.close()
+
+
+def _sql_text(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def _fetch(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
     """Rows of ``query`` as plain tuples, straight from the driver (fast for many rows)."""
     return [tuple(row) for row in conn.execute(query).cursor.fetchall()]
@@ -633,6 +665,44 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v) or v is pd.NA
 
 
+def _connect_args(url: str) -> dict[str, Any]:
+    """Bounded waits: connecting, a lock (SQLite), a statement (PostgreSQL)."""
+    if url.startswith("sqlite"):
+        return {"timeout": CONNECT_TIMEOUT}
+    if url.startswith("postgresql"):
+        from sqlalchemy.engine import make_url
+
+        options = make_url(url).query.get("options", "")  # kept: e.g. a search_path
+        options = " ".join(options) if isinstance(options, tuple) else options
+        return {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": f"{options} -c statement_timeout={STATEMENT_TIMEOUT * 1000}".strip(),
+        }
+    return {}
+
+
+def _store_error(url: str, exc: OperationalError) -> StoreError:
+    """A database failure as a message that says what to do."""
+    text = str(exc.orig)
+    low = text.lower()
+    fields = {"url": _redact(url), "error": text.strip().splitlines()[0] if text.strip() else ""}
+    if "locked" in low or "busy" in low:
+        return StoreError.text("common.store.locked", seconds=CONNECT_TIMEOUT, **fields)
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return StoreError.text("common.store.read_only", **fields)
+    if "statement timeout" in low or "canceling statement" in low:
+        return StoreError.text(
+            "common.store.statement_timeout", seconds=STATEMENT_TIMEOUT, **fields
+        )
+    if "timeout" in low or "timed out" in low:
+        return StoreError.text("common.store.timeout", seconds=CONNECT_TIMEOUT, **fields)
+    if "connection" in low or "could not connect" in low or "server" in low:
+        return StoreError.text("common.store.unreachable", **fields)
+    if "unable to open" in low:
+        return StoreError.text("common.store.cannot_open", **fields)
+    return StoreError.text("common.store.failed", **fields)
+
+
 def _redact(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -645,7 +715,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={CONNECT_TIMEOUT * 1000}")
     cur.close()
 
 

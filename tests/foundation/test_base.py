@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -83,3 +87,103 @@ def test_problems_error_lists_every_problem_as_a_table():
     assert text.startswith("responses.csv: 2 problems found; nothing was changed.")
     assert "14   Q07     8      is outside the scale 1-7" in text
     assert text.endswith("Correct the cells and import again.")
+
+
+def test_a_text_without_every_language_is_refused(tmp_path):
+    (tmp_path / "demo.yaml").write_text("ok:\n  nb: Ja\n  en: Yes\nhalf:\n  nb: Bare bokmål\n",
+                                        encoding="utf-8")
+    load_texts.cache_clear()
+    try:
+        with pytest.raises(KitError, match="demo.yaml: half has no text for en"):
+            load_texts(tmp_path)
+    finally:
+        load_texts.cache_clear()
+    assert load_texts()  # the kit's own files are complete
+
+
+def test_numbers_follow_the_language():
+    from kit.i18n import format_number
+
+    fields = {"groups": 3, "dimensions": 8, "icc_low": 0.123, "icc_high": 0.5, "disagree": 1}
+    assert "ICC(1) mellom 0,12 og 0,50" in t("cli.demo.scored", "nb", **fields)
+    assert "ICC(1) from 0.12 to 0.50" in t("cli.demo.scored", "en", **fields)
+    assert format_number(12345.5, "nb", ",.1f") == "12\u00a0345,5"
+    assert format_number(12345.5, "en", ",.1f") == "12,345.5"
+    assert format_number(0.5, "nb", ".0%") == "50\u00a0%"
+    assert format_number(7, "nb") == "7"
+
+
+def test_problems_in_both_languages():
+    problem = Problem.of("x.csv", "ingest.answer.outside", row=3, column="Spm 7", value="9",
+                         scale="1-7", instrument="lagprofil")
+    assert problem.reason == ("is outside the scale 1-7 of instrument 'lagprofil'; give a whole "
+                              "number 1-7, or leave it empty")
+    assert problem.reason_in("nb").startswith("er utenfor skalaen 1-7 i instrumentet")
+    assert str(problem).startswith("x.csv, row 3, column Spm 7: '9' is outside")
+    assert problem.text_in("nb").startswith("x.csv, rad 3, kolonne Spm 7: '9' er utenfor")
+    err = ResponseFileError("x.csv", [problem], hints=(("ingest.hint.rows", {}),))
+    assert str(err).startswith("x.csv: 1 problem found; nothing was changed.\nrow  column")
+    assert err.message("nb").startswith("x.csv: 1 problem funnet; ingenting ble endret.\nrad")
+    assert err.message("nb").endswith("for å utelate de listede radene.")
+    store_error = SettingsError.text("cli.home.missing", home="/x")
+    assert store_error.message("nb").startswith("Hjemmemappen /x finnes ikke")
+    assert str(store_error).startswith("The home directory /x does not exist")
+
+
+# -- no user-facing text written in the code ------------------------------------------------------
+# Modules whose every user-facing text must come from kit/data/i18n. The rule: a string literal
+# (or f-string) of two or more words passed to print(), to an ...Error(...) or to Problem(...) is
+# a text written in the code. A developer's message (a bug in the kit, never a user's mistake)
+# is marked '# dev-text' on its line.
+OWNED = ("kit/cli.py", "kit/ingest.py", "kit/store/__init__.py", "kit/errors.py", "kit/i18n.py")
+# Mapping files are engineer D's (strict configuration files) and get their own texts there.
+NOT_YET = {"kit/ingest.py": ("load_mapping", "parse_mapping")}
+WORDS = re.compile(r"[A-Za-zæøåÆØÅ]{2,}[ ,.;:'()]+[A-Za-zæøåÆØÅ]{2,}")
+
+
+def literal_texts(path: Path, skip_functions: tuple[str, ...] = ()) -> list[str]:
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name in skip_functions:
+            skipped |= set(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if not (name == "print" or name.endswith("Error") or name == "Problem"):
+            continue
+        args = [*node.args, *(k.value for k in node.keywords if k.arg not in ("file", "end"))]
+        for arg in args:
+            parts = ([arg] if isinstance(arg, ast.Constant) else
+                     [v for v in arg.values if isinstance(v, ast.Constant)]
+                     if isinstance(arg, ast.JoinedStr) else [])
+            text = "".join(str(p.value) for p in parts if isinstance(p.value, str))
+            line = lines[node.lineno - 1]
+            if WORDS.search(text) and node.lineno not in skipped and "dev-text" not in line:
+                found.append(f"{path}:{node.lineno}: {text[:60]!r}")
+    return found
+
+
+def test_owned_modules_write_no_user_facing_text_in_code():
+    root = Path(__file__).parents[2]
+    found = [x for rel in OWNED for x in literal_texts(root / rel, NOT_YET.get(rel, ()))]
+    assert not found, "texts written in code (move them to kit/data/i18n):\n" + "\n".join(found)
+
+
+def test_the_literal_text_rule_finds_what_it_should(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        "print(f'Wrote {n} rows to {path}')\n"
+        "raise KitError('File not found; check the path')\n"
+        "raise KitError.text('cli.file.missing', path=p)\n"
+        "print(t('cli.demo.next', lang))\n"
+        "print(f'  {w.reason_in(lang)}')\n"
+        "raise ValueError('status must be open')  # dev-text\n",
+        encoding="utf-8",
+    )
+    assert [x.split(":")[1] for x in literal_texts(path)] == ["1", "2"]

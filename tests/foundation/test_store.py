@@ -314,3 +314,33 @@ def test_demo_imports_the_same_on_every_backend(store, demo_store, tmp_path, ins
     pd.testing.assert_frame_equal(here, there)
     assert store.list_group_waves().drop(columns="status").equals(
         demo_store.list_group_waves().drop(columns="status"))
+
+
+def test_written_in_blocks_with_progress_the_same_table(store, instrument, monkeypatch):
+    import kit.store
+
+    monkeypatch.setattr(kit.store, "WRITE_BLOCK", 5)
+    store.save_programme(parse_programme(PROGRAMME))
+    table = responses(instrument, n=6)  # 12 respondents: blocks of 5, 5 and 2
+    steps = []
+    done = store.import_responses(table, instrument, "hash-b", "blocks.csv", progress=steps.append)
+    assert done.rows == 12 and steps == [5, 5, 2]
+    back = store.load_responses(instrument).sort_values("respondent").reset_index(drop=True)
+    want = table.sort_values("respondent").reset_index(drop=True)
+    np.testing.assert_array_equal(back[list(instrument.item_ids)].to_numpy(),
+                                  want[list(instrument.item_ids)].to_numpy(dtype=float))
+    assert list(back["role"].fillna("-")) == list(want["role"].fillna("-"))
+    assert counts(store)["answers"] == int(want[list(instrument.item_ids)].notna().sum().sum())
+
+
+def test_a_refusal_names_the_files_rows_and_headers(store, instrument):
+    store.save_programme(parse_programme(PROGRAMME))
+    store.import_responses(responses(instrument, n=2), instrument, "hash-1", "first.csv")
+    again = responses(instrument, n=2, seed=3)
+    with pytest.raises(ResponseFileError) as info:
+        store.import_responses(again, instrument, "hash-2", "second.csv", file_rows=[3, 5, 9, 10],
+                               headers={"respondent": "Respondent ID"})
+    assert [(p.row, p.column) for p in info.value.problems] == [
+        (3, "Respondent ID"), (5, "Respondent ID"), (9, "Respondent ID"), (10, "Respondent ID")]
+    assert "denne respondenten er allerede lagret" in info.value.message("nb")
+    assert "These answers were imported before" in str(info.value)
