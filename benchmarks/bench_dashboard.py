@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
 import re
@@ -225,6 +226,16 @@ def open_all(
     return fig
 
 
+@contextlib.contextmanager
+def started(kit: ServedKit, timeout: float = 600):
+    """``kit`` started with a patient timeout (a shared machine can be slow), stopped after."""
+    kit.start(timeout=timeout)
+    try:
+        yield kit
+    finally:
+        kit.stop()
+
+
 def wait_pages(kit: ServedKit, n: int, timeout: float) -> float:
     """Seconds until the server has built ``n`` pages (``/kit/dashboard/status``)."""
     import json
@@ -302,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             # keys handed out before the gathering: the server builds their pages at start
             keys = make_keys(home, base_groups[:n])
-            with ServedKit(home, pools=(0, 0, 0)) as kit:
-                ready = wait_pages(kit, n, timeout=600)
+            with started(ServedKit(home, pools=(0, 0, 0))) as kit:
+                ready = wait_pages(kit, n, timeout=900)
                 print(f"  (N={n}: {n} pages built in the background {ready:.0f} s after start)")
                 urls = [dashboard_url(kit.url(""), k) for _, k in keys]
                 for label in ("kit page, prepared", "kit page, again"):
@@ -321,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     print(f"  (N={n}: cold not measured, fewer than {2 * n} groups with results)")
         for n in voila_sizes:
-            with ServedKit(home, pools=(2, 1, 0)) as kit:  # today's defaults: --pool 2
+            with started(ServedKit(home, pools=(2, 1, 0))) as kit:  # today's defaults: --pool 2
                 kit.wait_ready("group_dashboard.ipynb", 2, timeout=300)
                 keys = make_keys(home, base_groups[:n])
                 urls = [explorer_url(kit.url(""), k) for _, k in keys]
