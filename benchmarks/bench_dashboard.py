@@ -229,8 +229,8 @@ def open_all(
 @contextlib.contextmanager
 def started(kit: ServedKit, timeout: float = 600):
     """``kit`` started with a patient timeout (a shared machine can be slow), stopped after."""
-    kit.start(timeout=timeout)
     try:
+        kit.start(timeout=timeout)
         yield kit
     finally:
         kit.stop()
