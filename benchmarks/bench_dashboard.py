@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
 import re
@@ -225,6 +226,29 @@ def open_all(
     return fig
 
 
+@contextlib.contextmanager
+def started(kit: ServedKit, timeout: float = 600):
+    """``kit`` started with a patient timeout (a shared machine can be slow), stopped after."""
+    try:
+        kit.start(timeout=timeout)
+        yield kit
+    finally:
+        kit.stop()
+
+
+def wait_voila(kit: ServedKit, count: int, timeout: float) -> None:
+    """Until ``count`` preheated dashboard kernels are ready (a busy server may not answer)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if kit.status().get("group_dashboard.ipynb", {}).get("ready", 0) >= count:
+                return
+        except OSError:
+            pass
+        time.sleep(1.0)
+    raise SystemExit(f"no {count} preheated Voilà kernels within {timeout:.0f} s")
+
+
 def wait_pages(kit: ServedKit, n: int, timeout: float) -> float:
     """Seconds until the server has built ``n`` pages (``/kit/dashboard/status``)."""
     import json
@@ -302,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             # keys handed out before the gathering: the server builds their pages at start
             keys = make_keys(home, base_groups[:n])
-            with ServedKit(home, pools=(0, 0, 0)) as kit:
-                ready = wait_pages(kit, n, timeout=600)
+            with started(ServedKit(home, pools=(0, 0, 0))) as kit:
+                ready = wait_pages(kit, n, timeout=900)
                 print(f"  (N={n}: {n} pages built in the background {ready:.0f} s after start)")
                 urls = [dashboard_url(kit.url(""), k) for _, k in keys]
                 for label in ("kit page, prepared", "kit page, again"):
@@ -321,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     print(f"  (N={n}: cold not measured, fewer than {2 * n} groups with results)")
         for n in voila_sizes:
-            with ServedKit(home, pools=(2, 1, 0)) as kit:  # today's defaults: --pool 2
-                kit.wait_ready("group_dashboard.ipynb", 2, timeout=300)
+            with started(ServedKit(home, pools=(2, 1, 0))) as kit:  # today's defaults: --pool 2
+                wait_voila(kit, 2, timeout=600)
                 keys = make_keys(home, base_groups[:n])
                 urls = [explorer_url(kit.url(""), k) for _, k in keys]
                 label = "Voilà per viewer"

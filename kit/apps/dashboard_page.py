@@ -29,14 +29,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pandas as pd
 import tornado.ioloop
 import tornado.web
 
-from kit import charts
 from kit.apps.keys import KeyRefused, resolve_key
 from kit.apps.view import find_report_pdf
 from kit.i18n import t
@@ -45,6 +44,9 @@ from kit.ratelimit import FailureLimiter
 from kit.results import GroupResults, ScoredData, group_results, load_scored_data
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
+
+if TYPE_CHECKING:
+    from kit import charts
 
 log = logging.getLogger("kit.apps.dashboard_page")
 
@@ -186,6 +188,8 @@ def distribution_spec(
     Altair builds the same chart for every group but the data; building it 16 times per group
     cost most of a page's build. The filled spec equals Altair's (tested).
     """
+    from kit import charts
+
     texts = [charts.shorten(str(x), charts.LABEL_CHARS) for x in frame["item_text"]]
     key = (lang, tuple(dict.fromkeys(texts)), title, tuple(labels), scale_min)
     with _DIST_LOCK:
@@ -315,6 +319,8 @@ def _wave_block(
 ) -> tuple[str, dict[str, dict[str, Any]], list[str]]:
     """The HTML of one survey round, its charts' specs, and the comparisons it offers
     (``first_view``: the round the page opens with, its profile drawn on the server)."""
+    from kit import charts
+
     if not res.reportable:
         return _notice(t("app.dashboard.no_results", lang), res.suppressed_text), {}, []
     specs: dict[str, dict[str, Any]] = {}
@@ -500,6 +506,8 @@ def _change_card(res: GroupResults, lang: str, specs: dict[str, dict[str, Any]])
         ch.dropna(subset=["change"]),
         {"dimension_name": -1, "change": 1, "ci_low": 1, "ci_high": 1},
     )
+    from kit import charts
+
     chart = charts.change_chart(frame, lang, before=res.baseline_wave_name, after=res.wave_name)
     specs["change"] = _spec(chart)
     rows = [
@@ -714,11 +722,12 @@ class DashboardPages:
             built += self._executor.submit(self.warm_one, group_id, lang).result()
         return built
 
-    def start_warming(self, interval: float = 60.0) -> threading.Thread:
+    def start_warming(self, interval: float = 60.0, start_delay: float = 3.0) -> threading.Thread:
         """A daemon thread that keeps the keyed groups' pages built (now, then every
         ``interval`` seconds: new keys, new data)."""
 
         def run() -> None:
+            time.sleep(start_delay)  # let the server start listening first
             while True:
                 self.warm()
                 time.sleep(interval)
