@@ -17,6 +17,7 @@ the server keeps answering while it does.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import html
 import json
@@ -148,12 +149,18 @@ def _subtitle(res: GroupResults, lang: str) -> str:
 
 
 def _published(res: GroupResults, lang: str) -> str:
-    """'Published ... (version ...)' when the results come from a published snapshot."""
-    when = getattr(res, "published_at", None)
-    version = getattr(res, "publication_version", None) or getattr(res, "published_version", None)
+    """'Published ... (version ...)': which published snapshot the page shows, and when."""
+    when, version = res.published_at, res.version
     if when is None and version is None:
         return ""
-    when_text = when.strftime("%Y-%m-%d %H:%M") if hasattr(when, "strftime") else str(when or "")
+    when_text = str(when or "")
+    if isinstance(when, str):
+        try:
+            when_text = dt.datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            pass
+    elif hasattr(when, "strftime"):
+        when_text = when.strftime("%Y-%m-%d %H:%M")
     key = (
         "app.dashboard.page.published" if version is not None else "app.dashboard.page.published_at"
     )

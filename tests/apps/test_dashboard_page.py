@@ -180,21 +180,11 @@ def test_published_snapshot_is_shown_when_present(demo_home):
     res = group_results(
         store, settings, demo_home.group_a, None, "en", load_instrument("lagprofil")
     )
-    assert dp._published(res, "en") == ""
-
-    @dataclasses.dataclass(frozen=True)
-    class Published(type(res)):  # what engineer A's snapshots add
-        published_at: object = None
-        publication_version: object = None
-
-    import datetime as dt
-
-    snap = Published(
-        **{f.name: getattr(res, f.name) for f in dataclasses.fields(res)},
-        published_at=dt.datetime(2025, 11, 3, 14, 5),
-        publication_version=3,
-    )
+    unpublished = dataclasses.replace(res, version=None, published_at=None)
+    assert dp._published(unpublished, "en") == ""
+    snap = dataclasses.replace(res, version=3, published_at="2025-11-03T14:05:00+00:00")
     assert dp._published(snap, "en") == "Published 2025-11-03 14:05 (version 3)"
+    assert dp._published(snap, "nb") == "Publisert 2025-11-03 14:05 (versjon 3)"
 
 
 def test_dashboard_url_is_the_kernel_free_page():

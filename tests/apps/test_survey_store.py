@@ -104,7 +104,7 @@ def test_the_share_follows_the_setting(instrument):
     assert answered_needed(instrument, 0.25) == 14
     half = {i: 3 for i in instrument.item_ids[:28]}
     validate_submission(instrument, half, min_answered_share=0.5)
-    with pytest.raises(SubmissionRefused, match="28 of 56 items answered; at least 56"):
+    with pytest.raises(SubmissionRefused, match="answered 28 of 56 statements. Answer at least 56"):
         validate_submission(instrument, half, min_answered_share=1.0)
 
 
