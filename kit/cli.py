@@ -571,7 +571,13 @@ def _progress(total: int, label: str, args: argparse.Namespace) -> Iterator[Call
 
     quiet = getattr(args, "quiet", False) or not sys.stderr.isatty() or total < PROGRESS_FROM
     with tqdm(
-        total=total, desc=label, unit=" resp", disable=quiet, file=sys.stderr, leave=False
+        total=total,
+        desc=label,
+        unit=" resp",
+        disable=quiet,
+        file=sys.stderr,
+        leave=False,
+        mininterval=0,  # a step per block of respondents: few, each worth showing
     ) as bar:
         yield bar.update
 

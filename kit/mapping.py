@@ -58,6 +58,19 @@ class ColumnMapping:
         out.update({_key(k): v for k, v in self.columns.items()})
         return out
 
+    def expected_headers(self, instrument: Instrument) -> dict[str, str]:
+        """Canonical column -> the header a file written for this mapping has (``Spm 1``)."""
+        out: dict[str, str] = {}
+        for pattern, ids in (
+            (self.items, instrument.item_ids),
+            (self.open_questions, instrument.open_question_ids),
+        ):
+            if pattern:
+                for n, cid in enumerate(ids, start=1):
+                    out[cid] = pattern.format(n=n, id=cid)
+        out.update({v: k for k, v in self.columns.items()})
+        return out
+
 
 def _key(text: str) -> str:
     return str(text).strip().casefold()
