@@ -233,7 +233,7 @@ def _cohort_allowed(res: GroupResults) -> bool:
     return (
         "cohort_mean" in res.dimensions
         and res.dimensions["cohort_mean"].notna().any()
-        and res.cohort_groups_shown - 1 >= MIN_OTHER_COHORT_GROUPS
+        and res.cohort_groups_shown >= MIN_OTHER_COHORT_GROUPS  # other groups (the engine's)
     )
 
 

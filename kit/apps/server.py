@@ -193,14 +193,16 @@ def forwarded(request: Any) -> tuple[str, bool]:
 
 class SecurityHeaders(OutputTransform):
     """Adds ``SECURITY_HEADERS`` to every response, whichever handler made it (the kit's,
-    Voilà's, Jupyter's, the static files'). Cookies get SameSite and Secure where they are
-    made (``voila_config`` and ``KitRenderHandler``)."""
+    Voilà's, Jupyter's, the static files'), unless the handler set that header itself (the
+    dashboard page's and the survey's stricter policies). Cookies get SameSite and Secure
+    where they are made (``voila_config`` and ``KitRenderHandler``)."""
 
     def transform_first_chunk(
         self, status_code: int, headers: Any, chunk: bytes, finishing: bool
     ) -> tuple[int, Any, bytes]:
         for name, value in SECURITY_HEADERS.items():
-            headers[name] = value
+            if name not in headers:  # a page with a stricter policy of its own keeps it
+                headers[name] = value
         return status_code, headers, chunk
 
 

@@ -171,8 +171,8 @@ def test_cohort_comparison_needs_three_other_groups(demo_home):
     res = group_results(
         store, settings, demo_home.group_a, None, "nb", load_instrument("lagprofil")
     )
-    assert res.cohort_groups_shown == 4 and dp._cohort_allowed(res)
-    assert not dp._cohort_allowed(dataclasses.replace(res, cohort_groups_shown=3))
+    assert res.cohort_groups_shown == 3 and dp._cohort_allowed(res)  # the 3 other groups
+    assert not dp._cohort_allowed(dataclasses.replace(res, cohort_groups_shown=2))
 
 
 def test_published_snapshot_is_shown_when_present(demo_home):

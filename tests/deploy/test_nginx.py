@@ -41,7 +41,8 @@ from kit.store import open_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(900)]
 
-CHART = "[data-kit-chart=profile] svg"  # a group's profile chart, whatever draws it
+# a group's profile chart, whatever draws it: the kit's page (Vega in the browser) or a kernel
+CHART = "[data-kit-spec=profile][data-kit-drawn] svg, [data-kit-chart=profile] svg"
 KERNEL_CHART = ".kit-dashboard [data-kit-chart=profile] svg"  # drawn by the page's kernel
 PARTICIPANTS = 12
 ENTRIES = 24  # agenda items each participant adds, one request each (at most 40 per round)

@@ -462,8 +462,9 @@ def test_answers_are_checked_on_their_own_items_scale(tmp_path, capsys, lang):
         capsys, tmp_path, lang, "validate", str(export), "--instrument", str(inst), "--no-database"
     )
     assert code == 2 and "Traceback" not in out + err
-    assert re.search(r"2 +F1 +5 +is outside the scale 0-4", out), out
-    assert re.search(r"3 +R1 +0 +is outside the scale 1-10", out), out
+    outside = {"en": "is outside the scale", "nb": "er utenfor skalaen"}[lang]
+    assert re.search(rf"2 +F1 +5 +{outside} 0-4", out), out
+    assert re.search(rf"3 +R1 +0 +{outside} 1-10", out), out
     assert "F2" not in out
 
 
