@@ -142,20 +142,16 @@ def finish_dashboard(page, name: str, shots: Path, shot: str) -> str | None:
 
 
 def submit_survey(page, lang: str, shots: Path) -> None:
-    """Answer the first dimension with 6, page through, submit, wait for the thank-you."""
+    """Answer every statement with 6 page by page, submit, wait for the thank-you."""
     inst = load_instrument("lagprofil")
-    page.wait_for_selector(".kit-item")
-    for i in range(len(inst.dimensions[0].item_ids)):
-        page.locator(".kit-item").nth(i).get_by_role("button", name="6", exact=True).click()
-    page.wait_for_timeout(300)
-    step = re.compile(f"^({t('app.survey.next', lang)}|{t('app.survey.review', lang)})$")
-    for _ in range(len(inst.dimensions) + 1):
-        button = page.get_by_role("button", name=step)
-        if not button.is_visible():
+    page.wait_for_selector(".item")
+    for _ in range(len(inst.dimensions) + 2):
+        for card in page.locator(".item").all():
+            card.locator("button[data-value='6']").click()
+        if page.locator("#submit").count() and page.locator("#submit").is_visible():
             break
-        button.click()
-        page.wait_for_timeout(150)
-    page.get_by_role("button", name=t("app.survey.submit", lang)).click()
+        page.click("#next")
+    page.click("#submit")
     page.wait_for_selector("[data-kit-notice=done]")
     page.screenshot(path=str(shots / "survey-done.png"), full_page=True)
     page.close(run_before_unload=True)
