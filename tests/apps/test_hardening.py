@@ -658,8 +658,8 @@ def test_concurrent_dashboards_never_come_up_empty(served, browser):
     finally:
         for p in pages:
             p.close(run_before_unload=True)
-    # a loaded machine frees the closed pages' kernels slowly
-    assert wait_until(lambda: kernels(served)["viewers"] == before, timeout=120)
+    # every page's kernel freed; other tests' idle kernels on this server may be culled meanwhile
+    assert wait_until(lambda: kernels(served)["viewers"] <= before, timeout=120)
 
 
 # -- a capped server: the queue and the idle cull -------------------------------------------------

@@ -329,8 +329,13 @@ def test_two_kit_serve_processes_behind_nginx_on_postgresql(pg_url, start_proxy,
         lap("dashboard and survey")
 
         # -- a live round: participants on both processes, A killed in the middle ------------
-        made = ls.create_session(
-            store, settings, title="Samling 2", group_ids=[group], language="nb"
+        made = ls.create_session(  # the participants and the phone are all expected
+            store,
+            settings,
+            title="Samling 2",
+            group_ids=[group],
+            language="nb",
+            expected=PARTICIPANTS + 1,
         )
         rid = next(
             r["id"]
