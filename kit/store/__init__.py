@@ -32,14 +32,28 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from kit.errors import NotFoundError, Problem, ResponseFileError, StoreError
 from kit.instrument import Instrument
 from kit.settings import Settings
+from kit.store import packed
 from kit.store import schema as s
 
 RESPONSE_COLUMNS = ("respondent", "group", "wave", "role")
+RESPONSE_ROW = (  # the columns of a response as written (one row per respondent)
+    "id",
+    "instrument_id",
+    "group_id",
+    "wave_id",
+    "respondent",
+    "role",
+    "import_id",
+    "submitted_at",
+    "layout_id",
+    "answers",
+)
+IMPORT_IDS_BELOW = 1 << 30  # survey responses get random ids above (kit.store.access)
 WRITE_BLOCK = 5000  # respondents written per block: bounded memory, a step of the progress bar
 CONNECT_TIMEOUT = 8  # seconds to reach the database (or to wait for a lock in SQLite)
 STATEMENT_TIMEOUT = 300  # seconds one PostgreSQL statement may take
@@ -118,8 +132,8 @@ class Store:
                     )
                 else:
                     for version in range(found + 1, s.SCHEMA_VERSION + 1):
-                        for statement in s.MIGRATIONS.get(version, []):
-                            conn.exec_driver_sql(statement)
+                        for step in s.MIGRATIONS.get(version, []):
+                            step(conn) if callable(step) else conn.exec_driver_sql(step)
                         conn.execute(insert(s.kit_schema).values(version=version, applied_at=now()))
         except OperationalError as exc:
             raise _store_error(self.url, exc) from None
@@ -375,7 +389,6 @@ class Store:
         """Remove every response written by one import (one transaction); returns how many."""
         with self.begin() as conn:
             ids = select(s.responses.c.id).where(s.responses.c.import_id == import_id)
-            conn.execute(delete(s.answers).where(s.answers.c.response_id.in_(ids)))
             conn.execute(delete(s.comments).where(s.comments.c.response_id.in_(ids)))
             n = conn.execute(
                 delete(s.responses).where(s.responses.c.import_id == import_id)
@@ -447,75 +460,59 @@ class Store:
     def _write_responses(
         self, conn: Connection, table: pd.DataFrame, instrument: Instrument, import_id: int | None
     ) -> list[int]:
+        """One row per respondent, its answers packed (``kit.store.packed``); bulk statements."""
+        n = len(table)
+        if not n:
+            return []
         stamp = now()
         roles = (
             [None if _missing(r) else str(r) for r in table["role"]]
             if "role" in table.columns
-            else [None] * len(table)
+            else [None] * n
         )
-        rows = [
-            {
-                "instrument_id": instrument.id,
-                "group_id": str(g),
-                "wave_id": str(w),
-                "respondent": str(r),
-                "role": role,
-                "import_id": import_id,
-                "submitted_at": stamp,
-            }
-            for g, w, r, role in zip(
-                table["group"], table["wave"], table["respondent"], roles, strict=True
-            )
-        ]
-        if not rows:
-            return []
-        try:
-            result = conn.execute(
-                insert(s.responses).returning(s.responses.c.id, sort_by_parameter_order=True), rows
-            )
-            ids = [int(x) for x in result.scalars().all()]
-        except IntegrityError as exc:
-            raise StoreError.text("common.store.integrity", error=str(exc.orig)) from None
-        self._write_answers(conn, table, instrument, ids)
-        self._write_comments(conn, table, instrument, ids)
-        return ids
-
-    def _write_answers(
-        self, conn: Connection, table: pd.DataFrame, instrument: Instrument, ids: list[int]
-    ) -> None:
         items = [i for i in instrument.item_ids if i in table.columns]
-        if not items:
-            return
-        values = table[items].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-        if conn.dialect.name == "sqlite":
-            _sqlite_answers(conn, items, ids, values)
-            return
-        rows_at, cols_at = np.nonzero(~np.isnan(values))
-        id_array = np.asarray(ids, dtype=np.int64)
-        item_array = np.asarray(items, dtype=object)
-        answer_rows = list(
+        layout = packed.ensure_layout(conn, items)
+        frame = table[items]
+        if not all(pd.api.types.is_float_dtype(t) for t in frame.dtypes):
+            frame = frame.apply(pd.to_numeric, errors="coerce")
+        blobs = packed.pack(frame.to_numpy(dtype=float))
+        ids = _new_response_ids(conn, n)
+        rows = list(
             zip(
-                id_array[rows_at].tolist(),
-                item_array[cols_at].tolist(),
-                values[rows_at, cols_at].tolist(),
+                ids,
+                [instrument.id] * n,
+                table["group"].astype(str).tolist(),
+                table["wave"].astype(str).tolist(),
+                table["respondent"].astype(str).tolist(),
+                roles,
+                [import_id] * n,
+                [stamp] * n,
+                [layout] * n,
+                blobs,
                 strict=True,
             )
         )
-        if answer_rows:
-            _bulk_insert(conn, s.answers.name, ("response_id", "item_id", "value"), answer_rows)
+        dbapi = conn.dialect.dbapi
+        try:
+            _bulk_insert(conn, s.responses.name, RESPONSE_ROW, rows)
+        except dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+            raise StoreError.text("common.store.integrity", error=str(exc)) from None
+        self._write_comments(conn, table, instrument, ids)
+        return ids
 
     def _write_comments(
         self, conn: Connection, table: pd.DataFrame, instrument: Instrument, ids: list[int]
     ) -> None:
         questions = [q for q in instrument.open_question_ids if q in table.columns]
         comment_rows = [
-            {"response_id": rid, "question_id": q, "text": str(text).strip()}
+            (rid, q, str(text).strip())
             for q in questions
             for rid, text in zip(ids, table[q], strict=True)
             if not _missing(text) and str(text).strip()
         ]
         if comment_rows:
-            conn.execute(insert(s.comments), comment_rows)
+            columns = ("response_id", "question_id", "text")
+            _bulk_insert(conn, s.comments.name, columns, comment_rows)
 
     def load_responses(
         self,
@@ -539,16 +536,13 @@ class Store:
                     r.c.group_id.label("group"),
                     r.c.wave_id.label("wave"),
                     r.c.role,
+                    r.c.layout_id,
+                    r.c.answers,
                 )
                 .where(*where)
                 .order_by(r.c.id),
             )
-            ans = _fetch(
-                conn,
-                select(s.answers.c.response_id, s.answers.c.item_id, s.answers.c.value)
-                .join(r, r.c.id == s.answers.c.response_id)
-                .where(*where),
-            )
+            items_of = packed.layouts(conn) if base else {}
             com = _fetch(
                 conn,
                 select(s.comments.c.response_id, s.comments.c.question_id, s.comments.c.text)
@@ -564,15 +558,9 @@ class Store:
                 "role": pd.Series([row[4] for row in base], dtype=object),
             }
         )
-        # Answers into a respondents x items matrix by position (no pandas pivot on long data).
-        matrix = np.full((len(base), len(instrument.item_ids)), np.nan)
-        if ans:
-            response_ids, item_ids, values = zip(*ans, strict=True)
-            col_of = {item: k for k, item in enumerate(instrument.item_ids)}
-            cols = np.array([col_of.get(i, -1) for i in item_ids], dtype=np.int64)
-            rows = np.searchsorted(ids, np.asarray(response_ids, dtype=np.int64))  # ids sorted
-            known = cols >= 0
-            matrix[rows[known], cols[known]] = np.asarray(values, dtype=float)[known]
+        matrix = packed.unpack(
+            [row[5] for row in base], [row[6] for row in base], items_of, instrument.item_ids
+        )
         items = pd.DataFrame(matrix, columns=list(instrument.item_ids))
         texts = {q: [None] * len(base) for q in instrument.open_question_ids}
         if com:
@@ -610,28 +598,28 @@ class _Where:
         )
 
 
-def _sqlite_answers(conn: Connection, items: list[str], ids: list[int], values: np.ndarray) -> None:
-    """Every answer of a block of respondents, one statement (one row of values) per respondent.
+def _new_response_ids(conn: Connection, n: int) -> list[int]:
+    """``n`` ids for new responses, taken in this transaction (below the survey's random ids).
 
-    SQLite spreads a respondent's row over the items itself (a ``VALUES`` list, ``NULL``
-    skipped; SQLite binds NaN as ``NULL``): a sixtieth of the statements of one per answer, and
-    no Python tuple per answer.
+    PostgreSQL: from the table's sequence (safe beside other writers). SQLite: after the
+    largest id below ``IMPORT_IDS_BELOW``; the transaction holds SQLite's one write lock.
     """
-    raw = conn.connection.driver_connection
-    pairs = ", ".join(f"({_sql_text(item)}, ?{k + 2})" for k, item in enumerate(items))
-    sql = (
-        f"INSERT INTO {s.answers.name} (response_id, item_id, value) "
-        f"SELECT ?1, column1, column2 FROM (VALUES {pairs}) WHERE column2 IS NOT NULL"
-    )
-    cur = raw.cursor()
-    try:
-        cur.executemany(sql, [(rid, *row) for rid, row in zip(ids, values.tolist(), strict=True)])
-    finally:
-        cur.close()
-
-
-def _sql_text(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
+    if conn.dialect.name == "postgresql":
+        seq = conn.exec_driver_sql(
+            f"SELECT pg_get_serial_sequence('{s.responses.name}', 'id')"
+        ).scalar_one()
+        return [
+            int(x)
+            for x in conn.exec_driver_sql(
+                f"SELECT nextval('{seq}') FROM generate_series(1, {int(n)})"
+            ).scalars()
+        ]
+    top = conn.execute(
+        select(func.coalesce(func.max(s.responses.c.id), 0)).where(
+            s.responses.c.id < IMPORT_IDS_BELOW
+        )
+    ).scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + n))
 
 
 def _fetch(conn: Connection, query: Any) -> list[tuple[Any, ...]]:

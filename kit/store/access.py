@@ -11,10 +11,11 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import bindparam, case, func, insert, literal, select, update
 
 from kit.errors import NotFoundError
-from kit.store import Store, now
+from kit.store import Store, now, packed
 from kit.store.access_tables import access_keys, invitations
 
 
@@ -210,7 +211,6 @@ def _submission_statements() -> dict[str, Any]:
         .values(used=case((inv.code_hash == h, literal(True)), else_=inv.used)),
         "taken": select(resp.id).where(resp.id == bindparam("id")),
         "response": insert(s.responses),
-        "answers": insert(s.answers),
         "comments": insert(s.comments),
     }
 
@@ -256,6 +256,10 @@ def store_invited_response(
                 break
         respondent = "web-" + secrets.token_hex(8)
         today = now().replace(hour=0, minute=0, second=0, microsecond=0)
+        items = sorted(values)
+        layout = packed.ensure_layout(conn, items) if items else None
+        row = np.array([[values[i] for i in items]], dtype=float)
+        blob = packed.pack(row)[0] if items else None
         conn.execute(
             q["response"],
             {
@@ -267,13 +271,10 @@ def store_invited_response(
                 "role": role,
                 "import_id": None,
                 "submitted_at": today,
+                "layout_id": layout,
+                "answers": blob,
             },
         )
-        if values:
-            conn.execute(
-                q["answers"],
-                [{"response_id": response_id, "item_id": i, "value": v} for i, v in values.items()],
-            )
         if texts:
             conn.execute(
                 q["comments"],

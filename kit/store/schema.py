@@ -7,13 +7,16 @@ database and refuses one written by a newer kit. Bump the version and add a step
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -21,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: answers packed into responses (kit.store.packed)
 
 metadata = MetaData()
 
@@ -92,15 +95,17 @@ responses = Table(
     Column("role", String(10)),  # leader / member / NULL
     Column("import_id", Integer, ForeignKey("imports.id")),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
+    # The answers: a float64 per item of the layout, NaN = no answer (kit.store.packed).
+    Column("layout_id", String(16), ForeignKey("answer_layouts.id")),
+    Column("answers", LargeBinary),
     UniqueConstraint("instrument_id", "group_id", "wave_id", "respondent", name="uq_response"),
 )
 
-answers = Table(
-    "answers",
+answer_layouts = Table(
+    "answer_layouts",
     metadata,
-    Column("response_id", Integer, ForeignKey("responses.id"), primary_key=True),
-    Column("item_id", String(32), primary_key=True),
-    Column("value", Float, nullable=False),
+    Column("id", String(16), primary_key=True),  # a hash of the item ids: no sequence
+    Column("item_ids", Text, nullable=False),  # the item ids in the order of the packed values
 )
 
 comments = Table(
@@ -111,9 +116,17 @@ comments = Table(
     Column("text", Text, nullable=False),
 )
 
+
 # Tables of the live exercises (kit/store/live_tables.py) and of access keys and invitations
 # (kit/store/access_tables.py) are defined on the same metadata in their own modules.
-MIGRATIONS: dict[int, list[str]] = {}
+# A step is SQL text or a function of the connection.
+def _packed_answers(conn: Any) -> None:
+    from kit.store.packed import migrate_answers
+
+    migrate_answers(conn)
+
+
+MIGRATIONS: dict[int, list[str | Callable[[Any], None]]] = {2: [_packed_answers]}
 
 
 def _register_extra_tables() -> None:

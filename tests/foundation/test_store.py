@@ -61,7 +61,7 @@ def responses(instrument, groups=("g1", "g2"), wave="before", n=6, seed=0, prefi
 def counts(store: Store) -> dict[str, int]:
     with store.begin() as conn:
         return {t.name: len(conn.execute(select(t)).all())
-                for t in (s.imports, s.responses, s.answers, s.comments)}
+                for t in (s.imports, s.responses, s.comments)}
 
 
 def test_new_database_records_schema_version(store):
@@ -75,17 +75,19 @@ def test_database_of_a_newer_kit_is_refused(store):
     with store.begin() as conn:
         conn.execute(insert(s.kit_schema).values(version=s.SCHEMA_VERSION + 1,
                                                  applied_at=pd.Timestamp.now(tz="UTC")))
-    with pytest.raises(StoreError, match=r"schema version 2, newer than this kit's 1.*Upgrade"):
+    newer = rf"schema version {s.SCHEMA_VERSION + 1}, newer than this kit's {s.SCHEMA_VERSION}"
+    with pytest.raises(StoreError, match=newer + ".*Upgrade"):
         Store(store.url)
 
 
 def test_older_database_is_migrated(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     Store(url).engine.dispose()
-    monkeypatch.setattr(s, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(s.MIGRATIONS, 2, ["CREATE TABLE migrated_probe (id INTEGER)"])
+    monkeypatch.setattr(s, "SCHEMA_VERSION", s.SCHEMA_VERSION + 1)
+    probe = ["CREATE TABLE migrated_probe (id INTEGER)"]
+    monkeypatch.setitem(s.MIGRATIONS, s.SCHEMA_VERSION, probe)
     st = Store(url)
-    assert st.schema_version() == 2
+    assert st.schema_version() == s.SCHEMA_VERSION
     with st.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM migrated_probe")).scalar() == 0
 
@@ -159,7 +161,7 @@ def test_failure_mid_import_leaves_nothing(store, instrument, monkeypatch):
     monkeypatch.setattr(Store, "_write_comments", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         store.import_responses(responses(instrument), instrument, "hash-1", "export.csv")
-    assert counts(store) == {"imports": 0, "responses": 0, "answers": 0, "comments": 0}
+    assert counts(store) == {"imports": 0, "responses": 0, "comments": 0}
     monkeypatch.undo()
     assert store.import_responses(responses(instrument), instrument, "hash-1", "x.csv").rows == 12
 
@@ -330,7 +332,6 @@ def test_written_in_blocks_with_progress_the_same_table(store, instrument, monke
     np.testing.assert_array_equal(back[list(instrument.item_ids)].to_numpy(),
                                   want[list(instrument.item_ids)].to_numpy(dtype=float))
     assert list(back["role"].fillna("-")) == list(want["role"].fillna("-"))
-    assert counts(store)["answers"] == int(want[list(instrument.item_ids)].notna().sum().sum())
 
 
 def test_a_refusal_names_the_files_rows_and_headers(store, instrument):
@@ -344,3 +345,95 @@ def test_a_refusal_names_the_files_rows_and_headers(store, instrument):
         (3, "Respondent ID"), (5, "Respondent ID"), (9, "Respondent ID"), (10, "Respondent ID")]
     assert "denne respondenten er allerede lagret" in info.value.message("nb")
     assert "These answers were imported before" in str(info.value)
+
+
+# -- schema 1 -> 2: the answers packed into one row per respondent ---------------------------------
+V1_TABLES = """
+CREATE TABLE kit_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL);
+CREATE TABLE cohorts (id VARCHAR(64) PRIMARY KEY, name VARCHAR(200) NOT NULL,
+  programme VARCHAR(200) NOT NULL, start_date VARCHAR(10), end_date VARCHAR(10));
+CREATE TABLE groups (id VARCHAR(64) PRIMARY KEY, name VARCHAR(200) NOT NULL,
+  organisation VARCHAR(200) NOT NULL, cohort_id VARCHAR(64) REFERENCES cohorts(id),
+  in_norm_base BOOLEAN NOT NULL, language VARCHAR(2) NOT NULL);
+CREATE TABLE waves (id VARCHAR(32) PRIMARY KEY, ordinal INTEGER NOT NULL);
+CREATE TABLE group_waves (group_id VARCHAR(64) REFERENCES groups(id),
+  wave_id VARCHAR(32) REFERENCES waves(id), invited INTEGER, status VARCHAR(10) NOT NULL,
+  survey_date VARCHAR(10), PRIMARY KEY (group_id, wave_id));
+CREATE TABLE imports (id {serial} PRIMARY KEY, source_hash VARCHAR(64) NOT NULL UNIQUE,
+  filename VARCHAR(400) NOT NULL, instrument_id VARCHAR(64) NOT NULL, rows INTEGER NOT NULL,
+  imported_at TIMESTAMP NOT NULL);
+CREATE TABLE responses (id {serial} PRIMARY KEY, instrument_id VARCHAR(64) NOT NULL,
+  group_id VARCHAR(64) NOT NULL REFERENCES groups(id), wave_id VARCHAR(32) NOT NULL
+  REFERENCES waves(id), respondent VARCHAR(64) NOT NULL, role VARCHAR(10),
+  import_id INTEGER REFERENCES imports(id), submitted_at TIMESTAMP NOT NULL,
+  CONSTRAINT uq_response UNIQUE (instrument_id, group_id, wave_id, respondent));
+CREATE TABLE answers (response_id INTEGER REFERENCES responses(id), item_id VARCHAR(32),
+  value FLOAT NOT NULL, PRIMARY KEY (response_id, item_id));
+CREATE TABLE comments (response_id INTEGER REFERENCES responses(id), question_id VARCHAR(32),
+  text TEXT NOT NULL, PRIMARY KEY (response_id, question_id));
+"""
+
+
+def test_a_schema_1_database_keeps_every_answer(store, instrument):
+    """An older database (one row per answer) is migrated: the same table comes back."""
+    store.save_programme(parse_programme(PROGRAMME))
+    want = responses(instrument)
+    store.import_responses(want, instrument, "hash-old", "old.csv")
+    before = store.load_responses(instrument)
+    # Rebuild the database as kit schema 1 wrote it, with the same responses.
+    with store.begin() as conn:
+        old = [dict(r) for r in conn.execute(select(s.responses)).mappings()]
+        comments = [dict(r) for r in conn.execute(select(s.comments)).mappings()]
+        imports = [dict(r) for r in conn.execute(select(s.imports)).mappings()]
+        groups = [dict(r) for r in conn.execute(select(s.groups)).mappings()]
+        s.metadata.drop_all(conn)
+        serial = "SERIAL" if conn.dialect.name == "postgresql" else "INTEGER"
+        for statement in V1_TABLES.format(serial=serial).split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+        conn.execute(insert(s.kit_schema).values(version=1, applied_at=pd.Timestamp.now("UTC")))
+        waves = [{"id": "before", "ordinal": 1}, {"id": "after", "ordinal": 2}]
+        conn.execute(insert(s.waves), waves)
+        conn.execute(insert(s.cohorts), [{"id": "kull-1", "name": "Kull 1", "programme": ""}])
+        conn.execute(insert(s.groups), groups)
+        conn.execute(insert(s.imports), imports)
+        keep = ("id", "instrument_id", "group_id", "wave_id", "respondent", "role", "import_id",
+                "submitted_at")
+        conn.execute(insert(s.responses), [{k: r[k] for k in keep} for r in old])
+        by_id = {r["respondent"]: r["id"] for r in old}
+        long = [{"response_id": by_id[resp], "item_id": item, "value": float(v)}
+                for resp, row in zip(want["respondent"], want.to_dict("records"), strict=True)
+                for item in instrument.item_ids if not np.isnan(v := row[item])]
+        conn.execute(text("INSERT INTO answers VALUES (:response_id, :item_id, :value)"), long)
+        conn.execute(insert(s.comments), comments)
+        if conn.dialect.name == "postgresql":  # rows written with their ids, as kit 1 had them
+            for table in ("imports", "responses"):
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))")
+    migrated = Store(store.url)
+    assert migrated.schema_version() == s.SCHEMA_VERSION
+    after = migrated.load_responses(instrument)
+    pd.testing.assert_frame_equal(after, before)
+    with migrated.begin() as conn:
+        from sqlalchemy import inspect
+
+        assert not inspect(conn).has_table("answers")
+    # and it takes new answers as a new database does
+    more = responses(instrument, groups=("g1",), wave="after", n=3, seed=5)
+    assert migrated.import_responses(more, instrument, "hash-new", "new.csv").rows == 3
+    assert len(migrated.load_responses(instrument)) == len(before) + 3
+    migrated.engine.dispose()
+
+
+def test_answers_are_packed_one_row_per_respondent(store, instrument):
+    """A respondent's answers are one value in its row; a layout tells nothing of the order."""
+    store.save_programme(parse_programme(PROGRAMME))
+    table = responses(instrument)
+    store.import_responses(table, instrument, "hash-p", "p.csv")
+    with store.begin() as conn:
+        rows = conn.execute(select(s.responses.c.layout_id, s.responses.c.answers)).all()
+        layouts = conn.execute(select(s.answer_layouts)).all()
+    assert len(rows) == len(table) and len(layouts) == 1
+    assert {len(bytes(b)) for _, b in rows} == {8 * len(instrument.item_ids)}
+    assert layouts[0].id == rows[0].layout_id and len(layouts[0].id) == 16
+    assert layouts[0].item_ids.split("\n") == list(instrument.item_ids)
