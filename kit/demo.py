@@ -269,10 +269,10 @@ def import_demo(
     for result in ingested:
         earlier = imports[imports["filename"] == result.filename] if len(imports) else imports
         if len(earlier) and result.source_hash not in set(earlier["source_hash"]):
-            raise KitError(
-                f"The database {store.url.split('://')[0]} already holds a demo file "
-                f"{result.filename!r} with other data (made with another seed or an older kit). "
-                "Run 'kit demo --reset' to empty the database and make the demo again."
+            raise KitError.text(
+                "engine.demo.other_data",
+                backend=store.url.split("://")[0],
+                filename=result.filename,
             )
     store.save_programme(programme)
     return [

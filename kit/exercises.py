@@ -31,7 +31,7 @@ def load_exercises() -> dict[str, Exercise]:
         for field in ("name", "description"):
             missing = [lang for lang in LANGUAGES if not (d.get(field) or {}).get(lang)]
             if missing:
-                raise KitError(
+                raise KitError(  # dev-text: the kit's own data file is broken
                     f"exercises.yaml: {eid}.{field} has no text for {', '.join(missing)}."
                 )
         out[eid] = Exercise(
@@ -44,6 +44,6 @@ def get_exercise(exercise_id: str) -> Exercise:
     try:
         return load_exercises()[exercise_id]
     except KeyError:
-        raise NotFoundError(
-            f"Unknown exercise {exercise_id!r}; known: {', '.join(load_exercises())}."
+        raise NotFoundError.text(
+            "engine.exercise.unknown", exercise=exercise_id, known=", ".join(load_exercises())
         ) from None

@@ -62,6 +62,22 @@ class Text:
         return f"Text({self.key!r})"
 
 
+class Joined(Text):
+    """Several texts shown as one field, each in the language asked for: ``a; b; c``."""
+
+    __slots__ = ("parts", "sep")
+
+    def __init__(self, parts: list[Text], sep: str = "; ") -> None:
+        super().__init__("")
+        self.parts, self.sep = parts, sep
+
+    def __call__(self, lang: str) -> str:
+        return self.sep.join(p(lang) for p in self.parts)
+
+    def __repr__(self) -> str:
+        return f"Joined({self.parts!r})"
+
+
 def t(key: str, lang: str, /, **fields: object) -> str:
     """The text for ``key`` in ``lang``, formatted with ``fields``."""
     if lang not in LANGUAGES:

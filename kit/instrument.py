@@ -134,9 +134,11 @@ class Instrument:
         try:
             return self._dimensions_by_id[dimension_id]
         except KeyError:
-            raise NotFoundError(
-                f"Instrument {self.id!r} has no dimension {dimension_id!r}; "
-                f"its dimensions are: {', '.join(self.dimension_ids)}."
+            raise NotFoundError.text(
+                "engine.instrument.no_dimension",
+                instrument=self.id,
+                dimension=dimension_id,
+                known=", ".join(self.dimension_ids),
             ) from None
 
     def category(self, category_id: str) -> Category:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from kit import scoring
 from kit.errors import NotFoundError, PrivacyError, SettingsError
-from kit.i18n import t
+from kit.i18n import Joined, Text, t
 from kit.instrument import Instrument
 
 TOO_FEW = "too_few"
@@ -142,7 +142,9 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
     reportable groups only.
     """
     if not isinstance(scores, scoring.Scores):
-        raise TypeError(f"protect() needs kit.scoring.Scores, not {type(scores).__name__}")
+        raise TypeError(  # dev-text
+            f"protect() needs kit.scoring.Scores, not {type(scores).__name__}"
+        )
     k = rules.min_respondents
     gw = scores.group_waves
     low = gw["n"].to_numpy() < k
@@ -150,7 +152,9 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
     # score_responses lays out items and dimensions cell by cell, in group_waves order.
     n_items, n_dims = len(scores.item_ids), len(scores.dimension_ids)
     if len(scores.items) != len(gw) * n_items or len(scores.dimensions) != len(gw) * n_dims:
-        raise ValueError("protect() needs Scores exactly as score_responses returned them")
+        raise ValueError(  # dev-text
+            "protect() needs Scores exactly as score_responses returned them"
+        )
 
     items = scores.items
     item_hide = np.repeat(low, n_items) | (items["n"].to_numpy() < k)
@@ -190,7 +194,9 @@ def protect(scores: scoring.Scores, rules: AnonymityRules) -> ProtectedScores:
 def compare_waves(protected: ProtectedScores, before: str, after: str) -> pd.DataFrame:
     """Change per group and dimension, only where both waves are reportable (else a reason)."""
     if not isinstance(protected, ProtectedScores):
-        raise TypeError("kit.privacy.compare_waves needs ProtectedScores; call protect() first")
+        raise TypeError(  # dev-text
+            "kit.privacy.compare_waves needs ProtectedScores; call protect() first"
+        )
     return scoring.compare_waves(protected, before, after)
 
 
@@ -213,6 +219,7 @@ class RoleSplit:
     suppressed: str | None = None
     min_n: int = 0
     detail: str = ""
+    reason: Text | None = None  # the refusal in any language (``detail`` is its English)
 
     @property
     def refused(self) -> bool:
@@ -220,16 +227,16 @@ class RoleSplit:
 
     def raise_if_refused(self) -> RoleSplit:
         if self.refused:
-            raise PrivacyError(self.detail)
+            if self.reason is None:
+                raise PrivacyError(self.detail)
+            raise PrivacyError.text(self.reason.key, **self.reason.fields)
         return self
 
 
 def _cell(table: pd.DataFrame, group: str, wave: str) -> pd.DataFrame:
     cell = table[(table["group"].astype(str) == group) & (table["wave"].astype(str) == wave)]
     if cell.empty:
-        raise NotFoundError(
-            f"Group {group!r} has no responses in wave {wave!r}; check the group and wave ids."
-        )
+        raise NotFoundError.text("engine.privacy.no_cell", group=group, wave=wave)
     return cell
 
 
@@ -259,21 +266,23 @@ def split_by_role(
     rest = int(roles.isna().sum())
     columns = ["role", "dimension", "n", "mean", "sd", "se", "ci_low", "ci_high", "suppressed"]
 
-    def refuse(why: str) -> RoleSplit:
-        detail = (
-            f"Leader vs members for group {group!r} in wave {wave!r} is not shown: {why}. "
-            f"Every side of a split, and the respondents without a role, must number at "
-            f"least {k} (min_subgroup_respondents), or someone's answers could be worked out."
+    def refuse(why: Text) -> RoleSplit:
+        reason = Text("engine.privacy.role_split", group=group, wave=wave, why=why, min_n=k)
+        return RoleSplit(
+            group, wave, pd.DataFrame(columns=columns), SUBGROUP, k, reason("en"), reason
         )
-        return RoleSplit(group, wave, pd.DataFrame(columns=columns), SUBGROUP, k, detail)
 
     if len(cell) < rules.min_respondents:
-        return refuse(f"the team has only {len(cell)} respondents")
-    small = [f"{r} {n}" for r, n in sizes.items() if n < k]
+        return refuse(Text("engine.privacy.why_team", n=len(cell)))
+    small = [
+        Text("engine.privacy.role_n", role=Text(f"engine.privacy.role.{r}"), n=n)
+        for r, n in sizes.items()
+        if n < k
+    ]
     if small:
-        return refuse("too few respondents per role (" + ", ".join(small) + ")")
+        return refuse(Text("engine.privacy.why_roles", roles=Joined(small, ", ")))
     if 0 < rest < k:
-        return refuse(f"{rest} respondents have no role and could be worked out by subtraction")
+        return refuse(Text("engine.privacy.why_rest", n=rest))
 
     labelled = cell.assign(group=roles.fillna("_rest").astype(str).to_numpy())
     scores = scoring.score_responses(labelled, instrument, min_answered_share=min_answered_share)

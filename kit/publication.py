@@ -338,9 +338,7 @@ def _group_wave_row(store: Store, group_id: str, wave_id: str) -> dict[str, Any]
     gw = store.list_group_waves()
     row = gw[(gw["group_id"] == group_id) & (gw["wave_id"] == wave_id)]
     if row.empty:
-        raise NotFoundError(
-            f"Group {group_id!r} has no wave {wave_id!r}; 'kit groups' lists the group waves."
-        )
+        raise NotFoundError.text("engine.group_wave.missing", group=group_id, wave=wave_id)
     return row.iloc[0].to_dict()
 
 
@@ -407,12 +405,10 @@ def publish(
     known_groups, known_waves = set(gw["group_id"]), set(gw["wave_id"])
     for g in group_ids or []:
         if g not in known_groups:
-            raise NotFoundError(f"Group {g!r} does not exist; 'kit groups' lists the groups.")
+            raise NotFoundError.text("cli.no_group", group=g)
     for w in wave_ids or []:
         if w not in known_waves:
-            raise NotFoundError(
-                f"Wave {w!r} does not exist; the waves are: {', '.join(sorted(known_waves))}."
-            )
+            raise NotFoundError.text("cli.no_wave", wave=w, known=", ".join(sorted(known_waves)))
     sel = gw
     if group_ids:
         sel = sel[sel["group_id"].isin(group_ids)]

@@ -28,7 +28,9 @@ class FailureLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_failures < 1 or window_seconds <= 0 or max_clients < 1:
-            raise ValueError("FailureLimiter needs max_failures >= 1, window > 0, max_clients >= 1")
+            raise ValueError(  # dev-text: a programming error
+                "FailureLimiter needs max_failures >= 1, window > 0, max_clients >= 1"
+            )
         self.max_failures = max_failures
         self.window_seconds = float(window_seconds)
         self.max_clients = max_clients

@@ -26,7 +26,7 @@ import pandas as pd
 
 from kit.errors import NotFoundError
 from kit.exercises import load_exercises
-from kit.i18n import t
+from kit.i18n import Text, t
 from kit.instrument import Instrument, load_instrument
 from kit.settings import Settings
 from kit.store import Store, open_store
@@ -209,8 +209,8 @@ def _ordered_waves(
     if waves:
         unknown = [w for w in waves if w not in order]
         if unknown:
-            raise NotFoundError(
-                f"Wave(s) {', '.join(unknown)} do not exist; the waves are: {', '.join(order)}."
+            raise NotFoundError.text(
+                "engine.results.no_waves", waves=", ".join(unknown), known=", ".join(order)
             )
         return sorted(waves, key=order.index)
     gw = data.group_waves
@@ -542,9 +542,8 @@ def group_results(
     data = data or load_scored_data(store, settings, instrument)
     wave_list = _ordered_waves(data, waves, group_id)
     if not wave_list:
-        raise NotFoundError(
-            f"Group {group_id!r} has no responses yet for instrument "
-            f"{instrument.id!r}; import its survey answers first."
+        raise NotFoundError.text(
+            "engine.results.no_responses", group=group_id, instrument=instrument.id
         )
     wave = wave_list[-1]
     cohort_id = cohort_id or group.get("cohort_id")
@@ -552,9 +551,8 @@ def group_results(
     if cohort_id:
         c = data.cohorts[data.cohorts["id"] == cohort_id]
         if c.empty:
-            raise NotFoundError(
-                f"Cohort {cohort_id!r} does not exist; the cohorts are: "
-                f"{', '.join(data.cohorts['id'])}."
+            raise NotFoundError.text(
+                "cli.no_cohort", cohort=cohort_id, known=", ".join(data.cohorts["id"])
             )
         cohort_name = str(c["name"].iloc[0])
     gw = data.group_waves
@@ -847,9 +845,10 @@ def cohort_results(
     data = data or load_scored_data(store, settings, instrument)
     c = data.cohorts[data.cohorts["id"] == cohort_id]
     if c.empty:
-        raise NotFoundError(
-            f"Cohort {cohort_id!r} does not exist; the cohorts are: "
-            f"{', '.join(data.cohorts['id']) or '(none)'}."
+        raise NotFoundError.text(
+            "cli.no_cohort",
+            cohort=cohort_id,
+            known=", ".join(data.cohorts["id"]) or Text("cli.none"),
         )
     lang = language or settings.language
     members = data.groups[data.groups["cohort_id"] == cohort_id]
@@ -983,16 +982,16 @@ def programme_results(
     if cohort_ids:
         unknown = [c for c in cohort_ids if c not in set(cohorts["id"])]
         if unknown:
-            raise NotFoundError(
-                f"Cohort(s) {', '.join(unknown)} do not exist; the cohorts are: "
-                f"{', '.join(cohorts['id'])}."
+            raise NotFoundError.text(
+                "engine.results.no_cohorts",
+                cohorts=", ".join(unknown),
+                known=", ".join(cohorts["id"]),
             )
         cohorts = cohorts[cohorts["id"].isin(cohort_ids)]
     wave_list = _ordered_waves(data, waves)
     if len(wave_list) < 2:
-        raise NotFoundError(
-            "A programme report needs two waves (before and after); found "
-            f"{', '.join(wave_list) or 'none'}."
+        raise NotFoundError.text(
+            "engine.results.two_waves", found=", ".join(wave_list) or Text("cli.none")
         )
     before, after = wave_list[0], wave_list[-1]
     members = data.groups[data.groups["cohort_id"].isin(cohorts["id"])]

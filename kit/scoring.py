@@ -155,7 +155,9 @@ def cronbach_alpha_from_cov(cov: Any) -> float:
     """Cronbach's alpha from an item covariance matrix: J/(J-1) (1 - sum s_i^2 / s_total^2)."""
     c = np.asarray(cov, dtype=np.float64)
     if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] < 2:
-        raise ValueError(f"alpha needs a square covariance matrix of 2+ items, got shape {c.shape}")
+        raise ValueError(  # dev-text
+            f"alpha needs a square covariance matrix of 2+ items, got {c.shape}"
+        )
     j = c.shape[0]
     return float(j / (j - 1) * (1 - np.trace(c) / c.sum()))
 
@@ -223,25 +225,28 @@ def _t_quantile(df: np.ndarray) -> np.ndarray:
     return stats.t.ppf(0.975, values)[inverse].reshape(df.shape)
 
 
+TABLE = "response_table"  # the source named in a refusal of a table given in code
+
+
 def _validate(table: pd.DataFrame, instrument: Instrument) -> np.ndarray:
     """The item block as floats; refuses tables that are not the canonical response table."""
     problems = []
     missing = [c for c in ("respondent", "group", "wave", *instrument.item_ids) if c not in table]
     if missing:
         problems.append(
-            Problem(
-                "response table",
-                f"misses the columns {', '.join(missing)} of instrument {instrument.id!r}; "
-                "load responses with kit.ingest or Store.load_responses",
+            Problem.of(
+                TABLE,
+                "engine.scoring.columns_missing",
+                columns=", ".join(missing),
+                instrument=instrument.id,
             )
         )
-        raise ResponseFileError("response table", problems)
+        raise ResponseFileError(TABLE, problems)
     try:
         x = table[list(instrument.item_ids)].to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
         raise ResponseFileError(
-            "response table",
-            [Problem("response table", f"item columns must be numbers (NaN = no answer): {exc}")],
+            TABLE, [Problem.of(TABLE, "engine.scoring.not_numbers", error=str(exc))]
         ) from None
     lo_i = np.array([sc.min for sc in instrument.item_scales], dtype=np.float64)
     hi_i = np.array([sc.max for sc in instrument.item_scales], dtype=np.float64)
@@ -251,22 +256,20 @@ def _validate(table: pd.DataFrame, instrument: Instrument) -> np.ndarray:
         for r, c in zip(rows[:50], cols[:50], strict=True):
             lo, hi = int(lo_i[c]), int(hi_i[c])
             problems.append(
-                Problem(
-                    "response table",
-                    (
-                        f"is outside the scale {lo}-{hi} of instrument {instrument.id!r}"
-                        if x[r, c] < lo or x[r, c] > hi
-                        else f"is not a whole number of the scale {lo}-{hi}"
-                    ),
+                Problem.of(
+                    TABLE,
+                    "ingest.answer.outside"
+                    if x[r, c] < lo or x[r, c] > hi
+                    else "ingest.answer.whole",
                     row=int(r) + 1,
                     column=instrument.item_ids[c],
                     value=f"{x[r, c]:g}",
+                    scale=f"{lo}-{hi}",
+                    instrument=instrument.id,
                 )
             )
         raise ResponseFileError(
-            "response table",
-            problems,
-            hint=f"Fix or blank the {int(bad.sum())} answer(s) not whole numbers on their scale.",
+            TABLE, problems, hints=(("engine.scoring.fix_hint", {"n": int(bad.sum())}),)
         )
     return x
 
@@ -285,7 +288,9 @@ def score_responses(
 ) -> Scores:
     """Team statistics for every (group, wave) of the canonical response table."""
     if not 0 < min_answered_share <= 1:
-        raise ValueError(f"min_answered_share must be in (0, 1], not {min_answered_share!r}")
+        raise ValueError(  # dev-text
+            f"min_answered_share must be in (0, 1], not {min_answered_share!r}"
+        )
     x = _validate(table, instrument)
     scale = instrument.scale
     item_scales = instrument.item_scales  # a dimension's items share one (kit.instrument)
@@ -552,8 +557,8 @@ def compare_waves(scores: Any, before: str, after: str) -> pd.DataFrame:
         if w not in waves:
             from kit.errors import NotFoundError
 
-            raise NotFoundError(
-                f"Wave {w!r} has no scores; waves with scores are: {', '.join(sorted(waves))}."
+            raise NotFoundError.text(
+                "engine.scoring.no_wave_scores", wave=w, known=", ".join(sorted(waves))
             )
     cols = ["group", "dimension", "n", "mean", "sd"]
     has_reason = "suppressed" in d

@@ -66,43 +66,33 @@ class Settings:
     chromium_path: str = "/usr/bin/chromium"
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.language not in LANGUAGES:
-            problems.append(
-                f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}"
-            )
-        if self.min_respondents < 3:
-            problems.append(
-                f"min_respondents must be at least 3 (got {self.min_respondents}); "
-                "below 3 an answer can be traced to a person"
-            )
-        if self.min_subgroup_respondents < self.min_respondents:
-            problems.append("min_subgroup_respondents must be at least min_respondents")
-        if self.min_comment_respondents < self.min_respondents:
-            problems.append("min_comment_respondents must be at least min_respondents")
-        if self.min_comparison_groups < 3:
-            problems.append(
-                f"min_comparison_groups must be at least 3 (got {self.min_comparison_groups}); "
-                "with fewer, a group's result follows from an aggregate by subtraction"
-            )
-        if not 0 < self.min_answered_share <= 1:
-            problems.append("min_answered_share must be in (0, 1]")
-        if not 0 < self.port < 65536:
-            problems.append(f"port must be 1-65535, not {self.port}")
-        if self.max_kernels < 0:
-            problems.append(
-                f"max_kernels must be 0 (fit to this machine) or more, not {self.max_kernels}"
-            )
-        if not 10 <= self.kernel_idle_seconds <= 86400:
-            problems.append(f"kernel_idle_seconds must be 10-86400, not {self.kernel_idle_seconds}")
-        if not 5 <= self.iopub_timeout <= 3600:
-            problems.append(f"iopub_timeout must be 5-3600 seconds, not {self.iopub_timeout}")
-        if not 0 <= self.max_queue <= 100_000:
-            problems.append(f"max_queue must be 0-100000, not {self.max_queue}")
-        if self.workers < 1:
-            problems.append("workers must be at least 1")
+        from kit.i18n import Joined, Text  # kit.i18n reads this module's constants
+
+        problems: list[Any] = []
+
+        def check(ok: bool, key: str, **fields: Any) -> None:
+            if not ok:
+                problems.append(Text(f"engine.settings.{key}", **fields))
+
+        check(
+            self.language in LANGUAGES,
+            "language",
+            known=", ".join(LANGUAGES),
+            value=self.language,
+        )
+        check(self.min_respondents >= 3, "min_respondents", value=self.min_respondents)
+        check(self.min_subgroup_respondents >= self.min_respondents, "min_subgroup")
+        check(self.min_comment_respondents >= self.min_respondents, "min_comment")
+        check(self.min_comparison_groups >= 3, "min_comparison", value=self.min_comparison_groups)
+        check(0 < self.min_answered_share <= 1, "share")
+        check(0 < self.port < 65536, "port", value=self.port)
+        check(self.max_kernels >= 0, "max_kernels", value=self.max_kernels)
+        check(10 <= self.kernel_idle_seconds <= 86400, "idle", value=self.kernel_idle_seconds)
+        check(5 <= self.iopub_timeout <= 3600, "iopub", value=self.iopub_timeout)
+        check(0 <= self.max_queue <= 100_000, "max_queue", value=self.max_queue)
+        check(self.workers >= 1, "workers")
         if problems:
-            raise SettingsError("Invalid settings: " + "; ".join(problems) + ".")
+            raise SettingsError.text("engine.settings.invalid", problems=Joined(problems))
 
     # Derived locations -------------------------------------------------------------------------
     @property
@@ -144,9 +134,9 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
             return Path(raw).expanduser().resolve()
         return raw
     except ValueError:
-        raise SettingsError(
-            f"Environment variable KIT_{name.upper()}={raw!r} is not a valid {kind}; "
-            f"set it to a {kind} value or unset it."
+        shown = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+        raise SettingsError.text(
+            "engine.settings.bad_env", name=name.upper(), raw=raw, kind=shown
         ) from None
 
 
@@ -160,5 +150,5 @@ def load_settings(**overrides: Any) -> Settings:
     values.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(values) - {f.name for f in fields(Settings)}
     if unknown:
-        raise SettingsError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+        raise SettingsError.text("engine.settings.unknown", names=", ".join(sorted(unknown)))
     return Settings(**values)

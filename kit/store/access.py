@@ -64,7 +64,7 @@ def revoke_key(store: Store, key_id: int) -> dict[str, Any]:
     with store.begin() as conn:
         row = conn.execute(select(access_keys).where(access_keys.c.id == key_id)).mappings().first()
         if row is None:
-            raise NotFoundError(f"There is no access key with id {key_id}; see 'kit keys list'.")
+            raise NotFoundError.text("engine.access.no_key", id=key_id)
         if row["revoked_at"] is None:
             conn.execute(
                 update(access_keys).where(access_keys.c.id == key_id).values(revoked_at=now())

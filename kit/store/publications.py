@@ -333,9 +333,7 @@ def close_group_wave(store: Store, group_id: str, wave_id: str) -> bool:
         if row is None:
             from kit.errors import NotFoundError
 
-            raise NotFoundError(
-                f"Group {group_id!r} has no wave {wave_id!r}; 'kit groups' lists the group waves."
-            )
+            raise NotFoundError.text("engine.group_wave.missing", group=group_id, wave=wave_id)
         if row[0] == "closed":
             return False
         conn.execute(

@@ -371,7 +371,7 @@ def test_errors_name_what_and_where(instrument):
         score_responses(bad, instrument)
     bad["q3"] = bad["q3"].astype(float)
     bad.loc[2, "q3"] = 2.5
-    with pytest.raises(ResponseFileError, match=r"2\.5 +is not a whole number of the scale 1-5"):
+    with pytest.raises(ResponseFileError, match=r"2\.5 +is not a whole number; the scale 1-5"):
         score_responses(bad, instrument)
 
 
