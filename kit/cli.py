@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import errno
+import functools
 import importlib
 import logging
 import os
@@ -31,7 +32,7 @@ import pandas as pd
 
 from kit import __version__
 from kit.errors import KitError, NotFoundError, format_problems
-from kit.i18n import Text, t
+from kit.i18n import Text, load_texts, t
 from kit.settings import LANGUAGES, Settings, load_settings
 
 PLUGINS = ("kit.reports.commands", "kit.live.commands", "kit.apps.commands")
@@ -108,9 +109,55 @@ def argparse_language(lang: str) -> Iterator[None]:
 
 
 def build_parser(lang: str = "nb") -> argparse.ArgumentParser:
-    """The ``kit`` parser with its help texts in ``lang`` (parts add their own subcommands)."""
+    """The ``kit`` parser with its help texts in ``lang`` (parts add their own subcommands).
+
+    A part's ``register`` may write its help in English (as gettext's msgids): each text is
+    then shown in ``lang`` from the translation files (any namespace; ``help.yaml`` holds the
+    parts' help texts). :func:`untranslated_help` lists those without a translation.
+    """
     with argparse_language(lang):
-        return _build_parser(lang)
+        parser = _build_parser(lang)
+    for holder, attr, text in _help_texts(parser):
+        key = _english_texts().get(text)
+        if key is not None:
+            setattr(holder, attr, t(key, lang))
+    return parser
+
+
+@functools.lru_cache(maxsize=1)
+def _english_texts() -> dict[str, str]:
+    """English text -> its key, over every translation file (the first key wins)."""
+    found: dict[str, str] = {}
+    for key, per_lang in load_texts().items():
+        found.setdefault(per_lang.get("en", ""), key)
+    return found
+
+
+def _help_texts(parser: argparse.ArgumentParser) -> Iterator[tuple[Any, str, str]]:
+    """(object, attribute, text) of every help and description of ``parser`` and below."""
+    seen: set[int] = set()
+    todo = [parser]
+    while todo:
+        p = todo.pop()
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        if p.description:
+            yield p, "description", p.description
+        for action in p._actions:
+            if action.help and action.help is not argparse.SUPPRESS:
+                yield action, "help", action.help
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    if choice.help:
+                        yield choice, "help", choice.help
+                todo.extend(action.choices.values())
+
+
+def untranslated_help(parser: argparse.ArgumentParser, lang: str) -> list[str]:
+    """Help texts of ``parser`` (built for ``lang``) that are not from the translation files."""
+    shown = {per_lang.get(lang) for per_lang in load_texts().values()}
+    return sorted({text for _, _, text in _help_texts(parser) if text not in shown})
 
 
 def _build_parser(lang: str) -> argparse.ArgumentParser:
@@ -785,9 +832,22 @@ def cmd_groups(args: argparse.Namespace, settings: Settings) -> int:
         for c, norm in zip(rows["cohort_id"], rows["in_norm_base"], strict=True)
     ]
     rows["invited"] = rows["invited"].astype("Int64")
-    shown = rows[
-        ["group_id", "name", "cohort_id", "wave_id", "invited", "respondents", "status", "note"]
-    ].rename(columns={"group_id": "group", "cohort_id": "cohort", "wave_id": "wave"})
+    rows["status"] = [
+        t(f"cli.groups.status.{v}", lang) if isinstance(v, str) else v for v in rows["status"]
+    ]
+    columns = [
+        "group_id",
+        "name",
+        "cohort_id",
+        "wave_id",
+        "invited",
+        "respondents",
+        "status",
+        "note",
+    ]
+    shown = rows[columns].rename(
+        columns={c: t(f"cli.groups.column.{c.removesuffix('_id')}", lang) for c in columns}
+    )
     _print_table(shown)
     print(
         t(

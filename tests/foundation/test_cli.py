@@ -707,3 +707,96 @@ def test_progress_bar_in_a_terminal_only(mini_project, monkeypatch, capsys):
         assert ("lagrer" in terminal.getvalue()) is not quiet
         assert ("31/31" in terminal.getvalue()) is not quiet
     capsys.readouterr()
+
+
+# Each family of commands, in both languages: (argv, what nb says, what en says). The home holds a
+# loaded programme (group g1, waves before and after) and nothing else.
+FAMILIES = {
+    "programme": (["programme", "load", "typo.yaml"], "er ikke en kjent nøkkel (mente du ordinal?)",
+                  "is not a known key (did you mean ordinal?)"),
+    "validate": (["validate", "nope.csv"], "finnes ikke; sjekk stien", "not found; check the path"),
+    "import": (["import", "short.csv"], "rad  kolonne", "row  column"),
+    "score": (["score", "--out", "x.txt"], "filen må slutte på .csv eller .parquet",
+              "must end in .csv or .parquet"),
+    "groups": (["groups", "--cohort", "k9"], "Kullet 'k9' finnes ikke", "Cohort 'k9' does not"),
+    "publish": (["publish", "--group", "g9"], "Gruppen 'g9' finnes ikke", "Group 'g9' does not"),
+    "waves": (["waves", "close", "g1", "later"], "finnes ikke", "does not exist"),
+    "instruments": (["instruments", "nope"], "Instrumentet 'nope' finnes ikke",
+                    "Instrument 'nope' not found"),
+    "report": (["report", "nope.yaml"], "finnes ikke", "does not exist"),
+    "keys": (["keys", "revoke", "99"], "Det finnes ingen tilgangsnøkkel med id 99",
+             "There is no access key with id 99"),
+    "invitations": (["invitations", "create", "g9", "before", "--count", "2"],
+                    "Gruppen 'g9' finnes ikke", "Group 'g9' does not exist"),
+    "serve": (["serve", "--port", "0"], "Ugyldige innstillinger: port må være 1-65535, ikke 0",
+              "Invalid settings: port must be 1-65535, not 0"),
+    "session": (["session", "create"], "disse argumentene mangler: --title",
+                "the following arguments are required: --title"),
+}
+
+
+@pytest.fixture
+def small_home(tmp_path, capsys):
+    (tmp_path / "programme.yaml").write_text(
+        "programme: P\nwaves:\n  - {id: before, ordinal: 1}\n  - {id: after, ordinal: 2}\n"
+        "cohorts:\n  - id: k1\n    name: Kull 1\n    groups:\n"
+        "      - {id: g1, name: Gruppe 1, invited: {before: 6, after: 6}}\n", encoding="utf-8")
+    (tmp_path / "typo.yaml").write_text(
+        "programme: P\nwaves:\n  - {id: before, ordnial: 1}\n", encoding="utf-8")
+    items = ";".join(f"Q{i:02d}" for i in range(1, 66))
+    (tmp_path / "short.csv").write_text(
+        f"respondent;group;wave;{items}\nr1;g1;before;3;4\n", encoding="utf-8")
+    assert run(capsys, tmp_path, "programme", "load", str(tmp_path / "programme.yaml"))[0] == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_of_commands_speaks_the_users_language(family, small_home, capsys,
+                                                            monkeypatch):
+    argv, nb, en = FAMILIES[family]
+    monkeypatch.chdir(small_home)
+    said = {}
+    for lang in ("nb", "en"):
+        try:
+            code = cli.main(["--home", str(small_home), "--language", lang, *argv])
+        except SystemExit as exc:  # argparse's own refusal
+            code = exc.code
+        out, err = capsys.readouterr()
+        said[lang] = out + err
+        assert code == 2, said[lang]
+        assert "Traceback" not in said[lang]
+    assert nb in said["nb"] and en not in said["nb"], said["nb"]
+    assert en in said["en"] and nb not in said["en"], said["en"]
+    assert said["nb"].startswith(("Feil: ", "bruk: ")) or "\nFeil: " in said["nb"]
+    assert "Feil" not in said["en"] and "bruk" not in said["en"]
+
+
+def test_the_help_of_every_command_is_in_the_users_language(capsys):
+    for lang, words in (("nb", ("vis denne hjelpen", "bruk: kit")), ("en", ("show this help",
+                                                                           "usage: kit"))):
+        parser = cli.build_parser(lang)
+        assert cli.untranslated_help(parser, lang) == [], lang
+        commands = sorted(parser._subparsers._group_actions[0].choices)
+        assert {"report", "session", "keys", "invitations", "serve", "publish", "waves"} <= set(
+            commands)
+        for command in commands:
+            with pytest.raises(SystemExit) as info:
+                cli.main(["--language", lang, command, "--help"])
+            out = capsys.readouterr().out
+            assert info.value.code == 0
+            assert all(w in out for w in words), (lang, command, out)
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "nb", "serve", "--help"])
+    out = capsys.readouterr().out
+    assert "adressen serveren lytter på" in out and "address to listen on" not in out
+    with pytest.raises(SystemExit):
+        cli.main(["--language", "nb", "report", "--help"])
+    out = capsys.readouterr().out
+    assert "lag alle rapportene på nytt" in out and "remake every report" not in out
+
+
+def test_a_help_text_without_a_translation_is_found():
+    parser = cli.build_parser("nb")
+    sub = parser._subparsers._group_actions[0].choices["groups"]
+    sub.add_argument("--brand-new", help="a text nobody translated")
+    assert cli.untranslated_help(parser, "nb") == ["a text nobody translated"]
