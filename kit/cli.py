@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import errno
 import functools
 import importlib
 import logging
@@ -31,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from kit import __version__
-from kit.errors import KitError, NotFoundError, format_problems
+from kit.errors import OS_REASONS, KitError, NotFoundError, format_problems, os_reason
 from kit.i18n import Text, load_texts, t
 from kit.settings import LANGUAGES, Settings, load_settings
 
@@ -309,26 +308,9 @@ def _unexpected(exc: BaseException, settings: Settings | None, lang: str) -> int
     return 1
 
 
-OS_REASONS = {
-    errno.EACCES: "denied",
-    errno.EPERM: "denied",
-    errno.EROFS: "read_only",
-    errno.ENOSPC: "full",
-    errno.ENOENT: "missing",
-    errno.EISDIR: "is_dir",
-    errno.ENOTDIR: "not_dir",
-}
-
-
 def os_message(exc: OSError, lang: str) -> str:
     """A file-system failure (a folder one cannot write, a full disk) as a user's message."""
-    reason = OS_REASONS.get(exc.errno or 0)
-    shown = (
-        t(f"cli.os.{reason}", lang)
-        if reason
-        else t("cli.os.other", lang, error=exc.strerror or str(exc))
-    )
-    return t("cli.error.os", lang, path=exc.filename, reason=shown)
+    return t("cli.error.os", lang, path=exc.filename, reason=os_reason(exc))
 
 
 def early_language(argv: Sequence[str]) -> str:
@@ -357,9 +339,9 @@ def _check_home(settings: Settings, args: argparse.Namespace) -> None:
     try:
         home.mkdir(parents=True)
     except OSError as exc:
-        reason = OS_REASONS.get(exc.errno or 0)
-        shown = t(f"cli.os.{reason}", settings.language) if reason else str(exc)
-        raise KitError.text("cli.home.cannot_create", home=str(home), reason=shown) from None
+        raise KitError.text(
+            "cli.home.cannot_create", home=str(home), reason=os_reason(exc)
+        ) from None
     print(t("cli.home.created", settings.language, home=str(home)), file=sys.stderr)
 
 

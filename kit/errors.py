@@ -9,6 +9,7 @@ translation files: an error made with a text key (``StoreError.text("store.locke
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,3 +185,25 @@ class PrivacyError(KitError):
 
 class AccessError(KitError):
     """A key or invitation code is missing, wrong, expired or revoked."""
+
+
+# File-system failures a user can fix (a folder one cannot write, a full disk): errno -> reason.
+OS_REASONS = {
+    errno.EACCES: "denied",
+    errno.EPERM: "denied",
+    errno.EROFS: "read_only",
+    errno.ENOSPC: "full",
+    errno.ENOENT: "missing",
+    errno.EISDIR: "is_dir",
+    errno.ENOTDIR: "not_dir",
+}
+
+
+def os_reason(exc: OSError) -> Any:
+    """Why a file-system call failed, as a text shown in the user's language."""
+    from kit.i18n import Text
+
+    reason = OS_REASONS.get(exc.errno or 0)
+    if reason:
+        return Text(f"cli.os.{reason}")
+    return Text("cli.os.other", error=exc.strerror or str(exc))

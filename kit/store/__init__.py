@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from kit.errors import NotFoundError, Problem, ResponseFileError, StoreError
+from kit.errors import NotFoundError, Problem, ResponseFileError, StoreError, os_reason
 from kit.instrument import Instrument
 from kit.settings import Settings
 from kit.store import packed
@@ -83,7 +83,7 @@ class Store:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError.text(
-                    "common.store.no_folder", folder=str(folder), error=exc.strerror or str(exc)
+                    "common.store.no_folder", folder=str(folder), error=os_reason(exc)
                 ) from None
         try:
             self.engine: Engine = create_engine(

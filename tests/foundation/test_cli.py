@@ -800,3 +800,14 @@ def test_a_help_text_without_a_translation_is_found():
     sub = parser._subparsers._group_actions[0].choices["groups"]
     sub.add_argument("--brand-new", help="a text nobody translated")
     assert cli.untranslated_help(parser, "nb") == ["a text nobody translated"]
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("nb", "Feil: Mappen for databasen, /sys/var, kan ikke lages (ingen tilgang). Velg et hjem"),
+    ("en", "Error: The database's folder /sys/var cannot be created (permission denied). Choose"),
+])
+def test_a_home_one_cannot_write_says_what_to_do(capsys, lang, said):
+    # /sys refuses every write, even root's: a read-only home as a user would meet it.
+    code = cli.main(["--home", "/sys", "--language", lang, "groups"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(said), err
