@@ -662,9 +662,20 @@ def _connect_args(url: str) -> dict[str, Any]:
 
         options = make_url(url).query.get("options", "")  # kept: e.g. a search_path
         options = " ".join(options) if isinstance(options, tuple) else options
+        waits = (
+            f"-c statement_timeout={STATEMENT_TIMEOUT * 1000} "
+            f"-c lock_timeout={CONNECT_TIMEOUT * 1000} "
+            f"-c idle_in_transaction_session_timeout={STATEMENT_TIMEOUT * 1000}"
+        )
         return {
             "connect_timeout": CONNECT_TIMEOUT,
-            "options": f"{options} -c statement_timeout={STATEMENT_TIMEOUT * 1000}".strip(),
+            "options": f"{options} {waits}".strip(),
+            # A server that stops answering mid-session is found within ~CONNECT_TIMEOUT s.
+            "keepalives": 1,
+            "keepalives_idle": 4,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+            "tcp_user_timeout": CONNECT_TIMEOUT * 1000,
         }
     return {}
 
@@ -674,7 +685,7 @@ def _store_error(url: str, exc: OperationalError) -> StoreError:
     text = str(exc.orig)
     low = text.lower()
     fields = {"url": _redact(url), "error": text.strip().splitlines()[0] if text.strip() else ""}
-    if "locked" in low or "busy" in low:
+    if "locked" in low or "busy" in low or "lock timeout" in low:
         return StoreError.text("common.store.locked", seconds=CONNECT_TIMEOUT, **fields)
     if "readonly" in low or "read-only" in low or "read only" in low:
         return StoreError.text("common.store.read_only", **fields)

@@ -811,3 +811,32 @@ def test_a_home_one_cannot_write_says_what_to_do(capsys, lang, said):
     code = cli.main(["--home", "/sys", "--language", lang, "groups"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(said), err
+
+
+@pytest.mark.postgres
+def test_a_postgres_table_locked_by_another_program_is_a_clear_message(any_store, tmp_path,
+                                                                        capsys):
+    """A database that answers the connection but keeps a statement waiting: 8 s, then a message."""
+    import time
+
+    from kit.store import _STORES
+
+    if not any_store.url.startswith("postgresql"):
+        pytest.skip("SQLite's lock is the test above")
+    other = any_store.engine.connect()
+    other.exec_driver_sql("BEGIN")
+    other.exec_driver_sql("LOCK TABLE groups, responses IN ACCESS EXCLUSIVE MODE")
+    try:
+        for lang, said in (("en", "is busy (locked by another program) and was not free within"),
+                           ("nb", "er opptatt (låst av et annet program) og ble ikke ledig på")):
+            start = time.monotonic()
+            code, _, err = kit(capsys, tmp_path, any_store.url, "groups", lang=lang)
+            elapsed = time.monotonic() - start
+            assert code == 2 and said in err and "Traceback" not in err, err
+            assert elapsed < 15, f"took {elapsed:.1f} s"
+    finally:
+        other.exec_driver_sql("ROLLBACK")
+        other.close()
+        store = _STORES.pop(any_store.url, None)
+        if store is not None:
+            store.engine.dispose()
