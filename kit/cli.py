@@ -86,6 +86,7 @@ ARGPARSE_TEXTS = {
 }
 CREATES_HOME = ("demo", "programme")  # commands that may make a new home directory
 PROGRESS_FROM = 2000  # respondents: a smaller import is over before a bar would help
+READING_FROM = 2_000_000  # bytes: a file this big takes a second or more to read and check
 
 
 @contextmanager
@@ -509,6 +510,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         if not known_groups:
             print(t("cli.validate.no_programme", lang))
             store = None
+    _say_reading(args, lang)
     verdict = check_responses(
         args.file,
         instrument,
@@ -551,6 +553,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     known_groups, _ = _known(store)
     if not known_groups:
         raise KitError.text("cli.import.no_groups")
+    _say_reading(args, lang)
     result = read_responses(
         args.file,
         instrument,
@@ -591,6 +594,16 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(t("cli.import.done", lang, n=done.rows, filename=done.filename, id=done.import_id))
     return 0
+
+
+def _say_reading(args: argparse.Namespace, lang: str) -> None:
+    """A big file takes seconds to read and check: say so in a terminal before it starts."""
+    size = args.file.stat().st_size
+    if size >= READING_FROM and sys.stderr.isatty() and not getattr(args, "quiet", False):
+        print(
+            t("cli.import.reading", lang, filename=args.file.name, mb=size / 1e6),
+            file=sys.stderr,
+        )
 
 
 @contextmanager

@@ -693,6 +693,7 @@ def test_progress_bar_in_a_terminal_only(mini_project, monkeypatch, capsys):
     home = mini_project.root
     run(capsys, home, "programme", "load", str(mini_project.programme_path))
     monkeypatch.setattr(cli, "PROGRESS_FROM", 0)
+    monkeypatch.setattr(cli, "READING_FROM", 0)
     for quiet, path in ((True, "quiet.csv"), (False, "loud.csv")):
         frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
                             encoding="utf-8-sig")
@@ -706,6 +707,7 @@ def test_progress_bar_in_a_terminal_only(mini_project, monkeypatch, capsys):
         assert code == 0
         assert ("lagrer" in terminal.getvalue()) is not quiet
         assert ("31/31" in terminal.getvalue()) is not quiet
+        assert (f"Leser og sjekker {path}" in terminal.getvalue()) is not quiet
     capsys.readouterr()
 
 
