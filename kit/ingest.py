@@ -762,9 +762,10 @@ def _default_wave_labels() -> dict[str, str]:
             for text in per_lang.values()}
 
 
-def _ids(ids: list[str], limit: int = 12) -> str:
+def _ids(ids: list[str], limit: int = 12) -> str | Text:
+    """Ids for a message: the first ``limit`` and how many in all (in the user's language)."""
     shown = ", ".join(ids[:limit])
-    return shown + (f" ... ({len(ids)} in all)" if len(ids) > limit else "")
+    return Text("ingest.ids_more", shown=shown, n=len(ids)) if len(ids) > limit else shown
 
 
 def _column_order(column: str | None, headers: list[str]) -> int:

@@ -450,3 +450,14 @@ def test_sample_export_with_the_example_mapping():
     assert (t["role"] == "leader").sum() == 4
     assert t["Q11"].isna().sum() == 4 and t["Q21"].isna().sum() == 4  # 'Vet ikke' and '0'
     assert t["O2"].isna().all() and t["O1"].notna().any()
+
+
+def test_a_long_list_of_ids_says_how_many_in_the_users_language():
+    from kit.errors import Problem
+    from kit.ingest import _ids
+
+    problem = Problem.of("x.csv", "ingest.row.unknown_group", row=2, column="group", value="g99",
+                         known=_ids([f"g{i}" for i in range(20)]))
+    assert "g11 ... (20 i alt)" in problem.text_in("nb")
+    assert "g11 ... (20 in all)" in problem.text_in("en")
+    assert _ids(["a", "b"]) == "a, b"
