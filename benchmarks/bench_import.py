@@ -133,6 +133,11 @@ def _run_in_terminal(cmd: list[str], env: dict[str, str]) -> tuple[Any, str]:
     import threading
 
     leader, follower = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
     chunks: list[bytes] = []
 
     def read() -> None:
@@ -208,8 +213,14 @@ def main() -> None:
             )
         print("import said:", figures[-1][4])
         wall, cpu, peak = figures[-1][1:4]
-        verdict = "met" if wall < 30 and peak < 1024 else "NOT met"
-        print(f"targets (< 30 s, < 1 GB): {verdict} ({args.rows / wall:,.0f} rows/s wall)")
+        # On a shared machine the wall time is the CPU time stretched by the load: the target is
+        # judged on the work done (CPU s) and on the wall time, each said.
+        for what, seconds in (("CPU", cpu), ("wall", wall)):
+            verdict = "met" if seconds < 30 and peak < 1024 else "NOT met"
+            print(
+                f"target < 30 s and < 1 GB, {what}: {verdict} ({seconds:.1f} s, {peak:.0f} MB, "
+                f"{args.rows / seconds:,.0f} rows/s)"
+            )
 
 
 if __name__ == "__main__":

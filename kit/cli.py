@@ -612,6 +612,10 @@ def _progress(total: int, label: str, args: argparse.Namespace) -> Iterator[Call
     from tqdm import tqdm
 
     quiet = getattr(args, "quiet", False) or not sys.stderr.isatty() or total < PROGRESS_FROM
+    try:  # a terminal that does not say its width (0) would get an empty bar
+        width = os.get_terminal_size(sys.stderr.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        width = 80
     with tqdm(
         total=total,
         desc=label,
@@ -619,6 +623,7 @@ def _progress(total: int, label: str, args: argparse.Namespace) -> Iterator[Call
         disable=quiet,
         file=sys.stderr,
         leave=False,
+        ncols=min(width, 100),
         mininterval=0,  # a step per block of respondents: few, each worth showing
     ) as bar:
         yield bar.update
