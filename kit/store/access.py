@@ -258,8 +258,8 @@ def store_invited_response(
         today = now().replace(hour=0, minute=0, second=0, microsecond=0)
         items = sorted(values)
         layout = packed.ensure_layout(conn, items) if items else None
-        row = np.array([[values[i] for i in items]], dtype=float)
-        blob = packed.pack(row)[0] if items else None
+        matrix = np.array([[values[i] for i in items]], dtype=float)
+        blob = packed.pack(matrix)[0] if items else None
         conn.execute(
             q["response"],
             {

@@ -267,17 +267,15 @@ def test_nothing_stored_links_a_used_code_to_its_response(store, instrument):
         assert all(r["respondent"].startswith("web-") for r in rows)
         low, high = repo.RANDOM_RESPONSE_IDS
         assert all(low <= r["id"] < high for r in rows)
-    with store.begin() as conn:
-        marks = {
-            int(rid): (v0, v1)
-            for rid, v0, v1 in conn.execute(
-                text(
-                    "SELECT a.response_id, a.value, b.value FROM answers a JOIN answers b "
-                    "ON a.response_id = b.response_id WHERE a.item_id = :i0 AND b.item_id = :i1"
-                ),
-                {"i0": instrument.item_ids[0], "i1": instrument.item_ids[1]},
-            )
-        }
+    from kit.store import packed
+
+    r = s.responses.c
+    with store.begin() as conn:  # the answers as stored (packed per respondent)
+        stored = conn.execute(select(r.id, r.layout_id, r.answers)).all()
+        layouts = packed.layouts(conn)
+    firsts = packed.unpack([x[1] for x in stored], [x[2] for x in stored], layouts,
+                           instrument.item_ids[:2])
+    marks = {int(x[0]): (v[0], v[1]) for x, v in zip(stored, firsts, strict=True)}
     by_id = [who(marks[r["id"]]) for r in sorted(responses_a, key=lambda r: r["id"])]
     # by id, team A's responses are not in the order they came (p = 1/8! by chance)
     assert by_id != orders["team-a"] and sorted(by_id) == orders["team-a"]
