@@ -256,10 +256,7 @@ def store_invited_response(
                 break
         respondent = "web-" + secrets.token_hex(8)
         today = now().replace(hour=0, minute=0, second=0, microsecond=0)
-        items = sorted(values)
-        layout = packed.ensure_layout(conn, items) if items else None
-        matrix = np.array([[values[i] for i in items]], dtype=float)
-        blob = packed.pack(matrix)[0] if items else None
+        layout, blob = _packed_answers(conn, values)
         conn.execute(
             q["response"],
             {
@@ -284,3 +281,24 @@ def store_invited_response(
                 ],
             )
     return "ok", respondent
+
+
+def _packed_answers(conn: Any, values: dict[str, float]) -> tuple[str | None, bytes | None]:
+    """A submission's answers packed in a layout already stored that holds every answered item
+    (the smallest such), so a respondent who skipped items makes no layout of their own whose
+    creation could tell when they answered; a new layout only when none fits."""
+    if not values:
+        return None, None
+    wanted = set(values)
+    fitting = [
+        (len(items), key, items)
+        for key, items in packed.layouts(conn).items()
+        if wanted <= set(items)
+    ]
+    if fitting:
+        _, layout, items = min(fitting)
+    else:
+        items = sorted(values)
+        layout = packed.ensure_layout(conn, items)
+    matrix = np.array([[values.get(i, np.nan) for i in items]], dtype=float)
+    return layout, packed.pack(matrix)[0]

@@ -288,3 +288,21 @@ def test_thousands_of_problems_give_a_short_message(instrument):
     assert len(refused.value.texts) == 3000
     message = refused.value.message("en")
     assert message.endswith("... and 2995 more problems.") and len(message) < 600
+
+
+def test_a_respondent_who_skips_items_makes_no_layout_of_their_own(store, instrument):
+    """Answers are packed in a stored layout holding every answered item: skipping an item
+    leaves no trace of its own (a new layout row would show when that response came)."""
+    from kit.store import packed
+
+    codes = create_invitations(store, "team-a", "after", 3)
+    full = marker_answers(instrument, 1)
+    submit_answers(store, instrument, codes[0], full)
+    skipped = {k: v for k, v in full.items() if k != instrument.item_ids[3]}
+    submit_answers(store, instrument, codes[1], skipped)
+    with store.begin() as conn:
+        assert len(packed.layouts(conn)) == 1
+    back = store.load_responses(instrument, group_ids=["team-a"])
+    assert len(back) == 2
+    assert back[instrument.item_ids[3]].isna().sum() == 1
+    assert back[instrument.item_ids[0]].notna().all()
