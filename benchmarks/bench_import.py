@@ -22,6 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +172,29 @@ def _run_in_terminal(cmd: list[str], env: dict[str, str]) -> tuple[Any, str]:
     return done, b"".join(chunks).decode("utf-8", "replace")
 
 
+@contextmanager
+def _fresh_schema(url: str) -> Iterator[str]:
+    """PostgreSQL: the URL of a new, empty schema, dropped afterwards (every run starts empty)."""
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -176,12 +202,15 @@ def main() -> None:
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-import-") as tmp,
+        _fresh_schema(args.database_url) as url,
+    ):
         home = Path(tmp)
         programme, export = write_files(home, args.rows)
         kit = ["-m", "--home", str(home), "--language", "en"]
-        if args.database_url:
-            kit += ["--database-url", args.database_url]
+        if url:
+            kit += ["--database-url", url]
         subprocess.run(
             [sys.executable, "-m", "kit", *kit[1:], "programme", "load", str(programme)],
             check=True,
