@@ -273,8 +273,9 @@ def test_nothing_stored_links_a_used_code_to_its_response(store, instrument):
     with store.begin() as conn:  # the answers as stored (packed per respondent)
         stored = conn.execute(select(r.id, r.layout_id, r.answers)).all()
         layouts = packed.layouts(conn)
-    firsts = packed.unpack([x[1] for x in stored], [x[2] for x in stored], layouts,
-                           instrument.item_ids[:2])
+    firsts = packed.unpack(
+        [x[1] for x in stored], [x[2] for x in stored], layouts, instrument.item_ids[:2]
+    )
     marks = {int(x[0]): (v[0], v[1]) for x, v in zip(stored, firsts, strict=True)}
     by_id = [who(marks[r["id"]]) for r in sorted(responses_a, key=lambda r: r["id"])]
     # by id, team A's responses are not in the order they came (p = 1/8! by chance)
