@@ -32,6 +32,11 @@ from kit.settings import Settings
 from kit.store import Store, open_store
 
 AGREEMENT_THRESHOLD = 0.70  # rwg(J) below this: no shared view to speak of
+PARTICIPATION_FLAG = 0.60  # fewer of the invited than this answered: read the results with care
+ABOVE_MOST = 50.0  # every shown dimension above this percentile: "even the weakest sit above most"
+# A dimension's band in words, from its 95 % interval against the norm mean.
+STRENGTH, IN_LINE, DEVELOPMENT = "strength", "in_line", "development"
+BANDS = (STRENGTH, IN_LINE, DEVELOPMENT)
 STRENGTHS = 3  # how many strengths and development areas a summary names
 NORM_BASES = ("norm", "all", "programme")
 NOT_PUBLISHED = "not_published"
@@ -451,6 +456,9 @@ class GroupResults:
     actions: pd.DataFrame | None = None
     norm_groups: int = 0
     norm_base: str = "norm"
+    norm_wave: str = ""  # the wave whose norm groups are the norm of this view
+    norm_wave_name: str = ""
+    norm_fixed: bool = False  # True: a run file fixed the norm wave (else each wave's own)
     cohort_groups_shown: int = 0
     method: dict[str, Any] = field(default_factory=dict)
     # Publication (what version of the results is shown, and since when).
@@ -465,6 +473,65 @@ class GroupResults:
     def dimension_name(self, dimension_id: str) -> str:
         row = self.dimensions.loc[self.dimensions["dimension"] == dimension_id]
         return str(row["dimension_name"].iloc[0]) if len(row) else dimension_id
+
+    @property
+    def participation(self) -> float | None:
+        """Share of the invited who answered (None when the number invited is unknown)."""
+        return participation_share(self.respondents, self.invited)
+
+    @property
+    def low_participation(self) -> bool:
+        """True when fewer than ``PARTICIPATION_FLAG`` of the invited answered."""
+        return low_participation(self.respondents, self.invited)
+
+    @property
+    def above_most_of_norm(self) -> bool:
+        """True when every shown dimension sits above most of the norm (its percentile is over
+        ``ABOVE_MOST``): even the weakest dimensions are strong by comparison."""
+        d = self.dimensions
+        if d.empty or "percentile" not in d:
+            return False
+        shown = d[d["mean"].notna()] if "mean" in d else d
+        p = pd.to_numeric(shown["percentile"], errors="coerce")
+        return bool(len(p)) and bool(p.notna().all()) and bool((p > ABOVE_MOST).all())
+
+
+def participation_share(respondents: Any, invited: Any) -> float | None:
+    """``respondents / invited``, or None when the number invited is unknown or 0."""
+    if invited is None or pd.isna(invited) or int(invited) <= 0:
+        return None
+    return int(respondents or 0) / int(invited)
+
+
+def low_participation(respondents: Any, invited: Any) -> bool:
+    """Fewer than ``PARTICIPATION_FLAG`` of the invited answered: read the results with care."""
+    share = participation_share(respondents, invited)
+    return share is not None and share < PARTICIPATION_FLAG
+
+
+def norm_band(mean: Any, ci_low: Any, ci_high: Any, norm_mean: Any) -> str | None:
+    """The band of one dimension in words: ``strength`` when its whole 95 % interval lies above
+    the norm mean, ``development`` when it lies below, ``in_line`` when it holds the norm mean;
+    None without a mean or a norm (too few comparison groups)."""
+    values = [mean, ci_low, ci_high, norm_mean]
+    if any(v is None or v is pd.NA or pd.isna(v) for v in values):
+        return None
+    if float(ci_low) > float(norm_mean):
+        return STRENGTH
+    if float(ci_high) < float(norm_mean):
+        return DEVELOPMENT
+    return IN_LINE
+
+
+def _bands(dims: pd.DataFrame) -> list[str | None]:
+    if "norm_mean" not in dims:
+        return [None] * len(dims)
+    return [
+        norm_band(m, lo, hi, nm)
+        for m, lo, hi, nm in zip(
+            dims["mean"], dims["ci_low"], dims["ci_high"], dims["norm_mean"], strict=True
+        )
+    ]
 
 
 def _snapshot_frames(
@@ -526,12 +593,14 @@ def group_results(
     norm_base: str = "norm",
     seed: int = 0,
     data: ScoredData | None = None,
+    norm_wave: str | None = None,
 ) -> GroupResults:
     """A group's published results for the last of ``waves`` (change from the first when there
     are two+).
 
     ``language`` None or "" uses the group's own language. ``data`` lets a caller reuse the
-    published data. ``seed`` is kept for callers: comments are shuffled once, at publication.
+    published data. ``norm_wave`` fixes the norm: every wave is compared with the norm groups
+    published in that wave (None or "": each wave with the norm groups of the same wave). ``seed`` is kept for callers: comments are shuffled once, at publication.
     Reads the group's own snapshots and the (cached) comparison rows; never raw answers.
     """
     from kit.store.publications import current_publication
@@ -547,6 +616,7 @@ def group_results(
             f"{instrument.id!r}; import its survey answers first."
         )
     wave = wave_list[-1]
+    norm_at = _norm_wave(data, norm_wave, wave)
     cohort_id = cohort_id or group.get("cohort_id")
     cohort_name = ""
     if cohort_id:
@@ -592,7 +662,10 @@ def group_results(
         scale_max=inst.scale.max,
         scale_labels=scale_labels,
         norm_base=norm_base,
-        method=_method(data, wave, norm_ids, lang),
+        norm_wave=norm_at,
+        norm_wave_name=_wave_name(norm_at, lang),
+        norm_fixed=bool(norm_wave),
+        method=_method(data, wave, norm_ids, lang, norm_at),
         published=meta is not None,
         version=int(meta["version"]) if meta else None,
         published_at=_iso(meta["published_at"]) if meta else None,
@@ -618,7 +691,7 @@ def group_results(
         _reason_text(r, data, lang) if isinstance(r, str) else "" for r in dims["suppressed"]
     ]
     own = dims.set_index("dimension")["mean"]
-    norm = _norm_table(data, wave, norm_ids, group_id, own)
+    norm = _norm_table(data, norm_at, norm_ids, group_id, own)
     dims = dims.merge(norm, on="dimension", how="left")
     dims["norm_groups"] = dims["norm_groups"].fillna(0).astype(int)
     comparison_missing = bool((dims["norm_groups"] == 0).any()) and bool(norm_ids)
@@ -635,6 +708,7 @@ def group_results(
         if len(means) < len(dims):
             comparison_missing = True
     dims["disagreement"] = dims["rwg_j"] < AGREEMENT_THRESHOLD
+    dims["band"] = pd.Series(_bands(dims), index=dims.index, dtype=object)
     dims = dims.sort_values("order").reset_index(drop=True)
     dims["suppressed"] = pd.Series(
         [r if isinstance(r, str) else None for r in dims["suppressed"]], dtype=object
@@ -779,7 +853,21 @@ def _comments(
     return tuple(out), "" if out else t("report.comments.none", lang)
 
 
-def _method(data: ScoredData, wave: str, norm_ids: list[str], lang: str) -> dict[str, Any]:
+def _norm_wave(data: ScoredData, norm_wave: str | None, wave: str) -> str:
+    """The wave whose published norm groups are the norm: ``norm_wave``, else ``wave``."""
+    if not norm_wave:
+        return wave
+    known = list(data.waves.sort_values("ordinal")["id"])
+    if norm_wave not in known:
+        raise NotFoundError(
+            f"Norm wave {norm_wave!r} does not exist; the waves are: {', '.join(known)}."
+        )
+    return norm_wave
+
+
+def _method(
+    data: ScoredData, wave: str, norm_ids: list[str], lang: str, norm_wave: str | None = None
+) -> dict[str, Any]:
     """Reliability and between-group agreement pooled over the published, reportable groups of
     the wave (not the group's own); missing when fewer than ``min_comparison_groups`` + 1
     groups are pooled."""
@@ -798,7 +886,7 @@ def _method(data: ScoredData, wave: str, norm_ids: list[str], lang: str) -> dict
         if "alpha_all" in table:
             g = pd.to_numeric(table["groups"], errors="coerce").fillna(0)
             table.loc[g < enough, "alpha_all"] = np.nan
-    vis = data.visible_dimensions(wave)
+    vis = data.visible_dimensions(norm_wave or wave)
     shown = vis[vis["group"].isin(norm_ids)] if len(vis) else vis
     return {
         "table": table.sort_values("order").reset_index(drop=True),

@@ -18,7 +18,13 @@ import pandas as pd
 
 from kit import charts
 from kit.i18n import t
-from kit.results import CohortResults, GroupResults, ProgrammeResults
+from kit.results import (
+    BANDS,
+    PARTICIPATION_FLAG,
+    CohortResults,
+    GroupResults,
+    ProgrammeResults,
+)
 
 
 class Fragment(str):
@@ -38,6 +44,13 @@ def _num(value: Any, digits: int = 1, signed: bool = False, lang: str = "nb") ->
     text = f"{float(value):+.{digits}f}" if signed else f"{float(value):.{digits}f}"
     text = text.replace("-", "−")
     return text.replace(".", ",") if lang == "nb" else text
+
+
+def _percent(share: float | None, lang: str) -> str:
+    """A share as a whole percent in the language ("58 %")."""
+    if share is None:
+        return "–"
+    return f"{round(100 * float(share))} %"
 
 
 def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], cls: str = "") -> str:
@@ -123,6 +136,8 @@ class GroupReport(_Report):
             (_("cover.report_date"), _today(self.lang)),
             (_("cover.published"), esc(_publication(r.version, r.published_at, self.lang))),
         ]
+        if r.participation is not None:
+            facts.insert(5, (_("participation.label"), self._participation()))
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
         notice = ""
         if not r.reportable and not getattr(r, "published", True):
@@ -145,6 +160,16 @@ class GroupReport(_Report):
             f'<table class="kit-facts">{rows}</table>{notice}</section>'
         )
 
+    def _participation(self) -> str:
+        """ "7 of 12 invited (58 %)" and, under ``PARTICIPATION_FLAG``, the read-with-care flag."""
+        r = self.res
+        share = _percent(r.participation, self.lang)
+        text = esc(self._t("participation.share", share=share))
+        if r.low_participation:
+            flag = self._t("participation.low", limit=_percent(PARTICIPATION_FLAG, self.lang))
+            text += f' <strong class="kit-flag kit-participation-low">{esc(flag)}</strong>'
+        return text
+
     def how_to_read(self) -> Fragment:
         _ = self._t
         lo, hi, min_n = self.res.scale_min, self.res.scale_max, self.res.min_respondents
@@ -152,6 +177,7 @@ class GroupReport(_Report):
             f"<li>{esc(_(f'how.{k}', lo=lo, hi=hi, min_n=min_n))}</li>"
             for k in ("scale", "norm", "agreement", "anonymity", "conversation")
         )
+        items += f"<li>{esc(_('band.how'))}</li>"
         return _section("kit-how", _("how.title"), f'<ul class="kit-how-list">{items}</ul>')
 
     def summary(self) -> Fragment:
@@ -162,14 +188,23 @@ class GroupReport(_Report):
 
         def bullet(did: str) -> str:
             row = d.loc[did]
+            band = row.get("band")
+            word = f" ({esc(_(f'band.{band}'))})" if isinstance(band, str) else ""
             return (
                 f"<li><strong>{esc(row['dimension_name'])}</strong> "
                 f"<span class='kit-num'>{_num(row['mean'], lang=self.lang)}</span> – "
-                f"{esc(_percentile_phrase(row.get('percentile'), self.lang))}"
+                f"{esc(_percentile_phrase(row.get('percentile'), self.lang))}{word}"
                 f"<br><span class='kit-muted'>{esc(row['description'])}</span></li>"
             )
 
         parts = [f"<p>{esc(_('summary.intro', n=r.respondents, norm=r.norm_groups))}</p>"]
+        if r.low_participation:
+            parts.append(
+                f'<p class="kit-flag kit-participation-low">'
+                f"{esc(_('participation.summary', share=_percent(r.participation, self.lang)))} "
+                f"{esc(_('participation.low', limit=_percent(PARTICIPATION_FLAG, self.lang)))}</p>"
+            )
+        parts.append(self._bands_text())
         parts.append('<div class="kit-columns">')
         parts.append(
             f'<div class="kit-box kit-strengths"><h3>{esc(_("summary.strengths"))}</h3>'
@@ -203,6 +238,37 @@ class GroupReport(_Report):
             parts.append(f"<p>{esc(_('summary.agreement_ok'))}</p>")
         return _section("kit-summary", _("summary.title"), "".join(parts), page_break=True)
 
+    def _norm_sentence(self, groups: int) -> str:
+        """Which norm is used and how many groups it holds (and whether it is fixed)."""
+        r, _ = self.res, self._t
+        used = _(
+            "norm.used",
+            base=_("method.norm_base." + r.norm_base),
+            wave=r.norm_wave_name or r.wave_name,
+            n=groups,
+        )
+        fixed = _("norm.fixed", wave=r.norm_wave_name) if r.norm_fixed else _("norm.same_wave")
+        return used + " " + fixed
+
+    def _bands_text(self) -> str:
+        """The dimensions by band in words, and "even your weakest ... above most of the norm"."""
+        r, _ = self.res, self._t
+        d = r.dimensions
+        if "band" not in d or not d["band"].notna().any():
+            return ""
+        out = []
+        for band in BANDS:
+            names = list(d.loc[d["band"] == band, "dimension_name"])
+            if names:
+                out.append(
+                    f"<li><strong>{esc(_(f'band.{band}_title', n=len(names)))}</strong> "
+                    f"{esc(', '.join(names))}</li>"
+                )
+        text = f'<ul class="kit-bands">{"".join(out)}</ul>'
+        if r.above_most_of_norm:
+            text = f'<p class="kit-above-norm">{esc(_("band.above_most"))}</p>' + text
+        return text
+
     def profile(self) -> Fragment:
         r, _ = self.res, self._t
         if not r.reportable:
@@ -219,7 +285,7 @@ class GroupReport(_Report):
         for row in r.dimensions.to_dict("records"):
             if row["category"] != category:
                 category = row["category"]
-                rows.append([f"<em>{esc(row['category_name'])}</em>", "", "", "", "", ""])
+                rows.append([f"<em>{esc(row['category_name'])}</em>", "", "", "", "", "", ""])
             flag = (
                 f'<span class="kit-flag-dot" title="{esc(_("profile.low_agreement"))}">●</span>'
                 if row.get("disagreement")
@@ -234,9 +300,11 @@ class GroupReport(_Report):
                         "",
                         "",
                         "",
+                        "",
                     ]
                 )
                 continue
+            band = row.get("band")
             rows.append(
                 [
                     esc(row["dimension_name"]),
@@ -245,6 +313,9 @@ class GroupReport(_Report):
                     "–" if pd.isna(row.get("percentile")) else f"{round(row['percentile'])}",
                     _num(row.get("cohort_mean"), lang=self.lang),
                     f"{_num(row.get('rwg_j'), 2, lang=self.lang)} {flag}",
+                    f'<span class="kit-band kit-band-{band}">{esc(_(f"band.{band}"))}</span>'
+                    if isinstance(band, str)
+                    else "–",
                 ]
             )
         table = _table(
@@ -255,12 +326,14 @@ class GroupReport(_Report):
                 _("profile.percentile"),
                 _("profile.cohort_mean"),
                 _("profile.rwg"),
+                _("band.column"),
             ],
             rows,
             "kit-profile-table",
         )
         intro = (
             f"<p>{esc(_('profile.intro', norm=r.norm_groups, cohort=r.cohort_groups_shown))}</p>"
+            f'<p class="kit-norm-used">{esc(self._norm_sentence(r.norm_groups))}</p>'
         )
         if r.comparison_text:
             intro += f'<p class="kit-muted">{esc(r.comparison_text)}</p>'
@@ -450,13 +523,7 @@ class GroupReport(_Report):
                 _p(
                     _("method.rwg", threshold=_num(m.get("agreement_threshold"), 2, lang=self.lang))
                 ),
-                _p(
-                    _(
-                        "method.norm",
-                        norm=m.get("norm_groups", 0),
-                        base=_("method.norm_base." + r.norm_base),
-                    )
-                ),
+                _p(self._norm_sentence(m.get("norm_groups", 0)) + " " + _("norm.percentile")),
                 f"<p>{esc(_('method.reliability'))}</p>",
             ]
             table = m.get("table")

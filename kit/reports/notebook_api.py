@@ -73,6 +73,7 @@ def open_group_report(**values: Any) -> GroupReport:
         norm_base=params.norm_base,
         seed=params.seed,
         data=data,
+        norm_wave=params.norm_wave or None,
     )
     return GroupReport(res, provenance)
 

@@ -69,6 +69,13 @@ class ReportParams:
             "programme (the programme's groups)"
         ),
     )
+    norm_wave: str = field(
+        default="",
+        metadata=_help(
+            "wave whose norm groups every wave is compared with (a fixed norm, e.g. before); "
+            "empty means each wave is compared with the norm groups of the same wave"
+        ),
+    )
     min_respondents: int = field(
         default=0,
         metadata=_help(
@@ -115,6 +122,13 @@ class ReportParams:
                 problems.append(
                     Problem(source, t("config.params.wave_id", lang), column="waves", value=w)
                 )
+        if self.norm_wave and not _ID.match(self.norm_wave):
+            problems.append(
+                Problem(
+                    source, t("config.params.wave_id", lang), column="norm_wave",
+                    value=self.norm_wave,
+                )
+            )  # fmt: skip
         if len(set(self.wave_list)) != len(self.wave_list):
             problems.append(
                 Problem(
@@ -390,6 +404,7 @@ RUN_KEYS = {
     "report_waves": "waves to make group reports for (default: the last of waves)",
     "language": "report language for every group; empty = each group's own",
     "norm_base": "norm (default), all or programme",
+    "norm_wave": "wave whose norm groups are the norm of every wave (default: each wave's own)",
     "database_url": "data source; empty = settings",
     "min_respondents": "anonymity threshold (0 = settings)",
     "min_comment_respondents": "comment threshold (0 = settings)",
@@ -417,6 +432,7 @@ class RunFileModel(config.StrictModel):
     report_waves: Ids | None = None
     language: Literal["", "nb", "en"] | None = None
     norm_base: Literal["norm", "all", "programme"] | None = None
+    norm_wave: Annotated[str, StringConstraints(pattern=_ID.pattern)] | None = None
     database_url: str | None = None
     min_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
     min_comment_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
@@ -484,6 +500,7 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
             "instrument",
             "language",
             "norm_base",
+            "norm_wave",
             "database_url",
             "min_respondents",
             "min_comment_respondents",
@@ -558,7 +575,7 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
 def _id_lines(doc: config.ConfigDoc) -> dict[tuple[str, str], int]:
     """(key, id) -> its line, for the ids a run file lists (so later checks can name the line)."""
     out: dict[tuple[str, str], int] = {}
-    for key in ("groups", "cohorts", "waves", "report_waves", "instrument"):
+    for key in ("groups", "cohorts", "waves", "report_waves", "instrument", "norm_wave"):
         value = doc.data.get(key)
         values = value if isinstance(value, list) else [value] if value is not None else []
         for i, v in enumerate(values):
@@ -618,6 +635,8 @@ def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> Non
         for w in p.wave_list:
             if w not in known_waves:
                 refuse("config.run.unknown_wave", "waves", w, known_waves)
+        if p.norm_wave and p.norm_wave not in known_waves:
+            refuse("config.run.unknown_wave", "norm_wave", p.norm_wave, known_waves)
     for name in sorted(instruments):
         try:
             inst = load_instrument(name, lang=lang)
