@@ -469,6 +469,10 @@ class GroupResults:
     baseline_published_at: str | None = None
     comparison_text: str = ""  # why a norm or cohort comparison is missing, when one is
     min_comparison_groups: int = 3
+    # Every wave in programme order (see ``wave_series``): levels per wave and dimension, and
+    # the change between consecutive waves and from the first to the last (with intervals).
+    wave_levels: pd.DataFrame | None = None
+    wave_changes: pd.DataFrame | None = None
 
     def dimension_name(self, dimension_id: str) -> str:
         row = self.dimensions.loc[self.dimensions["dimension"] == dimension_id]
@@ -600,7 +604,8 @@ def group_results(
 
     ``language`` None or "" uses the group's own language. ``data`` lets a caller reuse the
     published data. ``norm_wave`` fixes the norm: every wave is compared with the norm groups
-    published in that wave (None or "": each wave with the norm groups of the same wave). ``seed`` is kept for callers: comments are shuffled once, at publication.
+    published in that wave (None or "": each wave with the norm groups of the same wave).
+    ``seed`` is kept for callers: comments are shuffled once, at publication.
     Reads the group's own snapshots and the (cached) comparison rows; never raw answers.
     """
     from kit.store.publications import current_publication
@@ -735,6 +740,9 @@ def group_results(
         change, change_text = _group_change(data, group_id, baseline, wave, dims, lang)
 
     comments, comments_text = _comments(pub, inst, data, lang)
+    levels, steps = (None, None)
+    if len(wave_list) >= 2:
+        levels, steps = wave_series(data, group_id, wave_list, lang)
     return GroupResults(
         **base,
         reportable=True,
@@ -758,7 +766,79 @@ def group_results(
         baseline_version=int(baseline_meta["version"]) if baseline_meta else None,
         baseline_published_at=_iso(baseline_meta["published_at"]) if baseline_meta else None,
         comparison_text=_reason_text(COMPARISON, data, lang) if comparison_missing else "",
+        wave_levels=levels,
+        wave_changes=steps,
     )
+
+
+WAVE_LEVEL_COLUMNS = ["wave", "wave_name", "wave_order", "dimension", "dimension_name",
+                      "order", "n", "mean", "ci_low", "ci_high", "suppressed",
+                      "suppressed_text"]  # fmt: skip
+WAVE_CHANGE_COLUMNS = ["before", "after", "before_name", "after_name", "kind", "dimension",
+                       "dimension_name", "order", "change", "ci_low", "ci_high", "suppressed",
+                       "suppressed_text"]  # fmt: skip
+
+
+def wave_series(
+    data: ScoredData, group_id: str, waves: list[str], lang: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A group's dimensions in every wave of ``waves`` (already in programme order), and the
+    change between consecutive waves (``kind`` = ``step``) and from the first to the last
+    (``overall``, only with three or more waves), each with its 95 % interval.
+
+    Only published, shown rows: a wave hidden as a whole (too few, not published) keeps its
+    rows with no number and its reason; so does a hidden dimension, and a change touching
+    either.
+    """
+    dims = _dimension_frame(data.instrument, lang)[["dimension", "dimension_name", "order"]]
+    levels = []
+    for i, w in enumerate(waves):
+        reason = _group_reason(data, group_id, w)
+        vis = data.visible_dimensions(w)
+        own = vis[vis["group"] == group_id][["dimension", "n", "mean", "ci_low", "ci_high"]]
+        part = dims.merge(own, on="dimension", how="left")
+        part["suppressed"] = [
+            reason or (None if pd.notna(m) else TOO_FEW_REASON) for m in part["mean"]
+        ]
+        part = part.assign(wave=w, wave_name=_wave_name(w, lang), wave_order=i)
+        levels.append(part)
+    level = pd.concat(levels, ignore_index=True) if levels else pd.DataFrame()
+    if len(level):
+        level["n"] = pd.to_numeric(level["n"], errors="coerce").astype("Int64")
+        level["suppressed_text"] = [
+            _reason_text(r, data, lang) if isinstance(r, str) else "" for r in level["suppressed"]
+        ]
+    level = level.reindex(columns=WAVE_LEVEL_COLUMNS)
+    pairs = [(a, b, "step") for a, b in zip(waves, waves[1:], strict=False)]
+    if len(waves) >= 3:
+        pairs.append((waves[0], waves[-1], "overall"))
+    changes = []
+    for before, after, kind in pairs:
+        ch = _change_frame(data, [group_id], before, after)
+        ch = ch[ch["group"] == group_id].drop(columns=["group"])
+        part = dims.merge(ch[["dimension", "change", "ci_low", "ci_high", "suppressed"]],
+                          on="dimension", how="left")  # fmt: skip
+        hidden = _group_reason(data, group_id, before) or _group_reason(data, group_id, after)
+        part["suppressed"] = [
+            hidden or (r if isinstance(r, str) else None if pd.notna(c) else TOO_FEW_REASON)
+            for r, c in zip(part["suppressed"], part["change"], strict=True)
+        ]
+        hide = part["suppressed"].notna()
+        part.loc[hide, ["change", "ci_low", "ci_high"]] = np.nan
+        part = part.assign(
+            before=before, after=after, kind=kind,
+            before_name=_wave_name(before, lang), after_name=_wave_name(after, lang),
+        )  # fmt: skip
+        changes.append(part)
+    change = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame()
+    if len(change):
+        change["suppressed_text"] = [
+            _reason_text(r, data, lang) if isinstance(r, str) else "" for r in change["suppressed"]
+        ]
+    return level, change.reindex(columns=WAVE_CHANGE_COLUMNS)
+
+
+TOO_FEW_REASON = "too_few"
 
 
 def _change_frame(data: ScoredData, group_ids: list[str], before: str, after: str) -> pd.DataFrame:

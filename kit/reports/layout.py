@@ -389,6 +389,64 @@ class GroupReport(_Report):
             "kit-change", _("change.title"), intro + chart.to_html() + table, page_break=True
         )
 
+    def waves(self) -> Fragment:
+        """Every wave in programme order (three or more): the mean per wave, the change between
+        consecutive waves and from the first to the last, each with its interval."""
+        r, _ = self.res, self._t
+        lv, ch = r.wave_levels, r.wave_changes
+        if not r.reportable or len(r.waves) < 3 or lv is None or ch is None or lv.empty:
+            return Fragment("")
+        names = list(dict.fromkeys(lv["wave_name"]))
+        chart = charts.wave_chart(
+            lv.sort_values(["order", "wave_order"]), self.lang,
+            scale_min=r.scale_min, scale_max=r.scale_max,
+        )  # fmt: skip
+        pairs = list(dict.fromkeys(zip(ch["before_name"], ch["after_name"], strict=True)))
+        mean = {(x["dimension"], x["wave_name"]): x for x in lv.to_dict("records")}
+        step = {
+            (x["dimension"], x["before_name"], x["after_name"]): x for x in ch.to_dict("records")
+        }
+
+        def level(x: dict[str, Any]) -> str:
+            if isinstance(x.get("suppressed"), str):
+                return f'<span class="kit-muted" title="{esc(x["suppressed_text"])}">–</span>'
+            return _num(x["mean"], lang=self.lang)
+
+        def change(x: dict[str, Any]) -> str:
+            if isinstance(x.get("suppressed"), str):
+                return f'<span class="kit-muted" title="{esc(x["suppressed_text"])}">–</span>'
+            return (
+                f"{_num(x['change'], signed=True, lang=self.lang)}"
+                f'<br><span class="kit-muted">{_num(x["ci_low"], signed=True, lang=self.lang)}'
+                f" – {_num(x['ci_high'], signed=True, lang=self.lang)}</span>"
+            )
+
+        rows = []
+        for d in r.dimensions.to_dict("records"):
+            did = d["dimension"]
+            rows.append(
+                [esc(d["dimension_name"])]
+                + [level(mean[(did, w)]) for w in names]
+                + [change(step[(did, a, b)]) for a, b in pairs]
+            )
+        header = [_("profile.dimension"), *names] + [
+            _("waves.step", before=a, after=b) for a, b in pairs
+        ]
+        notes = []
+        for w in names:
+            hidden = lv[(lv["wave_name"] == w) & lv["suppressed"].notna()]
+            if len(hidden) == len(r.dimensions):
+                reason = hidden["suppressed_text"].iloc[0]
+                notes.append(
+                    f'<p class="kit-muted">{esc(_("waves.hidden_wave", wave=w, reason=reason))}</p>'
+                )
+        body = (
+            f"<p>{esc(_('waves.intro', names=' → '.join(names)))}</p>{chart.to_html()}"
+            + "".join(notes)
+            + _table(header, rows, "kit-small kit-waves-table")
+        )
+        return _section("kit-waves", _("waves.title"), body, page_break=True)
+
     def disagreement(self) -> Fragment:
         r, _ = self.res, self._t
         if not r.reportable:
@@ -564,6 +622,7 @@ class GroupReport(_Report):
             self.summary(),
             self.profile(),
             self.change(),
+            self.waves(),
             self.disagreement(),
             self.distributions(),
             self.comments(),

@@ -29,6 +29,7 @@ NOTEBOOKS = {
             "summary",
             "profile",
             "change",
+            "waves",
             "disagreement",
             "distributions",
             "comments",

@@ -45,9 +45,9 @@ def test_norm_wave_fixes_the_norm_of_a_later_wave(
             assert d.loc[did, "percentile"] == pytest.approx(
                 round(100 * (below + equal / 2) / len(means))
             )
-    assert fixed.norm_groups == comparison_values(data, "before", norm_ids, GROUP)[
-        "group"
-    ].nunique()
+    assert (
+        fixed.norm_groups == comparison_values(data, "before", norm_ids, GROUP)["group"].nunique()
+    )
     assert fixed.norm_groups != own.norm_groups  # the demo's after round has fewer norm groups
 
 
@@ -102,7 +102,9 @@ def test_run_file_norm_wave_reaches_every_report_and_is_checked(
     path.write_text("norm_wave: [before]\ngroups: [k1-kystverket]\n", encoding="utf-8")
     with pytest.raises(ParameterError, match=r"norm_wave"):
         load_run_file(path, "en")
-    path.write_text("waves: [after]\nnorm_wave: midway\ngroups: [k1-kystverket]\n", encoding="utf-8")
+    path.write_text(
+        "waves: [after]\nnorm_wave: midway\ngroups: [k1-kystverket]\n", encoding="utf-8"
+    )
     with pytest.raises(ParameterError, match=r"midway") as info:
         check_run(load_run_file(path, "en"), demo_settings, "en")
     assert "norm_wave" in str(info.value)
