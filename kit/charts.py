@@ -434,3 +434,39 @@ def wave_chart(levels: pd.DataFrame, lang: str, *, scale_min: int, scale_max: in
     chart = (line + dots).properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
     desc = t("report.chart.waves_desc", lang, n=len(order), waves=", ".join(waves))
     return KitChart(chart, title, desc, lang)
+
+
+def role_chart(roles: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:
+    """Leaders' and members' mean per dimension (``roles``: ``dimension_name`` in display order,
+    ``role_name``, ``mean``; hidden rows without a mean get no dot)."""
+    order = list(dict.fromkeys(roles["dimension_name"]))
+    sides = list(dict.fromkeys(roles["role_name"]))
+    data = roles.dropna(subset=["mean"])[["dimension_name", "role_name", "mean"]]
+    x = alt.X(
+        "mean:Q",
+        scale=alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False),
+        title=t("report.chart.mean", lang),
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=80, opacity=1)
+        .encode(
+            y=alt.Y("dimension_name:N", sort=order, title=None),
+            x=x,
+            color=alt.Color(
+                "role_name:N",
+                sort=sides,
+                title=None,
+                scale=alt.Scale(domain=sides, range=[OKABE_ITO[5], OKABE_ITO[0]]),
+            ),
+            shape=alt.Shape(
+                "role_name:N",
+                sort=sides,
+                title=None,
+                scale=alt.Scale(domain=sides, range=["square", "circle"]),
+            ),
+        )  # fmt: skip
+    )
+    title = t("report.chart.roles_title", lang)
+    chart = chart.properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+    return KitChart(chart, title, t("report.chart.roles_desc", lang, n=len(order)), lang)

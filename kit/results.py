@@ -473,6 +473,10 @@ class GroupResults:
     # the change between consecutive waves and from the first to the last (with intervals).
     wave_levels: pd.DataFrame | None = None
     wave_changes: pd.DataFrame | None = None
+    # Leader vs members (``role_split``): rows per role and dimension where the engine's rule
+    # allows the split, else None and ``roles_text`` says why (no numbers).
+    roles: pd.DataFrame | None = None
+    roles_text: str = ""
 
     def dimension_name(self, dimension_id: str) -> str:
         row = self.dimensions.loc[self.dimensions["dimension"] == dimension_id]
@@ -740,6 +744,7 @@ def group_results(
         change, change_text = _group_change(data, group_id, baseline, wave, dims, lang)
 
     comments, comments_text = _comments(pub, inst, data, lang)
+    roles, roles_text = role_split(pub, dims, data, lang)
     levels, steps = (None, None)
     if len(wave_list) >= 2:
         levels, steps = wave_series(data, group_id, wave_list, lang)
@@ -768,7 +773,62 @@ def group_results(
         comparison_text=_reason_text(COMPARISON, data, lang) if comparison_missing else "",
         wave_levels=levels,
         wave_changes=steps,
+        roles=roles,
+        roles_text=roles_text,
     )
+
+
+ROLE_COLUMNS = ["role", "dimension", "dimension_name", "order", "n", "mean", "sd", "ci_low",
+                "ci_high", "suppressed", "suppressed_text"]  # fmt: skip
+
+
+def role_split(
+    pub: Any, dims: pd.DataFrame, data: ScoredData, lang: str
+) -> tuple[pd.DataFrame | None, str]:
+    """Leader vs members of one published group-wave, or None and the reason in words.
+
+    The split was decided at publication by ``kit.privacy.split_by_role``; a view with stricter
+    thresholds than the publication checks again (every side and the rest at least
+    ``min_subgroup_respondents``, per dimension on those scored) and only hides more. A dimension
+    hidden for the team is hidden for both sides.
+    """
+    view = pub.view.get("roles") or {"suppressed": "subgroup"}
+    k = data.rules.min_subgroup_respondents
+    refusal = t("report.roles.refused", lang, min_n=k)
+    if view.get("suppressed") is not None or not view.get("dimensions"):
+        reason = view.get("suppressed") or "subgroup"
+        return None, refusal if reason == "subgroup" else _reason_text(reason, data, lang)
+    sizes = view.get("sizes") or {}
+    sides = [int(sizes.get(r, 0)) for r in ("leader", "member")]
+    rest = int(sizes.get("rest", 0))
+    if min(sides) < k or 0 < rest < k:
+        return None, refusal
+    rows = pd.DataFrame(view["dimensions"])
+    for f in ("n", "mean", "sd", "ci_low", "ci_high"):
+        rows[f] = pd.to_numeric(rows[f], errors="coerce").astype(float)
+    team = dims.set_index("dimension")
+    per_dim = rows.groupby("dimension")["n"].sum()
+    rest_n = team["n"].astype(float).reindex(per_dim.index) - per_dim
+    too_few = rows.groupby("dimension")["n"].transform("min") < k
+    gap = rows["dimension"].map(rest_n)
+    team_hidden = rows["dimension"].map(team["suppressed"].astype(object))
+    reason = [
+        r if isinstance(r, str) else th if isinstance(th, str) else "subgroup" if few or 0 < g < k
+        else None
+        for r, th, few, g in zip(rows["suppressed"], team_hidden, too_few, gap.fillna(0),
+                                 strict=True)
+    ]  # fmt: skip
+    rows["suppressed"] = pd.Series(reason, index=rows.index, dtype=object)
+    hide = rows["suppressed"].notna()
+    rows.loc[hide, ["n", "mean", "sd", "ci_low", "ci_high"]] = np.nan
+    rows["n"] = rows["n"].astype("Int64")
+    rows = rows.merge(dims[["dimension", "dimension_name", "order"]], on="dimension", how="left")
+    rows["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in rows["suppressed"]
+    ]
+    return rows.sort_values(["order", "role"]).reindex(columns=ROLE_COLUMNS).reset_index(
+        drop=True
+    ), ""
 
 
 WAVE_LEVEL_COLUMNS = ["wave", "wave_name", "wave_order", "dimension", "dimension_name",

@@ -389,6 +389,51 @@ class GroupReport(_Report):
             "kit-change", _("change.title"), intro + chart.to_html() + table, page_break=True
         )
 
+    def roles(self) -> Fragment:
+        """Leader vs members where the engine's rule allows it, else why not (no numbers)."""
+        r, _ = self.res, self._t
+        if not r.reportable:
+            return Fragment("")
+        if r.roles is None or r.roles.empty:
+            body = f'<p class="kit-roles-refused">{esc(r.roles_text)}</p>'
+            return _section("kit-roles", _("roles.title"), body)
+        ro = r.roles.assign(role_name=[_(f"roles.{x}") for x in r.roles["role"]])
+        chart = charts.role_chart(
+            ro.sort_values(["order", "role"]), self.lang,
+            scale_min=r.scale_min, scale_max=r.scale_max,
+        )  # fmt: skip
+        by = {(x["dimension"], x["role"]): x for x in ro.to_dict("records")}
+        rows = []
+        for d in r.dimensions.to_dict("records"):
+            lead, memb = by.get((d["dimension"], "leader")), by.get((d["dimension"], "member"))
+            if lead is None or memb is None or isinstance(lead.get("suppressed"), str):
+                text = (lead or {}).get("suppressed_text") or ""
+                rows.append(
+                    [
+                        esc(d["dimension_name"]),
+                        f'<span class="kit-muted">{esc(text)}</span>',
+                        "",
+                        "",
+                    ]
+                )
+                continue
+            diff = float(memb["mean"]) - float(lead["mean"])
+            rows.append(
+                [
+                    esc(d["dimension_name"]),
+                    _num(lead["mean"], lang=self.lang),
+                    _num(memb["mean"], lang=self.lang),
+                    _num(diff, signed=True, lang=self.lang),
+                ]
+            )
+        table = _table(
+            [_("profile.dimension"), _("roles.leader"), _("roles.member"), _("roles.difference")],
+            rows,
+            "kit-small",
+        )
+        body = f"<p>{esc(_('roles.intro'))}</p>{chart.to_html()}{table}"
+        return _section("kit-roles", _("roles.title"), body, page_break=True)
+
     def waves(self) -> Fragment:
         """Every wave in programme order (three or more): the mean per wave, the change between
         consecutive waves and from the first to the last, each with its interval."""
@@ -621,6 +666,7 @@ class GroupReport(_Report):
             self.how_to_read(),
             self.summary(),
             self.profile(),
+            self.roles(),
             self.change(),
             self.waves(),
             self.disagreement(),

@@ -28,6 +28,7 @@ NOTEBOOKS = {
             "how_to_read",
             "summary",
             "profile",
+            "roles",
             "change",
             "waves",
             "disagreement",
