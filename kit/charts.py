@@ -470,3 +470,48 @@ def role_chart(roles: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int
     title = t("report.chart.roles_title", lang)
     chart = chart.properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
     return KitChart(chart, title, t("report.chart.roles_desc", lang, n=len(order)), lang)
+
+
+# Heatmap bands: sky blue above the norm (or up), orange below (or down), light grey in between;
+# blue/orange stays apart in the common forms of colour blindness, and every cell prints its value.
+LEVEL_BANDS = (("strength", OKABE_ITO[4]), ("in_line", "#E3E3E3"), ("development", OKABE_ITO[1]))
+CHANGE_BANDS = (("up", OKABE_ITO[4]), ("no_clear", "#E3E3E3"), ("down", OKABE_ITO[1]))
+HIDDEN_FILL = "#FFFFFF"
+
+
+def heatmap_chart(
+    cells: pd.DataFrame, lang: str, *, kind: str, title: str, labels: dict[str, str]
+) -> KitChart:
+    """Groups (rows) x dimensions (columns), each cell coloured by its band and printing its
+    value (already formatted in the language: ``label``); hidden cells are white and print a
+    short reason mark. ``cells`` columns: group_name, dimension_name (display order), band,
+    label, and ``band`` None for hidden or unbanded cells. ``labels``: band -> legend text."""
+    bands = LEVEL_BANDS if kind == "level" else CHANGE_BANDS
+    data = cells.copy()
+    data["band_name"] = [
+        labels.get(b, labels["none"]) if isinstance(b, str) else
+        labels["hidden"] if isinstance(s, str) else labels["none"]
+        for b, s in zip(data["band"], data["suppressed"], strict=True)
+    ]  # fmt: skip
+    domain = [labels[b] for b, _ in bands] + [labels["none"], labels["hidden"]]
+    colours = [c for _, c in bands] + ["#F4F4F4", HIDDEN_FILL]
+    cols = list(dict.fromkeys(data["dimension_name"]))
+    rows = list(dict.fromkeys(data["group_name"]))
+    x = alt.X(
+        "dimension_name:N", sort=cols, title=None,
+        axis=alt.Axis(orient="top", labelAngle=-50, labelLimit=150, labelFontSize=9),
+    )  # fmt: skip
+    y = alt.Y("group_name:N", sort=rows, title=None, axis=alt.Axis(labelLimit=160))
+    base = alt.Chart(data).encode(x=x, y=y)
+    rect = base.mark_rect(stroke="#9A9A9A", strokeWidth=0.5).encode(
+        color=alt.Color(
+            "band_name:N", title=None, sort=domain,
+            scale=alt.Scale(domain=domain, range=colours),
+            legend=alt.Legend(orient="bottom", columns=3, symbolType="square"),
+        )
+    )  # fmt: skip
+    text = base.mark_text(fontSize=9, color="#111").encode(text="label:N")
+    size = 24
+    chart = (rect + text).properties(width=size * len(cols), height=size * len(rows), title=title)
+    desc = t(f"report.chart.heatmap_{kind}_desc", lang, groups=len(rows), n=len(cols))
+    return KitChart(chart, title, desc, lang)

@@ -1059,6 +1059,9 @@ class CohortResults:
     scale_max: int
     min_respondents: int
     published_at: str | None = None  # the latest publication the report rests on (ISO, UTC)
+    heatmap: pd.DataFrame | None = None  # level_heatmap of the last wave
+    change_heatmap: pd.DataFrame | None = None  # change_heatmap first -> last wave
+    participation: pd.DataFrame | None = None  # participation_table over every wave
 
 
 def cohort_results(
@@ -1069,9 +1072,13 @@ def cohort_results(
     language: str | None,
     instrument: Instrument,
     data: ScoredData | None = None,
+    *,
+    norm_base: str = "norm",
+    norm_wave: str | None = None,
 ) -> CohortResults:
     """The groups of ``cohort_id`` side by side in each wave, each only where it is published
-    and reportable (a hidden dimension is left out on its own)."""
+    and reportable (a hidden dimension is left out on its own); heatmaps of the level (last
+    wave, bands against the norm) and the change (first to last), and participation."""
     data = data or load_scored_data(store, settings, instrument)
     c = data.cohorts[data.cohorts["id"] == cohort_id]
     if c.empty:
@@ -1081,6 +1088,7 @@ def cohort_results(
         )
     lang = language or settings.language
     members = data.groups[data.groups["cohort_id"] == cohort_id]
+    ids = list(members["id"])
     wave_list = _ordered_waves(data, waves)
     dims = _dimension_frame(instrument, lang)
     rows, side, stamps = [], {}, []
@@ -1144,7 +1152,12 @@ def cohort_results(
         scale_max=instrument.scale.max,
         min_respondents=data.rules.min_respondents,
         published_at=_iso(max(stamps)) if stamps else None,
-    )
+        heatmap=level_heatmap(data, ids, wave_list[-1], lang, norm_base=norm_base,
+                              norm_wave=norm_wave) if wave_list else None,
+        change_heatmap=change_heatmap(data, ids, wave_list[0], wave_list[-1], lang)
+        if len(wave_list) >= 2 else None,
+        participation=participation_table(data, ids, wave_list, lang),
+    )  # fmt: skip
 
 
 def _programme_change(
@@ -1191,6 +1204,9 @@ class ProgrammeResults:
     published_at: str | None = None  # the latest publication the report rests on (ISO, UTC)
     dimensions_left_out: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, note
     min_comparison_groups: int = 3
+    heatmap: pd.DataFrame | None = None  # level_heatmap of the last wave, every group
+    change_heatmap: pd.DataFrame | None = None  # change_heatmap first -> last wave
+    participation: pd.DataFrame | None = None  # participation_table over every wave
 
 
 def programme_results(
@@ -1201,6 +1217,9 @@ def programme_results(
     language: str | None,
     instrument: Instrument,
     data: ScoredData | None = None,
+    *,
+    norm_base: str = "norm",
+    norm_wave: str | None = None,
 ) -> ProgrammeResults:
     """Change from the first to the last of ``waves`` for every group in ``cohort_ids``."""
     from scipy import stats
@@ -1224,6 +1243,7 @@ def programme_results(
         )
     before, after = wave_list[0], wave_list[-1]
     members = data.groups[data.groups["cohort_id"].isin(cohorts["id"])]
+    ids = list(members.sort_values(["cohort_id", "id"], kind="stable")["id"])
     dims = _dimension_frame(instrument, lang)
     ch = _programme_change(data, list(members["id"]), before, after, dims, members)
     ch = ch.merge(members[["id", "cohort_id"]].rename(columns={"id": "group"}), on="group")
@@ -1307,4 +1327,130 @@ def programme_results(
         published_at=_iso(max(stamps)) if len(stamps) else None,
         dimensions_left_out=pd.DataFrame(dims_left, columns=["dimension_name", "note"]),
         min_comparison_groups=data.min_comparison_groups,
+        heatmap=level_heatmap(data, ids, after, lang, norm_base=norm_base, norm_wave=norm_wave),
+        change_heatmap=change_heatmap(data, ids, before, after, lang),
+        participation=participation_table(data, ids, wave_list, lang),
     )
+
+
+# -- heatmaps and participation for cohort and programme reports ---------------------------------
+
+UP, NO_CLEAR, DOWN = "up", "no_clear", "down"
+HEATMAP_COLUMNS = ["group", "group_name", "dimension", "dimension_name", "order", "value",
+                   "band", "suppressed", "suppressed_text"]  # fmt: skip
+
+
+def _group_labels(groups: pd.DataFrame) -> dict[str, str]:
+    return {g["id"]: (g.get("organisation") or g["name"]) for g in groups.to_dict("records")}
+
+
+def level_heatmap(
+    data: ScoredData,
+    group_ids: list[str],
+    wave: str,
+    lang: str,
+    *,
+    norm_base: str = "norm",
+    norm_wave: str | None = None,
+) -> pd.DataFrame:
+    """Every (group, dimension) of ``wave``: the shown mean and its band against the norm
+    (``norm_band``, norm groups other than the group itself, at least ``min_comparison_groups``),
+    or no number and the reason it is hidden (the group-wave's, else the dimension's)."""
+    dims = _dimension_frame(data.instrument, lang)[["dimension", "dimension_name", "order"]]
+    norm_ids = _norm_groups(data, norm_base)
+    at = _norm_wave(data, norm_wave, wave)
+    labels = _group_labels(data.groups[data.groups["id"].isin(group_ids)])
+    d = data.dimensions
+    rows = []
+    for g in group_ids:
+        reason = _group_reason(data, g, wave)
+        own = (
+            d[(d["group"] == g) & (d["wave"] == wave)].set_index("dimension")
+            if len(d) else pd.DataFrame()
+        )  # fmt: skip
+        visible = set(data.visible_dimensions(wave).query("group == @g")["dimension"])
+        means = own["mean"].where(own.index.isin(visible)) if len(own) else pd.Series(dtype=float)
+        norm = _norm_table(data, at, norm_ids, g, means).set_index("dimension")
+        for rec in dims.to_dict("records"):
+            did = rec["dimension"]
+            shown = reason is None and did in visible
+            why = None if shown else reason or (
+                own.loc[did, "suppressed"] if did in own.index and
+                isinstance(own.loc[did, "suppressed"], str) else TOO_FEW_REASON
+            )  # fmt: skip
+            band = None
+            if shown and did in norm.index:
+                band = norm_band(own.loc[did, "mean"], own.loc[did, "ci_low"],
+                                 own.loc[did, "ci_high"], norm.loc[did, "norm_mean"])  # fmt: skip
+            rows.append({
+                **rec, "group": g, "group_name": labels.get(g, g),
+                "value": float(own.loc[did, "mean"]) if shown else np.nan,
+                "band": band, "suppressed": why,
+            })  # fmt: skip
+    out = pd.DataFrame(rows, columns=[c for c in HEATMAP_COLUMNS if c != "suppressed_text"])
+    out["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in out["suppressed"]
+    ]
+    return out[HEATMAP_COLUMNS]
+
+
+def change_heatmap(
+    data: ScoredData, group_ids: list[str], before: str, after: str, lang: str
+) -> pd.DataFrame:
+    """Every (group, dimension): the change from ``before`` to ``after`` and its band (``up``
+    when the 95 % interval lies above 0, ``down`` below, ``no_clear`` otherwise), or the reason
+    it is hidden."""
+    dims = _dimension_frame(data.instrument, lang)[["dimension", "dimension_name", "order"]]
+    labels = _group_labels(data.groups[data.groups["id"].isin(group_ids)])
+    ch = _change_frame(data, group_ids, before, after).set_index(["group", "dimension"])
+    rows = []
+    for g in group_ids:
+        reason = _group_reason(data, g, before) or _group_reason(data, g, after)
+        for rec in dims.to_dict("records"):
+            key = (g, rec["dimension"])
+            x = ch.loc[key] if key in ch.index else None
+            value = np.nan if reason or x is None else x["change"]
+            why = reason or (
+                x["suppressed"] if x is not None and isinstance(x["suppressed"], str)
+                else None if pd.notna(value) else TOO_FEW_REASON
+            )  # fmt: skip
+            band = None
+            if why is None:
+                band = UP if x["ci_low"] > 0 else DOWN if x["ci_high"] < 0 else NO_CLEAR
+                value = float(value)
+            else:
+                value = np.nan
+            rows.append({**rec, "group": g, "group_name": labels.get(g, g), "value": value,
+                         "band": band, "suppressed": why})  # fmt: skip
+    out = pd.DataFrame(rows, columns=[c for c in HEATMAP_COLUMNS if c != "suppressed_text"])
+    out["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in out["suppressed"]
+    ]
+    return out[HEATMAP_COLUMNS]
+
+
+def participation_table(
+    data: ScoredData, group_ids: list[str], waves: list[str], lang: str
+) -> pd.DataFrame:
+    """Responses of invited per group and wave (the published count where there is a version),
+    with the share and the read-with-care flag (``low``). Counts are shown even where results
+    are hidden."""
+    labels = _group_labels(data.groups[data.groups["id"].isin(group_ids)])
+    gw = data.group_waves
+    rows = []
+    for g in group_ids:
+        for w in waves:
+            r = gw[(gw["group_id"] == g) & (gw["wave_id"] == w)]
+            if r.empty:
+                continue
+            meta = data.publication(g, w)
+            n = int(meta["respondents"]) if meta else int(r["respondents"].iloc[0])
+            inv = r["invited"].iloc[0]
+            inv = None if inv is None or pd.isna(inv) else int(inv)
+            rows.append({
+                "group": g, "group_name": labels.get(g, g), "wave": w,
+                "wave_name": _wave_name(w, lang), "respondents": n, "invited": inv,
+                "share": participation_share(n, inv), "low": low_participation(n, inv),
+            })  # fmt: skip
+    cols = ["group", "group_name", "wave", "wave_name", "respondents", "invited", "share", "low"]
+    return pd.DataFrame(rows, columns=cols)

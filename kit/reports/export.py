@@ -238,6 +238,8 @@ class PdfPrinter:
                 header_template="<span></span>",
                 footer_template=footer,
                 margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+                tagged=True,  # structure tags for screen readers (universell utforming)
+                outline=True,  # bookmarks from the headings
             )
         finally:
             page.close()

@@ -236,7 +236,8 @@ class GroupReport(_Report):
             parts.append(f'<p class="kit-flag">{esc(_("summary.disagreement", names=names))}</p>')
         else:
             parts.append(f"<p>{esc(_('summary.agreement_ok'))}</p>")
-        return _section("kit-summary", _("summary.title"), "".join(parts), page_break=True)
+        # The summary shares the first page with the cover; the profile fills the second.
+        return _section("kit-summary", _("summary.title"), "".join(parts))
 
     def _norm_sentence(self, groups: int) -> str:
         """Which norm is used and how many groups it holds (and whether it is fixed)."""
@@ -329,7 +330,7 @@ class GroupReport(_Report):
                 _("band.column"),
             ],
             rows,
-            "kit-profile-table",
+            "kit-profile-table kit-small",
         )
         intro = (
             f"<p>{esc(_('profile.intro', norm=r.norm_groups, cohort=r.cohort_groups_shown))}</p>"
@@ -663,9 +664,9 @@ class GroupReport(_Report):
     def all_sections(self) -> list[Fragment]:
         return [
             self.cover(),
-            self.how_to_read(),
             self.summary(),
             self.profile(),
+            self.how_to_read(),
             self.roles(),
             self.change(),
             self.waves(),
@@ -676,6 +677,96 @@ class GroupReport(_Report):
             self.actions(),
             self.appendix(),
         ]
+
+
+# Marks for hidden heatmap cells (explained under the heatmap in words).
+REASON_MARKS = {"too_few": "×", "not_published": "○", "changed": "Δ", "comparison": "…",
+                "subgroup": "s", "comments": "c"}  # fmt: skip
+
+
+def _heatmap_block(cells: pd.DataFrame | None, kind: str, title: str, lang: str) -> str:
+    """One heatmap (level or change) with its values printed in ``lang`` and, below it, what
+    each mark of a hidden cell means."""
+    if cells is None or cells.empty:
+        return ""
+    signed = kind == "change"
+    data = cells.copy()
+    data["label"] = [
+        REASON_MARKS.get(r, "?") if isinstance(r, str) else _num(v, 1, signed, lang)
+        for v, r in zip(data["value"], data["suppressed"], strict=True)
+    ]
+    names = ("strength", "in_line", "development") if kind == "level" else (
+        "up", "no_clear", "down")  # fmt: skip
+    labels = {
+        b: t(f"report.band.{b}", lang) if kind == "level" else t(f"report.heatmap.{b}", lang)
+        for b in names
+    }
+    labels["none"] = t("report.heatmap.none", lang)
+    labels["hidden"] = t("report.heatmap.hidden", lang)
+    chart = charts.heatmap_chart(data, lang, kind=kind, title=title, labels=labels)
+    hidden = data[data["suppressed"].notna()]
+    legend = "".join(
+        f"<li><strong>{esc(REASON_MARKS.get(r, '?'))}</strong> {esc(text)}</li>"
+        for r, text in dict(
+            zip(hidden["suppressed"], hidden["suppressed_text"], strict=True)
+        ).items()
+    )
+    return chart.to_html() + (f'<ul class="kit-marks">{legend}</ul>' if legend else "")
+
+
+def _heatmaps(res: Any, before: str, after: str, lang: str) -> Fragment:
+    """Both heatmaps of a cohort or programme report, in one section."""
+    if res.heatmap is None or res.heatmap.empty:
+        return Fragment("")
+    parts = [f"<p>{esc(t('report.heatmap.intro', lang))}</p>"]
+    parts.append(
+        _heatmap_block(
+            res.heatmap, "level", t("report.heatmap.level_title", lang, wave=after), lang
+        )
+    )
+    if res.change_heatmap is not None and len(res.change_heatmap):
+        parts.append('<div class="kit-page-break">')
+        parts.append(
+            _heatmap_block(
+                res.change_heatmap,
+                "change",
+                t("report.heatmap.change_title", lang, before=before, after=after),
+                lang,
+            )  # fmt: skip
+        )
+        parts.append("</div>")
+    return _section("kit-heatmaps", t("report.heatmap.section", lang), "".join(parts),
+                    page_break=True)  # fmt: skip
+
+
+def _participation(res: Any, lang: str) -> Fragment:
+    """Responses of invited per group (rows) and wave (columns), flagged under 60 %."""
+    p = res.participation
+    if p is None or p.empty:
+        return Fragment("")
+    waves = list(dict.fromkeys(p["wave_name"]))
+    cell = {(x["group_name"], x["wave_name"]): x for x in p.to_dict("records")}
+    rows = []
+    for g in dict.fromkeys(p["group_name"]):
+        row = [esc(g)]
+        for w in waves:
+            x = cell.get((g, w))
+            if x is None:
+                row.append("–")
+                continue
+            text = esc(t("report.cover.n_of", lang, n=x["respondents"],
+                         invited=x["invited"] if x["invited"] else "–"))  # fmt: skip
+            if x["share"] is not None:
+                text += f" ({_percent(x['share'], lang)})"
+            if x["low"]:
+                flag = esc(t("report.participation.flag", lang))
+                text += f' <strong class="kit-flag kit-participation-low">{flag}</strong>'
+            row.append(text)
+        rows.append(row)
+    intro = t("report.participation.intro", lang, limit=_percent(PARTICIPATION_FLAG, lang))
+    body = f"<p>{esc(intro)}</p>"
+    body += _table([t("report.cohort.group", lang), *waves], rows, "kit-small")
+    return _section("kit-participation", t("report.participation.title", lang), body)
 
 
 class CohortReport(_Report):
@@ -751,8 +842,20 @@ class CohortReport(_Report):
         )
         return _section("kit-change", _("cohort.change_title"), chart.to_html(), page_break=True)
 
+    def heatmaps(self) -> Fragment:
+        r = self.res
+        return (
+            _heatmaps(r, r.wave_names[0], r.wave_names[-1], self.lang)
+            if r.wave_names
+            else Fragment("")
+        )
+
+    def participation(self) -> Fragment:
+        return _participation(self.res, self.lang)
+
     def all_sections(self) -> list[Fragment]:
-        return [self.cover(), self.side_by_side(), self.change()]
+        return [self.cover(), self.participation(), self.heatmaps(), self.side_by_side(),
+                self.change()]  # fmt: skip
 
 
 class ProgrammeReport(_Report):
@@ -854,5 +957,12 @@ class ProgrammeReport(_Report):
             body += f"<h3>{esc(_('programme.left_out'))}</h3><ul>{left}</ul>"
         return _section("kit-groups", _("programme.groups_title"), body, page_break=True)
 
+    def heatmaps(self) -> Fragment:
+        return _heatmaps(self.res, self.res.before_name, self.res.after_name, self.lang)
+
+    def participation(self) -> Fragment:
+        return _participation(self.res, self.lang)
+
     def all_sections(self) -> list[Fragment]:
-        return [self.cover(), self.dimensions(), self.groups()]
+        return [self.cover(), self.participation(), self.heatmaps(), self.dimensions(),
+                self.groups()]  # fmt: skip

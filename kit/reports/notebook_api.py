@@ -92,6 +92,8 @@ def open_cohort_report(**values: Any) -> CohortReport:
         params.language or None,
         instrument,
         data=data,
+        norm_base=params.norm_base,
+        norm_wave=params.norm_wave or None,
     )
     return CohortReport(res, provenance)
 
@@ -110,6 +112,8 @@ def open_programme_report(**values: Any) -> ProgrammeReport:
         params.language or None,
         instrument,
         data=data,
+        norm_base=params.norm_base,
+        norm_wave=params.norm_wave or None,
     )
     return ProgrammeReport(res, provenance)
 

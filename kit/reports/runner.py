@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ kit.reports.notebook_api.warm_up()
 kit.results.enable_run_cache()
 """
 RESET_CODE = "import kit.reports.notebook_api as _k\n_k.reset()\n"
+HIDDEN_MARK = 'class="kit-notice kit-suppressed"'  # the cover of a report whose results are hidden
 RESET_TAG = "kit-reset"  # the first cell on a warm kernel; removed from the executed notebook
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class ReportOutcome:
     error: str = ""
     failing_cell: int | None = None
     seconds: float = 0.0
+    hidden: bool = False  # a group report whose results are hidden (too few, not published)
 
 
 @dataclass
@@ -86,6 +88,10 @@ class RunSummary:
     @property
     def skipped(self) -> list[ReportOutcome]:
         return [o for o in self.outcomes if o.status == "skipped"]
+
+    @property
+    def hidden(self) -> list[ReportOutcome]:
+        return [o for o in self.outcomes if o.hidden and o.status != "failed"]
 
     @property
     def index_path(self) -> Path:
@@ -281,6 +287,7 @@ def execute_report(
         title=title,
         language=language,
         seconds=time.perf_counter() - start,
+        hidden=HIDDEN_MARK in html,
     )
     return result
 
@@ -365,7 +372,9 @@ def run_reports(
         key = report_key(job, data_hash, code)
         entry = manifest.get(job.stem)
         if not force and _is_current(entry, key, output_dir, pdf):
-            outcome = ReportOutcome(**{**entry, "status": "skipped", "seconds": 0.0})
+            known = {f.name for f in fields(ReportOutcome)}
+            kept = {k: v for k, v in entry.items() if k in known}
+            outcome = ReportOutcome(**{**kept, "status": "skipped", "seconds": 0.0})
             summary.outcomes.append(outcome)
             continue
         pending.append((job, key, {**meta, "data_hash": data_hash}))
@@ -431,8 +440,7 @@ def run_reports(
         new_manifest[o.stem] = {**manifest[o.stem]}
     atomic_write_text(output_dir / MANIFEST_NAME, json.dumps(new_manifest, indent=1))
     summary.seconds = time.perf_counter() - start
-    if summary.made or summary.failed or not summary.index_path.exists():
-        write_index(summary, settings)
+    write_index(summary, settings)  # always: the index shows the counts of this run
     return summary
 
 
@@ -462,7 +470,8 @@ def _collect(
     except Exception as exc:  # noqa: BLE001 - a dead worker fails this report, not the run
         return ReportOutcome(**base, status="failed", error=_error_text(exc))
     language = res.pop("language", "nb")
-    outcome = ReportOutcome(**base, **res)
+    known = {f.name for f in fields(ReportOutcome)}
+    outcome = ReportOutcome(**base, **{k: v for k, v in res.items() if k in known})
     if outcome.status == "made" and printer is not None:
         pdf_path = output_dir / f"{job.stem}.pdf"
         t0 = time.perf_counter()
