@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import TYPE_CHECKING
 
 from kit.i18n import t
 from kit.reports.export import CSS_PATH, atomic_write_text
+from kit.reports.outcomes import RunSummary
 from kit.settings import Settings
-
-if TYPE_CHECKING:
-    from kit.reports.runner import RunSummary
 
 
 def render_index(summary: RunSummary, lang: str) -> str:

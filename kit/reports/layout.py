@@ -330,7 +330,7 @@ class GroupReport(_Report):
                 _("band.column"),
             ],
             rows,
-            "kit-profile-table kit-small",
+            "kit-profile-table kit-small kit-breakable",
         )
         intro = (
             f"<p>{esc(_('profile.intro', norm=r.norm_groups, cohort=r.cohort_groups_shown))}</p>"

@@ -177,8 +177,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "holds a password, and parameters are written into the executed notebook; "
-                    "set KIT_DATABASE_URL (or a run file's database_url) instead",
+                    t("report.run.password", lang),
                     column="database_url",
                     value=_redact_url(self.database_url),
                 )
@@ -473,23 +472,23 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
     name = str(data.get("name") or path.stem)
     if not _ID.match(name):
         problems.append(
-            Problem(
-                source, "must be a folder name (letters, digits, _ . -)", column="name", value=name
-            )
+            Problem(source, t("report.run.folder_name", lang), column="name", value=name)
         )
-    waves = _id_list(data.get("waves"), "waves", source, problems)
-    report_waves = _id_list(data.get("report_waves"), "report_waves", source, problems) or (
+    waves = _id_list(data.get("waves"), "waves", source, problems, lang)
+    report_waves = _id_list(data.get("report_waves"), "report_waves", source, problems, lang) or (
         waves[-1:] if waves else []
     )
     for i, w in enumerate(report_waves):
         if waves and w not in waves:
             check.add(("report_waves", i), "config.run.report_wave", w, waves=", ".join(waves))
-    groups = _id_list(data.get("groups"), "groups", source, problems)
-    cohorts = _id_list(data.get("cohorts"), "cohorts", source, problems)
+    groups = _id_list(data.get("groups"), "groups", source, problems, lang)
+    cohorts = _id_list(data.get("cohorts"), "cohorts", source, problems, lang)
     programme = data.get("programme", False)
     if not isinstance(programme, bool):
         problems.append(
-            Problem(source, "must be true or false", column="programme", value=str(programme))
+            Problem(
+                source, t("report.run.true_false", lang), column="programme", value=str(programme)
+            )
         )
     given = any(check.flagged((k,)) for k in ("groups", "cohorts", "programme"))
     if not groups and not cohorts and not programme and not given:
@@ -515,7 +514,7 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
         problems.append(
             Problem(
                 source,
-                "is not a database URL like sqlite:///path/kit.sqlite",
+                t("report.run.database_url", lang),
                 column="database_url",
                 value=_redact_url(str(url)),
             )
@@ -681,20 +680,22 @@ def _job(
         return None
 
 
-def _id_list(value: Any, key: str, source: str, problems: list[Problem]) -> list[str]:
+def _id_list(
+    value: Any, key: str, source: str, problems: list[Problem], lang: str = "en"
+) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list):
-        problems.append(Problem(source, "must be a list of ids", column=key, value=str(value)))
+        problems.append(
+            Problem(source, t("report.run.id_list", lang), column=key, value=str(value))
+        )
         return []
     out = []
     for v in value:
         if not _ID.match(str(v)):
-            problems.append(
-                Problem(source, "is not an id (letters, digits, _ . -)", column=key, value=str(v))
-            )
+            problems.append(Problem(source, t("report.run.id", lang), column=key, value=str(v)))
         else:
             out.append(str(v))
     return out

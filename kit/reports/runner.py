@@ -20,18 +20,19 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from kit import __version__
-from kit.reports.export import atomic_write_text, template_files
+from kit.reports.export import atomic_write_text, template_files, title_and_language
+from kit.reports.index import write_index
+from kit.reports.outcomes import ReportOutcome, RunSummary
 from kit.reports.params import PARAMS_BY_KIND, ReportJob, RunSpec
 from kit.settings import Settings
 
@@ -46,60 +47,6 @@ RESET_CODE = "import kit.reports.notebook_api as _k\n_k.reset()\n"
 HIDDEN_MARK = 'class="kit-notice kit-suppressed"'  # the cover of a report whose results are hidden
 RESET_TAG = "kit-reset"  # the first cell on a warm kernel; removed from the executed notebook
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ReportOutcome:
-    """What became of one report of a run."""
-
-    stem: str
-    label: str
-    kind: str
-    status: str  # made / skipped / failed
-    key: str = ""
-    notebook_path: str = ""
-    html_path: str = ""
-    pdf_path: str = ""
-    title: str = ""
-    error: str = ""
-    failing_cell: int | None = None
-    seconds: float = 0.0
-    hidden: bool = False  # a group report whose results are hidden (too few, not published)
-
-
-@dataclass
-class RunSummary:
-    """The outcome of a whole run, as the CLI prints it and the index page shows it."""
-
-    name: str
-    title: str
-    output_dir: Path
-    outcomes: list[ReportOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def failed(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def made(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.status == "made"]
-
-    @property
-    def skipped(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.status == "skipped"]
-
-    @property
-    def hidden(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.hidden and o.status != "failed"]
-
-    @property
-    def index_path(self) -> Path:
-        return self.output_dir / "index.html"
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 # -- fingerprints --------------------------------------------------------------------------------
@@ -168,7 +115,7 @@ def _run_code(code: str) -> None:
     try:
         client.execute()
     except CellExecutionError as exc:
-        raise RuntimeError(f"warm kernel: {exc}") from None
+        raise RuntimeError(f"warm kernel: {exc}") from None  # dev-text: a worker's own log
 
 
 def _restart_kernel() -> None:
@@ -267,7 +214,7 @@ def execute_report(
         "kind": kind,
         "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    title, language = _title_and_language(nb, params)
+    title, language = title_and_language(nb, params)
     try:
         html = export_html(nb, title=title, language=language)
     except Exception as exc:  # noqa: BLE001
@@ -299,18 +246,7 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
 
-def _title_and_language(nb: Any, params: dict[str, Any]) -> tuple[str, str]:
-    title, language = "", params.get("language") or ""
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            text = out.get("data", {}).get("text/html", "")
-            if isinstance(text, list):
-                text = "".join(text)
-            if not title and (m := re.search(r"<h1[^>]*>(.*?)</h1>", text, re.S)):
-                title = re.sub(r"<[^>]+>", "", m.group(1)).strip()
-            if not language and (m := re.search(r'data-lang="(nb|en)"', text)):
-                language = m.group(1)
-    return title or "Report", language or "nb"
+_title_and_language = title_and_language  # kept for callers of the earlier name
 
 
 # -- main side -----------------------------------------------------------------------------------
@@ -351,7 +287,6 @@ def run_reports(
     With ``check`` (the default) the run's groups, waves, cohorts and instrument are checked
     against the database first (``check_run``): a ``ParameterError`` before anything is made.
     """
-    from kit.reports.index import write_index
     from kit.reports.params import check_run
 
     start = time.perf_counter()

@@ -111,8 +111,10 @@ def test_pdf_is_tagged_with_bookmarks_language_and_title(pages, lang, tmp_path) 
     assert f"/Lang ({lang})".encode() in catalog and b"/Outlines" in catalog
     assert b"/StructTreeRoot" in catalog and b"/DisplayDocTitle true" in catalog
     titles = [_pdf_text(t) for t in re.findall(rb"/Title (\((?:[^)\\]|\\.)*\)|<[0-9A-F]+>)", raw)]
-    heads = {"nb": ("Sammendrag", "Profil", "Slik leser du rapporten", "Om metoden"),
-             "en": ("Summary", "Profile", "How to read this report", "About the method")}[lang]  # fmt: skip
+    heads = {
+        "nb": ("Sammendrag", "Profil", "Slik leser du rapporten", "Om metoden"),
+        "en": ("Summary", "Profile", "How to read this report", "About the method"),
+    }[lang]
     for head in heads:
         assert any(x.startswith(head) for x in titles), (head, titles)
     struct = subprocess.run(
