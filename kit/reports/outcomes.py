@@ -23,6 +23,10 @@ class ReportOutcome:
     failing_cell: int | None = None
     seconds: float = 0.0
     hidden: bool = False  # a group report whose results are hidden (too few, not published)
+    # Time per phase of a made report: notebook execution, HTML export, PDF printing.
+    execute_seconds: float = 0.0
+    html_seconds: float = 0.0
+    pdf_seconds: float = 0.0
 
 
 @dataclass
