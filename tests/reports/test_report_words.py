@@ -115,3 +115,33 @@ def test_a_group_with_every_dimension_visible_shows_every_dimension(
     assert "kit-muted" not in "".join(shown.values())
     change = str(report.change())
     assert all(rec["dimension_name"] in change for rec in res.dimensions.to_dict("records"))
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_numbers_follow_the_language_in_text_tables_and_charts(
+    demo_store, demo_settings, instrument, data, lang
+) -> None:
+    import html
+
+    from kit.reports.layout import CohortReport, ProgrammeReport
+    from kit.results import cohort_results, programme_results
+
+    waves = ["before", "after"]
+    reports = [
+        GroupReport(_res(demo_store, demo_settings, instrument, data, "k1-kystverket", lang)),
+        CohortReport(cohort_results(demo_store, demo_settings, "kull-1", waves, lang,
+                                    instrument, data=data)),
+        ProgrammeReport(programme_results(demo_store, demo_settings, None, waves, lang,
+                                          instrument, data=data)),
+    ]  # fmt: skip
+    wrong = r"\d\.\d" if lang == "nb" else r"\d,\d"
+    right = r"\d,\d" if lang == "nb" else r"\d\.\d"
+    for report in reports:
+        page = "".join(report.all_sections())
+        text = html.unescape(
+            re.sub(r"<[^>]+>", " ", re.sub(r"<svg.*?</svg>", " ", page, flags=re.S))
+        )
+        labels = " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", page))  # chart axes, values
+        assert not re.search(wrong, text), re.findall(r".{20}" + wrong + r".{10}", text)
+        assert not re.search(wrong, labels), labels[:300]
+        assert re.search(right, text) and re.search(right, labels)
