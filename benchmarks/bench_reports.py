@@ -1,13 +1,19 @@
 """Benchmark: the demo's group reports with `kit report` versus the naive loop a user would write.
 
-    python benchmarks/bench_reports.py [--naive-groups 4] [--workers N] [--keep DIR]
+    python benchmarks/bench_reports.py [--sizes 16,64] [--naive-groups 4] [--workers N] [--keep DIR]
 
 1. makes the demo (16 programme groups, 64 norm groups) in a temporary home;
-2. `kit report` on a run file with the 16 group reports (HTML + PDF), from a cold start;
-3. the naive way, for each group in turn: the `papermill` command, `jupyter nbconvert --to html
-   --no-input`, and Chromium's `--print-to-pdf` - on ``--naive-groups`` groups (default 4) and
-   extrapolated per group to all 16 (printed as such; use --naive-groups 16 for the real thing);
-4. the floor: the same results, sections and charts in one process, no notebooks, no export.
+2. for each size (16: the programme's groups; 64: a run file over the norm base), side by side:
+   - `kit report` on a run file with that many group reports (HTML + PDF), from a cold start,
+     with the time per report split into notebook execution, HTML export and PDF printing
+     (from the run's manifest);
+   - the floor: the same reports without notebooks - results, sections and charts, the page
+     from the same template and the PDF from the same printer - in one process per worker;
+   - the naive way, for each group in turn: the `papermill` command, `jupyter nbconvert --to
+     html --no-input`, and Chromium's `--print-to-pdf` - on ``--naive-groups`` groups (default
+     4), extrapolated per group (printed as such).
+Figures are ratios against the floor and the naive loop measured in the same run, with the load
+average (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -49,10 +55,32 @@ def make_demo(home: Path) -> list[str]:
     return [g.id for g in programme.programme_groups]
 
 
-def run_kit_report(home: Path, groups: list[str], workers: int | None) -> float:
-    run_file = home / "bench_groups.yaml"
+def norm_groups(home: Path) -> list[str]:
+    code = (
+        "from kit.settings import load_settings; from kit.store import open_store; "
+        "g = open_store(load_settings()).list_groups(); "
+        "print(' '.join(g.loc[g['in_norm_base'].astype(bool), 'id']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=_env(home), check=True, capture_output=True, text=True
+    )
+    return proc.stdout.split()
+
+
+def run_kit_report(
+    home: Path,
+    groups: list[str],
+    workers: int | None,
+    name: str = "bench",
+    waves: str = "before,after",
+) -> tuple[float, dict[str, float]]:
+    """Seconds for `kit report` on ``groups`` and the mean seconds per report of each phase."""
+    import json
+
+    run_file = home / f"{name}.yaml"
     run_file.write_text(
-        "name: bench\ntitle: Benchmark\nwaves: [before, after]\nreport_waves: [after]\n"
+        f"name: {name}\ntitle: Benchmark\nwaves: [{waves}]\n"
+        f"report_waves: [{waves.split(',')[-1]}]\n"
         f"groups: [{', '.join(groups)}]\n",
         encoding="utf-8",
     )
@@ -66,7 +94,12 @@ def run_kit_report(home: Path, groups: list[str], workers: int | None) -> float:
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
         raise SystemExit("kit report failed")
-    return seconds
+    manifest = json.loads((home / "outputs" / name / ".kit-run.json").read_text("utf-8"))
+    phases = {
+        k: sum(e.get(f"{k}_seconds", 0.0) for e in manifest.values()) / max(1, len(manifest))
+        for k in ("execute", "html", "pdf")
+    }
+    return seconds, phases
 
 
 def run_naive(home: Path, groups: list[str]) -> float:
@@ -119,25 +152,76 @@ def run_naive(home: Path, groups: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def run_floor(home: Path, groups: list[str]) -> tuple[float, float]:
-    """(seconds including imports, seconds for the reports alone) in a fresh process."""
-    code = f"""
-import time
+FLOOR_CODE = """
+import sys, time
+from pathlib import Path
 t0 = time.perf_counter()
+import nbformat
+from kit.reports.export import PdfPrinter, atomic_write_text, export_html
 from kit.reports.notebook_api import open_group_report, warm_up
+from kit.settings import load_settings
 warm_up()
-t1 = time.perf_counter()
-for gid in {groups!r}:
-    report = open_group_report(group_id=gid, waves="before,after")
-    html = "".join(report.all_sections())
-t2 = time.perf_counter()
-print(t2 - t0, t2 - t1)
+groups, out, waves = sys.argv[1].split(","), Path(sys.argv[2]), sys.argv[3]
+phase = {"results": 0.0, "html": 0.0, "pdf": 0.0}
+with PdfPrinter(load_settings().chromium_path) as printer:
+    t1 = time.perf_counter()
+    for gid in groups:
+        a = time.perf_counter()
+        report = open_group_report(group_id=gid, waves=waves)
+        nb = nbformat.v4.new_notebook()
+        for f in report.all_sections():
+            cell = nbformat.v4.new_code_cell("")
+            cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": str(f)})]
+            nb.cells.append(cell)
+        b = time.perf_counter()
+        html = out / f"{gid}.html"
+        atomic_write_text(html, export_html(nb, title=gid, language=report.lang))
+        c = time.perf_counter()
+        printer.print_pdf(html, html.with_suffix(".pdf"), language=report.lang, title=gid)
+        d = time.perf_counter()
+        phase["results"] += b - a; phase["html"] += c - b; phase["pdf"] += d - c
+print(time.perf_counter() - t0, phase["results"], phase["html"], phase["pdf"])
 """
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=_env(home), check=True, capture_output=True, text=True
+
+
+def run_floor(
+    home: Path, groups: list[str], workers: int, waves: str = "before,after"
+) -> tuple[float, dict[str, float]]:
+    """The same reports without notebooks: ``workers`` processes at once, each with its own
+    printer, over an equal share of the groups. (wall seconds, mean seconds per report by
+    phase: results+sections+charts, HTML page, PDF)."""
+    out = home / "floor"
+    out.mkdir(exist_ok=True)
+    shares = [groups[i::workers] for i in range(workers) if groups[i::workers]]
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", FLOOR_CODE, ",".join(share), str(out), waves],
+            env=_env(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for share in shares
+    ]
+    sums = {"execute": 0.0, "html": 0.0, "pdf": 0.0}
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=3600)
+        if p.returncode != 0:
+            print(stderr[-2000:], file=sys.stderr)
+            raise SystemExit("floor failed")
+        _, results, html, pdf = (float(x) for x in stdout.split()[-4:])
+        sums["execute"] += results
+        sums["html"] += html
+        sums["pdf"] += pdf
+    wall = time.perf_counter() - start
+    return wall, {k: v / len(groups) for k, v in sums.items()}
+
+
+def _phases(p: dict[str, float]) -> str:
+    return (
+        f"execution {p['execute']:.2f} s + HTML {p['html']:.2f} s + PDF {p['pdf']:.2f} s per report"
     )
-    total, alone = (float(x) for x in proc.stdout.split()[-2:])
-    return total, alone
 
 
 def main() -> None:
@@ -151,6 +235,7 @@ def main() -> None:
         help="groups to run the naive way (extrapolated to all; default 4)",
     )
     parser.add_argument("--workers", type=int, default=None, help="kit report --workers")
+    parser.add_argument("--sizes", default="16,64", help="group counts to run (default 16,64)")
     parser.add_argument("--keep", type=Path, help="use this folder as the home and keep it")
     args = parser.parse_args()
 
@@ -165,37 +250,43 @@ def main() -> None:
         groups = make_demo(home)
         print(f"demo made in {time.perf_counter() - t:.1f} s: {len(groups)} programme groups")
 
-        fast = run_kit_report(home, groups, args.workers)
-        print(
-            f"kit report: {len(groups)} group reports (HTML + PDF) in {fast:.1f} s "
-            f"({fast / len(groups):.2f} s per report, cold start included)"
-        )
-
+        sizes = [int(x) for x in args.sizes.split(",")]
+        norm = norm_groups(home)
+        workers = args.workers or os.cpu_count() or 1
         n = max(1, min(args.naive_groups, len(groups)))
         naive_groups = groups[:: len(groups) // n][:n]  # spread over the cohorts
         naive = run_naive(home, naive_groups)
-        per = naive / len(naive_groups)
-        naive_all = per * len(groups)
-        measured = (
-            "measured"
-            if len(naive_groups) == len(groups)
-            else (f"extrapolated from {len(naive_groups)} groups measured in {naive:.1f} s")
-        )
+        per_naive = naive / len(naive_groups)
         print(
             f"naive loop (papermill + nbconvert --no-input + chromium --print-to-pdf): "
-            f"{per:.2f} s per report -> {naive_all:.1f} s for {len(groups)} ({measured})"
+            f"{per_naive:.2f} s per report (measured on {len(naive_groups)} groups in "
+            f"{naive:.1f} s; extrapolated per group below)"
         )
-
-        floor_total, floor_alone = run_floor(home, groups)
-        print(
-            f"floor, one process without notebooks: {floor_total:.1f} s "
-            f"({floor_alone:.1f} s for the {len(groups)} reports' results, sections and charts "
-            "after imports)"
-        )
-        print(
-            f"speed-up of kit report over the naive loop: {naive_all / fast:.1f}x "
-            f"(target >= 8x); kit report is {fast / floor_total:.1f}x the one-process floor"
-        )
+        rows = []
+        for size in sizes:
+            # the programme's groups (before and after), or a run over the norm base (before)
+            chosen, waves = (groups, "before,after") if size <= len(groups) else (norm, "before")
+            chosen = chosen[:size]
+            fast, phases = run_kit_report(home, chosen, args.workers, f"bench{size}", waves)
+            floor, floor_phases = run_floor(home, chosen, workers, waves)
+            naive_all = per_naive * len(chosen)
+            print(f"-- {len(chosen)} group reports (HTML + PDF), load average "
+                  f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+            print(f"kit report: {fast:.1f} s ({fast / len(chosen):.2f} s per report, cold start "
+                  f"included); {_phases(phases)} (in its worker)")  # fmt: skip
+            print(f"floor without notebooks ({workers} processes): {floor:.1f} s; "
+                  f"{_phases(floor_phases)}")  # fmt: skip
+            print(f"naive loop: {naive_all:.1f} s (extrapolated)")
+            print(
+                f"kit report = {fast / floor:.2f}x the floor (target <= 1.2x), "
+                f"{naive_all / fast:.1f}x faster than the naive loop (target >= 15x)"
+            )
+            rows.append((len(chosen), fast, floor, naive_all))
+        print("\nsize  kit report  floor  naive   x floor  x naive")
+        for size, fast, floor, naive_all in rows:
+            print(f"{size:4d}  {fast:9.1f}s {floor:5.1f}s {naive_all:6.1f}s  "
+                  f"{fast / floor:6.2f}  {naive_all / fast:6.1f}")  # fmt: skip
+        print(f"load average at the end: {os.getloadavg()}")
     finally:
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)

@@ -78,13 +78,28 @@ def _kit_theme() -> alt.theme.ThemeConfig:
     return kit_theme()  # type: ignore[return-value]
 
 
+# d3-format locales, so a chart's axis labels and values follow the report's language (decimal
+# comma and a true minus in bokmål); the same definition as the dashboard page's.
+NUMBER_LOCALES: dict[str, dict[str, Any]] = {
+    "nb": {
+        "decimal": ",",
+        "thousands": "\u00a0",
+        "grouping": [3],
+        "currency": ["", " kr"],
+        "minus": "\u2212",
+    },
+    "en": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["", ""]},
+}
+
+
 @dataclass(frozen=True)
 class KitChart:
-    """A chart with its title and alt text; renders to static SVG."""
+    """A chart with its title and alt text; renders to static SVG (numbers in ``lang``)."""
 
     chart: alt.TopLevelMixin
     title: str
     description: str
+    lang: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         with alt.theme.enable("kit"):
@@ -94,7 +109,12 @@ class KitChart:
         """Static SVG (vl_convert), with the description as its accessible name."""
         import vl_convert as vlc
 
-        svg = vlc.vegalite_to_svg(self.to_dict())
+        locale = NUMBER_LOCALES.get(self.lang)
+        svg = (
+            vlc.vegalite_to_svg(self.to_dict(), format_locale=locale)
+            if locale
+            else vlc.vegalite_to_svg(self.to_dict())
+        )
         label = html.escape(self.description, quote=True)
         return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
@@ -209,7 +229,7 @@ def profile_chart(
         lo=scale_min,
         hi=scale_max,
     )
-    return KitChart(chart, title, desc)
+    return KitChart(chart, title, desc, lang)
 
 
 def change_chart(change: pd.DataFrame, lang: str, *, before: str, after: str) -> KitChart:
@@ -239,7 +259,7 @@ def change_chart(change: pd.DataFrame, lang: str, *, before: str, after: str) ->
         width=WIDTH, height=max(120, 22 * len(order)), title=title
     )
     desc = t("report.chart.change_desc", lang, before=before, after=after, n=len(order))
-    return KitChart(chart, title, desc)
+    return KitChart(chart, title, desc, lang)
 
 
 def distribution_chart(
@@ -297,7 +317,7 @@ def distribution_chart(
     chart = panels[0] if len(panels) == 1 else alt.vconcat(*panels, spacing=18)
     name = title or t("report.chart.dist_title", lang)
     desc = t("report.chart.dist_desc", lang, n=n_items)
-    return KitChart(chart, name, desc)
+    return KitChart(chart, name, desc, lang)
 
 
 def cohort_chart(cohort: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:
@@ -333,7 +353,7 @@ def cohort_chart(cohort: pd.DataFrame, lang: str, *, scale_min: int, scale_max: 
         )
     )
     desc = t("report.chart.cohort_desc", lang, groups=len(groups), n=len(order))
-    return KitChart(chart, t("report.chart.cohort_title", lang), desc)
+    return KitChart(chart, t("report.chart.cohort_title", lang), desc, lang)
 
 
 def programme_change_chart(change: pd.DataFrame, lang: str, *, before: str, after: str) -> KitChart:
@@ -362,4 +382,136 @@ def programme_change_chart(change: pd.DataFrame, lang: str, *, before: str, afte
         width=WIDTH, height=max(120, 22 * len(order)), title=title
     )
     desc = t("report.chart.programme_desc", lang, groups=data["group_name"].nunique(), n=len(order))
-    return KitChart(chart, title, desc)
+    return KitChart(chart, title, desc, lang)
+
+
+WAVE_SHAPES = ("circle", "square", "triangle-up", "diamond", "cross", "triangle-down")
+
+
+def wave_chart(levels: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:
+    """The group's mean on every dimension in every wave (programme order), one colour and one
+    shape per wave (Okabe-Ito; shapes so the waves differ without colour).
+
+    ``levels`` columns: ``dimension_name`` (display order), ``wave_name`` (in wave order),
+    ``mean`` (missing where hidden: no dot).
+    """
+    order = list(dict.fromkeys(levels["dimension_name"]))
+    waves = list(dict.fromkeys(levels["wave_name"]))
+    data = levels.dropna(subset=["mean"])[["dimension_name", "wave_name", "mean"]]
+    y = alt.Y("dimension_name:N", sort=order, title=None)
+    x = alt.X(
+        "mean:Q",
+        scale=alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False),
+        title=t("report.chart.mean", lang),
+    )
+    line = (
+        alt.Chart(data)
+        .mark_line(color="#BBBBBB", strokeWidth=1)
+        .encode(y=y, x=x, detail="dimension_name:N", order="wave_order:O")
+        .transform_calculate(wave_order=f"indexof({waves!r}, datum.wave_name)")
+    )
+    dots = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=80, opacity=1)
+        .encode(
+            y=y,
+            x=x,
+            color=alt.Color(
+                "wave_name:N",
+                sort=waves,
+                title=None,
+                scale=alt.Scale(domain=waves, range=list(OKABE_ITO[: len(waves)])),
+            ),
+            shape=alt.Shape(
+                "wave_name:N",
+                sort=waves,
+                title=None,
+                scale=alt.Scale(domain=waves, range=list(WAVE_SHAPES[: len(waves)])),
+            ),
+        )
+    )
+    title = t("report.chart.waves_title", lang)
+    chart = (line + dots).properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+    desc = t("report.chart.waves_desc", lang, n=len(order), waves=", ".join(waves))
+    return KitChart(chart, title, desc, lang)
+
+
+def role_chart(roles: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:
+    """Leaders' and members' mean per dimension (``roles``: ``dimension_name`` in display order,
+    ``role_name``, ``mean``; hidden rows without a mean get no dot)."""
+    order = list(dict.fromkeys(roles["dimension_name"]))
+    sides = list(dict.fromkeys(roles["role_name"]))
+    data = roles.dropna(subset=["mean"])[["dimension_name", "role_name", "mean"]]
+    x = alt.X(
+        "mean:Q",
+        scale=alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False),
+        title=t("report.chart.mean", lang),
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=80, opacity=1)
+        .encode(
+            y=alt.Y("dimension_name:N", sort=order, title=None),
+            x=x,
+            color=alt.Color(
+                "role_name:N",
+                sort=sides,
+                title=None,
+                scale=alt.Scale(domain=sides, range=[OKABE_ITO[5], OKABE_ITO[0]]),
+            ),
+            shape=alt.Shape(
+                "role_name:N",
+                sort=sides,
+                title=None,
+                scale=alt.Scale(domain=sides, range=["square", "circle"]),
+            ),
+        )  # fmt: skip
+    )
+    title = t("report.chart.roles_title", lang)
+    chart = chart.properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+    return KitChart(chart, title, t("report.chart.roles_desc", lang, n=len(order)), lang)
+
+
+# Heatmap bands: sky blue above the norm (or up), orange below (or down), light grey in between;
+# blue/orange stays apart in the common forms of colour blindness, and every cell prints its value.
+LEVEL_BANDS = (("strength", OKABE_ITO[4]), ("in_line", "#E3E3E3"), ("development", OKABE_ITO[1]))
+CHANGE_BANDS = (("up", OKABE_ITO[4]), ("no_clear", "#E3E3E3"), ("down", OKABE_ITO[1]))
+HIDDEN_FILL = "#FFFFFF"
+
+
+def heatmap_chart(
+    cells: pd.DataFrame, lang: str, *, kind: str, title: str, labels: dict[str, str]
+) -> KitChart:
+    """Groups (rows) x dimensions (columns), each cell coloured by its band and printing its
+    value (already formatted in the language: ``label``); hidden cells are white and print a
+    short reason mark. ``cells`` columns: group_name, dimension_name (display order), band,
+    label, and ``band`` None for hidden or unbanded cells. ``labels``: band -> legend text."""
+    bands = LEVEL_BANDS if kind == "level" else CHANGE_BANDS
+    data = cells.copy()
+    data["band_name"] = [
+        labels.get(b, labels["none"]) if isinstance(b, str) else
+        labels["hidden"] if isinstance(s, str) else labels["none"]
+        for b, s in zip(data["band"], data["suppressed"], strict=True)
+    ]  # fmt: skip
+    domain = [labels[b] for b, _ in bands] + [labels["none"], labels["hidden"]]
+    colours = [c for _, c in bands] + ["#F4F4F4", HIDDEN_FILL]
+    cols = list(dict.fromkeys(data["dimension_name"]))
+    rows = list(dict.fromkeys(data["group_name"]))
+    x = alt.X(
+        "dimension_name:N", sort=cols, title=None,
+        axis=alt.Axis(orient="top", labelAngle=-50, labelLimit=150, labelFontSize=9),
+    )  # fmt: skip
+    y = alt.Y("group_name:N", sort=rows, title=None, axis=alt.Axis(labelLimit=160))
+    base = alt.Chart(data).encode(x=x, y=y)
+    rect = base.mark_rect(stroke="#9A9A9A", strokeWidth=0.5).encode(
+        color=alt.Color(
+            "band_name:N", title=None, sort=domain,
+            scale=alt.Scale(domain=domain, range=colours),
+            legend=alt.Legend(orient="bottom", columns=3, symbolType="square"),
+        )
+    )  # fmt: skip
+    text = base.mark_text(fontSize=9, color="#111").encode(text="label:N")
+    size = 24
+    chart = (rect + text).properties(width=size * len(cols), height=size * len(rows), title=title)
+    desc = t(f"report.chart.heatmap_{kind}_desc", lang, groups=len(rows), n=len(cols))
+    return KitChart(chart, title, desc, lang)

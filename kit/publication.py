@@ -37,7 +37,15 @@ import pandas as pd
 from kit import scoring
 from kit.errors import NotFoundError
 from kit.instrument import Instrument
-from kit.privacy import COMMENTS, TOO_FEW, AnonymityRules, protect, select_comments
+from kit.privacy import (
+    COMMENTS,
+    ROLES,
+    TOO_FEW,
+    AnonymityRules,
+    protect,
+    select_comments,
+    split_by_role,
+)
 from kit.settings import Settings
 from kit.store import Store, now
 from kit.store import publications as pubs
@@ -276,13 +284,94 @@ def build_snapshot(
         else {"by_question": {q: list(v) for q, v in comments.by_question.items()}}
     )
     pool = {"dimensions": pool_dims, "alpha": _alpha_pool(scores, hide_dim, dims)}
-    members = {fp: _mask(current_all[fp]) for fp in fps}
+    role_of = _roles_of(cell)
+    roles_view = _role_view(
+        masked.assign(group=group_id, wave=wave_id), instrument, rules, group_id, wave_id,
+        min_answered_share, fps, role_of, current_all, reportable_earlier, hide_dim,
+    )  # fmt: skip
+    members = {fp: _mask(current_all[fp]) + ROLE_MARK[role_of[i]] for i, fp in enumerate(fps)}
     snap = pubs.NewPublication(
         instrument.id, group_id, wave_id, n, True, None, rules_json,
-        {"items": item_rows, "distributions": distributions, "comments": comments_view},
+        {"items": item_rows, "distributions": distributions, "comments": comments_view,
+         "roles": roles_view},
         pool, dim_rows, members,
     )  # fmt: skip
     return snap, fewest, to_latest
+
+
+# A response's role, appended to its mask (after the item and dimension bits), so a later version
+# can tell how each side of a leader/member split changed.
+ROLE_MARK = {"leader": "L", "member": "M", None: "R"}
+_MARK_ROLE = {v: k for k, v in ROLE_MARK.items()}
+
+
+def _roles_of(cell: pd.DataFrame) -> list[str | None]:
+    """Each response's role as ``split_by_role`` counts it (leader, member, or None)."""
+    if "role" not in cell:
+        return [None] * len(cell)
+    return [r if r in ROLES else None for r in cell["role"]]
+
+
+def _mask_role(mask: str, width: int) -> str | None | bool:
+    """The role stored after the bits of ``mask``; False when the mask has none (older)."""
+    mark = mask[width : width + 1]
+    return _MARK_ROLE.get(mark, False) if mark else False
+
+
+def _role_view(
+    cell: pd.DataFrame,
+    instrument: Instrument,
+    rules: AnonymityRules,
+    group_id: str,
+    wave_id: str,
+    min_answered_share: float,
+    fps: list[str],
+    role_of: list[str | None],
+    bits: dict[str, np.ndarray],
+    earlier: list[tuple[int, bool, dict[str, Any], dict[str, str], list[dict[str, Any]]]],
+    hide_dim: dict[str, Any],
+) -> dict[str, Any]:
+    """Leader vs members of the cell, rounded, or only the reason it is not shown.
+
+    The engine's ``split_by_role`` decides (every side and the rest at least
+    ``min_subgroup_respondents``). Across versions the step rule holds per side: when a side
+    (leaders, members, the rest) changed by 1..k-1 responses since a version that showed the
+    split, the split is blanked (``changed``); per dimension the same on the responses scored in
+    it. A dimension hidden for the team is hidden for both sides.
+    """
+    split = split_by_role(
+        cell, instrument, rules, group_id, wave_id, min_answered_share=min_answered_share
+    )
+    if split.refused:
+        return {"suppressed": split.suppressed}
+    k = rules.min_subgroup_respondents
+    n_items, dims = len(instrument.item_ids), list(instrument.dimension_ids)
+    width = n_items + len(dims)
+    blank: set[str] = set()
+    for _, _, view, members, _ in earlier:
+        shown = view.get("roles") or {}
+        if shown.get("suppressed") is not None or not shown.get("dimensions"):
+            continue
+        shown_dims = {r["dimension"] for r in shown["dimensions"] if r.get("suppressed") is None}
+        for side in (*ROLES, None):
+            now_side = {fp: bits[fp] for fp, r in zip(fps, role_of, strict=True) if r == side}
+            old_side = {fp: m for fp, m in members.items() if _mask_role(m, width) == side}
+            changes, counts = _changed_counts(now_side, old_side, len(dims), offset=n_items)
+            if 0 < changes < k:
+                return {"suppressed": CHANGED}
+            blank |= {d for j, d in enumerate(dims) if d in shown_dims and 0 < counts[j] < k}
+    sizes = {r: sum(1 for x in role_of if x == r) for r in ROLES}
+    sizes["rest"] = sum(1 for x in role_of if x is None)
+    rows = []
+    for rec in round_frame(split.dimensions).to_dict("records"):
+        d = rec["dimension"]
+        reason = rec["suppressed"] or hide_dim.get(d) or (CHANGED if d in blank else None)
+        row = {"role": rec["role"], "dimension": d, "suppressed": reason}
+        for f in ("n", "mean", "sd", "se", "ci_low", "ci_high"):
+            value = None if reason else _json_number(rec[f])
+            row[f] = int(value) if f == "n" and value is not None else value
+        rows.append(row)
+    return {"suppressed": None, "sizes": sizes, "dimensions": rows}
 
 
 def _alpha_pool(scores: scoring.Scores, hide_dim: dict[str, Any], dims: list[str]) -> dict:

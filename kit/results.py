@@ -32,6 +32,11 @@ from kit.settings import Settings
 from kit.store import Store, open_store
 
 AGREEMENT_THRESHOLD = 0.70  # rwg(J) below this: no shared view to speak of
+PARTICIPATION_FLAG = 0.60  # fewer of the invited than this answered: read the results with care
+ABOVE_MOST = 50.0  # every shown dimension above this percentile: "even the weakest sit above most"
+# A dimension's band in words, from its 95 % interval against the norm mean.
+STRENGTH, IN_LINE, DEVELOPMENT = "strength", "in_line", "development"
+BANDS = (STRENGTH, IN_LINE, DEVELOPMENT)
 STRENGTHS = 3  # how many strengths and development areas a summary names
 NORM_BASES = ("norm", "all", "programme")
 NOT_PUBLISHED = "not_published"
@@ -451,6 +456,9 @@ class GroupResults:
     actions: pd.DataFrame | None = None
     norm_groups: int = 0
     norm_base: str = "norm"
+    norm_wave: str = ""  # the wave whose norm groups are the norm of this view
+    norm_wave_name: str = ""
+    norm_fixed: bool = False  # True: a run file fixed the norm wave (else each wave's own)
     cohort_groups_shown: int = 0
     method: dict[str, Any] = field(default_factory=dict)
     # Publication (what version of the results is shown, and since when).
@@ -461,10 +469,77 @@ class GroupResults:
     baseline_published_at: str | None = None
     comparison_text: str = ""  # why a norm or cohort comparison is missing, when one is
     min_comparison_groups: int = 3
+    # Every wave in programme order (see ``wave_series``): levels per wave and dimension, and
+    # the change between consecutive waves and from the first to the last (with intervals).
+    wave_levels: pd.DataFrame | None = None
+    wave_changes: pd.DataFrame | None = None
+    # Leader vs members (``role_split``): rows per role and dimension where the engine's rule
+    # allows the split, else None and ``roles_text`` says why (no numbers).
+    roles: pd.DataFrame | None = None
+    roles_text: str = ""
 
     def dimension_name(self, dimension_id: str) -> str:
         row = self.dimensions.loc[self.dimensions["dimension"] == dimension_id]
         return str(row["dimension_name"].iloc[0]) if len(row) else dimension_id
+
+    @property
+    def participation(self) -> float | None:
+        """Share of the invited who answered (None when the number invited is unknown)."""
+        return participation_share(self.respondents, self.invited)
+
+    @property
+    def low_participation(self) -> bool:
+        """True when fewer than ``PARTICIPATION_FLAG`` of the invited answered."""
+        return low_participation(self.respondents, self.invited)
+
+    @property
+    def above_most_of_norm(self) -> bool:
+        """True when every shown dimension sits above most of the norm (its percentile is over
+        ``ABOVE_MOST``): even the weakest dimensions are strong by comparison."""
+        d = self.dimensions
+        if d.empty or "percentile" not in d:
+            return False
+        shown = d[d["mean"].notna()] if "mean" in d else d
+        p = pd.to_numeric(shown["percentile"], errors="coerce")
+        return bool(len(p)) and bool(p.notna().all()) and bool((p > ABOVE_MOST).all())
+
+
+def participation_share(respondents: Any, invited: Any) -> float | None:
+    """``respondents / invited``, or None when the number invited is unknown or 0."""
+    if invited is None or pd.isna(invited) or int(invited) <= 0:
+        return None
+    return int(respondents or 0) / int(invited)
+
+
+def low_participation(respondents: Any, invited: Any) -> bool:
+    """Fewer than ``PARTICIPATION_FLAG`` of the invited answered: read the results with care."""
+    share = participation_share(respondents, invited)
+    return share is not None and share < PARTICIPATION_FLAG
+
+
+def norm_band(mean: Any, ci_low: Any, ci_high: Any, norm_mean: Any) -> str | None:
+    """The band of one dimension in words: ``strength`` when its whole 95 % interval lies above
+    the norm mean, ``development`` when it lies below, ``in_line`` when it holds the norm mean;
+    None without a mean or a norm (too few comparison groups)."""
+    values = [mean, ci_low, ci_high, norm_mean]
+    if any(v is None or v is pd.NA or pd.isna(v) for v in values):
+        return None
+    if float(ci_low) > float(norm_mean):
+        return STRENGTH
+    if float(ci_high) < float(norm_mean):
+        return DEVELOPMENT
+    return IN_LINE
+
+
+def _bands(dims: pd.DataFrame) -> list[str | None]:
+    if "norm_mean" not in dims:
+        return [None] * len(dims)
+    return [
+        norm_band(m, lo, hi, nm)
+        for m, lo, hi, nm in zip(
+            dims["mean"], dims["ci_low"], dims["ci_high"], dims["norm_mean"], strict=True
+        )
+    ]
 
 
 def _snapshot_frames(
@@ -526,12 +601,15 @@ def group_results(
     norm_base: str = "norm",
     seed: int = 0,
     data: ScoredData | None = None,
+    norm_wave: str | None = None,
 ) -> GroupResults:
     """A group's published results for the last of ``waves`` (change from the first when there
     are two+).
 
     ``language`` None or "" uses the group's own language. ``data`` lets a caller reuse the
-    published data. ``seed`` is kept for callers: comments are shuffled once, at publication.
+    published data. ``norm_wave`` fixes the norm: every wave is compared with the norm groups
+    published in that wave (None or "": each wave with the norm groups of the same wave).
+    ``seed`` is kept for callers: comments are shuffled once, at publication.
     Reads the group's own snapshots and the (cached) comparison rows; never raw answers.
     """
     from kit.store.publications import current_publication
@@ -546,6 +624,7 @@ def group_results(
             "engine.results.no_responses", group=group_id, instrument=instrument.id
         )
     wave = wave_list[-1]
+    norm_at = _norm_wave(data, norm_wave, wave)
     cohort_id = cohort_id or group.get("cohort_id")
     cohort_name = ""
     if cohort_id:
@@ -590,7 +669,10 @@ def group_results(
         scale_max=inst.scale.max,
         scale_labels=scale_labels,
         norm_base=norm_base,
-        method=_method(data, wave, norm_ids, lang),
+        norm_wave=norm_at,
+        norm_wave_name=_wave_name(norm_at, lang),
+        norm_fixed=bool(norm_wave),
+        method=_method(data, wave, norm_ids, lang, norm_at),
         published=meta is not None,
         version=int(meta["version"]) if meta else None,
         published_at=_iso(meta["published_at"]) if meta else None,
@@ -616,7 +698,7 @@ def group_results(
         _reason_text(r, data, lang) if isinstance(r, str) else "" for r in dims["suppressed"]
     ]
     own = dims.set_index("dimension")["mean"]
-    norm = _norm_table(data, wave, norm_ids, group_id, own)
+    norm = _norm_table(data, norm_at, norm_ids, group_id, own)
     dims = dims.merge(norm, on="dimension", how="left")
     dims["norm_groups"] = dims["norm_groups"].fillna(0).astype(int)
     comparison_missing = bool((dims["norm_groups"] == 0).any()) and bool(norm_ids)
@@ -633,6 +715,7 @@ def group_results(
         if len(means) < len(dims):
             comparison_missing = True
     dims["disagreement"] = dims["rwg_j"] < AGREEMENT_THRESHOLD
+    dims["band"] = pd.Series(_bands(dims), index=dims.index, dtype=object)
     dims = dims.sort_values("order").reset_index(drop=True)
     dims["suppressed"] = pd.Series(
         [r if isinstance(r, str) else None for r in dims["suppressed"]], dtype=object
@@ -659,6 +742,10 @@ def group_results(
         change, change_text = _group_change(data, group_id, baseline, wave, dims, lang)
 
     comments, comments_text = _comments(pub, inst, data, lang)
+    roles, roles_text = role_split(pub, dims, data, lang)
+    levels, steps = (None, None)
+    if len(wave_list) >= 2:
+        levels, steps = wave_series(data, group_id, wave_list, lang)
     return GroupResults(
         **base,
         reportable=True,
@@ -682,7 +769,134 @@ def group_results(
         baseline_version=int(baseline_meta["version"]) if baseline_meta else None,
         baseline_published_at=_iso(baseline_meta["published_at"]) if baseline_meta else None,
         comparison_text=_reason_text(COMPARISON, data, lang) if comparison_missing else "",
+        wave_levels=levels,
+        wave_changes=steps,
+        roles=roles,
+        roles_text=roles_text,
     )
+
+
+ROLE_COLUMNS = ["role", "dimension", "dimension_name", "order", "n", "mean", "sd", "ci_low",
+                "ci_high", "suppressed", "suppressed_text"]  # fmt: skip
+
+
+def role_split(
+    pub: Any, dims: pd.DataFrame, data: ScoredData, lang: str
+) -> tuple[pd.DataFrame | None, str]:
+    """Leader vs members of one published group-wave, or None and the reason in words.
+
+    The split was decided at publication by ``kit.privacy.split_by_role``; a view with stricter
+    thresholds than the publication checks again (every side and the rest at least
+    ``min_subgroup_respondents``, per dimension on those scored) and only hides more. A dimension
+    hidden for the team is hidden for both sides.
+    """
+    view = pub.view.get("roles") or {"suppressed": "subgroup"}
+    k = data.rules.min_subgroup_respondents
+    refusal = t("report.roles.refused", lang, min_n=k)
+    if view.get("suppressed") is not None or not view.get("dimensions"):
+        reason = view.get("suppressed") or "subgroup"
+        return None, refusal if reason == "subgroup" else _reason_text(reason, data, lang)
+    sizes = view.get("sizes") or {}
+    sides = [int(sizes.get(r, 0)) for r in ("leader", "member")]
+    rest = int(sizes.get("rest", 0))
+    if min(sides) < k or 0 < rest < k:
+        return None, refusal
+    rows = pd.DataFrame(view["dimensions"])
+    for f in ("n", "mean", "sd", "ci_low", "ci_high"):
+        rows[f] = pd.to_numeric(rows[f], errors="coerce").astype(float)
+    team = dims.set_index("dimension")
+    per_dim = rows.groupby("dimension")["n"].sum()
+    rest_n = team["n"].astype(float).reindex(per_dim.index) - per_dim
+    too_few = rows.groupby("dimension")["n"].transform("min") < k
+    gap = rows["dimension"].map(rest_n)
+    team_hidden = rows["dimension"].map(team["suppressed"].astype(object))
+    reason = [
+        r if isinstance(r, str) else th if isinstance(th, str) else "subgroup" if few or 0 < g < k
+        else None
+        for r, th, few, g in zip(rows["suppressed"], team_hidden, too_few, gap.fillna(0),
+                                 strict=True)
+    ]  # fmt: skip
+    rows["suppressed"] = pd.Series(reason, index=rows.index, dtype=object)
+    hide = rows["suppressed"].notna()
+    rows.loc[hide, ["n", "mean", "sd", "ci_low", "ci_high"]] = np.nan
+    rows["n"] = rows["n"].astype("Int64")
+    rows = rows.merge(dims[["dimension", "dimension_name", "order"]], on="dimension", how="left")
+    rows["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in rows["suppressed"]
+    ]
+    return rows.sort_values(["order", "role"]).reindex(columns=ROLE_COLUMNS).reset_index(
+        drop=True
+    ), ""
+
+
+WAVE_LEVEL_COLUMNS = ["wave", "wave_name", "wave_order", "dimension", "dimension_name",
+                      "order", "n", "mean", "ci_low", "ci_high", "suppressed",
+                      "suppressed_text"]  # fmt: skip
+WAVE_CHANGE_COLUMNS = ["before", "after", "before_name", "after_name", "kind", "dimension",
+                       "dimension_name", "order", "change", "ci_low", "ci_high", "suppressed",
+                       "suppressed_text"]  # fmt: skip
+
+
+def wave_series(
+    data: ScoredData, group_id: str, waves: list[str], lang: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A group's dimensions in every wave of ``waves`` (already in programme order), and the
+    change between consecutive waves (``kind`` = ``step``) and from the first to the last
+    (``overall``, only with three or more waves), each with its 95 % interval.
+
+    Only published, shown rows: a wave hidden as a whole (too few, not published) keeps its
+    rows with no number and its reason; so does a hidden dimension, and a change touching
+    either.
+    """
+    dims = _dimension_frame(data.instrument, lang)[["dimension", "dimension_name", "order"]]
+    levels = []
+    for i, w in enumerate(waves):
+        reason = _group_reason(data, group_id, w)
+        vis = data.visible_dimensions(w)
+        own = vis[vis["group"] == group_id][["dimension", "n", "mean", "ci_low", "ci_high"]]
+        part = dims.merge(own, on="dimension", how="left")
+        part["suppressed"] = [
+            reason or (None if pd.notna(m) else TOO_FEW_REASON) for m in part["mean"]
+        ]
+        part = part.assign(wave=w, wave_name=_wave_name(w, lang), wave_order=i)
+        levels.append(part)
+    level = pd.concat(levels, ignore_index=True) if levels else pd.DataFrame()
+    if len(level):
+        level["n"] = pd.to_numeric(level["n"], errors="coerce").astype("Int64")
+        level["suppressed_text"] = [
+            _reason_text(r, data, lang) if isinstance(r, str) else "" for r in level["suppressed"]
+        ]
+    level = level.reindex(columns=WAVE_LEVEL_COLUMNS)
+    pairs = [(a, b, "step") for a, b in zip(waves, waves[1:], strict=False)]
+    if len(waves) >= 3:
+        pairs.append((waves[0], waves[-1], "overall"))
+    changes = []
+    for before, after, kind in pairs:
+        ch = _change_frame(data, [group_id], before, after)
+        ch = ch[ch["group"] == group_id].drop(columns=["group"])
+        part = dims.merge(ch[["dimension", "change", "ci_low", "ci_high", "suppressed"]],
+                          on="dimension", how="left")  # fmt: skip
+        hidden = _group_reason(data, group_id, before) or _group_reason(data, group_id, after)
+        part["suppressed"] = [
+            hidden or (r if isinstance(r, str) else None if pd.notna(c) else TOO_FEW_REASON)
+            for r, c in zip(part["suppressed"], part["change"], strict=True)
+        ]
+        hide = part["suppressed"].notna()
+        part.loc[hide, ["change", "ci_low", "ci_high"]] = np.nan
+        part = part.assign(
+            before=before, after=after, kind=kind,
+            before_name=_wave_name(before, lang), after_name=_wave_name(after, lang),
+        )  # fmt: skip
+        changes.append(part)
+    change = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame()
+    if len(change):
+        change["suppressed_text"] = [
+            _reason_text(r, data, lang) if isinstance(r, str) else "" for r in change["suppressed"]
+        ]
+    return level, change.reindex(columns=WAVE_CHANGE_COLUMNS)
+
+
+TOO_FEW_REASON = "too_few"
 
 
 def _change_frame(data: ScoredData, group_ids: list[str], before: str, after: str) -> pd.DataFrame:
@@ -777,7 +991,21 @@ def _comments(
     return tuple(out), "" if out else t("report.comments.none", lang)
 
 
-def _method(data: ScoredData, wave: str, norm_ids: list[str], lang: str) -> dict[str, Any]:
+def _norm_wave(data: ScoredData, norm_wave: str | None, wave: str) -> str:
+    """The wave whose published norm groups are the norm: ``norm_wave``, else ``wave``."""
+    if not norm_wave:
+        return wave
+    known = list(data.waves.sort_values("ordinal")["id"])
+    if norm_wave not in known:
+        raise NotFoundError(
+            f"Norm wave {norm_wave!r} does not exist; the waves are: {', '.join(known)}."
+        )
+    return norm_wave
+
+
+def _method(
+    data: ScoredData, wave: str, norm_ids: list[str], lang: str, norm_wave: str | None = None
+) -> dict[str, Any]:
     """Reliability and between-group agreement pooled over the published, reportable groups of
     the wave (not the group's own); missing when fewer than ``min_comparison_groups`` + 1
     groups are pooled."""
@@ -796,7 +1024,7 @@ def _method(data: ScoredData, wave: str, norm_ids: list[str], lang: str) -> dict
         if "alpha_all" in table:
             g = pd.to_numeric(table["groups"], errors="coerce").fillna(0)
             table.loc[g < enough, "alpha_all"] = np.nan
-    vis = data.visible_dimensions(wave)
+    vis = data.visible_dimensions(norm_wave or wave)
     shown = vis[vis["group"].isin(norm_ids)] if len(vis) else vis
     return {
         "table": table.sort_values("order").reset_index(drop=True),
@@ -829,6 +1057,9 @@ class CohortResults:
     scale_max: int
     min_respondents: int
     published_at: str | None = None  # the latest publication the report rests on (ISO, UTC)
+    heatmap: pd.DataFrame | None = None  # level_heatmap of the last wave
+    change_heatmap: pd.DataFrame | None = None  # change_heatmap first -> last wave
+    participation: pd.DataFrame | None = None  # participation_table over every wave
 
 
 def cohort_results(
@@ -839,9 +1070,13 @@ def cohort_results(
     language: str | None,
     instrument: Instrument,
     data: ScoredData | None = None,
+    *,
+    norm_base: str = "norm",
+    norm_wave: str | None = None,
 ) -> CohortResults:
     """The groups of ``cohort_id`` side by side in each wave, each only where it is published
-    and reportable (a hidden dimension is left out on its own)."""
+    and reportable (a hidden dimension is left out on its own); heatmaps of the level (last
+    wave, bands against the norm) and the change (first to last), and participation."""
     data = data or load_scored_data(store, settings, instrument)
     c = data.cohorts[data.cohorts["id"] == cohort_id]
     if c.empty:
@@ -852,6 +1087,7 @@ def cohort_results(
         )
     lang = language or settings.language
     members = data.groups[data.groups["cohort_id"] == cohort_id]
+    ids = list(members["id"])
     wave_list = _ordered_waves(data, waves)
     dims = _dimension_frame(instrument, lang)
     rows, side, stamps = [], {}, []
@@ -915,7 +1151,12 @@ def cohort_results(
         scale_max=instrument.scale.max,
         min_respondents=data.rules.min_respondents,
         published_at=_iso(max(stamps)) if stamps else None,
-    )
+        heatmap=level_heatmap(data, ids, wave_list[-1], lang, norm_base=norm_base,
+                              norm_wave=norm_wave) if wave_list else None,
+        change_heatmap=change_heatmap(data, ids, wave_list[0], wave_list[-1], lang)
+        if len(wave_list) >= 2 else None,
+        participation=participation_table(data, ids, wave_list, lang),
+    )  # fmt: skip
 
 
 def _programme_change(
@@ -962,6 +1203,9 @@ class ProgrammeResults:
     published_at: str | None = None  # the latest publication the report rests on (ISO, UTC)
     dimensions_left_out: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, note
     min_comparison_groups: int = 3
+    heatmap: pd.DataFrame | None = None  # level_heatmap of the last wave, every group
+    change_heatmap: pd.DataFrame | None = None  # change_heatmap first -> last wave
+    participation: pd.DataFrame | None = None  # participation_table over every wave
 
 
 def programme_results(
@@ -972,6 +1216,9 @@ def programme_results(
     language: str | None,
     instrument: Instrument,
     data: ScoredData | None = None,
+    *,
+    norm_base: str = "norm",
+    norm_wave: str | None = None,
 ) -> ProgrammeResults:
     """Change from the first to the last of ``waves`` for every group in ``cohort_ids``."""
     from scipy import stats
@@ -995,6 +1242,7 @@ def programme_results(
         )
     before, after = wave_list[0], wave_list[-1]
     members = data.groups[data.groups["cohort_id"].isin(cohorts["id"])]
+    ids = list(members.sort_values(["cohort_id", "id"], kind="stable")["id"])
     dims = _dimension_frame(instrument, lang)
     ch = _programme_change(data, list(members["id"]), before, after, dims, members)
     ch = ch.merge(members[["id", "cohort_id"]].rename(columns={"id": "group"}), on="group")
@@ -1078,4 +1326,130 @@ def programme_results(
         published_at=_iso(max(stamps)) if len(stamps) else None,
         dimensions_left_out=pd.DataFrame(dims_left, columns=["dimension_name", "note"]),
         min_comparison_groups=data.min_comparison_groups,
+        heatmap=level_heatmap(data, ids, after, lang, norm_base=norm_base, norm_wave=norm_wave),
+        change_heatmap=change_heatmap(data, ids, before, after, lang),
+        participation=participation_table(data, ids, wave_list, lang),
     )
+
+
+# -- heatmaps and participation for cohort and programme reports ---------------------------------
+
+UP, NO_CLEAR, DOWN = "up", "no_clear", "down"
+HEATMAP_COLUMNS = ["group", "group_name", "dimension", "dimension_name", "order", "value",
+                   "band", "suppressed", "suppressed_text"]  # fmt: skip
+
+
+def _group_labels(groups: pd.DataFrame) -> dict[str, str]:
+    return {g["id"]: (g.get("organisation") or g["name"]) for g in groups.to_dict("records")}
+
+
+def level_heatmap(
+    data: ScoredData,
+    group_ids: list[str],
+    wave: str,
+    lang: str,
+    *,
+    norm_base: str = "norm",
+    norm_wave: str | None = None,
+) -> pd.DataFrame:
+    """Every (group, dimension) of ``wave``: the shown mean and its band against the norm
+    (``norm_band``, norm groups other than the group itself, at least ``min_comparison_groups``),
+    or no number and the reason it is hidden (the group-wave's, else the dimension's)."""
+    dims = _dimension_frame(data.instrument, lang)[["dimension", "dimension_name", "order"]]
+    norm_ids = _norm_groups(data, norm_base)
+    at = _norm_wave(data, norm_wave, wave)
+    labels = _group_labels(data.groups[data.groups["id"].isin(group_ids)])
+    d = data.dimensions
+    rows = []
+    for g in group_ids:
+        reason = _group_reason(data, g, wave)
+        own = (
+            d[(d["group"] == g) & (d["wave"] == wave)].set_index("dimension")
+            if len(d) else pd.DataFrame()
+        )  # fmt: skip
+        visible = set(data.visible_dimensions(wave).query("group == @g")["dimension"])
+        means = own["mean"].where(own.index.isin(visible)) if len(own) else pd.Series(dtype=float)
+        norm = _norm_table(data, at, norm_ids, g, means).set_index("dimension")
+        for rec in dims.to_dict("records"):
+            did = rec["dimension"]
+            shown = reason is None and did in visible
+            why = None if shown else reason or (
+                own.loc[did, "suppressed"] if did in own.index and
+                isinstance(own.loc[did, "suppressed"], str) else TOO_FEW_REASON
+            )  # fmt: skip
+            band = None
+            if shown and did in norm.index:
+                band = norm_band(own.loc[did, "mean"], own.loc[did, "ci_low"],
+                                 own.loc[did, "ci_high"], norm.loc[did, "norm_mean"])  # fmt: skip
+            rows.append({
+                **rec, "group": g, "group_name": labels.get(g, g),
+                "value": float(own.loc[did, "mean"]) if shown else np.nan,
+                "band": band, "suppressed": why,
+            })  # fmt: skip
+    out = pd.DataFrame(rows, columns=[c for c in HEATMAP_COLUMNS if c != "suppressed_text"])
+    out["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in out["suppressed"]
+    ]
+    return out[HEATMAP_COLUMNS]
+
+
+def change_heatmap(
+    data: ScoredData, group_ids: list[str], before: str, after: str, lang: str
+) -> pd.DataFrame:
+    """Every (group, dimension): the change from ``before`` to ``after`` and its band (``up``
+    when the 95 % interval lies above 0, ``down`` below, ``no_clear`` otherwise), or the reason
+    it is hidden."""
+    dims = _dimension_frame(data.instrument, lang)[["dimension", "dimension_name", "order"]]
+    labels = _group_labels(data.groups[data.groups["id"].isin(group_ids)])
+    ch = _change_frame(data, group_ids, before, after).set_index(["group", "dimension"])
+    rows = []
+    for g in group_ids:
+        reason = _group_reason(data, g, before) or _group_reason(data, g, after)
+        for rec in dims.to_dict("records"):
+            key = (g, rec["dimension"])
+            x = ch.loc[key] if key in ch.index else None
+            value = np.nan if reason or x is None else x["change"]
+            why = reason or (
+                x["suppressed"] if x is not None and isinstance(x["suppressed"], str)
+                else None if pd.notna(value) else TOO_FEW_REASON
+            )  # fmt: skip
+            band = None
+            if why is None:
+                band = UP if x["ci_low"] > 0 else DOWN if x["ci_high"] < 0 else NO_CLEAR
+                value = float(value)
+            else:
+                value = np.nan
+            rows.append({**rec, "group": g, "group_name": labels.get(g, g), "value": value,
+                         "band": band, "suppressed": why})  # fmt: skip
+    out = pd.DataFrame(rows, columns=[c for c in HEATMAP_COLUMNS if c != "suppressed_text"])
+    out["suppressed_text"] = [
+        _reason_text(r, data, lang) if isinstance(r, str) else "" for r in out["suppressed"]
+    ]
+    return out[HEATMAP_COLUMNS]
+
+
+def participation_table(
+    data: ScoredData, group_ids: list[str], waves: list[str], lang: str
+) -> pd.DataFrame:
+    """Responses of invited per group and wave (the published count where there is a version),
+    with the share and the read-with-care flag (``low``). Counts are shown even where results
+    are hidden."""
+    labels = _group_labels(data.groups[data.groups["id"].isin(group_ids)])
+    gw = data.group_waves
+    rows = []
+    for g in group_ids:
+        for w in waves:
+            r = gw[(gw["group_id"] == g) & (gw["wave_id"] == w)]
+            if r.empty:
+                continue
+            meta = data.publication(g, w)
+            n = int(meta["respondents"]) if meta else int(r["respondents"].iloc[0])
+            inv = r["invited"].iloc[0]
+            inv = None if inv is None or pd.isna(inv) else int(inv)
+            rows.append({
+                "group": g, "group_name": labels.get(g, g), "wave": w,
+                "wave_name": _wave_name(w, lang), "respondents": n, "invited": inv,
+                "share": participation_share(n, inv), "low": low_participation(n, inv),
+            })  # fmt: skip
+    cols = ["group", "group_name", "wave", "wave_name", "respondents", "invited", "share", "low"]
+    return pd.DataFrame(rows, columns=cols)

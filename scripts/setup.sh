@@ -56,4 +56,10 @@ if [[ ! -f "$stamp" ]] || ! "$PYTHON" -c "import kit, pandas, sqlalchemy, pytest
     rm -f var/.setup-*
     touch "$stamp"
 fi
+# -- axe-core (accessibility checks of the pages in the tests), from npm into var/npm -----------
+if command -v npm >/dev/null && [[ ! -f var/npm/node_modules/axe-core/axe.min.js ]]; then
+    echo "setup: npm install axe-core (var/npm)"
+    npm install --prefix var/npm --no-audit --no-fund --silent axe-core@4 \
+        || echo "setup: axe-core not installed; the accessibility tests will be skipped." >&2
+fi
 echo "setup: ready ($("$PYTHON" --version), kit $("$PYTHON" -c 'import kit; print(kit.__version__)'))"

@@ -208,3 +208,33 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path):
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+# -- accessibility: axe-core in Debian's Chromium (npm package, installed by scripts/setup.sh) --
+AXE_PATH = Path(__file__).parents[1] / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """axe-core's violations of ``impacts`` on the loaded Playwright ``page`` (id, impact, help,
+    up to five targets each). Injected through the DevTools protocol, so a page's own CSP does
+    not block it. Skips (with the fix) when axe-core is not installed."""
+    if not AXE_PATH.is_file():
+        pytest.skip(f"axe-core is not installed at {AXE_PATH}; run 'bash scripts/setup.sh'")
+    page.evaluate(AXE_PATH.read_text(encoding="utf-8"))
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "targets": [n["target"] for n in v["nodes"][:5]],
+        }
+        for v in result["violations"]
+        if v["impact"] in impacts
+    ]
+
+
+@pytest.fixture
+def axe():
+    """``axe(page)`` -> the page's serious and critical axe-core violations (see above)."""
+    return axe_violations

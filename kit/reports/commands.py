@@ -42,6 +42,18 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--no-pdf", action="store_true", help="make HTML only (no Chromium needed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="make only shard I of N (I from 0) of the run's reports, in a shared output folder; "
+        "N alone takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)",
+    )
+    p.add_argument(
+        "--index",
+        action="store_true",
+        help="merge the shards' manifests into the run's manifest and index.html (after --shard)",
+    )
     p.set_defaults(func=cmd_report)
     try:
         from kit.cli import add_demo_step
@@ -66,6 +78,13 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
                 print(t("report.cli.exported", settings.language, path=path))
         return 0
     spec = load_run_file(_resolve(args.run_file, settings), lang=settings.language)
+    if getattr(args, "index", False):
+        from kit.reports.runner import merge_shards
+
+        summary = merge_shards(spec, settings)
+        print_summary(summary, settings.language)
+        return 0 if summary.ok else 1
+    shard = parse_shard(args.shard, settings.language) if getattr(args, "shard", None) else None
     summary = run_reports(
         spec,
         settings,
@@ -73,9 +92,33 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         pdf=not args.no_pdf,
         progress=not args.quiet,
+        shard=shard,
     )
-    print_summary(summary, settings.language)
+    print_summary(summary, settings.language, index=shard is None)
     return 0 if summary.ok else 1
+
+
+def parse_shard(value: str, lang: str, env: dict[str, str] | None = None) -> tuple[int, int]:
+    """``"I/N"`` (I from 0) or ``"N"`` with I from ``JOB_COMPLETION_INDEX`` -> (I, N)."""
+    import os
+
+    from kit.errors import ParameterError, Problem
+
+    env = os.environ if env is None else env
+    text = value.strip()
+    index_text, _, count_text = text.rpartition("/")
+    if not index_text:
+        index_text = env.get("JOB_COMPLETION_INDEX", "")
+    try:
+        index, count = int(index_text), int(count_text)
+    except ValueError:
+        index, count = -1, 0
+    if count < 1 or not 0 <= index < count:
+        raise ParameterError(
+            "--shard",
+            [Problem("--shard", t("report.cli.shard", lang), column="--shard", value=text)],
+        )
+    return index, count
 
 
 def _resolve(path: Path, settings: Settings) -> Path:
@@ -89,7 +132,7 @@ def _resolve(path: Path, settings: Settings) -> Path:
     return path
 
 
-def print_summary(summary: Any, lang: str) -> None:
+def print_summary(summary: Any, lang: str, *, index: bool = True) -> None:
     """The end-of-run summary: counts, each failure with its cell and kept notebook, the index."""
     print(
         t(
@@ -106,7 +149,10 @@ def print_summary(summary: Any, lang: str) -> None:
         print(t("report.cli.failed", lang, label=o.label, cell=cell, error=o.error))
         if o.notebook_path:
             print(t("report.cli.kept", lang, path=summary.output_dir / o.notebook_path))
-    print(t("report.cli.index", lang, path=summary.index_path))
+    if index:
+        print(t("report.cli.index", lang, path=summary.index_path))
+    else:
+        print(t("report.cli.shard_done", lang))
 
 
 def build_demo_reports(

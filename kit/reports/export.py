@@ -110,9 +110,8 @@ def export_html(nb: Any, *, title: str, language: str) -> str:
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     refs = external_references(body)
     if refs:
-        raise KitError(
-            f"The report {title!r} would load {len(refs)} thing(s) from another host "
-            f"({', '.join(refs[:3])}); reports must open offline. Render charts with kit.charts."
+        raise KitError.text(
+            "report.export.external", title=title, n=len(refs), refs=", ".join(refs[:3])
         )
     return body
 
@@ -165,10 +164,7 @@ class PdfPrinter:
 
     def __enter__(self) -> PdfPrinter:
         if not Path(self.chromium_path).exists():
-            raise KitError(
-                f"Chromium is not at {self.chromium_path}; install it (apt-get install "
-                "chromium) or set KIT_CHROMIUM_PATH to make PDFs."
-            )
+            raise KitError.text("report.export.no_chromium", path=self.chromium_path)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kit-pdf")
         try:
             self._call(self._start)
@@ -238,9 +234,26 @@ class PdfPrinter:
                 header_template="<span></span>",
                 footer_template=footer,
                 margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+                tagged=True,  # structure tags for screen readers (universell utforming)
+                outline=True,  # bookmarks from the headings
             )
         finally:
             page.close()
+
+
+def title_and_language(nb: Any, params: dict[str, Any]) -> tuple[str, str]:
+    """The report's title (its first ``<h1>``) and language (``data-lang`` of the cover)."""
+    title, language = "", params.get("language") or ""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/html", "")
+            if isinstance(text, list):
+                text = "".join(text)
+            if not title and (m := re.search(r"<h1[^>]*>(.*?)</h1>", text, re.S)):
+                title = re.sub(r"<[^>]+>", "", m.group(1)).strip()
+            if not language and (m := re.search(r'data-lang="(nb|en)"', text)):
+                language = m.group(1)
+    return title or "Report", language or "nb"
 
 
 def _escape(text: str) -> str:
@@ -255,11 +268,9 @@ def export_notebook(
     """HTML (and PDF) beside an executed report notebook, e.g. one made by the papermill CLI."""
     import nbformat
 
-    from kit.reports.runner import _title_and_language
-
     nb = nbformat.read(str(nb_path), as_version=4)
     params = nb.metadata.get("papermill", {}).get("parameters", {})
-    title, lang = _title_and_language(nb, {"language": language or params.get("language", "")})
+    title, lang = title_and_language(nb, {"language": language or params.get("language", "")})
     html_path = nb_path.with_suffix(".html")
     atomic_write_text(html_path, export_html(nb, title=title, language=lang))
     if not pdf:

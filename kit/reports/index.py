@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import TYPE_CHECKING
 
 from kit.i18n import t
 from kit.reports.export import CSS_PATH, atomic_write_text
+from kit.reports.outcomes import RunSummary
 from kit.settings import Settings
-
-if TYPE_CHECKING:
-    from kit.reports.runner import RunSummary
 
 
 def render_index(summary: RunSummary, lang: str) -> str:
@@ -31,6 +28,12 @@ def render_index(summary: RunSummary, lang: str) -> str:
                 links.append(f'<a href="{esc(path)}">{esc(label)}</a>')
         status = t(f"report.index.status.{o.status}", lang)
         detail = ""
+        hidden = ""
+        if o.hidden and o.status != "failed":
+            hidden = (
+                f' <strong class="kit-flag kit-hidden-mark">{esc(t("report.index.hidden", lang))}'
+                "</strong>"
+            )
         if o.status == "failed":
             cell = (
                 t("report.index.failed_cell", lang, cell=o.failing_cell)
@@ -38,8 +41,9 @@ def render_index(summary: RunSummary, lang: str) -> str:
                 else ""
             )
             detail = f'<div class="kit-error-detail">{esc(cell)} {esc(o.error)}</div>'
+        cls = f"kit-status-{o.status}" + (" kit-hidden" if hidden else "")
         rows.append(
-            f'<tr class="kit-status-{o.status}"><td>{esc(o.title or o.label)}'
+            f'<tr class="{cls}"><td>{esc(o.title or o.label)}{hidden}'
             f'<div class="kit-muted">{esc(o.label)}</div></td>'
             f"<td>{esc(t(f'report.index.kind.{o.kind}', lang))}</td>"
             f'<td class="kit-status">{esc(status)}{detail}</td><td>{" · ".join(links)}</td></tr>'
@@ -53,6 +57,9 @@ def render_index(summary: RunSummary, lang: str) -> str:
         failed=len(summary.failed),
         when=when,
     )
+    hidden_count = len(summary.hidden)
+    if hidden_count:
+        counts += " · " + t("report.index.hidden_count", lang, n=hidden_count)
     head = "".join(
         f"<th>{esc(t(f'report.index.{k}', lang))}</th>"
         for k in ("report", "kind", "status", "files")
@@ -63,7 +70,7 @@ def render_index(summary: RunSummary, lang: str) -> str:
         f"<title>{esc(summary.title)}</title><style>{css}</style></head><body>"
         f'<main class="kit-report kit-index">'
         f'<p class="kit-kicker">{esc(t("report.index.title", lang))}</p>'
-        f"<h1>{esc(summary.title)}</h1><p>{esc(counts)}</p>"
+        f'<h1>{esc(summary.title)}</h1><p class="kit-run-counts">{esc(counts)}</p>'
         f'<table class="kit-table kit-index-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></main></body></html>"
     )

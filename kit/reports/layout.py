@@ -18,7 +18,13 @@ import pandas as pd
 
 from kit import charts
 from kit.i18n import t
-from kit.results import CohortResults, GroupResults, ProgrammeResults
+from kit.results import (
+    BANDS,
+    PARTICIPATION_FLAG,
+    CohortResults,
+    GroupResults,
+    ProgrammeResults,
+)
 
 
 class Fragment(str):
@@ -38,6 +44,13 @@ def _num(value: Any, digits: int = 1, signed: bool = False, lang: str = "nb") ->
     text = f"{float(value):+.{digits}f}" if signed else f"{float(value):.{digits}f}"
     text = text.replace("-", "−")
     return text.replace(".", ",") if lang == "nb" else text
+
+
+def _percent(share: float | None, lang: str) -> str:
+    """A share as a whole percent in the language ("58 %")."""
+    if share is None:
+        return "–"
+    return f"{round(100 * float(share))} %"
 
 
 def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], cls: str = "") -> str:
@@ -123,6 +136,8 @@ class GroupReport(_Report):
             (_("cover.report_date"), _today(self.lang)),
             (_("cover.published"), esc(_publication(r.version, r.published_at, self.lang))),
         ]
+        if r.participation is not None:
+            facts.insert(5, (_("participation.label"), self._participation()))
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
         notice = ""
         if not r.reportable and not getattr(r, "published", True):
@@ -145,6 +160,16 @@ class GroupReport(_Report):
             f'<table class="kit-facts">{rows}</table>{notice}</section>'
         )
 
+    def _participation(self) -> str:
+        """ "7 of 12 invited (58 %)" and, under ``PARTICIPATION_FLAG``, the read-with-care flag."""
+        r = self.res
+        share = _percent(r.participation, self.lang)
+        text = esc(self._t("participation.share", share=share))
+        if r.low_participation:
+            flag = self._t("participation.low", limit=_percent(PARTICIPATION_FLAG, self.lang))
+            text += f' <strong class="kit-flag kit-participation-low">{esc(flag)}</strong>'
+        return text
+
     def how_to_read(self) -> Fragment:
         _ = self._t
         lo, hi, min_n = self.res.scale_min, self.res.scale_max, self.res.min_respondents
@@ -152,6 +177,7 @@ class GroupReport(_Report):
             f"<li>{esc(_(f'how.{k}', lo=lo, hi=hi, min_n=min_n))}</li>"
             for k in ("scale", "norm", "agreement", "anonymity", "conversation")
         )
+        items += f"<li>{esc(_('band.how'))}</li>"
         return _section("kit-how", _("how.title"), f'<ul class="kit-how-list">{items}</ul>')
 
     def summary(self) -> Fragment:
@@ -162,14 +188,23 @@ class GroupReport(_Report):
 
         def bullet(did: str) -> str:
             row = d.loc[did]
+            band = row.get("band")
+            word = f" ({esc(_(f'band.{band}'))})" if isinstance(band, str) else ""
             return (
                 f"<li><strong>{esc(row['dimension_name'])}</strong> "
                 f"<span class='kit-num'>{_num(row['mean'], lang=self.lang)}</span> – "
-                f"{esc(_percentile_phrase(row.get('percentile'), self.lang))}"
+                f"{esc(_percentile_phrase(row.get('percentile'), self.lang))}{word}"
                 f"<br><span class='kit-muted'>{esc(row['description'])}</span></li>"
             )
 
         parts = [f"<p>{esc(_('summary.intro', n=r.respondents, norm=r.norm_groups))}</p>"]
+        if r.low_participation:
+            parts.append(
+                f'<p class="kit-flag kit-participation-low">'
+                f"{esc(_('participation.summary', share=_percent(r.participation, self.lang)))} "
+                f"{esc(_('participation.low', limit=_percent(PARTICIPATION_FLAG, self.lang)))}</p>"
+            )
+        parts.append(self._bands_text())
         parts.append('<div class="kit-columns">')
         parts.append(
             f'<div class="kit-box kit-strengths"><h3>{esc(_("summary.strengths"))}</h3>'
@@ -201,7 +236,39 @@ class GroupReport(_Report):
             parts.append(f'<p class="kit-flag">{esc(_("summary.disagreement", names=names))}</p>')
         else:
             parts.append(f"<p>{esc(_('summary.agreement_ok'))}</p>")
-        return _section("kit-summary", _("summary.title"), "".join(parts), page_break=True)
+        # The summary shares the first page with the cover; the profile fills the second.
+        return _section("kit-summary", _("summary.title"), "".join(parts))
+
+    def _norm_sentence(self, groups: int) -> str:
+        """Which norm is used and how many groups it holds (and whether it is fixed)."""
+        r, _ = self.res, self._t
+        used = _(
+            "norm.used",
+            base=_("method.norm_base." + r.norm_base),
+            wave=r.norm_wave_name or r.wave_name,
+            n=groups,
+        )
+        fixed = _("norm.fixed", wave=r.norm_wave_name) if r.norm_fixed else _("norm.same_wave")
+        return used + " " + fixed
+
+    def _bands_text(self) -> str:
+        """The dimensions by band in words, and "even your weakest ... above most of the norm"."""
+        r, _ = self.res, self._t
+        d = r.dimensions
+        if "band" not in d or not d["band"].notna().any():
+            return ""
+        out = []
+        for band in BANDS:
+            names = list(d.loc[d["band"] == band, "dimension_name"])
+            if names:
+                out.append(
+                    f"<li><strong>{esc(_(f'band.{band}_title', n=len(names)))}</strong> "
+                    f"{esc(', '.join(names))}</li>"
+                )
+        text = f'<ul class="kit-bands">{"".join(out)}</ul>'
+        if r.above_most_of_norm:
+            text = f'<p class="kit-above-norm">{esc(_("band.above_most"))}</p>' + text
+        return text
 
     def profile(self) -> Fragment:
         r, _ = self.res, self._t
@@ -219,7 +286,7 @@ class GroupReport(_Report):
         for row in r.dimensions.to_dict("records"):
             if row["category"] != category:
                 category = row["category"]
-                rows.append([f"<em>{esc(row['category_name'])}</em>", "", "", "", "", ""])
+                rows.append([f"<em>{esc(row['category_name'])}</em>", "", "", "", "", "", ""])
             flag = (
                 f'<span class="kit-flag-dot" title="{esc(_("profile.low_agreement"))}">●</span>'
                 if row.get("disagreement")
@@ -234,9 +301,11 @@ class GroupReport(_Report):
                         "",
                         "",
                         "",
+                        "",
                     ]
                 )
                 continue
+            band = row.get("band")
             rows.append(
                 [
                     esc(row["dimension_name"]),
@@ -245,6 +314,9 @@ class GroupReport(_Report):
                     "–" if pd.isna(row.get("percentile")) else f"{round(row['percentile'])}",
                     _num(row.get("cohort_mean"), lang=self.lang),
                     f"{_num(row.get('rwg_j'), 2, lang=self.lang)} {flag}",
+                    f'<span class="kit-band kit-band-{band}">{esc(_(f"band.{band}"))}</span>'
+                    if isinstance(band, str)
+                    else "–",
                 ]
             )
         table = _table(
@@ -255,12 +327,14 @@ class GroupReport(_Report):
                 _("profile.percentile"),
                 _("profile.cohort_mean"),
                 _("profile.rwg"),
+                _("band.column"),
             ],
             rows,
-            "kit-profile-table",
+            "kit-profile-table kit-small kit-breakable",
         )
         intro = (
             f"<p>{esc(_('profile.intro', norm=r.norm_groups, cohort=r.cohort_groups_shown))}</p>"
+            f'<p class="kit-norm-used">{esc(self._norm_sentence(r.norm_groups))}</p>'
         )
         if r.comparison_text:
             intro += f'<p class="kit-muted">{esc(r.comparison_text)}</p>'
@@ -315,6 +389,109 @@ class GroupReport(_Report):
         return _section(
             "kit-change", _("change.title"), intro + chart.to_html() + table, page_break=True
         )
+
+    def roles(self) -> Fragment:
+        """Leader vs members where the engine's rule allows it, else why not (no numbers)."""
+        r, _ = self.res, self._t
+        if not r.reportable:
+            return Fragment("")
+        if r.roles is None or r.roles.empty:
+            body = f'<p class="kit-roles-refused">{esc(r.roles_text)}</p>'
+            return _section("kit-roles", _("roles.title"), body)
+        ro = r.roles.assign(role_name=[_(f"roles.{x}") for x in r.roles["role"]])
+        chart = charts.role_chart(
+            ro.sort_values(["order", "role"]), self.lang,
+            scale_min=r.scale_min, scale_max=r.scale_max,
+        )  # fmt: skip
+        by = {(x["dimension"], x["role"]): x for x in ro.to_dict("records")}
+        rows = []
+        for d in r.dimensions.to_dict("records"):
+            lead, memb = by.get((d["dimension"], "leader")), by.get((d["dimension"], "member"))
+            if lead is None or memb is None or isinstance(lead.get("suppressed"), str):
+                text = (lead or {}).get("suppressed_text") or ""
+                rows.append(
+                    [
+                        esc(d["dimension_name"]),
+                        f'<span class="kit-muted">{esc(text)}</span>',
+                        "",
+                        "",
+                    ]
+                )
+                continue
+            diff = float(memb["mean"]) - float(lead["mean"])
+            rows.append(
+                [
+                    esc(d["dimension_name"]),
+                    _num(lead["mean"], lang=self.lang),
+                    _num(memb["mean"], lang=self.lang),
+                    _num(diff, signed=True, lang=self.lang),
+                ]
+            )
+        table = _table(
+            [_("profile.dimension"), _("roles.leader"), _("roles.member"), _("roles.difference")],
+            rows,
+            "kit-small",
+        )
+        body = f"<p>{esc(_('roles.intro'))}</p>{chart.to_html()}{table}"
+        return _section("kit-roles", _("roles.title"), body, page_break=True)
+
+    def waves(self) -> Fragment:
+        """Every wave in programme order (three or more): the mean per wave, the change between
+        consecutive waves and from the first to the last, each with its interval."""
+        r, _ = self.res, self._t
+        lv, ch = r.wave_levels, r.wave_changes
+        if not r.reportable or len(r.waves) < 3 or lv is None or ch is None or lv.empty:
+            return Fragment("")
+        names = list(dict.fromkeys(lv["wave_name"]))
+        chart = charts.wave_chart(
+            lv.sort_values(["order", "wave_order"]), self.lang,
+            scale_min=r.scale_min, scale_max=r.scale_max,
+        )  # fmt: skip
+        pairs = list(dict.fromkeys(zip(ch["before_name"], ch["after_name"], strict=True)))
+        mean = {(x["dimension"], x["wave_name"]): x for x in lv.to_dict("records")}
+        step = {
+            (x["dimension"], x["before_name"], x["after_name"]): x for x in ch.to_dict("records")
+        }
+
+        def level(x: dict[str, Any]) -> str:
+            if isinstance(x.get("suppressed"), str):
+                return f'<span class="kit-muted" title="{esc(x["suppressed_text"])}">–</span>'
+            return _num(x["mean"], lang=self.lang)
+
+        def change(x: dict[str, Any]) -> str:
+            if isinstance(x.get("suppressed"), str):
+                return f'<span class="kit-muted" title="{esc(x["suppressed_text"])}">–</span>'
+            return (
+                f"{_num(x['change'], signed=True, lang=self.lang)}"
+                f'<br><span class="kit-muted">{_num(x["ci_low"], signed=True, lang=self.lang)}'
+                f" – {_num(x['ci_high'], signed=True, lang=self.lang)}</span>"
+            )
+
+        rows = []
+        for d in r.dimensions.to_dict("records"):
+            did = d["dimension"]
+            rows.append(
+                [esc(d["dimension_name"])]
+                + [level(mean[(did, w)]) for w in names]
+                + [change(step[(did, a, b)]) for a, b in pairs]
+            )
+        header = [_("profile.dimension"), *names] + [
+            _("waves.step", before=a, after=b) for a, b in pairs
+        ]
+        notes = []
+        for w in names:
+            hidden = lv[(lv["wave_name"] == w) & lv["suppressed"].notna()]
+            if len(hidden) == len(r.dimensions):
+                reason = hidden["suppressed_text"].iloc[0]
+                notes.append(
+                    f'<p class="kit-muted">{esc(_("waves.hidden_wave", wave=w, reason=reason))}</p>'
+                )
+        body = (
+            f"<p>{esc(_('waves.intro', names=' → '.join(names)))}</p>{chart.to_html()}"
+            + "".join(notes)
+            + _table(header, rows, "kit-small kit-waves-table")
+        )
+        return _section("kit-waves", _("waves.title"), body, page_break=True)
 
     def disagreement(self) -> Fragment:
         r, _ = self.res, self._t
@@ -450,13 +627,7 @@ class GroupReport(_Report):
                 _p(
                     _("method.rwg", threshold=_num(m.get("agreement_threshold"), 2, lang=self.lang))
                 ),
-                _p(
-                    _(
-                        "method.norm",
-                        norm=m.get("norm_groups", 0),
-                        base=_("method.norm_base." + r.norm_base),
-                    )
-                ),
+                _p(self._norm_sentence(m.get("norm_groups", 0)) + " " + _("norm.percentile")),
                 f"<p>{esc(_('method.reliability'))}</p>",
             ]
             table = m.get("table")
@@ -493,10 +664,12 @@ class GroupReport(_Report):
     def all_sections(self) -> list[Fragment]:
         return [
             self.cover(),
-            self.how_to_read(),
             self.summary(),
             self.profile(),
+            self.how_to_read(),
+            self.roles(),
             self.change(),
+            self.waves(),
             self.disagreement(),
             self.distributions(),
             self.comments(),
@@ -504,6 +677,96 @@ class GroupReport(_Report):
             self.actions(),
             self.appendix(),
         ]
+
+
+# Marks for hidden heatmap cells (explained under the heatmap in words).
+REASON_MARKS = {"too_few": "×", "not_published": "○", "changed": "Δ", "comparison": "…",
+                "subgroup": "s", "comments": "c"}  # fmt: skip
+
+
+def _heatmap_block(cells: pd.DataFrame | None, kind: str, title: str, lang: str) -> str:
+    """One heatmap (level or change) with its values printed in ``lang`` and, below it, what
+    each mark of a hidden cell means."""
+    if cells is None or cells.empty:
+        return ""
+    signed = kind == "change"
+    data = cells.copy()
+    data["label"] = [
+        REASON_MARKS.get(r, "?") if isinstance(r, str) else _num(v, 1, signed, lang)
+        for v, r in zip(data["value"], data["suppressed"], strict=True)
+    ]
+    names = ("strength", "in_line", "development") if kind == "level" else (
+        "up", "no_clear", "down")  # fmt: skip
+    labels = {
+        b: t(f"report.band.{b}", lang) if kind == "level" else t(f"report.heatmap.{b}", lang)
+        for b in names
+    }
+    labels["none"] = t("report.heatmap.none", lang)
+    labels["hidden"] = t("report.heatmap.hidden", lang)
+    chart = charts.heatmap_chart(data, lang, kind=kind, title=title, labels=labels)
+    hidden = data[data["suppressed"].notna()]
+    legend = "".join(
+        f"<li><strong>{esc(REASON_MARKS.get(r, '?'))}</strong> {esc(text)}</li>"
+        for r, text in dict(
+            zip(hidden["suppressed"], hidden["suppressed_text"], strict=True)
+        ).items()
+    )
+    return chart.to_html() + (f'<ul class="kit-marks">{legend}</ul>' if legend else "")
+
+
+def _heatmaps(res: Any, before: str, after: str, lang: str) -> Fragment:
+    """Both heatmaps of a cohort or programme report, in one section."""
+    if res.heatmap is None or res.heatmap.empty:
+        return Fragment("")
+    parts = [f"<p>{esc(t('report.heatmap.intro', lang))}</p>"]
+    parts.append(
+        _heatmap_block(
+            res.heatmap, "level", t("report.heatmap.level_title", lang, wave=after), lang
+        )
+    )
+    if res.change_heatmap is not None and len(res.change_heatmap):
+        parts.append('<div class="kit-page-break">')
+        parts.append(
+            _heatmap_block(
+                res.change_heatmap,
+                "change",
+                t("report.heatmap.change_title", lang, before=before, after=after),
+                lang,
+            )  # fmt: skip
+        )
+        parts.append("</div>")
+    return _section("kit-heatmaps", t("report.heatmap.section", lang), "".join(parts),
+                    page_break=True)  # fmt: skip
+
+
+def _participation(res: Any, lang: str) -> Fragment:
+    """Responses of invited per group (rows) and wave (columns), flagged under 60 %."""
+    p = res.participation
+    if p is None or p.empty:
+        return Fragment("")
+    waves = list(dict.fromkeys(p["wave_name"]))
+    cell = {(x["group_name"], x["wave_name"]): x for x in p.to_dict("records")}
+    rows = []
+    for g in dict.fromkeys(p["group_name"]):
+        row = [esc(g)]
+        for w in waves:
+            x = cell.get((g, w))
+            if x is None:
+                row.append("–")
+                continue
+            text = esc(t("report.cover.n_of", lang, n=x["respondents"],
+                         invited=x["invited"] if x["invited"] else "–"))  # fmt: skip
+            if x["share"] is not None:
+                text += f" ({_percent(x['share'], lang)})"
+            if x["low"]:
+                flag = esc(t("report.participation.flag", lang))
+                text += f' <strong class="kit-flag kit-participation-low">{flag}</strong>'
+            row.append(text)
+        rows.append(row)
+    intro = t("report.participation.intro", lang, limit=_percent(PARTICIPATION_FLAG, lang))
+    body = f"<p>{esc(intro)}</p>"
+    body += _table([t("report.cohort.group", lang), *waves], rows, "kit-small")
+    return _section("kit-participation", t("report.participation.title", lang), body)
 
 
 class CohortReport(_Report):
@@ -579,8 +842,20 @@ class CohortReport(_Report):
         )
         return _section("kit-change", _("cohort.change_title"), chart.to_html(), page_break=True)
 
+    def heatmaps(self) -> Fragment:
+        r = self.res
+        return (
+            _heatmaps(r, r.wave_names[0], r.wave_names[-1], self.lang)
+            if r.wave_names
+            else Fragment("")
+        )
+
+    def participation(self) -> Fragment:
+        return _participation(self.res, self.lang)
+
     def all_sections(self) -> list[Fragment]:
-        return [self.cover(), self.side_by_side(), self.change()]
+        return [self.cover(), self.participation(), self.heatmaps(), self.side_by_side(),
+                self.change()]  # fmt: skip
 
 
 class ProgrammeReport(_Report):
@@ -682,5 +957,12 @@ class ProgrammeReport(_Report):
             body += f"<h3>{esc(_('programme.left_out'))}</h3><ul>{left}</ul>"
         return _section("kit-groups", _("programme.groups_title"), body, page_break=True)
 
+    def heatmaps(self) -> Fragment:
+        return _heatmaps(self.res, self.res.before_name, self.res.after_name, self.lang)
+
+    def participation(self) -> Fragment:
+        return _participation(self.res, self.lang)
+
     def all_sections(self) -> list[Fragment]:
-        return [self.cover(), self.dimensions(), self.groups()]
+        return [self.cover(), self.participation(), self.heatmaps(), self.dimensions(),
+                self.groups()]  # fmt: skip

@@ -25,10 +25,12 @@ NOTEBOOKS = {
         "open_group_report",
         [
             "cover",
-            "how_to_read",
             "summary",
             "profile",
+            "how_to_read",
+            "roles",
             "change",
+            "waves",
             "disagreement",
             "distributions",
             "comments",
@@ -42,13 +44,13 @@ NOTEBOOKS = {
     ),
     CohortReportParams: (
         "open_cohort_report",
-        ["cover", "side_by_side", "change"],
+        ["cover", "participation", "heatmaps", "side_by_side", "change"],
         "A cohort's groups side by side:\n"
         "#   papermill notebooks/cohort_report.ipynb out.ipynb -p cohort_id <id>",
     ),
     ProgrammeReportParams: (
         "open_programme_report",
-        ["cover", "dimensions", "groups"],
+        ["cover", "participation", "heatmaps", "dimensions", "groups"],
         "Every group's change across the programme:\n"
         "#   papermill notebooks/programme_report.ipynb out.ipynb -p waves before,after",
     ),

@@ -73,6 +73,7 @@ def open_group_report(**values: Any) -> GroupReport:
         norm_base=params.norm_base,
         seed=params.seed,
         data=data,
+        norm_wave=params.norm_wave or None,
     )
     return GroupReport(res, provenance)
 
@@ -91,6 +92,8 @@ def open_cohort_report(**values: Any) -> CohortReport:
         params.language or None,
         instrument,
         data=data,
+        norm_base=params.norm_base,
+        norm_wave=params.norm_wave or None,
     )
     return CohortReport(res, provenance)
 
@@ -109,6 +112,8 @@ def open_programme_report(**values: Any) -> ProgrammeReport:
         params.language or None,
         instrument,
         data=data,
+        norm_base=params.norm_base,
+        norm_wave=params.norm_wave or None,
     )
     return ProgrammeReport(res, provenance)
 

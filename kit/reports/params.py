@@ -69,6 +69,13 @@ class ReportParams:
             "programme (the programme's groups)"
         ),
     )
+    norm_wave: str = field(
+        default="",
+        metadata=_help(
+            "wave whose norm groups every wave is compared with (a fixed norm, e.g. before); "
+            "empty means each wave is compared with the norm groups of the same wave"
+        ),
+    )
     min_respondents: int = field(
         default=0,
         metadata=_help(
@@ -115,6 +122,13 @@ class ReportParams:
                 problems.append(
                     Problem(source, t("config.params.wave_id", lang), column="waves", value=w)
                 )
+        if self.norm_wave and not _ID.match(self.norm_wave):
+            problems.append(
+                Problem(
+                    source, t("config.params.wave_id", lang), column="norm_wave",
+                    value=self.norm_wave,
+                )
+            )  # fmt: skip
         if len(set(self.wave_list)) != len(self.wave_list):
             problems.append(
                 Problem(
@@ -163,8 +177,7 @@ class ReportParams:
             problems.append(
                 Problem(
                     source,
-                    "holds a password, and parameters are written into the executed notebook; "
-                    "set KIT_DATABASE_URL (or a run file's database_url) instead",
+                    t("report.run.password", lang),
                     column="database_url",
                     value=_redact_url(self.database_url),
                 )
@@ -390,6 +403,7 @@ RUN_KEYS = {
     "report_waves": "waves to make group reports for (default: the last of waves)",
     "language": "report language for every group; empty = each group's own",
     "norm_base": "norm (default), all or programme",
+    "norm_wave": "wave whose norm groups are the norm of every wave (default: each wave's own)",
     "database_url": "data source; empty = settings",
     "min_respondents": "anonymity threshold (0 = settings)",
     "min_comment_respondents": "comment threshold (0 = settings)",
@@ -417,6 +431,7 @@ class RunFileModel(config.StrictModel):
     report_waves: Ids | None = None
     language: Literal["", "nb", "en"] | None = None
     norm_base: Literal["norm", "all", "programme"] | None = None
+    norm_wave: Annotated[str, StringConstraints(pattern=_ID.pattern)] | None = None
     database_url: str | None = None
     min_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
     min_comment_respondents: Annotated[StrictInt, Field(ge=0)] | None = None
@@ -457,23 +472,23 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
     name = str(data.get("name") or path.stem)
     if not _ID.match(name):
         problems.append(
-            Problem(
-                source, "must be a folder name (letters, digits, _ . -)", column="name", value=name
-            )
+            Problem(source, t("report.run.folder_name", lang), column="name", value=name)
         )
-    waves = _id_list(data.get("waves"), "waves", source, problems)
-    report_waves = _id_list(data.get("report_waves"), "report_waves", source, problems) or (
+    waves = _id_list(data.get("waves"), "waves", source, problems, lang)
+    report_waves = _id_list(data.get("report_waves"), "report_waves", source, problems, lang) or (
         waves[-1:] if waves else []
     )
     for i, w in enumerate(report_waves):
         if waves and w not in waves:
             check.add(("report_waves", i), "config.run.report_wave", w, waves=", ".join(waves))
-    groups = _id_list(data.get("groups"), "groups", source, problems)
-    cohorts = _id_list(data.get("cohorts"), "cohorts", source, problems)
+    groups = _id_list(data.get("groups"), "groups", source, problems, lang)
+    cohorts = _id_list(data.get("cohorts"), "cohorts", source, problems, lang)
     programme = data.get("programme", False)
     if not isinstance(programme, bool):
         problems.append(
-            Problem(source, "must be true or false", column="programme", value=str(programme))
+            Problem(
+                source, t("report.run.true_false", lang), column="programme", value=str(programme)
+            )
         )
     given = any(check.flagged((k,)) for k in ("groups", "cohorts", "programme"))
     if not groups and not cohorts and not programme and not given:
@@ -484,6 +499,7 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
             "instrument",
             "language",
             "norm_base",
+            "norm_wave",
             "database_url",
             "min_respondents",
             "min_comment_respondents",
@@ -498,7 +514,7 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
         problems.append(
             Problem(
                 source,
-                "is not a database URL like sqlite:///path/kit.sqlite",
+                t("report.run.database_url", lang),
                 column="database_url",
                 value=_redact_url(str(url)),
             )
@@ -558,7 +574,7 @@ def load_run_file(path: str | Path, lang: str | None = None) -> RunSpec:
 def _id_lines(doc: config.ConfigDoc) -> dict[tuple[str, str], int]:
     """(key, id) -> its line, for the ids a run file lists (so later checks can name the line)."""
     out: dict[tuple[str, str], int] = {}
-    for key in ("groups", "cohorts", "waves", "report_waves", "instrument"):
+    for key in ("groups", "cohorts", "waves", "report_waves", "instrument", "norm_wave"):
         value = doc.data.get(key)
         values = value if isinstance(value, list) else [value] if value is not None else []
         for i, v in enumerate(values):
@@ -618,6 +634,8 @@ def check_run(spec: RunSpec, settings: Settings, lang: str | None = None) -> Non
         for w in p.wave_list:
             if w not in known_waves:
                 refuse("config.run.unknown_wave", "waves", w, known_waves)
+        if p.norm_wave and p.norm_wave not in known_waves:
+            refuse("config.run.unknown_wave", "norm_wave", p.norm_wave, known_waves)
     for name in sorted(instruments):
         try:
             inst = load_instrument(name, lang=lang)
@@ -662,20 +680,22 @@ def _job(
         return None
 
 
-def _id_list(value: Any, key: str, source: str, problems: list[Problem]) -> list[str]:
+def _id_list(
+    value: Any, key: str, source: str, problems: list[Problem], lang: str = "en"
+) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list):
-        problems.append(Problem(source, "must be a list of ids", column=key, value=str(value)))
+        problems.append(
+            Problem(source, t("report.run.id_list", lang), column=key, value=str(value))
+        )
         return []
     out = []
     for v in value:
         if not _ID.match(str(v)):
-            problems.append(
-                Problem(source, "is not an id (letters, digits, _ . -)", column=key, value=str(v))
-            )
+            problems.append(Problem(source, t("report.run.id", lang), column=key, value=str(v)))
         else:
             out.append(str(v))
     return out

@@ -15,23 +15,28 @@ template and kit version together make a key stored in ``<run>/.kit-run.json``.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
-import re
+import queue
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from kit import __version__
-from kit.reports.export import atomic_write_text, template_files
+from kit.i18n import t
+from kit.reports.export import atomic_write_text, template_files, title_and_language
+from kit.reports.index import write_index
+from kit.reports.outcomes import ReportOutcome, RunSummary
 from kit.reports.params import PARAMS_BY_KIND, ReportJob, RunSpec
 from kit.settings import Settings
 
@@ -43,57 +48,9 @@ kit.reports.notebook_api.warm_up()
 kit.results.enable_run_cache()
 """
 RESET_CODE = "import kit.reports.notebook_api as _k\n_k.reset()\n"
+HIDDEN_MARK = 'class="kit-notice kit-suppressed"'  # the cover of a report whose results are hidden
 RESET_TAG = "kit-reset"  # the first cell on a warm kernel; removed from the executed notebook
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ReportOutcome:
-    """What became of one report of a run."""
-
-    stem: str
-    label: str
-    kind: str
-    status: str  # made / skipped / failed
-    key: str = ""
-    notebook_path: str = ""
-    html_path: str = ""
-    pdf_path: str = ""
-    title: str = ""
-    error: str = ""
-    failing_cell: int | None = None
-    seconds: float = 0.0
-
-
-@dataclass
-class RunSummary:
-    """The outcome of a whole run, as the CLI prints it and the index page shows it."""
-
-    name: str
-    title: str
-    output_dir: Path
-    outcomes: list[ReportOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def failed(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def made(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.status == "made"]
-
-    @property
-    def skipped(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.status == "skipped"]
-
-    @property
-    def index_path(self) -> Path:
-        return self.output_dir / "index.html"
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 # -- fingerprints --------------------------------------------------------------------------------
@@ -162,7 +119,7 @@ def _run_code(code: str) -> None:
     try:
         client.execute()
     except CellExecutionError as exc:
-        raise RuntimeError(f"warm kernel: {exc}") from None
+        raise RuntimeError(f"warm kernel: {exc}") from None  # dev-text: a worker's own log
 
 
 def _restart_kernel() -> None:
@@ -253,6 +210,7 @@ def execute_report(
             seconds=time.perf_counter() - start,
         )
         return result
+    executed = time.perf_counter()
     nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
     nb.metadata["kit"] = {
         "kit_version": __version__,
@@ -261,7 +219,7 @@ def execute_report(
         "kind": kind,
         "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    title, language = _title_and_language(nb, params)
+    title, language = title_and_language(nb, params)
     try:
         html = export_html(nb, title=title, language=language)
     except Exception as exc:  # noqa: BLE001
@@ -275,12 +233,16 @@ def execute_report(
     nbformat.write(nb, str(tmp))
     os.replace(tmp, nb_path)
     atomic_write_text(html_path, html)
+    done = time.perf_counter()
     result.update(
         status="made",
         html_path=str(html_path),
         title=title,
         language=language,
-        seconds=time.perf_counter() - start,
+        seconds=done - start,
+        hidden=HIDDEN_MARK in html,
+        execute_seconds=executed - start,
+        html_seconds=done - executed,
     )
     return result
 
@@ -292,25 +254,30 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
 
-def _title_and_language(nb: Any, params: dict[str, Any]) -> tuple[str, str]:
-    title, language = "", params.get("language") or ""
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            text = out.get("data", {}).get("text/html", "")
-            if isinstance(text, list):
-                text = "".join(text)
-            if not title and (m := re.search(r"<h1[^>]*>(.*?)</h1>", text, re.S)):
-                title = re.sub(r"<[^>]+>", "", m.group(1)).strip()
-            if not language and (m := re.search(r'data-lang="(nb|en)"', text)):
-                language = m.group(1)
-    return title or "Report", language or "nb"
+_title_and_language = title_and_language  # kept for callers of the earlier name
 
 
 # -- main side -----------------------------------------------------------------------------------
 
 
-def _manifest(output_dir: Path) -> dict[str, Any]:
-    path = output_dir / MANIFEST_NAME
+def shard_manifest_name(shard: tuple[int, int] | None) -> str:
+    """The manifest a run (or one shard ``(index, count)`` of it) writes in the output folder."""
+    if shard is None:
+        return MANIFEST_NAME
+    return f".kit-run.shard-{shard[0]}-of-{shard[1]}.json"
+
+
+def shard_jobs(jobs: tuple[ReportJob, ...], shard: tuple[int, int] | None) -> tuple[ReportJob, ...]:
+    """The deterministic share of ``jobs`` of shard ``(index, count)`` (index from 0): every
+    count-th report of the run file's order, starting at index."""
+    if shard is None:
+        return jobs
+    index, count = shard
+    return tuple(j for k, j in enumerate(jobs) if k % count == index)
+
+
+def _manifest(output_dir: Path, name: str = MANIFEST_NAME) -> dict[str, Any]:
+    path = output_dir / name
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -337,14 +304,17 @@ def run_reports(
     warm: bool = True,
     on_outcome: Callable[[ReportOutcome], None] | None = None,
     check: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> RunSummary:
     """Make every report of ``spec``; never raises for one report's failure.
 
     ``workers`` defaults to ``settings.workers`` (bounded by the number of cores and reports).
     With ``check`` (the default) the run's groups, waves, cohorts and instrument are checked
     against the database first (``check_run``): a ``ParameterError`` before anything is made.
+    ``shard=(index, count)`` makes only that shard's share of the reports (``shard_jobs``) and
+    records them in a manifest of its own, so shards on several machines can write to one shared
+    folder at once; :func:`merge_shards` then writes the run's manifest and index.
     """
-    from kit.reports.index import write_index
     from kit.reports.params import check_run
 
     start = time.perf_counter()
@@ -353,7 +323,10 @@ def run_reports(
     settings = settings.replace(**spec.settings) if spec.settings else settings
     output_dir = spec.output_dir(settings)
     output_dir.mkdir(parents=True, exist_ok=True)
-    manifest = _manifest(output_dir)
+    manifest_name = shard_manifest_name(shard)
+    manifest = {**_manifest(output_dir), **_manifest(output_dir, manifest_name)}
+    if shard is not None:
+        spec = dataclasses.replace(spec, jobs=shard_jobs(spec.jobs, shard))
     fingerprints = _data_fingerprints(spec, settings)
     code_hashes: dict[str, str] = {}
     summary = RunSummary(spec.name, spec.title, output_dir)
@@ -365,7 +338,9 @@ def run_reports(
         key = report_key(job, data_hash, code)
         entry = manifest.get(job.stem)
         if not force and _is_current(entry, key, output_dir, pdf):
-            outcome = ReportOutcome(**{**entry, "status": "skipped", "seconds": 0.0})
+            known = {f.name for f in fields(ReportOutcome)}
+            kept = {k: v for k, v in entry.items() if k in known}
+            outcome = ReportOutcome(**{**kept, "status": "skipped", "seconds": 0.0})
             summary.outcomes.append(outcome)
             continue
         pending.append((job, key, {**meta, "data_hash": data_hash}))
@@ -396,26 +371,44 @@ def run_reports(
                         warm=warm,
                     )
                     futures[fut] = (job, key)
-                printer_cm = _printer(settings) if pdf else None
-                printer = printer_cm.__enter__() if printer_cm else None
-                try:
-                    for fut in as_completed(futures):
-                        job, key = futures[fut]
-                        outcome = _collect(fut, job, key, output_dir, printer)
-                        results[job.stem] = outcome
+                n_print = max(1, min(PDF_PRINTERS, n_workers)) if pdf else 0
+                with contextlib.ExitStack() as stack:
+                    printers: queue.Queue[Any] = queue.Queue()
+                    for _ in range(n_print):
+                        printers.put(stack.enter_context(_printer(settings)))
+                    print_pool = stack.enter_context(
+                        ThreadPoolExecutor(max(1, n_print), thread_name_prefix="kit-print")
+                    )
+                    printing: list[Future[ReportOutcome]] = []
+
+                    def finish(outcome: ReportOutcome) -> None:
+                        outcome = _relative(outcome, output_dir)
+                        results[outcome.stem] = outcome
                         if outcome.status == "made":  # progress survives an interrupted run
-                            manifest[job.stem] = asdict(outcome)
+                            manifest[outcome.stem] = asdict(outcome)
                             atomic_write_text(
-                                output_dir / MANIFEST_NAME, json.dumps(manifest, indent=1)
+                                output_dir / manifest_name, json.dumps(manifest, indent=1)
                             )
                         bar.update(1)
                         if outcome.status == "failed":
-                            bar.write(f"failed: {job.label}: {outcome.error}")
+                            bar.write(f"failed: {outcome.label}: {outcome.error}")
                         if on_outcome:
                             on_outcome(outcome)
-                finally:
-                    if printer_cm is not None:
-                        printer_cm.__exit__(None, None, None)
+
+                    for fut in as_completed(futures):
+                        job, key = futures[fut]
+                        outcome, language = _collect(fut, job, key)
+                        if outcome.status == "made" and n_print:
+                            printing.append(
+                                print_pool.submit(_print, outcome, language, output_dir, printers)
+                            )
+                        else:
+                            finish(outcome)
+                        for done in [p for p in printing if p.done()]:
+                            printing.remove(done)
+                            finish(done.result())
+                    for done in as_completed(printing):
+                        finish(done.result())
         finally:
             for k, v in env_before.items():
                 if v is None:
@@ -429,10 +422,39 @@ def run_reports(
     new_manifest = {o.stem: asdict(o) for o in summary.outcomes if o.status != "skipped"}
     for o in summary.skipped:
         new_manifest[o.stem] = {**manifest[o.stem]}
-    atomic_write_text(output_dir / MANIFEST_NAME, json.dumps(new_manifest, indent=1))
+    atomic_write_text(output_dir / manifest_name, json.dumps(new_manifest, indent=1))
     summary.seconds = time.perf_counter() - start
-    if summary.made or summary.failed or not summary.index_path.exists():
-        write_index(summary, settings)
+    if shard is None:
+        write_index(summary, settings)  # always: the index shows the counts of this run
+    return summary
+
+
+def merge_shards(spec: RunSpec, settings: Settings) -> RunSummary:
+    """One manifest and one ``index.html`` for a run made in shards (``run_reports(shard=...)``):
+    the shards' manifests merged in the run file's order; a report no shard made is listed as
+    failed, so a missing shard cannot go unnoticed."""
+    settings = settings.replace(**spec.settings) if spec.settings else settings
+    output_dir = spec.output_dir(settings)
+    merged: dict[str, Any] = {}
+    for path in sorted(output_dir.glob(".kit-run.shard-*-of-*.json")):
+        merged.update(_manifest(output_dir, path.name))
+    known = {f.name for f in fields(ReportOutcome)}
+    summary = RunSummary(spec.name, spec.title, output_dir)
+    for job in spec.jobs:
+        entry = merged.get(job.stem)
+        if entry is None:
+            summary.outcomes.append(
+                ReportOutcome(
+                    job.stem, job.label, job.kind, "failed",
+                    error=t("report.index.shard_missing", settings.language),
+                )  # fmt: skip
+            )
+            continue
+        summary.outcomes.append(ReportOutcome(**{k: v for k, v in entry.items() if k in known}))
+    summary.seconds = max((o.seconds for o in summary.outcomes), default=0.0)
+    manifest = {o.stem: asdict(o) for o in summary.outcomes if o.status != "failed" or o.key}
+    atomic_write_text(output_dir / MANIFEST_NAME, json.dumps(manifest, indent=1))
+    write_index(summary, settings)
     return summary
 
 
@@ -453,32 +475,46 @@ def _kernel_params(job: ReportJob, settings: Settings) -> dict[str, Any]:
     return params
 
 
-def _collect(
-    fut: Future[dict[str, Any]], job: ReportJob, key: str, output_dir: Path, printer: Any
-) -> ReportOutcome:
+def _collect(fut: Future[dict[str, Any]], job: ReportJob, key: str) -> tuple[ReportOutcome, str]:
+    """The outcome of a finished notebook future (not yet printed), and its language."""
     base = {"stem": job.stem, "label": job.label, "kind": job.kind, "key": key}
     try:
         res = fut.result()
     except Exception as exc:  # noqa: BLE001 - a dead worker fails this report, not the run
-        return ReportOutcome(**base, status="failed", error=_error_text(exc))
+        return ReportOutcome(**base, status="failed", error=_error_text(exc)), "nb"
     language = res.pop("language", "nb")
-    outcome = ReportOutcome(**base, **res)
-    if outcome.status == "made" and printer is not None:
-        pdf_path = output_dir / f"{job.stem}.pdf"
-        t0 = time.perf_counter()
-        try:
-            printer.print_pdf(
-                Path(outcome.html_path), pdf_path, language=language, title=outcome.title
-            )
-            outcome.pdf_path = str(pdf_path)
-        except Exception as exc:  # noqa: BLE001
-            outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
-        outcome.seconds += time.perf_counter() - t0
+    known = {f.name for f in fields(ReportOutcome)}
+    return ReportOutcome(**base, **{k: v for k, v in res.items() if k in known}), language
+
+
+def _print(
+    outcome: ReportOutcome, language: str, output_dir: Path, printers: queue.Queue[Any]
+) -> ReportOutcome:
+    """Print a made report's PDF on a free printer of the pool (any thread)."""
+    pdf_path = output_dir / f"{outcome.stem}.pdf"
+    t0 = time.perf_counter()
+    printer = printers.get()
+    try:
+        printer.print_pdf(Path(outcome.html_path), pdf_path, language=language, title=outcome.title)
+        outcome.pdf_path = str(pdf_path)
+    except Exception as exc:  # noqa: BLE001
+        outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
+    finally:
+        printers.put(printer)
+    outcome.pdf_seconds = time.perf_counter() - t0
+    outcome.seconds += outcome.pdf_seconds
+    return outcome
+
+
+def _relative(outcome: ReportOutcome, output_dir: Path) -> ReportOutcome:
     for name in ("notebook_path", "html_path", "pdf_path"):
         value = getattr(outcome, name)
         if value:
             setattr(outcome, name, os.path.relpath(value, output_dir))
     return outcome
+
+
+PDF_PRINTERS = 2  # Chromiums printing at once (each ~200 MB); bounded by the workers
 
 
 def _printer(settings: Settings) -> Any:

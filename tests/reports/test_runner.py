@@ -158,6 +158,20 @@ def test_pdf_is_a4_with_pages(run) -> None:
     assert len(list(pdf.parent.glob("page-*.png"))) == 2
 
 
+def test_index_marks_hidden_groups_and_failures(run) -> None:
+    _spec, summary, _ = run
+    assert _outcome(summary, f"groups/{SMALL}_after").hidden
+    assert not any(_outcome(summary, f"groups/{g}_after").hidden for g in GOOD)
+    index = summary.index_path.read_text(encoding="utf-8")
+    rows = re.findall(r'<tr class="([^"]*)"><td>(.*?)</td>', index)
+    marked = [label for cls, label in rows if "kit-hidden" in cls]
+    assert len(marked) == 1 and SMALL in marked[0]
+    assert "resultater skjult" in marked[0]
+    assert "1 med skjulte resultater" in index
+    failed = [label for cls, label in rows if "kit-status-failed" in cls]
+    assert len(failed) == 1 and BROKEN in failed[0]
+
+
 def test_second_run_with_nothing_changed_does_no_work(run) -> None:
     spec, summary, settings = run
     good = tuple(j for j in spec.jobs if j.params.as_dict().get("group_id") != BROKEN)
@@ -169,6 +183,13 @@ def test_second_run_with_nothing_changed_does_no_work(run) -> None:
     assert len(second.skipped) == len(good)
     assert time.perf_counter() - start < 30  # no kernel, no browser
     assert {p: p.stat().st_mtime_ns for p in summary.output_dir.rglob("*.pdf")} == before
+    # the index shows this run's counts (all unchanged), not the first run's
+    index = second.index_path.read_text(encoding="utf-8")
+    counts = re.search(r'<p class="kit-run-counts">(.*?)</p>', index).group(1)
+    assert counts.startswith(f"0 laget, {len(good)} uendret, 0 feilet"), counts
+    assert BROKEN not in index
+    small = _outcome(second, f"groups/{SMALL}_after")
+    assert small.status == "skipped" and small.hidden  # kept from the manifest
 
 
 def test_single_report_runs_with_papermill_and_language_switches(run, tmp_path: Path) -> None:
