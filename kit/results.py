@@ -997,8 +997,8 @@ def _norm_wave(data: ScoredData, norm_wave: str | None, wave: str) -> str:
         return wave
     known = list(data.waves.sort_values("ordinal")["id"])
     if norm_wave not in known:
-        raise NotFoundError(
-            f"Norm wave {norm_wave!r} does not exist; the waves are: {', '.join(known)}."
+        raise NotFoundError.text(
+            "results.norm_wave.unknown", wave=norm_wave, waves=", ".join(known)
         )
     return norm_wave
 
