@@ -210,6 +210,13 @@ def _build_parser(lang: str) -> argparse.ArgumentParser:
 def _instrument_args(p: argparse.ArgumentParser, h: Callable[[str], str]) -> None:
     p.add_argument("--instrument", help=h("instrument"))
     p.add_argument("--mapping", type=Path, metavar="FILE", help=h("mapping"))
+    # Survey tools' exports (kit.exports): a preset, and what holds for the whole file.
+    p.add_argument("--preset", metavar="TOOL", help=h("preset"))
+    p.add_argument("--wave", dest="file_wave", metavar="WAVE", help=h("file_wave"))
+    p.add_argument("--group", dest="file_group", metavar="GROUP", help=h("file_group"))
+    p.add_argument(
+        "--respondents-by-row", action="store_true", default=None, help=h("respondents_by_row")
+    )
 
 
 # -- entry point ----------------------------------------------------------------------------------
@@ -441,9 +448,31 @@ def _instrument(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def _mapping(args: argparse.Namespace, settings: Settings) -> Any:
-    from kit.mapping import load_mapping
+    """The column mapping: --mapping FILE, --preset TOOL or the tool recognised from the file;
+    then what --wave, --group and --respondents-by-row say for the whole file."""
+    from kit.exports import recognise_tool
+    from kit.mapping import ColumnMapping, load_mapping, load_preset
 
-    return load_mapping(args.mapping, lang=settings.language) if args.mapping else None
+    lang = settings.language
+    mapping = load_mapping(args.mapping, lang=lang) if args.mapping else None
+    preset = getattr(args, "preset", None)
+    if preset and mapping is not None:
+        raise KitError.text("cli.preset.and_mapping")
+    if preset:
+        mapping = load_preset(preset, lang=lang)
+    elif mapping is None and args.file.is_file():
+        found = recognise_tool(args.file)
+        if found:
+            mapping = load_preset(found, lang=lang)
+            print(t("ingest.preset.recognised", lang, tool=mapping.tool, preset=found))
+    overrides = {
+        "wave": getattr(args, "file_wave", None),
+        "group": getattr(args, "file_group", None),
+        "respondent_from_row": getattr(args, "respondents_by_row", None),
+    }
+    if any(v is not None for v in overrides.values()):
+        mapping = (mapping or ColumnMapping()).with_overrides(**overrides)
+    return mapping
 
 
 def _known(store: Any) -> tuple[set[str], set[str]]:
