@@ -61,9 +61,6 @@ def prepare_table(
     mapped = mapping.header_map(instrument)
     target_of = {pos: mapped.get(_key(h)) or wanted.get(_key(h)) for pos, h in enumerate(headers)}
     targets = {t for t in target_of.values() if t}
-    body_blank = np.ones(len(raw) - 1, dtype=bool)
-    for pos in range(raw.shape[1]):
-        body_blank &= (raw.iloc[1:, pos].str.strip() == "").to_numpy()
 
     # Labels (a labels file beside the data, or a workbook's labels sheet) and value maps.
     labels = _labels(data, path, mapping, notes)
@@ -71,7 +68,7 @@ def prepare_table(
     scale_na = instrument.scale.not_applicable or {}
     na_tokens |= {_key(x) for x in scale_na.values()}
     _check_answer_maps(mapping, instrument, name)
-    raw = raw.copy() if labels or mapping.answers or mapping.item_answers else raw
+    changed: dict[int, np.ndarray] = {}
     for pos, target in target_of.items():
         if target is None:
             continue
@@ -80,13 +77,15 @@ def prepare_table(
             maps = {**mapping.answers, **mapping.item_answers.get(target, {})}
             if not (maps or codes):
                 continue
-            raw.iloc[1:, pos] = _translate(
+            changed[pos] = _translate(
                 raw.iloc[1:, pos], lambda v, m=maps, c=codes: _answer(v, m, c, na_tokens)
             )
         elif target in IDENTITY and codes:
-            raw.iloc[1:, pos] = _translate(
-                raw.iloc[1:, pos], lambda v, c=codes: c.get(v.strip(), v)
-            )
+            changed[pos] = _translate(raw.iloc[1:, pos], lambda v, c=codes: c.get(v.strip(), v))
+    if changed:  # whole columns replaced: far cheaper than setting cells
+        raw = raw.copy(deep=False)
+        for pos, values in changed.items():
+            raw[pos] = np.concatenate([np.array([raw.iat[0, pos]], dtype=object), values])
 
     # One wave / group for the file; respondents numbered by row.
     added: dict[str, list[str]] = {}
@@ -113,6 +112,9 @@ def prepare_table(
     if "respondent" not in targets and mapping.respondent_from_row:
         added["respondent"] = [f"{ROW_PREFIX}{int(i) + 1}" for i in raw.index[1:]]
     if added:
+        body_blank = np.ones(len(raw) - 1, dtype=bool)  # blank rows stay blank (left out)
+        for pos in range(raw.shape[1]):
+            body_blank &= (raw.iloc[1:, pos].str.strip() == "").to_numpy()
         raw = raw.copy()
         start = raw.shape[1]
         for k, (field_name, values) in enumerate(added.items()):
@@ -125,21 +127,48 @@ def prepare_table(
 
 
 def recognise_tool(path: str | Path) -> str | None:
-    """The preset of the survey tool that wrote ``path`` (see ``kit.mapping.detect_preset``)."""
-    from kit.ingest import EXCEL_SUFFIXES, _read_table
+    """The preset of the survey tool that wrote ``path`` (see ``kit.mapping.detect_preset``).
+
+    Reads the header line only (the first 64 kB of a text file, the first row of a workbook's
+    first sheet), so recognising costs nothing next to the import.
+    """
+    from kit.ingest import EXCEL_SUFFIXES, _decode, _sniff_separator
 
     path = Path(path)
     try:
-        data = path.read_bytes()
-        sheets: list[str] = []
         if path.suffix.lower() in EXCEL_SUFFIXES:
-            sheets = _sheet_names(data)
-        raw, _ = _read_table(data, path, ColumnMapping())
-    except (OSError, ResponseFileError):
+            headers, sheets = _workbook_head(path)
+        else:
+            with path.open("rb") as fh:
+                head = fh.read(65536)
+            head = head[: len(head) - len(head) % 2] if b"\x00" in head[:64] else head
+            try:
+                text = _decode(head, path.name)
+            except ResponseFileError:
+                text = head.decode("utf-8", errors="ignore")  # cut in the middle of a letter
+            line = text.splitlines()[0] if text.strip() else ""
+            sep = _sniff_separator(line)
+            headers = next(csv.reader([line], delimiter=sep), [])
+            sheets = []
+    except (OSError, ResponseFileError, StopIteration):
         return None
-    if not len(raw):
-        return None
-    return detect_preset([str(h).strip().lstrip("\ufeff") for h in raw.iloc[0]], sheets)
+    return detect_preset([str(h).strip().lstrip("\ufeff") for h in headers], sheets)
+
+
+def _workbook_head(path: Path) -> tuple[list[str], list[str]]:
+    from openpyxl import load_workbook
+
+    from kit.ingest import _cell_text
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - a broken workbook is reported when it is read
+        return [], []
+    try:
+        first = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+        return [_cell_text(v) for v in first], list(wb.sheetnames)
+    finally:
+        wb.close()
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -259,10 +288,11 @@ def _value_text(value: float | None) -> str:
     return "" if value is None else str(int(value))
 
 
-def _translate(cells: pd.Series, func: Any) -> pd.Series:
+def _translate(cells: pd.Series, func: Any) -> np.ndarray:
+    """``func`` of every cell, called once per distinct text."""
     codes, uniques = pd.factorize(cells, use_na_sentinel=False)
     mapped = np.array([func(str(u)) for u in uniques] + [None], dtype=object)[:-1]
-    return pd.Series(mapped[codes], index=cells.index, dtype=object)
+    return mapped[codes]
 
 
 # -- labels ---------------------------------------------------------------------------------------
