@@ -23,6 +23,7 @@ What goes with what (docs/DESIGN.md, "The data's life"):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -384,6 +385,8 @@ def backup(store: Store, target: str | Path) -> Path:
     if target.exists() and target.is_dir():
         raise KitError.text("cli.backup.is_folder", path=str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
+    if store.engine.dialect.name != "sqlite" and shutil.which("pg_dump") is None:
+        raise StoreError.text("cli.backup.no_tool", tool="pg_dump")
     with store.begin() as conn:  # first, so that the backup holds its own line
         record(conn, "backup", target.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -406,6 +409,10 @@ def backup(store: Store, target: str | Path) -> Path:
                 args.append(f"--schema={schema}")
             _run(args, env)
         os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(KitError), store.begin() as conn:  # the first error is told
+            record(conn, "backup.failed", target.name)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return target

@@ -38,6 +38,7 @@ CASES = [
     ("nettskjema_komma.csv", "nettskjema", "nettskjema"),
     ("nettskjema_0-6.csv", "nettskjema_0-6.yaml", "nettskjema"),
     ("surveyxact_semikolon/dataset.csv", "surveyxact", None),
+    ("surveyxact_komma/dataset.csv", "surveyxact", None),
     ("surveyxact_utf16/dataset.txt", "surveyxact", None),
     ("surveyxact.xlsx", "surveyxact", "surveyxact"),
     ("limesurvey_koder.csv", "limesurvey", "limesurvey"),
@@ -45,8 +46,11 @@ CASES = [
     ("msforms_en.xlsx", "msforms", "msforms"),
     ("msforms_nb.xlsx", "msforms", "msforms"),
     ("enalyzer.csv", "enalyzer", "enalyzer"),
+    ("enalyzer_utf8.csv", "enalyzer", "enalyzer"),
     ("questback.csv", "questback", None),
+    ("questback_utf8.csv", "questback", None),
     ("qualtrics.csv", "qualtrics", "qualtrics"),
+    ("qualtrics.tsv", "qualtrics", "qualtrics"),
 ]
 
 

@@ -201,6 +201,10 @@ def write_surveyxact(rows: list[dict[str, str]]) -> None:
     (folder / "dataset.csv").write_bytes(_csv(data, ";", False).encode("cp1252"))
     (folder / "labels.csv").write_bytes(_csv(lab, ";", False).encode("cp1252"))
     (folder / "structure.csv").write_bytes(_csv(structure, ";", False).encode("cp1252"))
+    folder = DATA_DIR / "surveyxact_komma"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dataset.csv").write_bytes(_csv(data, ",", False).encode("cp1252"))
+    (folder / "labels.csv").write_bytes(_csv(lab, ",", False).encode("cp1252"))
     folder = DATA_DIR / "surveyxact_utf16"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "dataset.txt").write_bytes(_csv(data, "\t", False, crlf=True).encode("utf-16"))
@@ -318,9 +322,9 @@ def write_enalyzer(rows: list[dict[str, str]]) -> None:
             ]
             for n, r in enumerate(rows)
         ]
-        (DATA_DIR / f"{tool}.csv").write_bytes(
-            _csv([head, *body], ";", False, crlf=True).encode("iso-8859-1")
-        )
+        text = _csv([head, *body], ";", False, crlf=True)
+        (DATA_DIR / f"{tool}.csv").write_bytes(text.encode("iso-8859-1"))
+        (DATA_DIR / f"{tool}_utf8.csv").write_bytes(text.encode("utf-8"))
 
 
 def write_qualtrics(rows: list[dict[str, str]]) -> None:
@@ -396,6 +400,9 @@ def write_qualtrics(rows: list[dict[str, str]]) -> None:
         )
     text = _csv([head, texts, import_ids, *body], ",", True)
     (DATA_DIR / "qualtrics.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    # "Export as TSV": tab-separated UTF-16 (little-endian, with a byte-order mark).
+    tsv = _csv([head, texts, import_ids, *body], "\t", False, crlf=True)
+    (DATA_DIR / "qualtrics.tsv").write_bytes(tsv.encode("utf-16"))
 
 
 def write_all() -> None:
