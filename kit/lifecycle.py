@@ -18,7 +18,8 @@ What goes with what (docs/DESIGN.md, "The data's life"):
   exercises' data (sessions of that group alone entirely; in shared sessions its participants'
   answers and its action points), and the group itself;
 - retention: every response of the groups of cohorts that ended more than ``retention_months``
-  ago; their published snapshots stay (aggregates), without comments and fingerprints.
+  ago, and their live data as for a group; their published snapshots stay (aggregates), without
+  comments and fingerprints.
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def plan_erasure(
         ):
             plan.counts[kind] = _count(conn, table, where)
             plan.deletes.append((table, where))
-        _live_plan(conn, plan, group)
+        _live_plan(conn, plan, {group})
         gw = s.group_waves.c.group_id == group
         plan.counts["group_waves"] = _count(conn, s.group_waves, gw)
         plan.deletes.append((s.group_waves, gw))
@@ -199,21 +200,27 @@ def plan_erasure(
     return plan
 
 
-def _live_plan(conn: Any, plan: Plan, group: str) -> None:
-    """A group's live data: its own sessions entirely, its part of shared ones."""
+def _live_plan(
+    conn: Any, plan: Plan, groups: set[str], cohorts: frozenset[str] = frozenset()
+) -> None:
+    """Live data of ``groups``: sessions of these groups (or of ``cohorts``) alone entirely, in
+    other sessions their participants' answers and their action points."""
     own: list[int] = []
-    for sid, groups_json in conn.execute(select(live_sessions.c.id, live_sessions.c.group_ids)):
+    rows = conn.execute(
+        select(live_sessions.c.id, live_sessions.c.group_ids, live_sessions.c.cohort_id)
+    )
+    for sid, groups_json, cohort in rows:
         try:
             ids = json.loads(groups_json or "[]")
         except ValueError:
             ids = []
-        if ids == [group]:
+        if (ids and set(ids) <= groups) or (cohort is not None and cohort in cohorts):
             own.append(int(sid))
     people = select(live_participants.c.id).where(
-        or_(live_participants.c.group_id == group, live_participants.c.session_id.in_(own))
+        or_(live_participants.c.group_id.in_(groups), live_participants.c.session_id.in_(own))
     )
     rounds = select(live_rounds.c.id).where(live_rounds.c.session_id.in_(own))
-    actions = or_(live_actions.c.group_id == group, live_actions.c.session_id.in_(own))
+    actions = or_(live_actions.c.group_id.in_(groups), live_actions.c.session_id.in_(own))
     plan.counts["live_sessions"] = len(own)
     plan.counts["live_answers"] = _count(
         conn,
@@ -283,6 +290,7 @@ def plan_retention(store: Store, today: dt.date | None = None) -> tuple[Plan, li
         members = publication_members.c.publication_id.in_(plan.drop_all_comments)
         plan.counts["fingerprints"] = _count(conn, publication_members, members)
         plan.deletes.insert(0, (publication_members, members))
+        _live_plan(conn, plan, set(ids), frozenset(due))
     return plan, due
 
 

@@ -329,3 +329,106 @@ def test_pg_backup_without_the_tool_says_what_to_install(any_store, monkeypatch,
     with pytest.raises(KitError, match="apt-get install postgresql-client"):
         lifecycle.backup(any_store, tmp_path / "x.dump")
     assert os.listdir(tmp_path) == []
+
+
+def _live(
+    store: Store,
+    code: str,
+    groups: list[str],
+    people: dict[str, str | None],
+    cohort: str | None = None,
+) -> int:
+    """A live session with one round, participants (token -> group) and one answer each."""
+    from kit.store import live_tables as lt
+    from kit.store import now
+
+    with store.begin() as conn:
+        sid = conn.execute(
+            lt.live_sessions.insert().values(
+                code=code,
+                title="Samling 1",
+                cohort_id=cohort,
+                group_ids=json.dumps(groups),
+                language="nb",
+                exercises="[]",
+                instrument_id="pulse",
+                key_hash=code * 8,
+                status="open",
+                revision=0,
+                created_at=now(),
+            )
+        ).inserted_primary_key[0]
+        rid = conn.execute(
+            lt.live_rounds.insert().values(
+                session_id=sid,
+                ordinal=1,
+                exercise="airtime",
+                config="{}",
+                status="open",
+                revealed=False,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(lt.live_turns.insert().values(round_id=rid, speaker="Kari", started_at=1.0))
+        for token, group in people.items():
+            pid = conn.execute(
+                lt.live_participants.insert().values(
+                    session_id=sid, token=token, group_id=group, language="nb", joined_at=now()
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                lt.live_answers.insert().values(
+                    round_id=rid,
+                    participant_id=pid,
+                    question="statement",
+                    text=f"svar {token}",
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+        for group in groups:
+            conn.execute(
+                lt.live_actions.insert().values(
+                    session_id=sid,
+                    group_id=group,
+                    action="Mål for møtene",
+                    owner="Ola",
+                    status="open",
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+    return sid
+
+
+def test_erasing_a_group_takes_its_live_data(loaded):
+    from kit.store import live_tables as lt
+
+    store, _ = loaded
+    _live(store, "AAAA11", ["mini-a"], {"t1": "mini-a", "t2": None})
+    shared = _live(store, "BBBB22", ["mini-a", "mini-b"], {"t3": "mini-a", "t4": "mini-b"})
+    plan = lifecycle.plan_erasure(store, group="mini-a")
+    assert plan.counts["live_sessions"] == 1 and plan.counts["live_answers"] == 3
+    assert plan.counts["live_actions"] == 2
+    lifecycle.carry_out(store, plan)
+    with store.begin() as conn:
+        sessions = conn.execute(select(lt.live_sessions.c.id)).scalars().all()
+        texts = conn.execute(select(lt.live_answers.c.text)).scalars().all()
+        actions = conn.execute(select(lt.live_actions.c.group_id)).scalars().all()
+        turns = conn.execute(select(func.count()).select_from(lt.live_turns)).scalar_one()
+    assert sessions == [shared] and texts == ["svar t4"] and actions == ["mini-b"]
+    assert turns == 1  # the shared session's round keeps its speaking turns
+
+
+def test_retention_takes_the_cohorts_live_data(loaded):
+    from kit.store import live_tables as lt
+
+    store, _ = loaded
+    _live(store, "CCCC33", ["mini-a", "mini-b"], {"t1": "mini-a", "t2": None}, cohort="kull-1")
+    _live(store, "DDDD44", ["norm-1"], {"t3": "norm-1"})
+    plan, _ = lifecycle.plan_retention(store, dt.date(2027, 1, 1))
+    assert plan.counts["live_sessions"] == 1
+    lifecycle.carry_out(store, plan)
+    with store.begin() as conn:
+        codes = conn.execute(select(lt.live_sessions.c.code)).scalars().all()
+        texts = conn.execute(select(lt.live_answers.c.text)).scalars().all()
+    assert codes == ["DDDD44"] and texts == ["svar t3"]
