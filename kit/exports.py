@@ -150,9 +150,11 @@ def recognise_tool(path: str | Path) -> str | None:
             sep = _sniff_separator(line)
             headers = next(csv.reader([line], delimiter=sep), [])
             sheets = []
+        beside = [x.name for x in path.parent.iterdir() if x.is_file() and x != path]
     except (OSError, ResponseFileError, StopIteration):
         return None
-    return detect_preset([str(h).strip().lstrip("\ufeff") for h in headers], sheets)
+    headers = [str(h).strip().lstrip("\ufeff") for h in headers]
+    return detect_preset(headers, sheets, beside, path.stem)
 
 
 def _workbook_head(path: Path) -> tuple[list[str], list[str]]:

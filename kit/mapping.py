@@ -69,7 +69,7 @@ class ColumnMapping:
     labels_sheet: str | None = None  # the labels sheet of a workbook (SurveyXact)
     tool: str = ""  # the survey tool a preset is for
     preset: str = ""  # the preset this mapping is (or starts from)
-    detect: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()  # (headers, sheets) sets
+    detect: tuple[tuple[tuple[str, ...], ...], ...] = ()  # (headers, sheets, beside) rules
 
     def with_overrides(self, **changes: Any) -> ColumnMapping:
         """A copy with some entries changed (``None`` values are left as they are)."""
@@ -131,6 +131,7 @@ Texts = Annotated[
 class DetectModel(config.StrictModel):
     headers: list[str] | None = None
     sheets: list[str] | None = None
+    beside: list[str] | None = None  # files beside the data ({stem} = the data file's stem)
 
 
 class MappingModel(config.StrictModel):
@@ -199,21 +200,30 @@ def load_preset(name: str, lang: str | None = None) -> ColumnMapping:
     return dataclasses.replace(load_mapping(MAPPINGS_DIR / f"{key}.yaml", lang=lang), preset=key)
 
 
-def detect_preset(headers: list[str], sheets: list[str] | None = None) -> str | None:
-    """The preset whose ``detect`` rules a file meets (its headers, a workbook's sheets), if one.
+def detect_preset(
+    headers: list[str],
+    sheets: list[str] | None = None,
+    beside: list[str] | None = None,
+    stem: str = "",
+) -> str | None:
+    """The preset whose ``detect`` rules a file meets, if exactly one does.
 
-    A rule lists headers (``*`` patterns allowed) that must all be there, and sheets that must
-    all be there; a preset is recognised when one of its rules holds. Two presets recognised at
-    once (a rule too loose) count as none: the user names the preset.
+    A rule lists headers (``*`` patterns allowed), sheets of a workbook and files beside the data
+    (``{stem}`` = the data file's name without its suffix) that must all be there; a preset is
+    recognised when one of its rules holds. Two presets recognised at once (a rule too loose)
+    count as none: the user names the preset.
     """
     folded = [_key(h) for h in headers]
     have_sheets = {_key(x) for x in sheets or []}
+    have_files = {_key(x) for x in beside or []}
     found = []
     for name in available_presets():
         mapping = load_preset(name)
-        for want_headers, want_sheets in mapping.detect:
-            if all(any(header_regex(w).fullmatch(h) for h in folded) for w in want_headers) and (
-                {_key(x) for x in want_sheets} <= have_sheets
+        for want_headers, want_sheets, want_files in mapping.detect:
+            if (
+                all(any(header_regex(w).fullmatch(h) for h in folded) for w in want_headers)
+                and {_key(x) for x in want_sheets} <= have_sheets
+                and {_key(x.format(stem=stem)) for x in want_files} <= have_files
             ):
                 found.append(name)
                 break
@@ -305,7 +315,10 @@ def _build(doc: config.ConfigDoc, lang: str) -> ColumnMapping:
         labels_sheet=model.labels_sheet,
         tool=model.tool or "",
         preset=(model.preset or "").strip().lower(),
-        detect=tuple((tuple(d.headers or ()), tuple(d.sheets or ())) for d in model.detect or ()),
+        detect=tuple(
+            (tuple(d.headers or ()), tuple(d.sheets or ()), tuple(d.beside or ()))
+            for d in model.detect or ()
+        ),
     )
     return _start_from(base, built, doc.data) if base is not None else built
 

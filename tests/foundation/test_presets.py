@@ -37,9 +37,9 @@ CASES = [
     ("nettskjema_semikolon.csv", "nettskjema", "nettskjema"),
     ("nettskjema_komma.csv", "nettskjema", "nettskjema"),
     ("nettskjema_0-6.csv", "nettskjema_0-6.yaml", "nettskjema"),
-    ("surveyxact_semikolon/dataset.csv", "surveyxact", None),
+    ("surveyxact_semikolon/dataset.csv", "surveyxact", "surveyxact"),
     ("surveyxact_komma/dataset.csv", "surveyxact", None),
-    ("surveyxact_utf16/dataset.txt", "surveyxact", None),
+    ("surveyxact_utf16/dataset.txt", "surveyxact", "surveyxact"),
     ("surveyxact.xlsx", "surveyxact", "surveyxact"),
     ("limesurvey_koder.csv", "limesurvey", "limesurvey"),
     ("limesurvey_tekst.csv", "limesurvey", "limesurvey"),
@@ -47,8 +47,8 @@ CASES = [
     ("msforms_nb.xlsx", "msforms", "msforms"),
     ("enalyzer.csv", "enalyzer", "enalyzer"),
     ("enalyzer_utf8.csv", "enalyzer", "enalyzer"),
-    ("questback.csv", "questback", None),
-    ("questback_utf8.csv", "questback", None),
+    ("questback.csv", "questback", "questback"),
+    ("questback_utf8.csv", "questback", "questback"),
     ("qualtrics.csv", "qualtrics", "qualtrics"),
     ("qualtrics.tsv", "qualtrics", "qualtrics"),
 ]
@@ -441,6 +441,9 @@ def test_cli_refusals_in_both_languages(mini_project, capsys):
     assert "oppgi den med --wave" in err
     assert main(["--home", root, "--language", "en", "import", path, "--preset", "nope"]) == 2
     assert "is not a survey tool preset" in capsys.readouterr().err
-    plain = str(TOOLS / "surveyxact_semikolon" / "dataset.csv")
+    alone = mini_project.root / "alone"  # a SurveyXact dataset without its labels beside it
+    alone.mkdir()
+    shutil.copy(TOOLS / "surveyxact_semikolon" / "dataset.csv", alone / "dataset.csv")
+    plain = str(alone / "dataset.csv")
     assert main(["--home", root, "--language", "en", "import", plain, "--wave", "before"]) == 2
     assert "use its preset: --preset NAME" in capsys.readouterr().err
