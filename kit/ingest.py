@@ -358,9 +358,12 @@ def _sniff_separator(text: str, line: int = 0) -> str:
     quotes), most frequent wins."""
     counts = {";": 0, ",": 0, "\t": 0}
     quoted = False
-    for _ in range(line):
-        text = text[text.find("\n") + 1:] if "\n" in text else text
-    for ch in text[: text.find("\n") if "\n" in text else len(text)]:
+    start = 0
+    for _ in range(line):  # no copy of the text: only where its header line starts
+        found = text.find("\n", start)
+        start = found + 1 if found >= 0 else start
+    end = text.find("\n", start)
+    for ch in text[start: end if end >= 0 else len(text)]:
         if ch == '"':
             quoted = not quoted
         elif not quoted and ch in counts:

@@ -251,6 +251,15 @@ def _build(doc: config.ConfigDoc, lang: str) -> ColumnMapping:
             names is None or not names & {"n", "id"} or names - {"n", "id"}
         ):
             check.add((key,), "config.mapping.pattern", value, n="{n}", id="{id}")
+    labels = doc.data.get("labels")
+    for k, name in enumerate([labels] if isinstance(labels, str) else labels or []):
+        if not isinstance(name, str):
+            continue
+        try:
+            name.format(stem="x")
+        except (ValueError, KeyError, IndexError):
+            where = ("labels",) if isinstance(labels, str) else ("labels", k)
+            check.add(where, "ingest.mapping.labels_name", name, stem="{stem}")
     base: ColumnMapping | None = None
     start = doc.data.get("preset")
     if isinstance(start, str) and start.strip():

@@ -447,3 +447,20 @@ def test_cli_refusals_in_both_languages(mini_project, capsys):
     plain = str(alone / "dataset.csv")
     assert main(["--home", root, "--language", "en", "import", plain, "--wave", "before"]) == 2
     assert "use its preset: --preset NAME" in capsys.readouterr().err
+
+
+def test_labels_file_names_are_checked_and_stay_beside_the_data(tmp_path):
+    with pytest.raises(ResponseFileError, match="is not a file name the kit can use"):
+        parse_mapping({"labels": ["{0}.csv"]})
+    # A name that climbs out of the data file's folder is never read.
+    secret = tmp_path / "secret.csv"
+    secret.write_text("team;1;mini-a\n", encoding="utf-8")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(TOOLS / "surveyxact_semikolon" / "dataset.csv", folder / "dataset.csv")
+    mapping = parse_mapping({"preset": "surveyxact", "wave": "before", "labels": "../secret.csv"})
+    with pytest.raises(ResponseFileError) as info:
+        read_responses(folder / "dataset.csv", LAG, mapping=mapping)
+    assert "is outside the scale" in info.value.message("en")  # codes stayed codes
+    result = validate_responses(folder / "dataset.csv", LAG, mapping=mapping)
+    assert not any(p.value == "mini-a" for p in result)
