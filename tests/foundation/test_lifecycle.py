@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-from conftest import MINI_PROGRAMME, write_mini_export
 from sqlalchemy import func, select
 
 from kit import lifecycle
@@ -27,15 +26,21 @@ from kit.store.lifecycle_tables import audit_log
 from kit.store.programme import parse_programme
 from kit.store.publication_tables import publication_members, publications
 
-PROGRAMME = MINI_PROGRAMME + "retention_months: 12\n"  # kull-1 ends 2025-11-07
+RETENTION = "retention_months: 12\n"  # the mini programme's kull-1 ends 2025-11-07
 
 
-def _load(store: Store, tmp_path, instrument) -> dict:
+def _load(store: Store, project, instrument) -> dict:
+    """The mini project's programme (with a retention period) and export, imported; mini-a's
+    wave 'before' published."""
+    import pandas as pd
     import yaml
 
-    store.save_programme(parse_programme(yaml.safe_load(PROGRAMME)))
-    path = tmp_path / "export.csv"
-    table = write_mini_export(path, instrument)
+    text = project.programme_path.read_text(encoding="utf-8") + RETENTION
+    store.save_programme(parse_programme(yaml.safe_load(text)))
+    path = project.export_path.parent / "export.csv"
+    path.write_bytes(project.export_path.read_bytes())
+    table = pd.read_csv(path, sep=";", dtype=str, encoding="utf-8-sig")
+    tmp_path = project.root
     result = read_responses(path, instrument, store=store)
     done = store.import_responses(result.table, instrument, result.source_hash, result.filename)
     settings = load_settings(home_dir=tmp_path, database_url=store.url)
@@ -60,8 +65,8 @@ def _audit(store: Store) -> list[dict]:
 
 
 @pytest.fixture
-def loaded(any_store, tmp_path, instrument):
-    return any_store, _load(any_store, tmp_path, instrument)
+def loaded(any_store, mini_project, instrument):
+    return any_store, _load(any_store, mini_project, instrument)
 
 
 def test_imports_listed_and_undone_in_one_transaction(loaded, instrument, monkeypatch):
@@ -174,10 +179,11 @@ def test_retention_keeps_published_aggregates_without_people(loaded):
     assert [r["action"] for r in _audit(store)][-1] == "retention"
 
 
-def test_retention_needs_the_programme_setting(any_store):
+def test_retention_needs_the_programme_setting(any_store, mini_project):
     import yaml
 
-    any_store.save_programme(parse_programme(yaml.safe_load(MINI_PROGRAMME)))
+    text = mini_project.programme_path.read_text(encoding="utf-8")
+    any_store.save_programme(parse_programme(yaml.safe_load(text)))
     with pytest.raises(KitError, match="no retention period: set 'retention_months'"):
         lifecycle.plan_retention(any_store)
     assert lifecycle.add_months(dt.date(2025, 1, 31), 1) == dt.date(2025, 2, 28)
@@ -203,10 +209,10 @@ def test_backup_and_restore(loaded, tmp_path):
     assert _n(store, s.responses) == 31
 
 
-def test_sqlite_backup_while_a_writer_is_busy(tmp_path, instrument):
+def test_sqlite_backup_while_a_writer_is_busy(tmp_path, mini_project, instrument):
     """The online backup is a consistent copy while another connection writes."""
     store = Store(f"sqlite:///{tmp_path / 'kit.sqlite'}")
-    _load(store, tmp_path, instrument)
+    _load(store, mini_project, instrument)
     stop = threading.Event()
 
     def write() -> None:
@@ -260,9 +266,9 @@ def test_audit_log_names_no_person(loaded):
 
 # -- the commands -------------------------------------------------------------------------------
 @pytest.fixture
-def home(tmp_path, instrument):
+def home(tmp_path, mini_project, instrument):
     store = Store(f"sqlite:///{tmp_path / 'home' / 'var' / 'kit.sqlite'}")
-    info = _load(store, tmp_path, instrument)
+    info = _load(store, mini_project, instrument)
     store.engine.dispose()
     settings = load_settings(home_dir=tmp_path / "home", database_url="")
     assert settings.db_url == store.url, "the test writes where the CLI reads"
