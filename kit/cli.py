@@ -243,6 +243,8 @@ def _build_parser(lang: str) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_instruments)
 
+    _lifecycle_parsers(sub, h)
+
     for name in PLUGINS:
         try:
             module = importlib.import_module(name)
@@ -257,6 +259,13 @@ def _build_parser(lang: str) -> argparse.ArgumentParser:
 def _instrument_args(p: argparse.ArgumentParser, h: Callable[[str], str]) -> None:
     p.add_argument("--instrument", help=h("instrument"))
     p.add_argument("--mapping", type=Path, metavar="FILE", help=h("mapping"))
+    # Survey tools' exports (kit.exports): a preset, and what holds for the whole file.
+    p.add_argument("--preset", metavar="TOOL", help=h("preset"))
+    p.add_argument("--wave", dest="file_wave", metavar="WAVE", help=h("file_wave"))
+    p.add_argument("--group", dest="file_group", metavar="GROUP", help=h("file_group"))
+    p.add_argument(
+        "--respondents-by-row", action="store_true", default=None, help=h("respondents_by_row")
+    )
 
 
 # -- entry point ----------------------------------------------------------------------------------
@@ -471,9 +480,31 @@ def _instrument(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def _mapping(args: argparse.Namespace, settings: Settings) -> Any:
-    from kit.mapping import load_mapping
+    """The column mapping: --mapping FILE, --preset TOOL or the tool recognised from the file;
+    then what --wave, --group and --respondents-by-row say for the whole file."""
+    from kit.exports import recognise_tool
+    from kit.mapping import ColumnMapping, load_mapping, load_preset
 
-    return load_mapping(args.mapping, lang=settings.language) if args.mapping else None
+    lang = settings.language
+    mapping = load_mapping(args.mapping, lang=lang) if args.mapping else None
+    preset = getattr(args, "preset", None)
+    if preset and mapping is not None:
+        raise KitError.text("cli.preset.and_mapping")
+    if preset:
+        mapping = load_preset(preset, lang=lang)
+    elif mapping is None and args.file.is_file():
+        found = recognise_tool(args.file)
+        if found:
+            mapping = load_preset(found, lang=lang)
+            print(t("ingest.preset.recognised", lang, tool=mapping.tool, preset=found))
+    overrides = {
+        "wave": getattr(args, "file_wave", None),
+        "group": getattr(args, "file_group", None),
+        "respondent_from_row": getattr(args, "respondents_by_row", None),
+    }
+    if any(v is not None for v in overrides.values()):
+        mapping = (mapping or ColumnMapping()).with_overrides(**overrides)
+    return mapping
 
 
 def _known(store: Any) -> tuple[set[str], set[str]]:
@@ -928,6 +959,156 @@ def _instrument_line(inst: Any, lang: str) -> None:
             questions=len(inst.open_questions),
         )
     )
+
+
+# -- the data's life: imports, erase, retention, backup, restore, audit (kit.lifecycle) ----------
+def _lifecycle_parsers(sub: Any, h: Callable[[str], str]) -> None:
+    p = sub.add_parser("imports", help=h("imports"), description=h("imports_description"))
+    isub = p.add_subparsers(dest="imports_command", metavar="ACTION")
+    p.set_defaults(func=cmd_imports)
+    undo = isub.add_parser("undo", help=h("imports_undo"), description=h("imports_undo"))
+    undo.add_argument("import_id", type=int, metavar="ID", help=h("import_id"))
+    undo.add_argument("--yes", action="store_true", help=h("yes"))
+    undo.set_defaults(func=cmd_imports_undo)
+
+    p = sub.add_parser("erase", help=h("erase"), description=h("erase_description"))
+    p.add_argument("--group", metavar="GROUP", help=h("erase_group"))
+    p.add_argument("--wave", metavar="WAVE", help=h("erase_wave"))
+    p.add_argument("--respondent", metavar="ID", help=h("erase_respondent"))
+    p.add_argument("--yes", action="store_true", help=h("yes"))
+    p.set_defaults(func=cmd_erase)
+
+    p = sub.add_parser("retention", help=h("retention"), description=h("retention_description"))
+    p.add_argument("--apply", action="store_true", help=h("retention_apply"))
+    p.add_argument("--today", type=dt.date.fromisoformat, metavar="DATE", help=h("today"))
+    p.add_argument("--yes", action="store_true", help=h("yes"))
+    p.set_defaults(func=cmd_retention)
+
+    p = sub.add_parser("backup", help=h("backup"), description=h("backup_description"))
+    p.add_argument("file", type=Path, help=h("backup_file"))
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help=h("restore"), description=h("restore_description"))
+    p.add_argument("file", type=Path, help=h("backup_file"))
+    p.add_argument("--yes", action="store_true", help=h("yes"))
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("audit", help=h("audit"), description=h("audit"))
+    p.add_argument("--limit", type=int, default=200, help=h("audit_limit"))
+    p.set_defaults(func=cmd_audit)
+
+
+def _confirm(args: argparse.Namespace, lang: str) -> None:
+    """Go on with --yes, or when a person at a terminal types yes / ja; refuse otherwise."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise KitError.text("cli.confirm.needs_yes")
+    answer = input(t("cli.confirm.ask", lang) + " ")
+    if answer.strip().casefold() not in ("yes", "ja", "y", "j"):
+        raise KitError.text("cli.confirm.stopped")
+
+
+def _carry_out(args: argparse.Namespace, settings: Settings, store: Any, plan: Any) -> int:
+    from kit.lifecycle import carry_out, describe
+
+    lang = settings.language
+    if plan.empty:
+        print(t("cli.erase.nothing", lang, target=plan.target))
+        return 0
+    print(t(f"cli.erase.will.{plan.action}", lang, target=plan.target))
+    for line in describe(plan, lang):
+        print(f"  {line}")
+    _confirm(args, lang)
+    carry_out(store, plan)
+    print(t("cli.erase.done", lang, n=plan.respondents, target=plan.target))
+    return 0
+
+
+def cmd_imports(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.lifecycle import list_imports
+    from kit.store import open_store
+
+    frame = list_imports(open_store(settings))
+    if not len(frame):
+        print(t("cli.imports.none", settings.language))
+        return 0
+    _print_table(frame)
+    return 0
+
+
+def cmd_imports_undo(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.lifecycle import plan_undo_import
+    from kit.store import open_store
+
+    store = open_store(settings)
+    return _carry_out(args, settings, store, plan_undo_import(store, args.import_id))
+
+
+def cmd_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.lifecycle import plan_erasure
+    from kit.store import open_store
+
+    if args.wave and not args.group and not args.respondent:
+        raise KitError.text("cli.erase.wave_alone")
+    store = open_store(settings)
+    plan = plan_erasure(store, group=args.group, wave=args.wave, respondent=args.respondent)
+    return _carry_out(args, settings, store, plan)
+
+
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.lifecycle import describe, plan_retention, retention_months
+    from kit.store import open_store
+
+    lang = settings.language
+    store = open_store(settings)
+    plan, cohorts = plan_retention(store, args.today)
+    months = retention_months(store)
+    if plan.empty:
+        print(t("cli.retention.nothing", lang, months=months))
+        return 0
+    print(t("cli.retention.due", lang, months=months, cohorts=", ".join(cohorts)))
+    for line in describe(plan, lang):
+        print(f"  {line}")
+    if not args.apply:
+        print(t("cli.retention.dry_run", lang))
+        return 0
+    return _carry_out(args, settings, store, plan)
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.lifecycle import backup
+    from kit.store import open_store
+
+    path = backup(open_store(settings), args.file)
+    print(t("cli.backup.done", settings.language, path=str(path), size=path.stat().st_size))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.lifecycle import restore
+    from kit.store import _redact, open_store
+
+    lang = settings.language
+    _require_file(args.file)
+    store = open_store(settings)
+    print(t("cli.restore.will", lang, path=str(args.file), url=_redact(store.url)))
+    _confirm(args, lang)
+    restore(store, args.file)
+    print(t("cli.restore.done", lang, path=str(args.file)))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from kit.lifecycle import list_audit
+    from kit.store import open_store
+
+    frame = list_audit(open_store(settings), limit=max(1, args.limit))
+    if not len(frame):
+        print(t("cli.audit.none", settings.language))
+        return 0
+    _print_table(frame)
+    return 0
 
 
 def run(argv: Sequence[str] | None = None) -> None:

@@ -120,6 +120,7 @@ def read_responses(
     if c.file_problems or (c.row_problems and not drop_invalid):
         hints = [("ingest.hint.columns", {"example": _example_mapping()})] * bool(c.file_problems)
         hints += [("ingest.hint.rows", {})] if c.row_problems else []
+        hints += _tool_hints(c.file_problems, mapping)
         raise ResponseFileError(c.filename, c.file_problems + c.row_problems, hints=tuple(hints))
     table = c.table
     dropped: list[Problem] = c.row_problems if c.row_problems else []
@@ -223,6 +224,9 @@ def _check(path: str | Path, instrument: Instrument, mapping: ColumnMapping | st
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     raw, widths = _read_table(data, path, mapping)
+    from kit.exports import prepare_table  # the survey tools' reading steps (kit.exports)
+
+    raw, widths, mapping, notes = prepare_table(raw, widths, data, path, mapping, instrument)
     del data
     state = None
     if store is not None:
@@ -233,6 +237,7 @@ def _check(path: str | Path, instrument: Instrument, mapping: ColumnMapping | st
             known_waves = state.waves
     checked = _validate(raw, instrument, mapping, name, digest, known_groups, known_waves,
                         min_answered_share, widths)
+    checked.warnings.extend(notes)
     if state is not None and not checked.file_problems:
         check_against_store(checked, instrument, store, state)
     return checked
@@ -254,16 +259,22 @@ def _read_table(data: bytes, path: Path, mapping: ColumnMapping
     if data[:4] == b"PK\x03\x04":
         raise ResponseFileError(name, [Problem.of(name, "ingest.file.zip")],
                                 hints=(("ingest.hint.zip", {}),))
-    text = _decode(data, name)
-    sep = _sniff_separator(text)
+    text = _decode(data, name, mapping.encoding)
+    sep = _sniff_separator(text, mapping.header_row - 1)
+    first = mapping.header_row - 1  # lines above the header (a title, an export date) unread
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
                             keep_default_na=False, na_values=[], skip_blank_lines=False,
-                            engine="c")
+                            engine="c", skiprows=first or None)
+    except pd.errors.EmptyDataError:  # nothing under the lines skipped
+        raise ResponseFileError(name, [Problem.of(
+            name, "ingest.file.no_header_row", line=first + 1, rows=text.count("\n"))],
+            hints=(("ingest.hint.header_row", {}),)) from None
     except (pd.errors.ParserError, csv.Error) as exc:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if found:
             want, line, saw = (int(x) for x in found.groups())
+            line += first
             problem = Problem.of(name, "ingest.file.long_row", row=line, saw=saw, want=want,
                                  sep=_sep_shown(sep))
         else:
@@ -271,15 +282,33 @@ def _read_table(data: bytes, path: Path, mapping: ColumnMapping
                                  error=str(exc))
         raise ResponseFileError(name, [problem], hints=(("ingest.hint.long_row", {}),)) from None
     widths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""),
-                                                     delimiter=sep)), dtype=np.int32)
+                                                     delimiter=sep)), dtype=np.int32)[first:]
+    frame.index = frame.index + first  # the file's own row numbers stay
     # Cells per row, to find rows cut short (pandas pads them), when the csv module agrees with
     # pandas on what a row is.
     return frame, widths if len(widths) == len(frame) else None
 
 
-def _decode(data: bytes, name: str) -> str:
+def _decode(data: bytes, name: str, encoding: str | None = None) -> str:
+    """The file's text: UTF-8 (BOM or not), UTF-16 (BOM or not), Windows-1252, or ``encoding``."""
     save_as = (("ingest.hint.save_as", {}),)
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4096]:
+    if encoding is not None and encoding != "utf-16":
+        codec = {"utf-8": "utf-8-sig", "windows-1252": "cp1252", "iso-8859-1": "latin-1"}[encoding]
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise ResponseFileError(name, [Problem.of(
+                name, "ingest.file.not_encoding", encoding=encoding, position=exc.start)],
+                hints=(("ingest.hint.encoding", {}),)) from None
+    utf16 = _utf16_codec(data)
+    if utf16 is not None or encoding == "utf-16":
+        try:
+            return data.decode(utf16 or "utf-16")
+        except UnicodeDecodeError as exc:
+            raise ResponseFileError(name, [Problem.of(
+                name, "ingest.file.not_encoding", encoding="UTF-16", position=exc.start)],
+                hints=save_as) from None
+    if b"\x00" in data[:4096]:
         raise ResponseFileError(name, [Problem.of(name, "ingest.file.utf16")], hints=save_as)
     try:
         return data.decode("utf-8-sig")
@@ -292,6 +321,22 @@ def _decode(data: bytes, name: str) -> str:
     if text and _plausible(text):
         return text
     raise ResponseFileError(name, [Problem.of(name, "ingest.file.encoding")], hints=save_as)
+
+
+def _utf16_codec(data: bytes) -> str | None:
+    """'utf-16' for a file with a UTF-16 byte-order mark, or '-le'/'-be' for one without whose
+    every other byte is zero (text in the Latin alphabets); None for anything else."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    head = data[:4096]
+    if len(head) < 4 or len(head) % 2:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) == 0:
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) == 0:
+        return "utf-16-be"
+    return None
 
 
 _ODD = re.compile(r"[^\t\r\n\x20-\x7e]")
@@ -308,11 +353,17 @@ def _plausible(text: str) -> bool:
     return len(odd) <= 0.2 * len(text)
 
 
-def _sniff_separator(text: str) -> str:
-    """The separator of the header line: ';', ',' or tab (outside quotes), most frequent wins."""
+def _sniff_separator(text: str, line: int = 0) -> str:
+    """The separator of the header line (``line`` lines from the top): ';', ',' or tab (outside
+    quotes), most frequent wins."""
     counts = {";": 0, ",": 0, "\t": 0}
     quoted = False
-    for ch in text[: text.find("\n") if "\n" in text else len(text)]:
+    start = 0
+    for _ in range(line):  # no copy of the text: only where its header line starts
+        found = text.find("\n", start)
+        start = found + 1 if found >= 0 else start
+    end = text.find("\n", start)
+    for ch in text[start: end if end >= 0 else len(text)]:
         if ch == '"':
             quoted = not quoted
         elif not quoted and ch in counts:
@@ -773,6 +824,24 @@ def _column_order(column: str | None, headers: list[str]) -> int:
         return headers.index(column) if column is not None else -1
     except ValueError:
         return len(headers)
+
+
+def _tool_hints(problems: list[Problem], mapping: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Hints for a survey tool's export: a wave or respondent column missing, or no preset."""
+    from kit.mapping import available_presets
+
+    missing = {dict(p.fields).get("canonical") for p in problems
+               if p.key == "ingest.column.missing"}
+    hints: list[tuple[str, dict[str, Any]]] = []
+    if missing & {"wave", "group"}:
+        hints.append(("ingest.hint.file_wave", {}))
+    if "respondent" in missing:
+        hints.append(("ingest.hint.by_row", {}))
+    own = mapping is not None and not isinstance(mapping, ColumnMapping)  # a mapping file
+    if problems and not own and not (mapping and (mapping.preset or mapping.columns
+                                                  or mapping.items)):
+        hints.append(("ingest.hint.presets", {"presets": ", ".join(available_presets())}))
+    return hints
 
 
 def _example_mapping() -> str:

@@ -38,6 +38,7 @@ from kit.errors import NotFoundError, Problem, ResponseFileError, StoreError, os
 from kit.instrument import Instrument
 from kit.settings import Settings
 from kit.store import packed
+from kit.store import lifecycle_tables as audit
 from kit.store import schema as s
 
 RESPONSE_COLUMNS = ("respondent", "group", "wave", "role")
@@ -285,6 +286,11 @@ class Store:
                         conn=conn,
                         insert_only=("status",),
                     )
+            retention = getattr(programme, "retention_months", None)  # kit.lifecycle
+            setting = audit.kit_settings
+            conn.execute(delete(setting).where(setting.c.key == "retention"))
+            if retention is not None:
+                conn.execute(insert(setting).values(key="retention", value=str(retention)))
         return {
             "waves": len(programme.waves),
             "cohorts": len(programme.cohorts),
@@ -383,6 +389,7 @@ class Store:
                 self._write_responses(conn, block, instrument, import_id)
                 if progress is not None:
                     progress(len(block))
+            audit.record(conn, "import", f"import {import_id}: {filename}", len(table))
         return ImportResult(filename, len(table), False, import_id)
 
     def delete_import(self, import_id: int) -> int:
@@ -394,6 +401,8 @@ class Store:
                 delete(s.responses).where(s.responses.c.import_id == import_id)
             ).rowcount
             done = conn.execute(delete(s.imports).where(s.imports.c.id == import_id)).rowcount
+            if done:
+                audit.record(conn, "import.undo", f"import {import_id}", n)
         if not done:
             raise NotFoundError.text("common.store.no_import", id=import_id)
         return n

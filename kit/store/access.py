@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, case, func, insert, literal, select, update
 
 from kit.errors import NotFoundError
 from kit.store import Store, now, packed
+from kit.store import lifecycle_tables as audit
 from kit.store.access_tables import access_keys, invitations
 
 
@@ -30,7 +31,7 @@ def insert_key(
     """Record a new key (its hash) for ``group_id``; returns the key's id."""
     store.get_group(group_id)  # NotFoundError with a hint when the group is unknown
     with store.begin() as conn:
-        return conn.execute(
+        key_id = conn.execute(
             insert(access_keys).values(
                 group_id=group_id,
                 prefix=prefix,
@@ -40,6 +41,8 @@ def insert_key(
                 expires_at=expires_at,
             )
         ).inserted_primary_key[0]
+        audit.record(conn, "key.create", f"group {group_id}: key {key_id}", 1)
+        return key_id
 
 
 def keys_with_prefix(store: Store, prefix: str) -> list[dict[str, Any]]:
@@ -90,6 +93,8 @@ def insert_invitations(
                 for h in code_hashes
             ],
         )
+        audit.record(conn, "invitations.create", f"group {group_id}, wave {wave_id}",
+                     len(code_hashes))
 
 
 def find_invitation(store: Store, code_hash: str) -> dict[str, Any] | None:

@@ -18,6 +18,8 @@
             language: nb                 # nb (default) or en
             invited: {before: 8, after: 8}
             survey_dates: {before: 2025-01-06, after: 2025-10-27}   # optional
+    retention_months: 24                 # optional: answers are erased this long after a
+                                         # cohort ends (kit retention; published results kept)
     norm_base:                           # groups compared with, in no cohort
       - id: n-statsbygg
         name: Ledergruppen i Statsbygg
@@ -87,6 +89,7 @@ class Programme:
     cohorts: tuple[Cohort, ...]
     groups: tuple[Group, ...]  # cohort groups first, then the norm base
     source: str = ""
+    retention_months: int | None = None  # answers kept this long after a cohort ends (GDPR)
 
     @property
     def norm_groups(self) -> tuple[Group, ...]:
@@ -158,6 +161,7 @@ class ProgrammeModel(config.StrictModel):
     waves: Annotated[list[WaveEntry], Field(min_length=1)]
     cohorts: list[CohortModel] | None = None
     norm_base: list[GroupModel] | None = None
+    retention_months: Annotated[int, Strict(), Field(ge=1, le=600)] | None = None
 
 
 def _build(doc: config.ConfigDoc, lang: str) -> Programme:
@@ -286,6 +290,7 @@ def _programme(m: ProgrammeModel, source: str) -> Programme:
         tuple(cohorts),
         tuple(groups),
         source,
+        m.retention_months,
     )
 
 
@@ -321,4 +326,6 @@ def dump_programme(programme: Programme) -> str:
         ],
         "norm_base": [group_data(g) for g in programme.groups if g.cohort_id is None],
     }
+    if programme.retention_months is not None:
+        data["retention_months"] = programme.retention_months
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)

@@ -136,6 +136,7 @@ def _register_extra_tables() -> None:
         "kit.store.live_tables",
         "kit.store.access_tables",
         "kit.store.publication_tables",
+        "kit.store.lifecycle_tables",
     ):
         try:
             importlib.import_module(name)

@@ -293,8 +293,7 @@ def test_unknown_group_wave_and_role(tmp_path):
 @pytest.mark.parametrize(
     ("data", "pattern"),
     [
-        ("respondent,group\n".encode("utf-16"), r"UTF-16 'Unicode text' or binary"),
-        (bytes(range(256)) * 20, r"UTF-16 'Unicode text' or binary"),
+        (bytes(range(256)) * 20, r"is not a CSV text file the kit can read \(binary\)"),
         (b"respondent,group\n\x81\x8d\x8f\x90\x9d,\x81\n", r"neither UTF-8 nor Windows-1252"),
         (b"respondent,group\n\x80\x83\x86\x87\x89\x8b,\xbc\xa4\xa6\xac\n",
          r"neither UTF-8 nor Windows-1252"),
