@@ -86,6 +86,9 @@ class ServeOptions:
     max_queue: int = 500
     max_failures: int = 10  # refused links per client within failure_window_seconds
     failure_window_seconds: float = 60.0
+    # a viewer's kernel whose page has had no websocket open for this long is shut down (the
+    # page was closed without its shutdown request arriving: a phone, a killed tab)
+    closed_page_grace_seconds: float = 15.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -102,6 +105,10 @@ class ServeOptions:
             problems.append(f"iopub_timeout must be 5-3600, not {self.iopub_timeout}")
         if not 0 <= self.max_queue <= 100_000:
             problems.append(f"max_queue must be 0-100000, not {self.max_queue}")
+        if not 1 <= self.closed_page_grace_seconds <= 3600:
+            problems.append(
+                f"closed_page_grace_seconds must be 1-3600, not {self.closed_page_grace_seconds}"
+            )
         if self.max_failures < 1 or self.failure_window_seconds <= 0:
             problems.append("max_failures must be at least 1 and failure_window_seconds above 0")
         if problems:
@@ -564,6 +571,7 @@ class ServeState:
         self.query_secret = secrets.token_urlsafe(24)
         self.kernel_manager: Any = None
         self.https = settings.public_url.lower().startswith("https://")
+        self._sockets: dict[str, int] = {}  # kernel id -> its open page websockets
 
     def live_kernels(self) -> list[str]:
         if self.kernel_manager is None:
@@ -572,11 +580,45 @@ class ServeState:
 
     def refresh(self) -> None:
         """Tell the gate how many kernels viewers hold now (after a start, close or cull)."""
-        self.gate.set_held(len(self.bindings.bound(self.live_kernels())))
+        live = self.live_kernels()
+        for gone in set(self._sockets) - set(live):
+            del self._sockets[gone]
+        self.gate.set_held(len(self.bindings.bound(live)))
 
     def kernel_gone(self, kernel_id: str) -> None:
         self.bindings.forget(kernel_id)
+        self._sockets.pop(kernel_id, None)
         self.refresh()
+
+    # A closed page's kernel: Voilà's page asks for its shutdown when it unloads, but that
+    # request is lost when a phone's browser drops the page or a tab is killed or closed at once
+    # (the browser then cancels it). Its websocket closing is certain: a viewer's kernel whose
+    # sockets have all been closed for ``closed_page_grace_seconds`` (a reconnect cancels it)
+    # is shut down.
+    def socket_opened(self, kernel_id: str) -> None:
+        self._sockets[kernel_id] = self._sockets.get(kernel_id, 0) + 1
+
+    def socket_closed(self, kernel_id: str) -> None:
+        left = max(0, self._sockets.get(kernel_id, 1) - 1)
+        self._sockets[kernel_id] = left
+        if left == 0:
+            tornado.ioloop.IOLoop.current().call_later(
+                self.options.closed_page_grace_seconds, self._shut_if_closed, kernel_id
+            )
+
+    async def _shut_if_closed(self, kernel_id: str) -> None:
+        if self._sockets.get(kernel_id, 0) or kernel_id not in self.live_kernels():
+            return
+        if kernel_id not in self.bindings.bound(self.live_kernels()):
+            return  # not a viewer's kernel (or already forgotten)
+        log.info("shutting down a kernel whose page has closed")
+        try:
+            result = self.kernel_manager.shutdown_kernel(kernel_id)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # noqa: BLE001 - the cull stops it later
+            log.exception("could not shut down a closed page's kernel")
+        self.kernel_gone(kernel_id)
 
     def kernel_counts(self) -> dict[str, int]:
         live = self.live_kernels()
@@ -742,6 +784,29 @@ def _bound(cls: type, state: ServeState, extra: dict[str, Any] | None = None) ->
     return type(f"Kit{cls.__name__}", (_BoundToViewer, cls), {"kit_state": state, **(extra or {})})
 
 
+class _WatchedSocket(_BoundToViewer):
+    """Mixin of the kernel websocket: counts a kernel's open page connections, so a kernel
+    whose page went away without its shutdown request is shut down (``ServeState``)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        self._kit_counted = self.kernel_id  # type: ignore[attr-defined]
+        self.kit_state.socket_opened(self._kit_counted)
+        return super().open(*args, **kwargs)  # type: ignore[misc]
+
+    def on_close(self) -> None:
+        counted = getattr(self, "_kit_counted", None)
+        try:
+            super().on_close()  # type: ignore[misc]
+        finally:
+            if counted:
+                self._kit_counted = None
+                self.kit_state.socket_closed(counted)
+
+
+def _watched(cls: type, state: ServeState) -> type:
+    return type(f"Kit{cls.__name__}", (_WatchedSocket, cls), {"kit_state": state})
+
+
 def _shutdown_handler(base: type, state: ServeState) -> type:
     async def post(self: Any, kernel_id: str) -> None:
         await base.post(self, kernel_id)
@@ -835,7 +900,9 @@ class KitVoila(Voila):
                 voila.append((pattern, KitRenderHandler, kwargs))
             elif handler is VoilaShutdownKernelHandler:
                 voila.append((pattern, _shutdown_handler(handler, state), *rest))
-            elif handler.__name__ in ("KernelHandler", "VoilaKernelWebsocketHandler"):
+            elif handler.__name__ == "VoilaKernelWebsocketHandler":
+                voila.append((pattern, _watched(handler, state), *rest))
+            elif handler.__name__ == "KernelHandler":
                 voila.append((pattern, _bound(handler, state), *rest))
             elif handler in (RequestInfoSocketHandler, ExecutionRequestHandler):
                 continue  # refused by kit_handlers (NotFound); the kernels use ``query``
