@@ -39,6 +39,7 @@ import tornado.web
 
 from kit.apps.keys import KeyRefused, resolve_key
 from kit.apps.view import find_report_pdf
+from kit.client import client_address
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
 from kit.ratelimit import FailureLimiter
@@ -919,7 +920,7 @@ class DashboardPageHandler(tornado.web.RequestHandler):
         self.finish(text)
 
     async def get(self) -> None:
-        client = self.request.remote_ip or "?"
+        client = client_address(self.request, self.kit_settings.trusted_proxies)
         lang = self._lang()
         wait = self.limiter.retry_after(client)
         if wait:
@@ -946,7 +947,8 @@ class DashboardPageHandler(tornado.web.RequestHandler):
 
     def _request_summary(self) -> str:
         """What tornado's access log writes: the path, never the query (it holds the key)."""
-        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+        client = client_address(self.request, self.kit_settings.trusted_proxies)
+        return f"{self.request.method} {self.request.path} ({client})"
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, tornado.web.HTTPError):

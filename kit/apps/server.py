@@ -54,6 +54,7 @@ from kit.apps.guard import (
 )
 from kit.apps.keys import KeyRefused, resolve_key
 from kit.apps.view import page_notice_html
+from kit.client import forwarded
 from kit.errors import KitError, SettingsError
 from kit.i18n import t
 from kit.ratelimit import FailureLimiter
@@ -182,20 +183,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-_LOOPBACK = ("127.0.0.1", "::1")
-
-
-def forwarded(request: Any) -> tuple[str, bool]:
-    """(client address, over HTTPS) of a request; a proxy on loopback is believed
-    (``X-Forwarded-For``' last hop, ``X-Forwarded-Proto``), anyone else is not."""
-    client = request.remote_ip or ""
-    https = request.protocol == "https"
-    if client in _LOOPBACK:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
-        if hops and hops[-1]:
-            client = hops[-1]
-        https = https or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-    return client, https
 
 
 class SecurityHeaders(OutputTransform):
@@ -267,7 +254,7 @@ class ReportHandler(KitPageHandler):
         self.limiter = limiter or FailureLimiter()
 
     def get(self) -> None:
-        client = forwarded(self.request)[0]
+        client = forwarded(self.request, self.kit_settings.trusted_proxies)[0]
         wait = self.limiter.retry_after(client)
         if wait:
             write_limited(self, wait)
@@ -689,12 +676,12 @@ class KitRenderHandler(TornadoVoilaHandler):
         )
 
     def _https(self) -> bool:
-        return self.state.https or forwarded(self.request)[1]
+        return self.state.https or forwarded(self.request, self.state.settings.trusted_proxies)[1]
 
     async def get(self, path: str | None = None) -> None:
         state = self.state
         notebook = path or ""
-        client = forwarded(self.request)[0]
+        client = forwarded(self.request, state.settings.trusted_proxies)[0]
         wait = state.limiter.retry_after(client)
         if wait:
             self.kit_settings = state.settings

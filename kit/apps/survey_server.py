@@ -34,6 +34,7 @@ import tornado.web
 
 from kit.apps import invitations as inv
 from kit.apps.survey import instrument_for_page, open_payload, page_texts
+from kit.client import client_address
 from kit.errors import KitError
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
@@ -247,7 +248,7 @@ class ApiHandler(SurveyHandler):
 
     @property
     def client(self) -> str:
-        return self.request.remote_ip or "?"
+        return client_address(self.request, self.ctx.settings.trusted_proxies)
 
     def limited(self) -> bool:
         """True after answering 429 to a client with too many wrong codes."""

@@ -31,6 +31,7 @@ from typing import Any
 
 import tornado.web
 
+from kit.client import client_address
 from kit.errors import KitError, NotFoundError
 from kit.i18n import load_texts, t
 from kit.live import rounds as rl
@@ -243,7 +244,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def client(self) -> str:
-        return self.request.remote_ip or "?"
+        return client_address(self.request, self.ctx.settings.trusted_proxies)
 
     def too_many(self, limiter: FailureLimiter) -> bool:
         """Answer 429 with Retry-After when this client used up its failed attempts."""

@@ -755,3 +755,58 @@ def test_status_shows_live_pooled_and_queued_kernels(served):
     assert all(isinstance(v, int) for v in status["kernels"].values())
     assert "group_dashboard.ipynb" in status["pools"]
     assert Path(served.kit.log_path).is_file()
+
+
+# -- the client behind a proxy: believed from a trusted proxy only --------------------------------
+def _from_address(
+    source: str, port: int, method: str, path: str, body: dict | None = None, xff: str = ""
+) -> int:
+    """The status of one request sent from the loopback address ``source`` (127.0.0.0/8 is all
+    this machine's), with a forged ``X-Forwarded-For`` when ``xff`` is given."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+    try:
+        headers = {"X-Forwarded-For": xff} if xff else {}
+        raw = None
+        if body is not None:
+            raw = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=raw, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+LIMITED_ENDPOINTS = {  # (method, path, body, failures allowed per client and minute)
+    "dashboard": ("GET", "/kit/dashboard?key=wrong-wrong-wrong", None, 10),
+    "survey": ("POST", "/kit/survey/api/open", {"code": "WRONGWRONG"}, 20),
+    "live": ("POST", "/kit/live/api/s/ZZZZ2222/join", {}, 10),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(LIMITED_ENDPOINTS))
+def test_a_forged_forwarded_header_is_ignored_unless_it_comes_from_a_trusted_proxy(
+    served, endpoint
+):
+    method, path, body, allowed = LIMITED_ENDPOINTS[endpoint]
+    port = served.kit.port
+    n = sorted(LIMITED_ENDPOINTS).index(endpoint)
+    guesser, neighbour = f"127.0.0.{20 + 2 * n}", f"127.0.0.{21 + 2 * n}"
+    # a client that is no proxy names a new address in every request: counted as itself
+    for _ in range(allowed):
+        status = _from_address(guesser, port, method, path, body, xff=address())
+        assert status in (400, 403, 404), status
+    assert _from_address(guesser, port, method, path, body, xff=address()) == 429
+    assert _from_address(guesser, port, method, path, body) == 429
+    # ... and locks out nobody else
+    assert _from_address(neighbour, port, method, path, body) != 429
+    # through the trusted proxy (loopback's 127.0.0.1): each client behind it counts on its own
+    one, other = address(), address()
+    for _ in range(allowed):
+        assert _from_address("127.0.0.1", port, method, path, body, xff=one) != 429
+    assert _from_address("127.0.0.1", port, method, path, body, xff=one) == 429
+    assert _from_address("127.0.0.1", port, method, path, body, xff=other) != 429
+    assert _from_address("127.0.0.1", port, method, path, body, xff=f"{address()}, {one}") == 429
