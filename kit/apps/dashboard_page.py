@@ -418,7 +418,8 @@ def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 
 def _summary(res: GroupResults, lang: str) -> str:
-    names = {d: res.dimension_name(d) for d in res.dimensions["dimension"]}
+    d = res.dimensions
+    names = dict(zip(d["dimension"], d["dimension_name"].astype(str), strict=True))
     strengths = "".join(f'<li class="kit-pill">{esc(names[d])}</li>' for d in res.strengths)
     develop = "".join(
         f'<li class="kit-pill kit-warn">{esc(names[d])}</li>' for d in res.development_areas
@@ -730,7 +731,7 @@ class DashboardPages:
             built += self._executor.submit(self.warm_one, group_id, lang).result()
         return built
 
-    def start_warming(self, interval: float = 60.0, start_delay: float = 3.0) -> threading.Thread:
+    def start_warming(self, interval: float = 10.0, start_delay: float = 3.0) -> threading.Thread:
         """A daemon thread that keeps the keyed groups' pages built (now, then every
         ``interval`` seconds: new keys, new data)."""
 
