@@ -25,7 +25,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def parse_proxies(text: str) -> tuple[Network, ...]:
     """The networks of a comma-separated list of addresses or networks (``10.0.0.0/8``).
 
-    Raises ``ValueError`` naming every entry that is neither."""
+    ``none`` (or an empty list) trusts no proxy. Raises ``ValueError`` naming every entry that
+    is neither."""
+    if text.strip().lower() == "none":
+        return ()
     networks, bad = [], []
     for part in (p.strip() for p in text.split(",")):
         if not part:

@@ -62,8 +62,8 @@ class Settings:
     kernel_idle_seconds: int = 300  # a viewer's kernel idle this long is stopped
     iopub_timeout: int = 120  # seconds a page waits for a cell's outputs after it ran
     max_queue: int = 500  # viewers waiting for a kernel; beyond that: "come back later"
-    # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated; empty:
-    # none). Per-client limits count the client behind them (kit.client).
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated; "none":
+    # no proxy). Per-client limits count the client behind them (kit.client).
     trusted_proxies: str = "127.0.0.1,::1"
     # Work.
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))

@@ -37,6 +37,7 @@ import pandas as pd
 import tornado.ioloop
 import tornado.web
 
+from kit.apps.assets import AssetHandler
 from kit.apps.keys import KeyRefused, resolve_key
 from kit.apps.view import find_report_pdf
 from kit.client import client_address
@@ -975,14 +976,6 @@ class PagesStatusHandler(tornado.web.RequestHandler):
         self.finish(self.pages.status())
 
 
-class KitStaticHandler(tornado.web.StaticFileHandler):
-    """The page's scripts and styles; cached for long (their URLs carry a content hash)."""
-
-    def set_default_headers(self) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-
-
 def dashboard_page_handlers(
     settings: Settings,
     pages: DashboardPages | None = None,
@@ -1003,10 +996,10 @@ def dashboard_page_handlers(
     return [
         (rf"{PAGE_PATH}/?", DashboardPageHandler, own),
         (rf"{PAGE_PATH}/status", PagesStatusHandler, {"pages": pages}),
-        (r"/kit/static/(kit\.css)", KitStaticHandler, {"path": str(KIT_CSS_DIR)}),
+        (r"/kit/static/(kit\.css)", AssetHandler, {"path": str(KIT_CSS_DIR)}),
         (
             r"/kit/static/((?:vendor/)?[A-Za-z0-9_.-]+\.(?:js|css))",
-            KitStaticHandler,
+            AssetHandler,
             {"path": str(STATIC_DIR)},
         ),
     ]

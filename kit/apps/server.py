@@ -921,8 +921,11 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
         level = logging.WARNING
     else:
         level = logging.ERROR
+    access = logging.getLogger("tornado.access")
+    if not access.isEnabledFor(level):
+        return  # the client address and redaction are not worked out for nothing
     ms = 1000.0 * handler.request.request_time()
-    logging.getLogger("tornado.access").log(
+    access.log(
         level,
         "%d %s %s (%s) %.2fms",
         status,

@@ -33,6 +33,7 @@ from typing import Any
 import tornado.web
 
 from kit.apps import invitations as inv
+from kit.apps.assets import AssetHandler
 from kit.apps.survey import instrument_for_page, open_payload, page_texts
 from kit.client import client_address
 from kit.errors import KitError
@@ -198,14 +199,6 @@ class PageHandler(SurveyHandler):
         self.finish(render_page(chosen or self.ctx.settings.language, chosen is not None))
 
 
-class StaticHandler(tornado.web.StaticFileHandler):
-    """The page's script and style (versioned URLs: cached for a day)."""
-
-    def set_extra_headers(self, path: str) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Cache-Control", "public, max-age=86400")
-
-
 @tornado.web.stream_request_body
 class ApiHandler(SurveyHandler):
     """Reads at most ``MAX_BODY`` bytes of JSON (a larger body is refused, never kept)."""
@@ -352,7 +345,7 @@ def survey_handlers(settings: Settings) -> list[tuple[Any, ...]]:
     kw = {"ctx": ctx}
     return [
         (rf"{PREFIX}/?", PageHandler, kw),
-        (rf"{PREFIX}/static/(survey\.(?:js|css))", StaticHandler, {"path": str(STATIC_DIR)}),
+        (rf"{PREFIX}/static/(survey\.(?:js|css))", AssetHandler, {"path": str(STATIC_DIR)}),
         (rf"{PREFIX}/api/open", OpenHandler, kw),
         (rf"{PREFIX}/api/submit", SubmitHandler, kw),
         # links sent before the survey left Voila: the page moves their code behind '#'

@@ -44,6 +44,7 @@ def test_behind_a_trusted_proxy_the_client_is_the_last_hop_that_is_no_proxy():
 
 def test_no_trusted_proxies_believes_no_header():
     assert client_address(request("127.0.0.1", xff="192.0.2.1"), "") == "127.0.0.1"
+    assert client_address(request("127.0.0.1", xff="192.0.2.1"), "none") == "127.0.0.1"
 
 
 def test_the_setting_refuses_what_is_not_an_address(monkeypatch):
