@@ -60,3 +60,17 @@ def _app_loggers() -> list[logging.Logger]:
     except Exception:  # noqa: BLE001 - hardening must never stop a kernel
         pass
     return [x for x in loggers if isinstance(x, logging.Logger)]
+
+
+# Modules an app's kernel never needs, kept from being imported. jsonschema (imported by altair)
+# loads ``rfc3987_syntax`` when present, which builds a parser grammar at import: about 17 MB and
+# 2-5 s of CPU per kernel, for IRI format checks the kit never makes (its charts are not
+# validated against the Vega-Lite schema: ``KitChart.to_dict(validate=False)``).
+NEVER_IMPORTED = ("rfc3987_syntax",)
+
+
+def lighten() -> None:
+    """Keep ``NEVER_IMPORTED`` out of this kernel (an import of one raises ImportError, which
+    its importers treat as the optional module being absent)."""
+    for name in NEVER_IMPORTED:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]

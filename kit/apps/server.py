@@ -1002,8 +1002,9 @@ def kernel_profile_dir(settings: Settings) -> Path:
             "c.IPKernelApp.capture_fd_output = False\n"
         ),
         startup / "00-kit-apps.py": (
-            "# Written by kit serve: viewers never receive a traceback.\n"
-            "import kit.apps.kernel as _kit_kernel\n_kit_kernel.harden()\ndel _kit_kernel\n"
+            "# Written by kit serve: viewers never receive a traceback; the kernel starts light.\n"
+            "import kit.apps.kernel as _kit_kernel\n_kit_kernel.harden()\n"
+            "_kit_kernel.lighten()\ndel _kit_kernel\n"
         ),
     }
     for path, text in files.items():

@@ -18,13 +18,38 @@ def request_params() -> dict[str, str]:
     Under Voilà with preheated kernels this waits until a viewer's request reaches the kernel
     (``voila.utils.wait_for_request``); elsewhere (tests, papermill) it reads ``QUERY_STRING``.
     """
-    try:
-        from voila.utils import wait_for_request
-
-        wait_for_request()
-    except ImportError:  # pragma: no cover - voila is a dependency
-        pass
+    wait_for_request()
     return parse_query(os.environ.get("QUERY_STRING", ""))
+
+
+def wait_for_request(timeout: float = 3600.0) -> None:
+    """In a preheated kernel: wait for the viewer's request and put it into the environment.
+
+    What ``voila.utils.wait_for_request`` does (one message on ``<ws base>voila/query/<kernel>``,
+    a JSON object of variables), without importing ``voila``: its package imports the whole
+    Jupyter server (about 100 MB in every kernel). A kernel started for a waiting viewer already
+    has the request in its environment and returns at once.
+    """
+    import json
+
+    if os.environ.get("VOILA_PREHEAT", "False") != "True":
+        return
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    env = os.environ.get
+    base = env("VOILA_WS_BASE_URL") or env("VOILA_SERVER_URL", "/")
+    url = (
+        f"{env('VOILA_WS_PROTOCOL', 'ws')}://{env('VOILA_APP_IP', '127.0.0.1')}:"
+        f"{env('VOILA_APP_PORT', '8866')}{base}voila/query/{env('VOILA_KERNEL_ID', '')}"
+    )
+    try:
+        with connect(url, open_timeout=10, close_timeout=2) as socket:
+            info = json.loads(socket.recv(timeout=timeout))
+    except (OSError, TimeoutError, ValueError, WebSocketException):
+        return  # as Voilà's: no request, and the page says that the link has no key
+    for name, value in info.items():
+        os.environ[str(name)] = str(value)
 
 
 def parse_query(query: str) -> dict[str, str]:
