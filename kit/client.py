@@ -38,10 +38,9 @@ def parse_proxies(text: str) -> tuple[Network, ...]:
         except ValueError:
             bad.append(part)
     if bad:
-        raise ValueError(
-            f"trusted_proxies: {', '.join(repr(b) for b in bad)} is not an IP address or "
-            "network; give addresses like 127.0.0.1 or networks like 10.0.0.0/8, comma-separated"
-        )
+        from kit.i18n import t  # kit.i18n needs kit.settings, which validates with this
+
+        raise ValueError(t("app.proxies.bad", "en", entries=", ".join(repr(b) for b in bad)))
     return tuple(networks)
 
 

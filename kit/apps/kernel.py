@@ -31,12 +31,13 @@ def harden(shell: Any = None) -> None:
         # InteractiveShell.showtraceback still records the error for the execute reply (the
         # server-side executor sees it); only the copy published to the viewers is dropped.
         if log is not None:
-            print("kit kernel: error (not shown to the viewer):", file=log)
+            print("kit kernel: error (not shown to the viewer):", file=log)  # dev-text: log
             print(shell.InteractiveTB.stb2text(stb), file=log, flush=True)
 
     def _showwarning(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
         if log is not None:
-            print(f"kit kernel: {category.__name__}: {message} ({filename}:{lineno})", file=log)
+            line = f"kit kernel: {category.__name__}: {message} ({filename}:{lineno})"
+            print(line, file=log)  # dev-text: the server's log
 
     shell._showtraceback = _showtraceback
     warnings.showwarning = _showwarning

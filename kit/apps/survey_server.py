@@ -361,7 +361,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
 async def _serve(settings: Settings) -> None:
     app = make_app(settings)
     app.listen(settings.port, settings.host)
-    print(f"kit survey serving on http://{settings.host}:{settings.port}{PREFIX}", flush=True)
+    url = f"http://{settings.host}:{settings.port}{PREFIX}"
+    print(t("app.survey.serving", settings.language, url=url), flush=True)
     await asyncio.Event().wait()
 
 
