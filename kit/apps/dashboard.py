@@ -27,8 +27,8 @@ from kit.apps.keys import KeyGrant, KeyRefused, resolve_key
 from kit.apps.view import (
     app_layout,
     esc,
-    find_report_pdf,
     footer_html,
+    group_report_pdf,
     header_box,
     header_html,
     notice_html,
@@ -572,7 +572,7 @@ class DashboardView:
 
 
 def report_exists(board: GroupDashboard) -> bool:
-    return find_report_pdf(board.app.settings, board.group_id, board.lang) is not None
+    return group_report_pdf(board.app.settings, board.group_id, board.lang) is not None
 
 
 def _num(value: Any, digits: int = 1) -> str:

@@ -39,7 +39,7 @@ import tornado.web
 
 from kit.apps.assets import AssetHandler
 from kit.apps.keys import KeyRefused, resolve_key
-from kit.apps.view import find_report_pdf
+from kit.apps.view import group_report_pdf
 from kit.client import client_address
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
@@ -797,7 +797,7 @@ def render_page(view: GroupView, key: str, settings: Settings) -> str:
         f'<a class="kit-link" href="{esc(page_url(key, other))}" lang="{other}" '
         f'hreflang="{other}">{esc(t("app.language.toggle", lang))}</a>'
     ]
-    if find_report_pdf(settings, view.group_id, lang) is not None:
+    if group_report_pdf(settings, view.group_id, lang) is not None:
         links.append(
             f'<a class="kit-button" data-kit-link="report" '
             f'href="/kit/report?key={k}&amp;lang={lang}"'

@@ -16,7 +16,6 @@ import hmac
 import html
 import importlib.metadata
 import inspect
-import json
 import logging
 import math
 import os
@@ -24,7 +23,6 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +51,7 @@ from kit.apps.guard import (
     valid_token,
 )
 from kit.apps.keys import KeyRefused, resolve_key
-from kit.apps.view import page_notice_html
+from kit.apps.view import group_report_pdf, page_notice_html
 from kit.client import forwarded
 from kit.errors import KitError, SettingsError
 from kit.i18n import t
@@ -303,68 +301,6 @@ def write_limited(handler: tornado.web.RequestHandler, wait: int) -> None:
     )
 
 
-def group_report_pdf(settings: Settings, group_id: str, language: str) -> Path | None:
-    """The newest PDF of ``group_id``'s own group report, found in the report runs' manifests
-    (``outputs/<run>/.kit-run.json``): an entry of kind ``group`` whose parameters name exactly
-    this group. Never matched by file name; never a file outside its run's folder."""
-    from kit.reports.runner import MANIFEST_NAME
-
-    root = settings.outputs_dir
-    found: list[tuple[bool, float, Path]] = []
-    if not root.is_dir():
-        return None
-    for manifest_path in sorted(root.glob(f"*/{MANIFEST_NAME}")):
-        run_dir = manifest_path.parent.resolve()
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            log.warning("unreadable report manifest %s", manifest_path)
-            continue
-        if not isinstance(manifest, dict):
-            continue
-        for entry in manifest.values():
-            if not isinstance(entry, dict) or entry.get("kind") != "group":
-                continue
-            if entry.get("status") not in ("made", "skipped") or not entry.get("pdf_path"):
-                continue
-            params = _report_parameters(run_dir, entry)
-            if params.get("group_id") != group_id:
-                continue
-            pdf = (run_dir / str(entry["pdf_path"])).resolve()
-            if not pdf.is_relative_to(run_dir) or not pdf.is_file():
-                continue
-            found.append((params.get("language") == language, pdf.stat().st_mtime, pdf))
-    return max(found)[2] if found else None
-
-
-def _report_parameters(run_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a report was made with: from the manifest entry, else from its executed
-    notebook (``metadata.kit.parameters``, written by ``kit.reports.runner``)."""
-    if entry.get("group_id"):
-        return {"group_id": entry["group_id"], "language": entry.get("language")}
-    nb_path = (run_dir / str(entry.get("notebook_path") or "")).resolve()
-    if not entry.get("notebook_path") or not nb_path.is_relative_to(run_dir):
-        return {}
-    return dict(_notebook_parameters(str(nb_path), _mtime(nb_path)))
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-@lru_cache(maxsize=512)
-def _notebook_parameters(path: str, mtime: float) -> tuple[tuple[str, Any], ...]:
-    try:
-        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
-    except (OSError, ValueError):
-        return ()
-    params = (meta.get("kit") or {}).get("parameters") or {}
-    return tuple((k, v) for k, v in params.items() if k in ("group_id", "language"))
-
-
 class StatusHandler(tornado.web.RequestHandler):
     """``/kit/status``: counts only (no names, no data): preheated kernels per app, kernels
     viewers hold, the cap and the queue."""
@@ -476,8 +412,9 @@ class Refusal:
 def check_access(
     settings: Settings, notebook: str, args: dict[str, list[bytes]], lang: str
 ) -> Refusal | None:
-    """None if the link may open ``notebook``: a valid dashboard key, an unused invitation of an
-    open wave, or a console's session key / the kit's facilitator key. Only the store is read."""
+    """None if the link may open ``notebook``: a valid dashboard key, or a console's session key
+    / the kit's facilitator key. Only the store is read. (The survey is no Voilà app: its code
+    is checked by ``kit.apps.survey_server``.)"""
     values = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in args.items()}
 
     def one(name: str) -> str | None:
@@ -491,17 +428,6 @@ def check_access(
             resolve_key(store, one("key"))
         except KeyRefused as exc:
             return Refusal(t("app.key.title", lang), t(f"app.key.{exc.reason}", lang))
-        return None
-    if notebook == "survey.ipynb":
-        from kit.apps.invitations import InvitationRefused, check_invitation
-
-        try:
-            check_invitation(store, one("code"))
-        except InvitationRefused as exc:
-            kind = "done" if exc.reason in ("used", "closed") else "refused"
-            return Refusal(
-                t("app.invitation.title", lang), t(f"app.invitation.{exc.reason}", lang), kind
-            )
         return None
     if notebook == "facilitator.ipynb":
         return _check_console(settings, store, one("session"), one("key"), lang)
