@@ -35,13 +35,13 @@ import tornado.web
 from kit.apps import invitations as inv
 from kit.apps.assets import AssetHandler
 from kit.apps.survey import instrument_for_page, open_payload, page_texts
-from kit.client import client_address
 from kit.errors import KitError
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
 from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
+from kit.web import PlainHandler
 
 log = logging.getLogger("kit.survey")
 
@@ -124,20 +124,15 @@ class SurveyContext:
         return await loop.run_in_executor(_DB, partial(fn, *args, **kwargs))
 
 
-class SurveyHandler(tornado.web.RequestHandler):
+class SurveyHandler(PlainHandler):
     """Security headers, the invitee's language, JSON refusals in both languages."""
 
     def initialize(self, ctx: SurveyContext) -> None:
         self.ctx = ctx
 
     def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
+        super().set_default_headers()
         self.set_header("X-Frame-Options", "DENY")
-
-    def check_xsrf_cookie(self) -> None:  # no cookies: the code in the body is the credential
-        return None
 
     def requested_lang(self, body: dict[str, Any] | None = None) -> str | None:
         for value in (
@@ -239,15 +234,10 @@ class ApiHandler(SurveyHandler):
         self.body = body
         return body
 
-    @property
-    def client(self) -> str:
-        return client_address(self.request, self.ctx.settings.trusted_proxies)
-
     def limited(self) -> bool:
         """True after answering 429 to a client with too many wrong codes."""
-        wait = self.ctx.limiter.retry_after(self.client)
+        wait = self.wait_for(self.ctx.limiter)
         if wait:
-            self.set_header("Retry-After", str(wait))
             self.fail(429, "survey.error.rate_limited", seconds=wait)
         return bool(wait)
 
