@@ -36,6 +36,7 @@ from kit.apps.view import (
     other_language,
     page_notice_html,
     pick_language,
+    subtitle_text,
 )
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
@@ -417,24 +418,8 @@ class DashboardView:
         self._rerender(set(self.TABS))
 
     def _subtitle(self, res: GroupResults) -> str:
-        lang = self.board.lang
         wave = self.board.wave_label(res.wave)
-        if res.invited:
-            return t(
-                "app.dashboard.subtitle",
-                lang,
-                organisation=res.organisation,
-                respondents=res.respondents,
-                invited=res.invited,
-                wave=wave,
-            )
-        return t(
-            "app.dashboard.subtitle_no_invited",
-            lang,
-            organisation=res.organisation,
-            respondents=res.respondents,
-            wave=wave,
-        )
+        return subtitle_text(res.organisation, res.respondents, res.invited, wave, self.board.lang)
 
     def _rerender(self, names: set[str]) -> None:
         self._rendered -= names

@@ -39,7 +39,7 @@ import tornado.web
 
 from kit.apps.assets import AssetHandler
 from kit.apps.keys import KeyRefused, resolve_key
-from kit.apps.view import group_report_pdf
+from kit.apps.view import group_report_pdf, subtitle_text
 from kit.client import client_address
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
@@ -132,22 +132,7 @@ def group_waves(data: ScoredData, group_id: str) -> list[str]:
 
 def _subtitle(res: GroupResults, lang: str) -> str:
     wave = _wave_label(res.wave, lang)
-    if res.invited:
-        return t(
-            "app.dashboard.subtitle",
-            lang,
-            organisation=res.organisation,
-            respondents=res.respondents,
-            invited=res.invited,
-            wave=wave,
-        )
-    return t(
-        "app.dashboard.subtitle_no_invited",
-        lang,
-        organisation=res.organisation,
-        respondents=res.respondents,
-        wave=wave,
-    )
+    return subtitle_text(res.organisation, res.respondents, res.invited, wave, lang)
 
 
 def _published(res: GroupResults, lang: str) -> str:

@@ -188,3 +188,14 @@ def _notebook_parameters(path: str, mtime: float) -> tuple[tuple[str, Any], ...]
         return ()
     params = (meta.get("kit") or {}).get("parameters") or {}
     return tuple((k, v) for k, v in params.items() if k in ("group_id", "language"))
+
+
+def subtitle_text(
+    organisation: str, respondents: int, invited: int | None, wave: str, lang: str
+) -> str:
+    """A dashboard's line under its title (the explorer's and the kit page's): organisation,
+    respondents (of invited, when known) and the survey round's name ``wave``."""
+    fields: dict[str, Any] = {"organisation": organisation, "respondents": respondents}
+    if invited:
+        return t("app.dashboard.subtitle", lang, **fields, invited=invited, wave=wave)
+    return t("app.dashboard.subtitle_no_invited", lang, **fields, wave=wave)
