@@ -86,8 +86,9 @@ class ServeOptions:
     max_failures: int = 10  # refused links per client within failure_window_seconds
     failure_window_seconds: float = 60.0
     # a viewer's kernel whose page has had no websocket open for this long is shut down (the
-    # page was closed without its shutdown request arriving: a phone, a killed tab)
-    closed_page_grace_seconds: float = 15.0
+    # page was closed without its shutdown request arriving: a phone, a killed tab); long enough
+    # for a page to reconnect after a network blip
+    closed_page_grace_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         problems = []
