@@ -98,7 +98,9 @@ class ScoredData:
         d = self.dimensions
         if d.empty:
             return d
-        return d[(d["wave"] == wave) & d["visible"]]
+        from kit.comparison import memo  # the same rows for every group of a publication set
+
+        return memo(self, ("visible", wave), lambda: d[(d["wave"] == wave) & d["visible"]])
 
 
 def _mark_visible(d: pd.DataFrame, publications: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -378,30 +380,11 @@ def _norm_table(
     data: ScoredData, wave: str, norm_ids: list[str], group_id: str, own: pd.Series
 ) -> pd.DataFrame:
     """norm_mean, norm_sd, norm_groups, percentile, norm_low, norm_high per dimension, each
-    missing where fewer than ``min_comparison_groups`` other norm groups have a shown mean."""
-    values = comparison_values(data, wave, norm_ids, group_id)
-    rows = []
-    for did, sub in values.groupby("dimension", sort=False):
-        ref = np.sort(sub["mean"].to_numpy(dtype=float))
-        count = len(ref)
-        row: dict[str, Any] = {"dimension": did, "norm_groups": count}
-        if count >= data.min_comparison_groups:
-            mine = own.get(did, np.nan)
-            row["norm_mean"] = float(ref.mean())
-            row["norm_sd"] = float(ref.std(ddof=1)) if count > 1 else np.nan
-            row["norm_low"] = float(np.quantile(ref, 0.25))
-            row["norm_high"] = float(np.quantile(ref, 0.75))
-            if mine is not None and not pd.isna(mine):
-                below = np.searchsorted(ref, mine, side="left")
-                equal = np.searchsorted(ref, mine, side="right") - below
-                row["percentile"] = 100.0 * (below + equal / 2) / count
-        rows.append(row)
-    cols = ["dimension", "norm_groups", "norm_mean", "norm_sd", "norm_low", "norm_high",
-            "percentile"]  # fmt: skip
-    out = pd.DataFrame(rows, columns=cols)
-    ok = out["norm_groups"] >= data.min_comparison_groups
-    out.loc[~ok, "norm_groups"] = 0
-    return _round_aggregates(out)
+    missing where fewer than ``min_comparison_groups`` other norm groups have a shown mean.
+    The norm groups' means are gathered once per publication set (``kit.comparison``)."""
+    from kit.comparison import norm_table
+
+    return _round_aggregates(norm_table(data, wave, norm_ids, group_id, own))
 
 
 # -- one group ------------------------------------------------------------------------------------
@@ -672,7 +655,7 @@ def group_results(
         norm_wave=norm_at,
         norm_wave_name=_wave_name(norm_at, lang),
         norm_fixed=bool(norm_wave),
-        method=_method(data, wave, norm_ids, lang, norm_at),
+        method=_shared_method(data, wave, norm_ids, lang, norm_at),
         published=meta is not None,
         version=int(meta["version"]) if meta else None,
         published_at=_iso(meta["published_at"]) if meta else None,
@@ -937,8 +920,14 @@ def _group_change(
             wave=_wave_name(before, lang),
             reason=_reason_text(reason, data, lang),
         )
-    ch = _change_frame(data, [group_id], before, after)
-    ch = ch[ch["group"] == group_id]
+    from kit.comparison import group_rows, memo
+
+    every = memo(  # every group's change, once per publication set: rows are per group
+        data,
+        ("change", before, after),
+        lambda: _change_frame(data, list(data.dimensions["group"].unique()), before, after),
+    )
+    ch = group_rows(every, group_id)
     ch = dims[["dimension", "dimension_name", "order"]].merge(
         ch.drop(columns=["group"]), on="dimension", how="left"
     )
@@ -1001,6 +990,20 @@ def _norm_wave(data: ScoredData, norm_wave: str | None, wave: str) -> str:
             "results.norm_wave.unknown", wave=norm_wave, waves=", ".join(known)
         )
     return norm_wave
+
+
+def _shared_method(
+    data: ScoredData, wave: str, norm_ids: list[str], lang: str, norm_wave: str | None = None
+) -> dict[str, Any]:
+    """``_method``, made once per publication set (it is the same for every group)."""
+    from kit.comparison import memo
+
+    made = memo(
+        data,
+        ("method", wave, tuple(sorted(norm_ids)), lang, norm_wave),
+        lambda: _method(data, wave, norm_ids, lang, norm_wave),
+    )
+    return {**made, "table": made["table"].copy()}
 
 
 def _method(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from kit.client import parse_proxies
 from kit.errors import SettingsError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -61,6 +62,9 @@ class Settings:
     kernel_idle_seconds: int = 300  # a viewer's kernel idle this long is stopped
     iopub_timeout: int = 120  # seconds a page waits for a cell's outputs after it ran
     max_queue: int = 500  # viewers waiting for a kernel; beyond that: "come back later"
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated; "none":
+    # no proxy). Per-client limits count the client behind them (kit.client).
+    trusted_proxies: str = "127.0.0.1,::1"
     # Work.
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     chromium_path: str = "/usr/bin/chromium"
@@ -91,6 +95,10 @@ class Settings:
         check(5 <= self.iopub_timeout <= 3600, "iopub", value=self.iopub_timeout)
         check(0 <= self.max_queue <= 100_000, "max_queue", value=self.max_queue)
         check(self.workers >= 1, "workers")
+        try:
+            parse_proxies(self.trusted_proxies)
+        except ValueError as exc:
+            problems.append(Text("app.proxies.bad", entries=getattr(exc, "entries", "")))
         if problems:
             raise SettingsError.text("engine.settings.invalid", problems=Joined(problems))
 

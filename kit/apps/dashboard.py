@@ -27,8 +27,8 @@ from kit.apps.keys import KeyGrant, KeyRefused, resolve_key
 from kit.apps.view import (
     app_layout,
     esc,
-    find_report_pdf,
     footer_html,
+    group_report_pdf,
     header_box,
     header_html,
     notice_html,
@@ -36,6 +36,7 @@ from kit.apps.view import (
     other_language,
     page_notice_html,
     pick_language,
+    subtitle_text,
 )
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
@@ -417,24 +418,8 @@ class DashboardView:
         self._rerender(set(self.TABS))
 
     def _subtitle(self, res: GroupResults) -> str:
-        lang = self.board.lang
         wave = self.board.wave_label(res.wave)
-        if res.invited:
-            return t(
-                "app.dashboard.subtitle",
-                lang,
-                organisation=res.organisation,
-                respondents=res.respondents,
-                invited=res.invited,
-                wave=wave,
-            )
-        return t(
-            "app.dashboard.subtitle_no_invited",
-            lang,
-            organisation=res.organisation,
-            respondents=res.respondents,
-            wave=wave,
-        )
+        return subtitle_text(res.organisation, res.respondents, res.invited, wave, self.board.lang)
 
     def _rerender(self, names: set[str]) -> None:
         self._rendered -= names
@@ -572,7 +557,7 @@ class DashboardView:
 
 
 def report_exists(board: GroupDashboard) -> bool:
-    return find_report_pdf(board.app.settings, board.group_id, board.lang) is not None
+    return group_report_pdf(board.app.settings, board.group_id, board.lang) is not None
 
 
 def _num(value: Any, digits: int = 1) -> str:

@@ -37,8 +37,10 @@ import pandas as pd
 import tornado.ioloop
 import tornado.web
 
+from kit.apps.assets import AssetHandler
 from kit.apps.keys import KeyRefused, resolve_key
-from kit.apps.view import find_report_pdf
+from kit.apps.view import group_report_pdf, subtitle_text
+from kit.client import client_address
 from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
 from kit.ratelimit import FailureLimiter
@@ -130,22 +132,7 @@ def group_waves(data: ScoredData, group_id: str) -> list[str]:
 
 def _subtitle(res: GroupResults, lang: str) -> str:
     wave = _wave_label(res.wave, lang)
-    if res.invited:
-        return t(
-            "app.dashboard.subtitle",
-            lang,
-            organisation=res.organisation,
-            respondents=res.respondents,
-            invited=res.invited,
-            wave=wave,
-        )
-    return t(
-        "app.dashboard.subtitle_no_invited",
-        lang,
-        organisation=res.organisation,
-        respondents=res.respondents,
-        wave=wave,
-    )
+    return subtitle_text(res.organisation, res.respondents, res.invited, wave, lang)
 
 
 def _published(res: GroupResults, lang: str) -> str:
@@ -417,7 +404,8 @@ def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 
 def _summary(res: GroupResults, lang: str) -> str:
-    names = {d: res.dimension_name(d) for d in res.dimensions["dimension"]}
+    d = res.dimensions
+    names = dict(zip(d["dimension"], d["dimension_name"].astype(str), strict=True))
     strengths = "".join(f'<li class="kit-pill">{esc(names[d])}</li>' for d in res.strengths)
     develop = "".join(
         f'<li class="kit-pill kit-warn">{esc(names[d])}</li>' for d in res.development_areas
@@ -729,7 +717,7 @@ class DashboardPages:
             built += self._executor.submit(self.warm_one, group_id, lang).result()
         return built
 
-    def start_warming(self, interval: float = 60.0, start_delay: float = 3.0) -> threading.Thread:
+    def start_warming(self, interval: float = 10.0, start_delay: float = 3.0) -> threading.Thread:
         """A daemon thread that keeps the keyed groups' pages built (now, then every
         ``interval`` seconds: new keys, new data)."""
 
@@ -794,7 +782,7 @@ def render_page(view: GroupView, key: str, settings: Settings) -> str:
         f'<a class="kit-link" href="{esc(page_url(key, other))}" lang="{other}" '
         f'hreflang="{other}">{esc(t("app.language.toggle", lang))}</a>'
     ]
-    if find_report_pdf(settings, view.group_id, lang) is not None:
+    if group_report_pdf(settings, view.group_id, lang) is not None:
         links.append(
             f'<a class="kit-button" data-kit-link="report" '
             f'href="/kit/report?key={k}&amp;lang={lang}"'
@@ -919,7 +907,7 @@ class DashboardPageHandler(tornado.web.RequestHandler):
         self.finish(text)
 
     async def get(self) -> None:
-        client = self.request.remote_ip or "?"
+        client = client_address(self.request, self.kit_settings.trusted_proxies)
         lang = self._lang()
         wait = self.limiter.retry_after(client)
         if wait:
@@ -946,7 +934,8 @@ class DashboardPageHandler(tornado.web.RequestHandler):
 
     def _request_summary(self) -> str:
         """What tornado's access log writes: the path, never the query (it holds the key)."""
-        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+        client = client_address(self.request, self.kit_settings.trusted_proxies)
+        return f"{self.request.method} {self.request.path} ({client})"
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, tornado.web.HTTPError):
@@ -972,14 +961,6 @@ class PagesStatusHandler(tornado.web.RequestHandler):
         self.finish(self.pages.status())
 
 
-class KitStaticHandler(tornado.web.StaticFileHandler):
-    """The page's scripts and styles; cached for long (their URLs carry a content hash)."""
-
-    def set_default_headers(self) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-
-
 def dashboard_page_handlers(
     settings: Settings,
     pages: DashboardPages | None = None,
@@ -1000,10 +981,10 @@ def dashboard_page_handlers(
     return [
         (rf"{PAGE_PATH}/?", DashboardPageHandler, own),
         (rf"{PAGE_PATH}/status", PagesStatusHandler, {"pages": pages}),
-        (r"/kit/static/(kit\.css)", KitStaticHandler, {"path": str(KIT_CSS_DIR)}),
+        (r"/kit/static/(kit\.css)", AssetHandler, {"path": str(KIT_CSS_DIR)}),
         (
             r"/kit/static/((?:vendor/)?[A-Za-z0-9_.-]+\.(?:js|css))",
-            KitStaticHandler,
+            AssetHandler,
             {"path": str(STATIC_DIR)},
         ),
     ]

@@ -104,7 +104,7 @@ class KernelGate:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_viewers < 1 or max_queue < 0:
-            raise ValueError("KernelGate needs max_viewers >= 1 and max_queue >= 0")
+            raise ValueError("KernelGate needs max_viewers >= 1 and max_queue >= 0")  # dev-text
         self.max_viewers = max_viewers
         self.max_queue = max_queue
         self.ticket_ttl = ticket_ttl

@@ -58,25 +58,24 @@ class Invitation:
 def create_invitations(store: Store, group_id: str, wave_id: str, count: int) -> list[str]:
     """``count`` new single-use codes for a group and wave (shown once, stored hashed)."""
     if not 1 <= count <= MAX_PER_BATCH:
+        source = "kit invitations create"  # the command, named in the problem table
         raise ParameterError(
-            "kit invitations create",
+            source,
             [
-                Problem(
-                    "kit invitations create",
-                    f"must be a whole number from 1 to {MAX_PER_BATCH}",
+                Problem.of(
+                    source,
+                    "app.problem.count_range",
                     column="--count",
                     value=str(count),
+                    max=MAX_PER_BATCH,
                 )
             ],
-            hint="Make one invitation per member of the team.",
+            hints=(("app.hint.one_per_member", {}),),
         )
     store.get_group(group_id)
     status = wave_status(store, group_id, wave_id)
     if status is None:
-        raise NotFoundError(
-            f"Group {group_id!r} has no wave {wave_id!r}; 'kit groups' lists each group's "
-            "waves. Add the wave to the group in the programme file ('kit programme load') first."
-        )
+        raise NotFoundError.text("app.invitation.no_wave", group=group_id, wave=wave_id)
     codes = [secrets.token_urlsafe(CODE_BYTES) for _ in range(count)]
     batch = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
     repo.insert_invitations(store, group_id, wave_id, [hash_secret(c) for c in codes], batch)
@@ -176,7 +175,7 @@ def validate_submission(
     texts: list[tuple[str, dict[str, Any]]] = []
     scale = instrument.scale
     for item_id in sorted(set(answers) - set(instrument.item_ids), key=str):
-        problems.append(Problem("survey", "is not an item of this instrument", column=str(item_id)))
+        problems.append(Problem.of("survey", "app.problem.unknown_item", column=str(item_id)))
         texts.append(("unknown_item", {"item": str(item_id)[:40]}))
     values: dict[str, float] = {}
     for item_id in instrument.item_ids:
@@ -186,11 +185,13 @@ def validate_submission(
         if v == "bad":
             shown = str(answers[item_id])[:20]
             problems.append(
-                Problem(
+                Problem.of(
                     "survey",
-                    f"is outside the scale {scale.min}-{scale.max}",
+                    "app.problem.outside_scale",
                     column=item_id,
                     value=shown,
+                    min=scale.min,
+                    max=scale.max,
                 )
             )
             texts.append(
@@ -204,18 +205,18 @@ def validate_submission(
     clean_texts: dict[str, str] = {}
     for q, text in (comments or {}).items():
         if q not in instrument.open_question_ids:
-            problems.append(Problem("survey", "is not an open question", column=str(q)))
+            problems.append(Problem.of("survey", "app.problem.unknown_question", column=str(q)))
             texts.append(("unknown_question", {"question": str(q)[:40]}))
             continue
         if text is None:
             continue
         if not isinstance(text, str):
-            problems.append(Problem("survey", "must be text", column=q))
+            problems.append(Problem.of("survey", "app.problem.not_text", column=q))
             texts.append(("comment_not_text", {"question": q}))
             continue
         if len(text) > MAX_COMMENT_CHARS:
             problems.append(
-                Problem("survey", f"is longer than {MAX_COMMENT_CHARS} characters", column=q)
+                Problem.of("survey", "app.problem.too_long", column=q, limit=MAX_COMMENT_CHARS)
             )
             texts.append(
                 (
@@ -228,7 +229,7 @@ def validate_submission(
             clean_texts[q] = text.strip()
     if problems:
         raise SubmissionRefused(
-            "survey", problems, hint="Answer with a value on the scale or leave it.", texts=texts
+            "survey", problems, hints=(("app.hint.answer_scale", {}),), texts=texts
         )
     needed = answered_needed(instrument, min_answered_share)
     if len(values) < needed:
@@ -236,13 +237,14 @@ def validate_submission(
         raise SubmissionRefused(
             "survey",
             [
-                Problem(
+                Problem.of(
                     "survey",
-                    f"{len(values)} of {len(instrument.item_ids)} items answered; at least "
-                    f"{needed} needed (min_answered_share {min_answered_share:g})",
+                    "app.problem.too_few",
+                    **fields,
+                    share=f"{min_answered_share:g}",
                 )
             ],
-            hint="Answer more of the statements before submitting.",
+            hints=(("app.hint.answer_more", {}),),
             texts=[("too_few", fields)],
         )
     return values, clean_texts

@@ -31,12 +31,13 @@ def harden(shell: Any = None) -> None:
         # InteractiveShell.showtraceback still records the error for the execute reply (the
         # server-side executor sees it); only the copy published to the viewers is dropped.
         if log is not None:
-            print("kit kernel: error (not shown to the viewer):", file=log)
+            print("kit kernel: error (not shown to the viewer):", file=log)  # dev-text: log
             print(shell.InteractiveTB.stb2text(stb), file=log, flush=True)
 
     def _showwarning(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
         if log is not None:
-            print(f"kit kernel: {category.__name__}: {message} ({filename}:{lineno})", file=log)
+            line = f"kit kernel: {category.__name__}: {message} ({filename}:{lineno})"
+            print(line, file=log)  # dev-text: the server's log
 
     shell._showtraceback = _showtraceback
     warnings.showwarning = _showwarning
@@ -60,3 +61,17 @@ def _app_loggers() -> list[logging.Logger]:
     except Exception:  # noqa: BLE001 - hardening must never stop a kernel
         pass
     return [x for x in loggers if isinstance(x, logging.Logger)]
+
+
+# Modules an app's kernel never needs, kept from being imported. jsonschema (imported by altair)
+# loads ``rfc3987_syntax`` when present, which builds a parser grammar at import: about 17 MB and
+# 2-5 s of CPU per kernel, for IRI format checks the kit never makes (its charts are not
+# validated against the Vega-Lite schema: ``KitChart.to_dict(validate=False)``).
+NEVER_IMPORTED = ("rfc3987_syntax",)
+
+
+def lighten() -> None:
+    """Keep ``NEVER_IMPORTED`` out of this kernel (an import of one raises ImportError, which
+    its importers treat as the optional module being absent)."""
+    for name in NEVER_IMPORTED:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]

@@ -59,17 +59,18 @@ def create_key(
 ) -> IssuedKey:
     """Make a key for ``group_id``, valid ``expires_days`` days (None: until revoked)."""
     if expires_days is not None and not expires_days > 0:
+        source = "kit keys create"  # the command, named in the problem table
         raise ParameterError(
-            "kit keys create",
+            source,
             [
-                Problem(
-                    "kit keys create",
-                    "must be a positive number of days",
+                Problem.of(
+                    source,
+                    "app.problem.positive_days",
                     column="--expires",
                     value=str(expires_days),
                 )
             ],
-            hint="Leave --expires out for a key that lasts until revoked.",
+            hints=(("app.hint.no_expiry", {}),),
         )
     key = secrets.token_urlsafe(KEY_BYTES)
     expires_at = None if expires_days is None else now() + dt.timedelta(days=expires_days)

@@ -109,7 +109,7 @@ class ServedKit:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise KitError(
+                raise KitError(  # dev-text: the test and benchmark harness
                     f"kit serve exited with code {self.process.returncode}; see "
                     f"{self.log_path}:\n{self.log_path.read_text()[-2000:]}"
                 )
@@ -120,7 +120,7 @@ class ServedKit:
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise KitError(
+        raise KitError(  # dev-text: the test and benchmark harness
             f"kit serve did not answer on port {self.port} within {timeout:.0f} s; "
             f"see {self.log_path}."
         )
@@ -146,7 +146,9 @@ class ServedKit:
             if self.status().get(notebook, {}).get("ready", 0) >= count:
                 return time.monotonic() - start
             time.sleep(0.5)
-        raise KitError(f"No preheated kernel of {notebook} became ready within {timeout:.0f} s.")
+        raise KitError(  # dev-text: the test and benchmark harness
+            f"No preheated kernel of {notebook} became ready within {timeout:.0f} s."
+        )
 
     @property
     def pid(self) -> int | None:

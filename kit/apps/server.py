@@ -16,7 +16,6 @@ import hmac
 import html
 import importlib.metadata
 import inspect
-import json
 import logging
 import math
 import os
@@ -24,7 +23,6 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +51,8 @@ from kit.apps.guard import (
     valid_token,
 )
 from kit.apps.keys import KeyRefused, resolve_key
-from kit.apps.view import page_notice_html
+from kit.apps.view import group_report_pdf, page_notice_html
+from kit.client import forwarded
 from kit.errors import KitError, SettingsError
 from kit.i18n import t
 from kit.ratelimit import FailureLimiter
@@ -86,6 +85,10 @@ class ServeOptions:
     max_queue: int = 500
     max_failures: int = 10  # refused links per client within failure_window_seconds
     failure_window_seconds: float = 60.0
+    # a viewer's kernel whose page has had no websocket open for this long is shut down (the
+    # page was closed without its shutdown request arriving: a phone, a killed tab); long enough
+    # for a page to reconnect after a network blip
+    closed_page_grace_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -102,6 +105,10 @@ class ServeOptions:
             problems.append(f"iopub_timeout must be 5-3600, not {self.iopub_timeout}")
         if not 0 <= self.max_queue <= 100_000:
             problems.append(f"max_queue must be 0-100000, not {self.max_queue}")
+        if not 1 <= self.closed_page_grace_seconds <= 3600:
+            problems.append(
+                f"closed_page_grace_seconds must be 1-3600, not {self.closed_page_grace_seconds}"
+            )
         if self.max_failures < 1 or self.failure_window_seconds <= 0:
             problems.append("max_failures must be at least 1 and failure_window_seconds above 0")
         if problems:
@@ -175,20 +182,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-_LOOPBACK = ("127.0.0.1", "::1")
-
-
-def forwarded(request: Any) -> tuple[str, bool]:
-    """(client address, over HTTPS) of a request; a proxy on loopback is believed
-    (``X-Forwarded-For``' last hop, ``X-Forwarded-Proto``), anyone else is not."""
-    client = request.remote_ip or ""
-    https = request.protocol == "https"
-    if client in _LOOPBACK:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
-        if hops and hops[-1]:
-            client = hops[-1]
-        https = https or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-    return client, https
 
 
 class SecurityHeaders(OutputTransform):
@@ -260,7 +253,7 @@ class ReportHandler(KitPageHandler):
         self.limiter = limiter or FailureLimiter()
 
     def get(self) -> None:
-        client = forwarded(self.request)[0]
+        client = forwarded(self.request, self.kit_settings.trusted_proxies)[0]
         wait = self.limiter.retry_after(client)
         if wait:
             write_limited(self, wait)
@@ -307,68 +300,6 @@ def write_limited(handler: tornado.web.RequestHandler, wait: int) -> None:
             "refused",
         )
     )
-
-
-def group_report_pdf(settings: Settings, group_id: str, language: str) -> Path | None:
-    """The newest PDF of ``group_id``'s own group report, found in the report runs' manifests
-    (``outputs/<run>/.kit-run.json``): an entry of kind ``group`` whose parameters name exactly
-    this group. Never matched by file name; never a file outside its run's folder."""
-    from kit.reports.runner import MANIFEST_NAME
-
-    root = settings.outputs_dir
-    found: list[tuple[bool, float, Path]] = []
-    if not root.is_dir():
-        return None
-    for manifest_path in sorted(root.glob(f"*/{MANIFEST_NAME}")):
-        run_dir = manifest_path.parent.resolve()
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            log.warning("unreadable report manifest %s", manifest_path)
-            continue
-        if not isinstance(manifest, dict):
-            continue
-        for entry in manifest.values():
-            if not isinstance(entry, dict) or entry.get("kind") != "group":
-                continue
-            if entry.get("status") not in ("made", "skipped") or not entry.get("pdf_path"):
-                continue
-            params = _report_parameters(run_dir, entry)
-            if params.get("group_id") != group_id:
-                continue
-            pdf = (run_dir / str(entry["pdf_path"])).resolve()
-            if not pdf.is_relative_to(run_dir) or not pdf.is_file():
-                continue
-            found.append((params.get("language") == language, pdf.stat().st_mtime, pdf))
-    return max(found)[2] if found else None
-
-
-def _report_parameters(run_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a report was made with: from the manifest entry, else from its executed
-    notebook (``metadata.kit.parameters``, written by ``kit.reports.runner``)."""
-    if entry.get("group_id"):
-        return {"group_id": entry["group_id"], "language": entry.get("language")}
-    nb_path = (run_dir / str(entry.get("notebook_path") or "")).resolve()
-    if not entry.get("notebook_path") or not nb_path.is_relative_to(run_dir):
-        return {}
-    return dict(_notebook_parameters(str(nb_path), _mtime(nb_path)))
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-@lru_cache(maxsize=512)
-def _notebook_parameters(path: str, mtime: float) -> tuple[tuple[str, Any], ...]:
-    try:
-        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
-    except (OSError, ValueError):
-        return ()
-    params = (meta.get("kit") or {}).get("parameters") or {}
-    return tuple((k, v) for k, v in params.items() if k in ("group_id", "language"))
 
 
 class StatusHandler(tornado.web.RequestHandler):
@@ -482,8 +413,9 @@ class Refusal:
 def check_access(
     settings: Settings, notebook: str, args: dict[str, list[bytes]], lang: str
 ) -> Refusal | None:
-    """None if the link may open ``notebook``: a valid dashboard key, an unused invitation of an
-    open wave, or a console's session key / the kit's facilitator key. Only the store is read."""
+    """None if the link may open ``notebook``: a valid dashboard key, or a console's session key
+    / the kit's facilitator key. Only the store is read. (The survey is no Voilà app: its code
+    is checked by ``kit.apps.survey_server``.)"""
     values = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in args.items()}
 
     def one(name: str) -> str | None:
@@ -497,17 +429,6 @@ def check_access(
             resolve_key(store, one("key"))
         except KeyRefused as exc:
             return Refusal(t("app.key.title", lang), t(f"app.key.{exc.reason}", lang))
-        return None
-    if notebook == "survey.ipynb":
-        from kit.apps.invitations import InvitationRefused, check_invitation
-
-        try:
-            check_invitation(store, one("code"))
-        except InvitationRefused as exc:
-            kind = "done" if exc.reason in ("used", "closed") else "refused"
-            return Refusal(
-                t("app.invitation.title", lang), t(f"app.invitation.{exc.reason}", lang), kind
-            )
         return None
     if notebook == "facilitator.ipynb":
         return _check_console(settings, store, one("session"), one("key"), lang)
@@ -564,6 +485,7 @@ class ServeState:
         self.query_secret = secrets.token_urlsafe(24)
         self.kernel_manager: Any = None
         self.https = settings.public_url.lower().startswith("https://")
+        self._sockets: dict[str, int] = {}  # kernel id -> its open page websockets
 
     def live_kernels(self) -> list[str]:
         if self.kernel_manager is None:
@@ -572,11 +494,45 @@ class ServeState:
 
     def refresh(self) -> None:
         """Tell the gate how many kernels viewers hold now (after a start, close or cull)."""
-        self.gate.set_held(len(self.bindings.bound(self.live_kernels())))
+        live = self.live_kernels()
+        for gone in set(self._sockets) - set(live):
+            del self._sockets[gone]
+        self.gate.set_held(len(self.bindings.bound(live)))
 
     def kernel_gone(self, kernel_id: str) -> None:
         self.bindings.forget(kernel_id)
+        self._sockets.pop(kernel_id, None)
         self.refresh()
+
+    # A closed page's kernel: Voilà's page asks for its shutdown when it unloads, but that
+    # request is lost when a phone's browser drops the page or a tab is killed or closed at once
+    # (the browser then cancels it). Its websocket closing is certain: a viewer's kernel whose
+    # sockets have all been closed for ``closed_page_grace_seconds`` (a reconnect cancels it)
+    # is shut down.
+    def socket_opened(self, kernel_id: str) -> None:
+        self._sockets[kernel_id] = self._sockets.get(kernel_id, 0) + 1
+
+    def socket_closed(self, kernel_id: str) -> None:
+        left = max(0, self._sockets.get(kernel_id, 1) - 1)
+        self._sockets[kernel_id] = left
+        if left == 0:
+            tornado.ioloop.IOLoop.current().call_later(
+                self.options.closed_page_grace_seconds, self._shut_if_closed, kernel_id
+            )
+
+    async def _shut_if_closed(self, kernel_id: str) -> None:
+        if self._sockets.get(kernel_id, 0) or kernel_id not in self.live_kernels():
+            return
+        if kernel_id not in self.bindings.bound(self.live_kernels()):
+            return  # not a viewer's kernel (or already forgotten)
+        log.info("shutting down a kernel whose page has closed")
+        try:
+            result = self.kernel_manager.shutdown_kernel(kernel_id)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # noqa: BLE001 - the cull stops it later
+            log.exception("could not shut down a closed page's kernel")
+        self.kernel_gone(kernel_id)
 
     def kernel_counts(self) -> dict[str, int]:
         live = self.live_kernels()
@@ -647,12 +603,12 @@ class KitRenderHandler(TornadoVoilaHandler):
         )
 
     def _https(self) -> bool:
-        return self.state.https or forwarded(self.request)[1]
+        return self.state.https or forwarded(self.request, self.state.settings.trusted_proxies)[1]
 
     async def get(self, path: str | None = None) -> None:
         state = self.state
         notebook = path or ""
-        client = forwarded(self.request)[0]
+        client = forwarded(self.request, state.settings.trusted_proxies)[0]
         wait = state.limiter.retry_after(client)
         if wait:
             self.kit_settings = state.settings
@@ -740,6 +696,29 @@ class _BoundToViewer:
 
 def _bound(cls: type, state: ServeState, extra: dict[str, Any] | None = None) -> type:
     return type(f"Kit{cls.__name__}", (_BoundToViewer, cls), {"kit_state": state, **(extra or {})})
+
+
+class _WatchedSocket(_BoundToViewer):
+    """Mixin of the kernel websocket: counts a kernel's open page connections, so a kernel
+    whose page went away without its shutdown request is shut down (``ServeState``)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        self._kit_counted = self.kernel_id  # type: ignore[attr-defined]
+        self.kit_state.socket_opened(self._kit_counted)
+        return super().open(*args, **kwargs)  # type: ignore[misc]
+
+    def on_close(self) -> None:
+        counted = getattr(self, "_kit_counted", None)
+        try:
+            super().on_close()  # type: ignore[misc]
+        finally:
+            if counted:
+                self._kit_counted = None
+                self.kit_state.socket_closed(counted)
+
+
+def _watched(cls: type, state: ServeState) -> type:
+    return type(f"Kit{cls.__name__}", (_WatchedSocket, cls), {"kit_state": state})
 
 
 def _shutdown_handler(base: type, state: ServeState) -> type:
@@ -835,7 +814,9 @@ class KitVoila(Voila):
                 voila.append((pattern, KitRenderHandler, kwargs))
             elif handler is VoilaShutdownKernelHandler:
                 voila.append((pattern, _shutdown_handler(handler, state), *rest))
-            elif handler.__name__ in ("KernelHandler", "VoilaKernelWebsocketHandler"):
+            elif handler.__name__ == "VoilaKernelWebsocketHandler":
+                voila.append((pattern, _watched(handler, state), *rest))
+            elif handler.__name__ == "KernelHandler":
                 voila.append((pattern, _bound(handler, state), *rest))
             elif handler in (RequestInfoSocketHandler, ExecutionRequestHandler):
                 continue  # refused by kit_handlers (NotFound); the kernels use ``query``
@@ -867,8 +848,11 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
         level = logging.WARNING
     else:
         level = logging.ERROR
+    access = logging.getLogger("tornado.access")
+    if not access.isEnabledFor(level):
+        return  # the client address and redaction are not worked out for nothing
     ms = 1000.0 * handler.request.request_time()
-    logging.getLogger("tornado.access").log(
+    access.log(
         level,
         "%d %s %s (%s) %.2fms",
         status,
@@ -945,8 +929,9 @@ def kernel_profile_dir(settings: Settings) -> Path:
             "c.IPKernelApp.capture_fd_output = False\n"
         ),
         startup / "00-kit-apps.py": (
-            "# Written by kit serve: viewers never receive a traceback.\n"
-            "import kit.apps.kernel as _kit_kernel\n_kit_kernel.harden()\ndel _kit_kernel\n"
+            "# Written by kit serve: viewers never receive a traceback; the kernel starts light.\n"
+            "import kit.apps.kernel as _kit_kernel\n_kit_kernel.harden()\n"
+            "_kit_kernel.lighten()\ndel _kit_kernel\n"
         ),
     }
     for path, text in files.items():

@@ -33,6 +33,7 @@ from typing import Any
 import tornado.web
 
 from kit.apps import invitations as inv
+from kit.apps.assets import AssetHandler
 from kit.apps.survey import instrument_for_page, open_payload, page_texts
 from kit.errors import KitError
 from kit.i18n import t
@@ -40,6 +41,7 @@ from kit.instrument import Instrument, load_instrument
 from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
+from kit.web import PlainHandler
 
 log = logging.getLogger("kit.survey")
 
@@ -122,20 +124,15 @@ class SurveyContext:
         return await loop.run_in_executor(_DB, partial(fn, *args, **kwargs))
 
 
-class SurveyHandler(tornado.web.RequestHandler):
+class SurveyHandler(PlainHandler):
     """Security headers, the invitee's language, JSON refusals in both languages."""
 
     def initialize(self, ctx: SurveyContext) -> None:
         self.ctx = ctx
 
     def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
+        super().set_default_headers()
         self.set_header("X-Frame-Options", "DENY")
-
-    def check_xsrf_cookie(self) -> None:  # no cookies: the code in the body is the credential
-        return None
 
     def requested_lang(self, body: dict[str, Any] | None = None) -> str | None:
         for value in (
@@ -197,14 +194,6 @@ class PageHandler(SurveyHandler):
         self.finish(render_page(chosen or self.ctx.settings.language, chosen is not None))
 
 
-class StaticHandler(tornado.web.StaticFileHandler):
-    """The page's script and style (versioned URLs: cached for a day)."""
-
-    def set_extra_headers(self, path: str) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Cache-Control", "public, max-age=86400")
-
-
 @tornado.web.stream_request_body
 class ApiHandler(SurveyHandler):
     """Reads at most ``MAX_BODY`` bytes of JSON (a larger body is refused, never kept)."""
@@ -245,15 +234,10 @@ class ApiHandler(SurveyHandler):
         self.body = body
         return body
 
-    @property
-    def client(self) -> str:
-        return self.request.remote_ip or "?"
-
     def limited(self) -> bool:
         """True after answering 429 to a client with too many wrong codes."""
-        wait = self.ctx.limiter.retry_after(self.client)
+        wait = self.wait_for(self.ctx.limiter)
         if wait:
-            self.set_header("Retry-After", str(wait))
             self.fail(429, "survey.error.rate_limited", seconds=wait)
         return bool(wait)
 
@@ -351,7 +335,7 @@ def survey_handlers(settings: Settings) -> list[tuple[Any, ...]]:
     kw = {"ctx": ctx}
     return [
         (rf"{PREFIX}/?", PageHandler, kw),
-        (rf"{PREFIX}/static/(survey\.(?:js|css))", StaticHandler, {"path": str(STATIC_DIR)}),
+        (rf"{PREFIX}/static/(survey\.(?:js|css))", AssetHandler, {"path": str(STATIC_DIR)}),
         (rf"{PREFIX}/api/open", OpenHandler, kw),
         (rf"{PREFIX}/api/submit", SubmitHandler, kw),
         # links sent before the survey left Voila: the page moves their code behind '#'
@@ -367,7 +351,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
 async def _serve(settings: Settings) -> None:
     app = make_app(settings)
     app.listen(settings.port, settings.host)
-    print(f"kit survey serving on http://{settings.host}:{settings.port}{PREFIX}", flush=True)
+    url = f"http://{settings.host}:{settings.port}{PREFIX}"
+    print(t("app.survey.serving", settings.language, url=url), flush=True)
     await asyncio.Event().wait()
 
 

@@ -71,14 +71,19 @@ class SurveyForm:
 
     def answer(self, item_id: str, value: int | str | None) -> None:
         if item_id not in self.instrument.item_ids:
-            raise KitError(f"{item_id!r} is not an item of instrument {self.instrument.id!r}.")
+            raise KitError.text(
+                "app.problem.not_an_item", item=item_id, instrument=self.instrument.id
+            )
         allowed = set(self.instrument.scale.values)
         if self.instrument.scale.not_applicable is not None:
             allowed.add(NOT_APPLICABLE)  # type: ignore[arg-type]
         if value is not None and value not in allowed:
-            raise KitError(
-                f"{value!r} is not an answer to {item_id}; use a value "
-                f"{self.instrument.scale.min}-{self.instrument.scale.max}."
+            raise KitError.text(
+                "app.problem.not_an_answer",
+                value=value,
+                item=item_id,
+                min=self.instrument.scale.min,
+                max=self.instrument.scale.max,
             )
         self.answers[item_id] = value
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import html
+import json
+import logging
 import os
-import re
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from kit.i18n import t
 from kit.settings import LANGUAGES, Settings
+
+log = logging.getLogger("kit.apps")
 
 
 def request_params() -> dict[str, str]:
@@ -18,13 +23,38 @@ def request_params() -> dict[str, str]:
     Under Voilà with preheated kernels this waits until a viewer's request reaches the kernel
     (``voila.utils.wait_for_request``); elsewhere (tests, papermill) it reads ``QUERY_STRING``.
     """
-    try:
-        from voila.utils import wait_for_request
-
-        wait_for_request()
-    except ImportError:  # pragma: no cover - voila is a dependency
-        pass
+    wait_for_request()
     return parse_query(os.environ.get("QUERY_STRING", ""))
+
+
+def wait_for_request(timeout: float = 3600.0) -> None:
+    """In a preheated kernel: wait for the viewer's request and put it into the environment.
+
+    What ``voila.utils.wait_for_request`` does (one message on ``<ws base>voila/query/<kernel>``,
+    a JSON object of variables), without importing ``voila``: its package imports the whole
+    Jupyter server (about 100 MB in every kernel). A kernel started for a waiting viewer already
+    has the request in its environment and returns at once.
+    """
+    import json
+
+    if os.environ.get("VOILA_PREHEAT", "False") != "True":
+        return
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    env = os.environ.get
+    base = env("VOILA_WS_BASE_URL") or env("VOILA_SERVER_URL", "/")
+    url = (
+        f"{env('VOILA_WS_PROTOCOL', 'ws')}://{env('VOILA_APP_IP', '127.0.0.1')}:"
+        f"{env('VOILA_APP_PORT', '8866')}{base}voila/query/{env('VOILA_KERNEL_ID', '')}"
+    )
+    try:
+        with connect(url, open_timeout=10, close_timeout=2) as socket:
+            info = json.loads(socket.recv(timeout=timeout))
+    except (OSError, TimeoutError, ValueError, WebSocketException):
+        return  # as Voilà's: no request, and the page says that the link has no key
+    for name, value in info.items():
+        os.environ[str(name)] = str(value)
 
 
 def parse_query(query: str) -> dict[str, str]:
@@ -98,16 +128,74 @@ def footer_html(lang: str) -> str:
     return f'<div class="kit-footer">{esc(t("app.site.footer", lang))}</div>'
 
 
-def find_report_pdf(settings: Settings, group_id: str, language: str) -> Path | None:
-    """The newest PDF report of ``group_id`` under ``outputs/`` (its language preferred)."""
+def group_report_pdf(settings: Settings, group_id: str, language: str) -> Path | None:
+    """The newest PDF of ``group_id``'s own group report, found in the report runs' manifests
+    (``outputs/<run>/.kit-run.json``): an entry of kind ``group`` whose parameters name exactly
+    this group. Never matched by file name; never a file outside its run's folder."""
+    from kit.reports.runner import MANIFEST_NAME
+
     root = settings.outputs_dir
+    found: list[tuple[bool, float, Path]] = []
     if not root.is_dir():
         return None
-    pattern = re.compile(rf"(^|[^A-Za-z0-9]){re.escape(group_id)}([^A-Za-z0-9]|$)")
-    found = [
-        p for p in root.rglob("*.pdf") if pattern.search(p.stem) or pattern.search(p.parent.name)
-    ]
-    if not found:
-        return None
-    preferred = [p for p in found if f"_{language}" in p.stem or p.parent.name == language]
-    return max(preferred or found, key=lambda p: p.stat().st_mtime)
+    for manifest_path in sorted(root.glob(f"*/{MANIFEST_NAME}")):
+        run_dir = manifest_path.parent.resolve()
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("unreadable report manifest %s", manifest_path)
+            continue
+        if not isinstance(manifest, dict):
+            continue
+        for entry in manifest.values():
+            if not isinstance(entry, dict) or entry.get("kind") != "group":
+                continue
+            if entry.get("status") not in ("made", "skipped") or not entry.get("pdf_path"):
+                continue
+            params = _report_parameters(run_dir, entry)
+            if params.get("group_id") != group_id:
+                continue
+            pdf = (run_dir / str(entry["pdf_path"])).resolve()
+            if not pdf.is_relative_to(run_dir) or not pdf.is_file():
+                continue
+            found.append((params.get("language") == language, pdf.stat().st_mtime, pdf))
+    return max(found)[2] if found else None
+
+
+def _report_parameters(run_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a report was made with: from the manifest entry, else from its executed
+    notebook (``metadata.kit.parameters``, written by ``kit.reports.runner``)."""
+    if entry.get("group_id"):
+        return {"group_id": entry["group_id"], "language": entry.get("language")}
+    nb_path = (run_dir / str(entry.get("notebook_path") or "")).resolve()
+    if not entry.get("notebook_path") or not nb_path.is_relative_to(run_dir):
+        return {}
+    return dict(_notebook_parameters(str(nb_path), _mtime(nb_path)))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@lru_cache(maxsize=512)
+def _notebook_parameters(path: str, mtime: float) -> tuple[tuple[str, Any], ...]:
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return ()
+    params = (meta.get("kit") or {}).get("parameters") or {}
+    return tuple((k, v) for k, v in params.items() if k in ("group_id", "language"))
+
+
+def subtitle_text(
+    organisation: str, respondents: int, invited: int | None, wave: str, lang: str
+) -> str:
+    """A dashboard's line under its title (the explorer's and the kit page's): organisation,
+    respondents (of invited, when known) and the survey round's name ``wave``."""
+    fields: dict[str, Any] = {"organisation": organisation, "respondents": respondents}
+    if invited:
+        return t("app.dashboard.subtitle", lang, **fields, invited=invited, wave=wave)
+    return t("app.dashboard.subtitle_no_invited", lang, **fields, wave=wave)

@@ -41,6 +41,7 @@ from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
 from kit.store import live as repo
+from kit.web import PlainHandler
 
 log = logging.getLogger("kit.live")
 
@@ -227,30 +228,18 @@ def vote_statements(store: Store, settings: Settings, rnd: dict[str, Any]) -> li
     return [{"id": int(i), "text": x} for i, x in zip(st["id"], st["text"], strict=True)]
 
 
-class BaseHandler(tornado.web.RequestHandler):
-    """JSON errors in the participant's language; the traceback only in the log."""
+class BaseHandler(PlainHandler):
+    """JSON errors in the participant's language; the traceback only in the log (headers, no
+    xsrf cookie and the client's address: ``kit.web.PlainHandler``)."""
 
     def initialize(self, ctx: LiveContext) -> None:
         self.ctx = ctx
 
-    def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-
-    def check_xsrf_cookie(self) -> None:  # the API uses tokens in the body, never cookies
-        return None
-
-    @property
-    def client(self) -> str:
-        return self.request.remote_ip or "?"
-
     def too_many(self, limiter: FailureLimiter) -> bool:
         """Answer 429 with Retry-After when this client used up its failed attempts."""
-        wait = limiter.retry_after(self.client)
+        wait = self.wait_for(limiter)
         if not wait:
             return False
-        self.set_header("Retry-After", str(wait))
         self.fail(429, "error.rate_limited", seconds=wait)
         return True
 

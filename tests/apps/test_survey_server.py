@@ -109,6 +109,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[SurveyS
             "KIT_PORT": str(settings.port),
             "KIT_HOST": "127.0.0.1",
             "KIT_LANGUAGE": "nb",
+            "KIT_TRUSTED_PROXIES": "none",  # no proxy in front: every header is the client's
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -352,8 +353,35 @@ def test_wrong_codes_are_limited_per_client_with_a_wait(server):
     before = server.responses()
     status, body, _ = server.post("/kit/survey/api/submit", {"code": valid, "answers": full()})
     assert status == 429 and server.responses() == before
-    # a guesser cannot pose as another client with a header
+    # a guesser cannot pose as another client with a header (it is no trusted proxy)
     spoofed = {"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9"}
     status, *_ = server.post("/kit/survey/api/open", {"code": "guess-x"}, headers=spoofed)
     assert status == 429
     assert server.get("/kit/survey")[0] == 200  # the page itself is never limited
+
+
+def test_script_and_style_come_from_memory_compressed_cached_and_only_from_their_folder(server):
+    import gzip
+
+    from kit.apps.survey_server import STATIC_DIR
+
+    def fetch(path: str, headers: dict[str, str]) -> tuple[int, bytes, dict]:
+        req = urllib.request.Request(server.url(path), headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read(), {k.lower(): v for k, v in r.headers.items()}
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), {k.lower(): v for k, v in e.headers.items()}
+
+    script = (STATIC_DIR / "survey.js").read_bytes()
+    status, body, headers = fetch("/kit/survey/static/survey.js", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == script
+    assert "javascript" in headers["content-type"] and headers["x-content-type-options"]
+    assert "max-age=86400" in headers["cache-control"]
+    status, body, _ = fetch("/kit/survey/static/survey.js", {})
+    assert status == 200 and body == script
+    status, body, _ = fetch("/kit/survey/static/survey.js", {"If-None-Match": headers["etag"]})
+    assert status == 304 and body == b""
+    for path in ("/kit/survey/static/survey.html", "/kit/survey/static/..%2Fsurvey.py"):
+        assert fetch(path, {})[0] == 404
