@@ -987,7 +987,7 @@ def _norm_wave(data: ScoredData, norm_wave: str | None, wave: str) -> str:
     known = list(data.waves.sort_values("ordinal")["id"])
     if norm_wave not in known:
         raise NotFoundError.text(
-            "results.norm_wave.unknown", wave=norm_wave, waves=", ".join(known)
+            "engine.results.norm_wave.unknown", wave=norm_wave, waves=", ".join(known)
         )
     return norm_wave
 
