@@ -35,6 +35,7 @@ from kit.errors import KitError, NotFoundError
 from kit.i18n import load_texts, t
 from kit.live import rounds as rl
 from kit.live import session as ls
+from kit.live.push import Pusher
 from kit.live.summary import records, round_results
 from kit.live.visibility import visible_round
 from kit.ratelimit import FailureLimiter
@@ -100,6 +101,10 @@ class LiveContext:
         self._admitted: set[tuple[str, str]] = set()
         self.guesses = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
         self.keys = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
+        self.pusher = Pusher(self._signature)
+
+    async def _signature(self, code: str) -> Any:
+        return await self.read(repo.session_signature, code)
 
     @property
     def store(self) -> Store:
@@ -188,11 +193,12 @@ class LiveContext:
     def forget(self, code: str) -> None:
         self._cache.pop(code, None)
 
-    async def session_state(self, code: str) -> dict[str, Any]:
-        """The session and its rounds, re-read when the facilitator changed something."""
+    async def session_state(self, code: str, max_age: float = STATE_TTL) -> dict[str, Any]:
+        """The session and its rounds, re-read when the facilitator changed something (its
+        revision is looked at when the copy is older than ``max_age`` seconds)."""
         hit = self._cache.get(code)
         now = time.monotonic()
-        if hit is not None and now - hit[0] < STATE_TTL:
+        if hit is not None and now - hit[0] < max_age:
             return hit[2]
         rev = await self.read(repo.session_revision, code)
         if rev is None:
@@ -399,6 +405,8 @@ class JoinHandler(BodyHandler):
         except KitError as exc:
             self.handle_kit_error(exc, code)
             return
+        if joined.new:
+            self.ctx.pusher.poke(code)
         self.set_cookie(COOKIE_PREFIX + code, joined.token, path=ls.LIVE_PREFIX, httponly=True,
                         samesite="Strict", secure=self.request.protocol == "https",
                         expires_days=2)
@@ -502,6 +510,8 @@ class AnswerHandler(BodyHandler):
                 self.ctx.forget(code)
             self.handle_kit_error(exc, code)
             return
+        if result.saved or result.removed:
+            self.ctx.pusher.poke(code)
         self.finish({"ok": True, "saved": result.saved, "unchanged": result.unchanged,
                      "removed": result.removed, "message": t("live.page.saved", self.lang)})
 
@@ -582,6 +592,7 @@ class ConsoleHandler(BodyHandler):
                   else partial(repo.set_expected, expected=expected))
             counts = await self.ctx.write(fn, session["id"])
             self.ctx.forget(code)
+            self.ctx.pusher.poke(code)
             self.finish({"ok": True, "admission": counts})
             return
         actions = {"open": {"status": "open"}, "close": {"status": "closed"},
@@ -596,6 +607,7 @@ class ConsoleHandler(BodyHandler):
         if action == "open":
             await self.ctx.write(repo.set_current_round, session["id"], rid)
         self.ctx.forget(code)
+        self.ctx.pusher.poke(code)
         self.finish({"ok": True, "round": {"id": rnd["id"], "status": rnd["status"],
                                            "revealed": rnd["revealed"]}})
 
@@ -638,6 +650,8 @@ def live_handlers(settings: Settings) -> list[tuple[Any, ...]]:
     # loop waits up to 5 ms after every socket call while a worker computes (a convoy). 1 ms keeps
     # the loop responsive for a room of 300 at a negligible cost to throughput.
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+    from kit.live import projector  # its handlers build on this module's
+
     ctx = LiveContext(settings)
     p = ls.LIVE_PREFIX
     code = r"([A-Za-z0-9-]{1,16})"
@@ -652,6 +666,7 @@ def live_handlers(settings: Settings) -> list[tuple[Any, ...]]:
         (rf"{p}/api/s/{code}/answer", AnswerHandler, kw),
         (rf"{p}/api/console/{code}/state", ConsoleHandler, kw),
         (rf"{p}/api/console/{code}/round", ConsoleHandler, kw),
+        *projector.handlers(p, code, kw),
     ]
 
 

@@ -91,6 +91,25 @@ def console_url(settings: Settings, code: str, key: str | None = None) -> str:
     return url + (f"&key={quote(key)}" if key else "")
 
 
+def projector_ticket(session: dict[str, Any]) -> str:
+    """The read-only credential of a session's projector page: it shows what the room's screen
+    shows (code, question, counts, revealed published results) and can change nothing. Made
+    from the session's key hash, so only the kit (holding the store) can make it, and it
+    differs per session."""
+    msg = f"projector:{session['code']}".encode()
+    return hmac.new(session["key_hash"].encode(), msg, hashlib.sha256).hexdigest()[:32]
+
+
+def check_projector_ticket(session: dict[str, Any], ticket: str | None) -> bool:
+    return bool(ticket) and hmac.compare_digest(projector_ticket(session), str(ticket))
+
+
+def projector_url(settings: Settings, session: dict[str, Any]) -> str:
+    """The projector page of a session (opened from the console, on the room's big screen)."""
+    return (f"{settings.base_url}{LIVE_PREFIX}/p/{quote(session['code'])}"
+            f"?t={projector_ticket(session)}")
+
+
 def qr_svg(url: str, scale: int = 6) -> str:
     """An inline SVG QR code of ``url`` (no file, no network)."""
     buf = io.BytesIO()

@@ -448,6 +448,8 @@ class FacilitatorConsole(w.VBox):
             f'<div style="width:180px">{ls.qr_svg(url, scale=4)}</div><div>'
             f"<h2 style='margin:0'>{title}</h2>"
             f"<p>{_esc(t('live.console.join_at', self.lang, url=url))}</p>"
+            f'<p><a href="{_esc(ls.projector_url(settings, self.session))}" target="_blank" '
+            f'rel="noopener" class="kit-projector-link">{_esc(self.T("projector"))}</a></p>
             f'<p style="font-size:2.4em;letter-spacing:.15em;margin:0"><b>'
             f"{_esc(ls.display_code(code))}</b></p>"
             f"</div></div>")

@@ -692,6 +692,43 @@ def answers_signature(store: Store, session_id: int) -> tuple[int, int, str]:
     return int(n), people["admitted"], f"{last}|{tuple(turns)}|{people}"
 
 
+def session_signature(store: Store, code: str) -> tuple[Any, ...] | None:
+    """What anyone's view of session ``code`` depends on, cheaply: its revision (every
+    facilitator change), its answers (count, last change, sum of ids) and its admission counts.
+    The push loop reads it twice a second per watched session; None when there is no session."""
+    ss, a, r = lt.live_sessions, lt.live_answers, lt.live_rounds
+    with store.begin() as conn:
+        row = conn.execute(select(ss.c.id, ss.c.revision, ss.c.status)
+                           .where(ss.c.code == code)).first()
+        if row is None:
+            return None
+        sid = row[0]
+        answers = conn.execute(select(func.count(), func.max(a.c.updated_at),
+                                      func.coalesce(func.sum(a.c.id), 0))
+                               .select_from(a.join(r, r.c.id == a.c.round_id))
+                               .where(r.c.session_id == sid)).first()
+        joined = conn.execute(select(func.count()).select_from(_P)
+                              .where(_P.c.session_id == sid)).scalar()
+        admitted = conn.execute(select(func.count()).select_from(_ADM)
+                                .where(_ADM.c.session_id == sid)).scalar()
+        expected = conn.execute(select(_LIM.c.expected).where(_LIM.c.session_id == sid)).scalar()
+    return (int(row[1]), row[2], int(answers[0]), str(answers[1]), int(answers[2]), int(joined),
+            int(admitted or 0), expected)
+
+
+def round_respondents(store: Store, round_id: int) -> int:
+    """Admitted participants who answered a round (the projector's "answered" count)."""
+    a, p, r = lt.live_answers, lt.live_participants, lt.live_rounds
+    q = (select(func.count(func.distinct(a.c.participant_id)))
+         .select_from(a.join(p, p.c.id == a.c.participant_id).join(r, r.c.id == a.c.round_id)
+                      .outerjoin(_ADM, _ADM.c.participant_id == p.c.id)
+                      .outerjoin(_LIM, _LIM.c.session_id == r.c.session_id))
+         .where(a.c.round_id == round_id,
+                _ADM.c.participant_id.is_not(None) | _LIM.c.session_id.is_(None)))
+    with store.begin() as conn:
+        return int(conn.execute(q).scalar() or 0)
+
+
 # -- actions ------------------------------------------------------------------------------------
 def add_action(store: Store, session_id: int, group_id: str, action: str, owner: str = "",
                due_date: str | None = None, dimension: str | None = None,

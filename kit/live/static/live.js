@@ -68,7 +68,7 @@
     lang = lang === "nb" ? "en" : "nb";
     shownSignature = "";
     renderHeader();
-    if (code && !cfg.error) { poll(); } else { render(); }
+    if (code && !cfg.error) { poll(); listen(); } else { render(); }
   });
 
   // -- join page (no code yet) ---------------------------------------------------------------
@@ -116,6 +116,35 @@
     });
   }
 
+  // Pushed updates: one event stream per phone; polling every 2 s only while it is down.
+  var source = null;
+  var streaming = false;
+  function listen() {
+    if (source) { source.close(); source = null; }
+    streaming = false;
+    if (!window.EventSource || !getToken()) { return; }
+    source = new EventSource(api + "events?lang=" + lang + "&token=" + encodeURIComponent(getToken()));
+    source.addEventListener("open", function () { streaming = true; clearTimeout(pollTimer); });
+    source.addEventListener("state", function (ev) {
+      streaming = true; clearTimeout(pollTimer);
+      var data; try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (data.ok) { handle(data); }
+    });
+    source.addEventListener("gone", function (ev) {
+      source.close(); source = null; streaming = false;
+      try { cfg.error = JSON.parse(ev.data).message; } catch (e) { cfg.error = T("offline"); }
+      render();
+    });
+    source.onerror = function () {
+      streaming = false;
+      clearTimeout(pollTimer);
+      pollTimer = setTimeout(poll, 3000);  // the browser reconnects by itself; poll meanwhile
+      if (source && source.readyState === 2) {  // refused (server busy): try again later
+        source = null; setTimeout(listen, 30000);
+      }
+    };
+  }
+
   function poll() {
     clearTimeout(pollTimer);
     var url = "state?lang=" + lang + "&token=" + encodeURIComponent(getToken() || "") +
@@ -124,6 +153,15 @@
       if (!data.ok) {
         cfg.error = data.message; render(); return;
       }
+      handle(data);
+      if (!streaming) { pollTimer = setTimeout(poll, 2000); }
+    }).catch(function () {
+      setStatus(T("offline"), "bad");
+      if (!streaming) { pollTimer = setTimeout(poll, 3000); }
+    });
+  }
+
+  function handle(data) {
       if (statusLine.className === "bad" && statusLine.textContent === T("offline")) { setStatus(""); }
       (data.mine || []).forEach(function (a) {
         mine[a.round_id] = mine[a.round_id] || {};
@@ -131,6 +169,7 @@
       });
       if (data.mine) { needMine = false; }
       if (data.admitted === true && !admitted) { admitted = true; shownSignature = ""; }
+      if (data.admitted === false && admitted) { admitted = false; shownSignature = ""; }
       var rev = data.revision + "|" + JSON.stringify(data.rounds.map(function (r) { return r.id; }));
       if (state && rev !== lastRev) { needMine = true; }  // new rounds: fetch own answers next time
       lastRev = rev;
@@ -138,11 +177,7 @@
       var sig = lang + "|" + rev + "|" + admitted;
       if (sig !== shownSignature) { shownSignature = sig; render(); }
       drawResults(data.results || {});
-      pollTimer = setTimeout(poll, 2000);
-    }).catch(function () {
-      setStatus(T("offline"), "bad");
-      pollTimer = setTimeout(poll, 3000);
-    });
+      if (data.status && data.status !== "open") { window.location.reload(); }
   }
 
   function submit(round, answers) {
@@ -444,6 +479,6 @@
   // -- start -----------------------------------------------------------------------------------
   render();
   if (code && !cfg.error) {
-    join(null).then(poll, function () { /* error shown */ });
+    join(null).then(function () { poll(); listen(); }, function () { /* error shown */ });
   }
 })();
