@@ -25,15 +25,16 @@ import tornado.iostream
 
 from kit.errors import KitError, NotFoundError
 from kit.live import rounds as rl
-from kit.live import session as ls
 from kit.live import server as srv
+from kit.live import session as ls
 from kit.live.push import HEARTBEAT_SECONDS, RETRY_MS, STREAM_SECONDS, Hub, sse_event
+from kit.live.summary import PUBLISHED
 from kit.live.visibility import visible_round
 from kit.settings import Settings
 from kit.store import Store
 from kit.store import live as repo
 
-PROJECTED = ("pulse", "purpose", "agenda_audit", "stakeholder_map")  # results as published
+PROJECTED = PUBLISHED  # every exercise of participants' answers, as published versions
 PROJECTOR_KEYS_PREFIX = "live.projector."
 
 
@@ -95,7 +96,7 @@ def projector_state(store: Store, settings: Settings, state: dict[str, Any],
     out["round"] = public
     if rnd["revealed"] and rnd["exercise"] in PROJECTED:
         shown = visible_round(store, settings, rnd)
-        out["results"] = srv.public_results(rnd, shown, settings, lang)
+        out["results"] = srv.public_results(rnd, shown, settings, lang, store)
     return out
 
 

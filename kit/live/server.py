@@ -33,6 +33,7 @@ import tornado.web
 
 from kit.errors import KitError, NotFoundError
 from kit.i18n import load_texts, t
+from kit.live import facilitate
 from kit.live import rounds as rl
 from kit.live import session as ls
 from kit.live.push import Pusher
@@ -53,7 +54,9 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 FAILURES_ALLOWED = 10
 FAILURE_WINDOW = 60.0  # seconds
 COOKIE_PREFIX = "kit_live_"
-SHARED_RESULTS = ("pulse", "purpose", "agenda_audit")  # revealed results shown on phones too
+# revealed results shown on phones too (the others only on the projector and the console)
+SHARED_RESULTS = ("pulse", "purpose", "agenda_audit", "poll", "wordcloud", "qa", "boundedness",
+                  "decision_review")
 RESULTS_TTL = 2.0  # seconds revealed results are reused before they are computed again
 STATE_TTL = 0.5  # seconds a session's public state is reused before the revision is re-read
 PAGE_KEYS_PREFIX = "live.page."
@@ -104,6 +107,12 @@ class LiveContext:
         self.pusher = Pusher(self._signature)
 
     async def _signature(self, code: str) -> Any:
+        """A watched session's signature; a round whose timer ran out is closed first, so
+        the phones and the projector see it close on time."""
+        hit = self._cache.get(code)
+        if hit is not None and any(facilitate.expired(r) for r in hit[2]["rounds"]):
+            await self.write(facilitate.close_expired, hit[2]["session"]["id"])
+            self.forget(code)
         return await self.read(repo.session_signature, code)
 
     @property
@@ -220,7 +229,17 @@ def _load_state(store: Store, settings: Settings, code: str) -> dict[str, Any]:
         if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" \
                 and rnd["status"] == "open":
             statements[rnd["id"]] = vote_statements(store, settings, rnd)
+        elif rnd["exercise"] == "qa" and rnd["status"] == "open":
+            statements[rnd["id"]] = qa_statements(store, settings, rnd)
     return {"session": session, "rounds": rounds, "statements": statements, "bodies": {}}
+
+
+def qa_statements(store: Store, settings: Settings, rnd: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Q&A entries phones see and vote on: those of the published version the facilitator
+    allowed (``kit.live.facilitate.approve_entry``)."""
+    approved = set(rnd["config"].get("approved") or [])
+    shown = facilitate.published_ids(store, settings, rnd)
+    return [{"id": i, "text": x} for i, x in shown.items() if i in approved]
 
 
 def vote_statements(store: Store, settings: Settings, rnd: dict[str, Any]) -> list[dict[str, Any]]:
@@ -496,15 +515,23 @@ class AnswerHandler(BodyHandler):
             rnd = next((r for r in state["rounds"] if r["id"] == round_id), None)
             if rnd is None:
                 raise repo.LiveStateError("round_unknown", "no such round")
+            if facilitate.expired(rnd):  # the timer ran out: the round closes now
+                await self.ctx.write(facilitate.close_expired, rnd["session_id"])
+                self.ctx.forget(code)
+                self.ctx.pusher.poke(code)
+                raise repo.LiveStateError("round_closed", "the round's time is up")
             ids = {s["id"] for s in state["statements"].get(round_id, [])}
             if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" and not ids:
                 ids = {x["id"] for x in await self.ctx.write(vote_statements, self.ctx.settings,
+                                                               rnd)}
+            if rnd["exercise"] == "qa" and not ids and "vote" in (body.get("answers") or {}):
+                ids = {x["id"] for x in await self.ctx.write(qa_statements, self.ctx.settings,
                                                                rnd)}
             sub = rl.parse_submission(rnd, body.get("answers"), ids)
             result = await self.ctx.batch(lambda conn, cache: repo.answer_in(
                 conn, cache, code, token, round_id, sub.answers,
                 replace_prefix=sub.replace_prefix, remove=sub.remove,
-                max_entries=rl.MAX_ENTRIES))
+                max_entries=rl.MAX_QA_ENTRIES if rnd["exercise"] == "qa" else rl.MAX_ENTRIES))
         except KitError as exc:
             if isinstance(exc, repo.LiveStateError) and exc.reason == "round_closed":
                 self.ctx.forget(code)
@@ -522,20 +549,34 @@ def _shared_results(store: Store, rounds: list[dict[str, Any]], settings: Settin
     out = {}
     for rnd in rounds:
         shown = visible_round(store, settings, rnd)
-        res = public_results(rnd, shown, settings, lang)
+        res = public_results(rnd, shown, settings, lang, store)
         out[str(rnd["id"])] = res
     return out
 
 
 def public_results(rnd: dict[str, Any], shown: Any, settings: Settings,
-                   lang: str) -> dict[str, Any]:
-    """A published version as the room sees it (statements: texts and votes, never who)."""
+                   lang: str, store: Store | None = None) -> dict[str, Any]:
+    """A published version as the room sees it (statements: texts and votes, never who; Q&A:
+    only the entries the facilitator allowed). A re-vote carries the first round's published
+    results as ``before`` (given ``store``)."""
     answers = shown.answers if shown.answers is not None else repo.frozen_frame([])
     res = round_results(rnd, answers, settings, lang)
     res["published"] = shown.info()
     if rnd["exercise"] == "purpose" and "statements" in res:
         res["statements"] = [{"text": x["text"], "votes": x["votes"]}
                              for x in res["statements"][:5]]
+    if rnd["exercise"] == "qa" and "entries" in res:
+        res["entries"] = [{"id": x["id"], "text": x["text"], "votes": x["votes"]}
+                          for x in res["entries"] if x["approved"]]
+    source = rnd["config"].get("revote_of")
+    if store is not None and source:
+        try:
+            first = repo.get_round(store, int(source))
+        except NotFoundError:
+            first = None
+        if first is not None and first["session_id"] == rnd["session_id"]:
+            res["before"] = public_results(first, visible_round(store, settings, first),
+                                           settings, lang)
     return res
 
 
@@ -595,6 +636,16 @@ class ConsoleHandler(BodyHandler):
             self.ctx.pusher.poke(code)
             self.finish({"ok": True, "admission": counts})
             return
+        if action in FACILITATION:
+            try:
+                done = await self.ctx.write(facilitation, session, self.ctx.settings, body)
+            except KitError as exc:
+                self.handle_kit_error(exc, code)
+                return
+            self.ctx.forget(code)
+            self.ctx.pusher.poke(code)
+            self.finish({"ok": True, **done})
+            return
         actions = {"open": {"status": "open"}, "close": {"status": "closed"},
                    "reveal": {"revealed": True}, "hide": {"revealed": False}}
         rounds = {r["id"]: r for r in await self.ctx.read(repo.list_rounds, session["id"])}
@@ -612,6 +663,53 @@ class ConsoleHandler(BodyHandler):
                                            "revealed": rnd["revealed"]}})
 
 
+MODERATED = ("qa", "wordcloud", "action_plan")  # the console sees their published version early
+FACILITATION = ("timer", "extend", "stop_timer", "revote", "add_round", "approve", "unapprove",
+                "hide_word", "show_word", "accept", "current")
+
+
+def facilitation(store: Store, session: dict[str, Any], settings: Settings,
+                 body: dict[str, Any]) -> dict[str, Any]:
+    """The console API's facilitator actions beyond open/close/reveal (kit.live.facilitate)."""
+    action = body["action"]
+    if action == "add_round":
+        exercise = body.get("exercise")
+        rid = facilitate.add_round(store, session["id"], str(exercise), body.get("config"))
+        return {"round": {"id": rid}}
+    rid = body.get("round")
+    rounds = {r["id"]: r for r in repo.list_rounds(store, session["id"])}
+    if isinstance(rid, bool) or not isinstance(rid, int) or rid not in rounds:
+        raise rl.SubmissionError("error.round_of_session")
+    if action == "timer":
+        rnd = facilitate.set_timer(store, rid, body.get("seconds"))
+    elif action == "extend":
+        rnd = facilitate.extend_timer(store, rid, body.get("seconds"))
+    elif action == "stop_timer":
+        rnd = facilitate.stop_timer(store, rid)
+    elif action == "revote":
+        return {"round": {"id": facilitate.revote(store, rid)}}
+    elif action == "current":
+        repo.set_current_round(store, session["id"], rid)
+        rnd = rounds[rid]
+    elif action in ("approve", "unapprove"):
+        entry = body.get("entry")
+        if isinstance(entry, bool) or not isinstance(entry, int):
+            raise rl.SubmissionError("error.unknown_question", question=str(entry)[:40])
+        rnd = facilitate.approve_entry(store, settings, rid, entry, on=action == "approve")
+    elif action in ("hide_word", "show_word"):
+        rnd = facilitate.hide_word(store, rid, str(body.get("word", "")),
+                                   on=action == "hide_word")
+    else:  # accept
+        entry = body.get("entry")
+        if isinstance(entry, bool) or not isinstance(entry, int):
+            raise rl.SubmissionError("error.unknown_question", question=str(entry)[:40])
+        text = body.get("text")
+        aid = facilitate.accept_proposal(store, settings, rid, entry, str(body.get("group", "")),
+                                         text if isinstance(text, str) else None)
+        return {"action": {"id": aid}}
+    return {"round": {"id": rnd["id"], "status": rnd["status"], "config": rnd["config"]}}
+
+
 def console_state(store: Store, session: dict[str, Any], settings: Settings,
                   lang: str) -> dict[str, Any]:
     """What the console shows: participation counts for every round, results only for revealed
@@ -625,10 +723,12 @@ def console_state(store: Store, session: dict[str, Any], settings: Settings,
         if rnd["exercise"] == "airtime":
             results = round_results(rnd, sub, settings, lang, turns[turns["round_id"] == rnd["id"]],
                                     time.time())
-        elif rnd["revealed"]:
+        elif rnd["revealed"] or rnd["exercise"] in MODERATED:
             shown = visible_round(store, settings, rnd)
             frozen = shown.answers if shown.answers is not None else repo.frozen_frame([])
             results = {**round_results(rnd, frozen, settings, lang), "published": shown.info()}
+            if not rnd["revealed"]:  # what the facilitator moderates: the published version
+                results = {"shown": False, "moderation": results}
         else:
             results = {"shown": False}
         out.append({"id": rnd["id"], "exercise": rnd["exercise"], "status": rnd["status"],

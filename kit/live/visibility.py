@@ -34,7 +34,10 @@ from kit.settings import Settings
 from kit.store import Store
 from kit.store import live as repo
 
-GROUPED_PREFIXES = {"entry:": "entries", "vote:": "votes"}
+# answers of one participant that form one unit: all agenda entries (or Q&A entries, or action
+# proposals), all votes, a ranking, a 100-point split, a word-cloud's words, a list of names
+GROUPED_PREFIXES = {"entry:": "entries", "vote:": "votes", "rank:": "ranking",
+                    "points:": "points", "word:": "words", "name:": "names"}
 
 
 def unit_of(question: str) -> str:

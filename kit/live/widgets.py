@@ -29,6 +29,7 @@ from kit.live import charts as lc
 from kit.live import measures as m
 from kit.live import session as ls
 from kit.live.rounds import pulse_items
+from kit.live.summary import PUBLISHED as summary_published
 from kit.live.summary import round_results
 from kit.live.visibility import visible_round
 from kit.settings import LANGUAGES, Settings
@@ -36,7 +37,8 @@ from kit.store import Store, open_store
 from kit.store import live as repo
 
 POLL_SECONDS = 1.0
-PUBLISHED = ("pulse", "purpose", "agenda_audit", "stakeholder_map")  # shown as published versions
+# shown as published versions (the action plan's proposals are drawn by its own widget)
+PUBLISHED = tuple(x for x in summary_published if x != "action_plan")
 
 
 def _esc(text: Any) -> str:
@@ -449,7 +451,7 @@ class FacilitatorConsole(w.VBox):
             f"<h2 style='margin:0'>{title}</h2>"
             f"<p>{_esc(t('live.console.join_at', self.lang, url=url))}</p>"
             f'<p><a href="{_esc(ls.projector_url(settings, self.session))}" target="_blank" '
-            f'rel="noopener" class="kit-projector-link">{_esc(self.T("projector"))}</a></p>
+            f'rel="noopener" class="kit-projector-link">{_esc(self.T("projector"))}</a></p>'
             f'<p style="font-size:2.4em;letter-spacing:.15em;margin:0"><b>'
             f"{_esc(ls.display_code(code))}</b></p>"
             f"</div></div>")

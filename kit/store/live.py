@@ -146,6 +146,14 @@ def _session_row(conn: Connection, code: str) -> dict[str, Any]:
     return out
 
 
+def list_sessions_by_id(store: Store, session_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Sessions by id (group_ids decoded), in the order asked."""
+    with store.begin() as conn:
+        codes = dict(conn.execute(select(lt.live_sessions.c.id, lt.live_sessions.c.code)
+                                  .where(lt.live_sessions.c.id.in_(list(session_ids)))).all())
+        return [_session_row(conn, codes[i]) for i in session_ids if i in codes]
+
+
 def get_session(store: Store, code: str) -> dict[str, Any]:
     """The session with ``code`` (group_ids and exercises decoded); NotFoundError if none."""
     with store.begin() as conn:
