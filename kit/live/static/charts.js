@@ -48,7 +48,7 @@
     seg.style.width = Math.max(0, Math.min(100, 100 * (value || 0) / (max || 1))) + "%";
     seg.style.background = colour || OKABE[0];
     seg.style.justifyContent = "flex-end";
-    seg.style.paddingRight = ".3em";
+    if (value > 0) { seg.style.paddingRight = ".3em"; } else { seg.textContent = ""; }
     b.appendChild(seg);
     return b;
   }
@@ -75,7 +75,10 @@
     points.forEach(function (p, i) {
       if (p.x === null || p.y === null || p.x === undefined || p.y === undefined) { return; }
       s.appendChild(svg("circle", { cx: X(p.x), cy: Y(p.y), r: 12, fill: OKABE[i % OKABE.length] }));
-      var t = svg("text", { x: X(p.x) + 18, y: Y(p.y) + 9, "font-size": 26 }); t.textContent = p.label; s.appendChild(t);
+      var right = X(p.x) > W * 0.65;  // labels near the right edge go to the left of the dot
+      var t = svg("text", { x: X(p.x) + (right ? -18 : 18), y: Y(p.y) + 9, "font-size": 26,
+        "text-anchor": right ? "end" : "start" });
+      t.textContent = p.label; s.appendChild(t);
     });
     return s;
   }
@@ -120,6 +123,85 @@
       var pts = (res.actors || []).map(function (a) { return { x: a.interest, y: a.power, label: a.actor }; });
       return [scatter(pts, { min: 1, max: 5, x: (axes[1] || {}).label || "", y: (axes[0] || {}).label || "" })];
     }
+  };
+
+  draw.poll = function (r, res, T, lang) {
+    var nodes = [];
+    if (res.kind === "scale") {
+      var values = Object.keys(res.counts || {}).map(Number).sort(function (a, b) { return a - b; });
+      var most = Math.max.apply(null, [1].concat(values.map(function (v) { return res.counts[String(v)]; })));
+      values.forEach(function (v, i) {
+        var lab = String(v);
+        if (i === 0 && r.scale && r.scale.labels[0]) { lab += " " + r.scale.labels[0]; }
+        if (i === values.length - 1 && r.scale && r.scale.labels[1]) { lab += " " + r.scale.labels[1]; }
+        nodes.push(row(lab, share(res.counts[String(v)], most, scaleColour(i, values.length), String(res.counts[String(v)]))));
+      });
+      nodes.push(el("p", { cls: "value", text: T("mean_sd", { mean: fmt(res.mean, lang, 1), sd: fmt(res.sd, lang, 1), n: res.n }) }));
+    } else if (res.kind === "ranking") {
+      var top = Math.max.apply(null, [1].concat((res.options || []).map(function (o) { return o.borda; })));
+      (res.options || []).forEach(function (o, i) {
+        nodes.push(row((i + 1) + ". " + o.option, share(o.borda, top, OKABE[0], T("mean_rank", { rank: fmt(o.mean_rank, lang, 1) }))));
+      });
+    } else if (res.kind === "points") {
+      var most2 = Math.max.apply(null, [1].concat((res.options || []).map(function (o) { return o.points; })));
+      (res.options || []).forEach(function (o) {
+        nodes.push(row(o.option, share(o.points, most2, OKABE[2], T("points_total", { points: fmt(o.points, lang, 0) }))));
+      });
+    } else if (res.kind === "matrix") {
+      var axes = r.axes || res.axes || {};
+      nodes.push(scatter((res.options || []).map(function (o) { return { x: o.x, y: o.y, label: o.option }; }),
+        { min: 1, max: 5, x: axes.x || "", y: axes.y || "" }));
+    }
+    return nodes;
+  };
+  draw.wordcloud = function (r, res, T, lang) {
+    var words = res.words || [];
+    var most = Math.max.apply(null, [1].concat(words.map(function (w) { return w.count; })));
+    var cloud = el("div", { cls: "cloud" });
+    words.forEach(function (w, i) {
+      var s = el("span", { text: w.word, title: String(w.count), "data-word": w.key });
+      s.style.fontSize = (0.9 + 2.6 * Math.sqrt(w.count / most)) + "em";
+      s.style.color = OKABE[i % OKABE.length];
+      cloud.appendChild(s);
+    });
+    return [cloud];
+  };
+  draw.qa = function (r, res, T, lang) {
+    return [el("div", { cls: "cards" }, (res.entries || []).map(function (e) {
+      return el("div", { cls: "card", "data-entry": String(e.id) }, [
+        el("span", { cls: "votes", text: e.votes === null || e.votes === undefined ? "" : "▲ " + e.votes }),
+        document.createTextNode(e.text)]);
+    }))];
+  };
+  draw.boundedness = function (r, res, T, lang) {
+    var nodes = [legend([T("band.all"), T("band.some"), T("band.one")], [OKABE[2], OKABE[1], OKABE[5]])];
+    var colour = { all: OKABE[2], some: OKABE[1], one: OKABE[5] };
+    (res.names || []).forEach(function (n) {
+      nodes.push(row(n.name, share(n.share, 1, colour[n.band], n.count + " · " + pct(n.share, lang))));
+    });
+    return nodes;
+  };
+  draw.decision_review = function (r, res, T, lang) {
+    var nodes = [];
+    var labels = {};
+    (r.sources || []).forEach(function (s) { labels[s.id] = s.label; });
+    if (res.breadth !== null && res.breadth !== undefined) {
+      nodes.push(el("p", { cls: "value", text: T("breadth", { pct: pct(res.breadth, lang) }) }));
+    }
+    (res.decisions || []).forEach(function (d) {
+      nodes.push(el("h2", { text: d.decision }));
+      if (d.hidden) { nodes.push(el("p", { cls: "note", text: T("decision_hidden", { n: res.min_n }) })); return; }
+      nodes.push(row(T("breadth", { pct: "" }).replace(/[:\s]+$/, ""), share(d.breadth, 1, OKABE[0], pct(d.breadth, lang))));
+      (res.sources || []).forEach(function (src, i) {
+        nodes.push(row(labels[src] || src, share(d[src], 1, OKABE[(i + 1) % OKABE.length], pct(d[src], lang))));
+      });
+    });
+    return nodes;
+  };
+  draw.action_plan = function (r, res, T, lang) {
+    return [el("div", { cls: "cards" }, (res.proposals || []).map(function (p) {
+      return el("div", { cls: "card", text: p.text });
+    }))];
   };
 
   window.KitCharts = {
