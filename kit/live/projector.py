@@ -134,8 +134,10 @@ class StreamHandler(srv.BaseHandler):
                 await pusher.check(code)
             self.write(f"retry: {RETRY_MS}\n\n")
             seq = hub.seq
+            last = None
             if self.request.headers.get("Last-Event-ID", "") != hub.event_id:
-                self.write(sse_event(await self.build(hub), "state", hub.event_id))
+                last = await self.build(hub)
+                self.write(sse_event(last, "state", hub.event_id))
             await self.flush()
             end = time.monotonic() + STREAM_SECONDS
             while not self._ended and time.monotonic() < end:
@@ -149,7 +151,11 @@ class StreamHandler(srv.BaseHandler):
                     break
                 if hub.seq != seq:
                     seq = hub.seq
-                    self.write(sse_event(await self.build(hub), "state", hub.event_id))
+                    text = await self.build(hub)
+                    if text == last:  # e.g. one more answer, no new step: nothing to send
+                        continue
+                    last = text
+                    self.write(sse_event(text, "state", hub.event_id))
                 else:
                     self.write(": heartbeat\n\n")
                 await self.flush()

@@ -33,7 +33,9 @@ log = logging.getLogger("kit.live.push")
 MAX_STREAMS = int(os.environ.get("KIT_LIVE_MAX_STREAMS", "2000"))
 HEARTBEAT_SECONDS = 15.0  # comment line on an idle stream (nginx's default timeout is 60 s)
 WATCH_SECONDS = 0.5  # a watched session's signature is read this often
-SETTLE_SECONDS = 0.1  # after a change made here, wait this long so a burst becomes one event
+# after a change made here, the next look comes at most this often: a room answering at once
+# makes two or three events a second, each built once, instead of one per answer
+SETTLE_SECONDS = 0.5
 STREAM_SECONDS = 900.0  # a stream is closed after this long; the browser reconnects
 RETRY_MS = 2000  # the browser's reconnect delay (the ``retry:`` field)
 _NONCE = secrets.token_hex(3)  # event ids of another process never match this one's
@@ -144,15 +146,15 @@ class Pusher:
         return False
 
     async def _watch(self) -> None:
-        last_full = 0.0
+        last_full = last_look = 0.0
         while self.hubs:
             assert self._wake is not None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), WATCH_SECONDS)
             self._wake.clear()
-            if self._poked:
-                await asyncio.sleep(SETTLE_SECONDS)  # a burst of answers: one event
-            now = time.monotonic()
+            if self._poked:  # a burst of answers: one event
+                await asyncio.sleep(max(0.0, last_look + SETTLE_SECONDS - time.monotonic()))
+            now = last_look = time.monotonic()
             if now - last_full >= WATCH_SECONDS:
                 codes, last_full = list(self.hubs), now
             else:

@@ -559,6 +559,12 @@ def public_results(rnd: dict[str, Any], shown: Any, settings: Settings,
     """A published version as the room sees it (statements: texts and votes, never who; Q&A:
     only the entries the facilitator allowed). A re-vote carries the first round's published
     results as ``before`` (given ``store``)."""
+    key = (rnd["id"], shown.version, str(shown.published_at), lang, rnd["revealed"],
+           json.dumps(rnd["config"], sort_keys=True), rnd.get("min_respondents"),
+           settings.min_respondents, store is not None)
+    hit = _PUBLIC.get(key)
+    if hit is not None:  # a published version never changes: its results neither
+        return json.loads(hit)
     answers = shown.answers if shown.answers is not None else repo.frozen_frame([])
     res = round_results(rnd, answers, settings, lang)
     res["published"] = shown.info()
@@ -577,7 +583,16 @@ def public_results(rnd: dict[str, Any], shown: Any, settings: Settings,
         if first is not None and first["session_id"] == rnd["session_id"]:
             res["before"] = public_results(first, visible_round(store, settings, first),
                                            settings, lang)
+    if len(_PUBLIC) > 512:
+        _PUBLIC.clear()
+    if not source:  # a re-vote's "before" has versions of its own
+        _PUBLIC[key] = json.dumps(res)
     return res
+
+
+# public results by (round, published version, language, config, thresholds): the phones'
+# events, the projector's and every poll of the same version share one computation
+_PUBLIC: dict[tuple[Any, ...], str] = {}
 
 
 @tornado.web.stream_request_body
