@@ -327,3 +327,33 @@ def test_facilitator_actions_need_the_key(env) -> None:
     foreign = repo.list_rounds(store, other.session_id)[0]["id"]
     status, data = console(server, made, round=foreign, action="timer", seconds=60)
     assert status == 422 and "not part of this session" in data["message"]
+
+
+def test_export_holds_the_interactions_by_the_room_rules(env, tmp_path) -> None:
+    import csv
+
+    from kit.live.export import export_session
+
+    server, made, store = env
+    tokens = [join(server, made.code) for _ in range(3)]
+    poll = add(server, made, "poll", {"kind": "scale", "question": "Ready?"})
+    cloud = add(server, made, "wordcloud", {"question": "Word?"})
+    lone = add(server, made, "boundedness", {})
+    for i, token in enumerate(tokens):
+        answer(server, made.code, token, poll, {"value": 2 + i})
+        answer(server, made.code, token, cloud, {"words": ["=HYPERLINK(1)", "trust"]})
+    answer(server, made.code, tokens[0], lone, {"names": ["Kari"]})  # one: below 3
+    done = export_session(store, server.settings, made.code, tmp_path / "out")
+    names = {p.name for p in done.paths}
+    assert {"polls.csv", "words.csv", "qa.csv", "boundedness.csv", "decisions.csv",
+            "proposals.csv"} <= names
+
+    def read(name: str) -> list[dict[str, str]]:
+        with open(tmp_path / "out" / name, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    polls = read("polls.csv")
+    assert len(polls) == 1 and polls[0]["n"] == "3" and float(polls[0]["mean"]) == 3.0
+    words = {r["word"]: r["count"] for r in read("words.csv")}
+    assert words["trust"] == "3" and "'=hyperlink(1" in words  # neutralised formula
+    assert read("boundedness.csv") == []  # one person named one name: not exported
