@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kit.i18n import t
 from kit.live import rounds as rl
 from kit.live.visibility import visible_round
 from kit.settings import Settings
@@ -26,7 +27,7 @@ AD_HOC = ("poll", "wordcloud", "qa", "boundedness", "decision_review")
 def _seconds(seconds: Any) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int) \
             or not MIN_TIMER <= seconds <= MAX_TIMER:
-        raise rl.SubmissionError("error.timer", min=MIN_TIMER, max=MAX_TIMER)
+        raise rl.SubmissionError("timer", min=MIN_TIMER, max=MAX_TIMER)
     return seconds
 
 
@@ -86,7 +87,7 @@ def revote(store: Store, round_id: int) -> int:
     are shown beside the first round's. Both are published versions of their own answers."""
     rnd = repo.get_round(store, round_id)
     if rnd["exercise"] not in ("pulse", "poll", "stakeholder_map"):
-        raise rl.SubmissionError("error.revote")
+        raise rl.SubmissionError("revote")
     keep = {k: v for k, v in rnd["config"].items()
             if k not in ("ends_at", "timer_seconds", "timer_closed", "revote_of")}
     source = rnd["config"].get("revote_of") or rnd["id"]
@@ -102,7 +103,7 @@ def revote(store: Store, round_id: int) -> int:
 def check_config(exercise: str, config: Any) -> dict[str, Any]:
     """The config of an ad hoc round, checked (SubmissionError says what is wrong)."""
     if exercise not in AD_HOC:
-        raise rl.SubmissionError("error.choice", what="exercise", options=", ".join(AD_HOC))
+        raise rl.SubmissionError("choice", what="exercise", options=", ".join(AD_HOC))
     if exercise == "poll":
         return rl.check_poll_config(config)
     config = config if isinstance(config, dict) else {}
@@ -111,7 +112,7 @@ def check_config(exercise: str, config: Any) -> dict[str, Any]:
     if exercise == "wordcloud":
         words = config.get("words", rl.MAX_WORDS)
         if isinstance(words, bool) or not isinstance(words, int) or not 1 <= words <= 5:
-            raise rl.SubmissionError("error.out_of_range", what="words", value=words, min=1,
+            raise rl.SubmissionError("out_of_range", what="words", value=words, min=1,
                                      max=5)
         out["words"] = words
     elif exercise == "boundedness":
@@ -121,7 +122,7 @@ def check_config(exercise: str, config: Any) -> dict[str, Any]:
         decisions = rl.check_list_config(config.get("decisions") or [], "decisions",
                                          rl.MAX_DECISIONS, rl.MAX_QUESTION)
         if not decisions:
-            raise rl.SubmissionError("error.empty", what="decisions")
+            raise rl.SubmissionError("empty", what="decisions")
         out["decisions"] = decisions
     return out
 
@@ -151,7 +152,7 @@ def approve_entry(store: Store, settings: Settings, round_id: int, entry_id: int
     """Show (or take back) one Q&A entry: only an entry of the published version can be."""
     rnd = repo.get_round(store, round_id)
     if rnd["exercise"] != "qa" or entry_id not in published_ids(store, settings, rnd):
-        raise rl.SubmissionError("error.unknown_question", question=str(entry_id)[:40])
+        raise rl.SubmissionError("unknown_question", question=str(entry_id)[:40])
     approved = [i for i in rnd["config"].get("approved") or [] if i != entry_id]
     if on:
         approved.append(entry_id)
@@ -163,7 +164,7 @@ def hide_word(store: Store, round_id: int, word: str, on: bool = True) -> dict[s
     rnd = repo.get_round(store, round_id)
     key = rl.normal_word(str(word))[: rl.MAX_WORD]
     if rnd["exercise"] != "wordcloud" or not key:
-        raise rl.SubmissionError("error.unknown_question", question=str(word)[:40])
+        raise rl.SubmissionError("unknown_question", question=str(word)[:40])
     hidden = [w for w in rnd["config"].get("hidden") or [] if w != key]
     if on:
         hidden.append(key)
@@ -178,10 +179,11 @@ def accept_proposal(store: Store, settings: Settings, round_id: int, entry_id: i
     rnd = repo.get_round(store, round_id)
     session = next(x for x in repo.list_sessions_by_id(store, [rnd["session_id"]]))
     if group_id not in session["group_ids"]:
-        raise repo.LiveStateError("group_unknown", f"Group {group_id!r} is not in the session.")
+        raise repo.LiveStateError("group_unknown", t("live.store.group_not_in_session", "en",
+                                                     group=group_id))
     proposals = published_ids(store, settings, rnd) if rnd["exercise"] == "action_plan" else {}
     if entry_id not in proposals:
-        raise rl.SubmissionError("error.unknown_question", question=str(entry_id)[:40])
+        raise rl.SubmissionError("unknown_question", question=str(entry_id)[:40])
     action = (text if text and text.strip() else proposals[entry_id]).strip()[:500]
     aid = repo.add_action(store, rnd["session_id"], group_id, action, owner[:200], due_date,
                           dimension)

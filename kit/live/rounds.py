@@ -52,6 +52,7 @@ class SubmissionError(KitError):
     """A participant's submission is invalid; ``key`` names a text in ``live.yaml``."""
 
     def __init__(self, key: str, **fields: Any) -> None:
+        key = f"error.{key}"  # the key of live.yaml's error texts (no text written here)
         super().__init__(t(f"live.{key}", "en", **fields))
         self.key = key
         self.fields = fields
@@ -166,7 +167,7 @@ def parse_submission(rnd: dict[str, Any], answers: Any,
                      statement_ids: set[int] | None = None) -> Submission:
     """Check ``answers`` (the ``answers`` object of a submitted JSON body) for ``rnd``."""
     if not isinstance(answers, dict) or not answers:
-        raise SubmissionError("error.no_answers")
+        raise SubmissionError("no_answers")
     ex = rnd["exercise"]
     if ex == "pulse":
         return _pulse(rnd, answers)
@@ -188,25 +189,25 @@ def parse_submission(rnd: dict[str, Any], answers: Any,
         return _decision_review(rnd, answers)
     if ex == "action_plan":
         return _proposal(answers)
-    raise SubmissionError("error.not_answerable")
+    raise SubmissionError("not_answerable")
 
 
 def _number(value: Any, lo: float, hi: float, what: str, whole: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise SubmissionError("error.not_a_number", what=what, value=str(value)[:20])
+        raise SubmissionError("not_a_number", what=what, value=str(value)[:20])
     if whole and value != int(value):
-        raise SubmissionError("error.not_whole", what=what, value=value)
+        raise SubmissionError("not_whole", what=what, value=value)
     if not lo <= value <= hi:
-        raise SubmissionError("error.out_of_range", what=what, value=value, min=lo, max=hi)
+        raise SubmissionError("out_of_range", what=what, value=value, min=lo, max=hi)
     return float(value)
 
 
 def _text(value: Any, what: str, limit: int) -> str:
     if not isinstance(value, str):
-        raise SubmissionError("error.not_text", what=what)
+        raise SubmissionError("not_text", what=what)
     value = value.replace("\x00", "").strip()
     if len(value) > limit:
-        raise SubmissionError("error.too_long", what=what, limit=limit)
+        raise SubmissionError("too_long", what=what, limit=limit)
     return value
 
 
@@ -215,10 +216,10 @@ def _pulse(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
     out = []
     for item, value in answers.items():
         if item not in items:
-            raise SubmissionError("error.unknown_question", question=str(item)[:40])
+            raise SubmissionError("unknown_question", question=str(item)[:40])
         if value is None:  # "don't know" / not applicable
             if inst.scale.not_applicable is None:
-                raise SubmissionError("error.no_na", what=item)
+                raise SubmissionError("no_na", what=item)
             out.append(AnswerIn(item, None, "na"))
         else:
             out.append(AnswerIn(item, _number(value, inst.scale.min, inst.scale.max, item)))
@@ -229,25 +230,25 @@ def _purpose(rnd: dict[str, Any], answers: dict[str, Any], statement_ids: set[in
     phase = rnd["config"].get("phase", "write")
     if phase == "write":
         if set(answers) != {"statement"}:
-            raise SubmissionError("error.unknown_question", question=_keys(answers))
+            raise SubmissionError("unknown_question", question=_keys(answers))
         text = _text(answers["statement"], "statement", MAX_STATEMENT)
         if not text:
             return Submission([], remove=["statement"])
         return Submission([AnswerIn("statement", None, text)])
     if set(answers) != {"votes"} or not isinstance(answers["votes"], dict):
-        raise SubmissionError("error.unknown_question", question=_keys(answers))
+        raise SubmissionError("unknown_question", question=_keys(answers))
     dots = int(rnd["config"].get("dots", 3))
     out = []
     total = 0
     for sid, n in answers["votes"].items():
         if not str(sid).isdigit() or int(sid) not in statement_ids:
-            raise SubmissionError("error.unknown_question", question=str(sid)[:40])
+            raise SubmissionError("unknown_question", question=str(sid)[:40])
         n = int(_number(n, 0, dots, "votes"))
         total += n
         if n:
             out.append(AnswerIn(f"vote:{int(sid)}", float(n)))
     if total > dots:
-        raise SubmissionError("error.too_many_dots", dots=dots, given=total)
+        raise SubmissionError("too_many_dots", dots=dots, given=total)
     return Submission(out, replace_prefix="vote:")
 
 
@@ -255,49 +256,49 @@ def _agenda(answers: dict[str, Any]) -> Submission:
     if "remove" in answers and len(answers) == 1:
         eid = str(answers["remove"])
         if not _ENTRY_ID.match(eid):
-            raise SubmissionError("error.unknown_question", question=eid[:40])
+            raise SubmissionError("unknown_question", question=eid[:40])
         return Submission([], remove=[f"entry:{eid}"])
     if "wanted" in answers and len(answers) == 1:
         wanted = answers["wanted"]
         if not isinstance(wanted, dict) or set(wanted) != set(AGENDA_FOCUSES):
-            raise SubmissionError("error.wanted_keys", keys=", ".join(AGENDA_FOCUSES))
+            raise SubmissionError("wanted_keys", keys=", ".join(AGENDA_FOCUSES))
         shares = {f: _number(wanted[f], 0, 100, f) for f in AGENDA_FOCUSES}
         if abs(sum(shares.values()) - 100) > 1:
-            raise SubmissionError("error.wanted_sum", total=int(sum(shares.values())))
+            raise SubmissionError("wanted_sum", total=int(sum(shares.values())))
         return Submission([AnswerIn("wanted", None, None, shares)])
     if "entry" in answers and len(answers) == 1:
         e = answers["entry"]
         if not isinstance(e, dict):
-            raise SubmissionError("error.no_answers")
+            raise SubmissionError("no_answers")
         eid = str(e.get("id", ""))
         if not _ENTRY_ID.match(eid):
-            raise SubmissionError("error.entry_id")
+            raise SubmissionError("entry_id")
         title = _text(e.get("title", ""), "title", MAX_TITLE)
         if not title:
-            raise SubmissionError("error.empty", what="title")
+            raise SubmissionError("empty", what="title")
         minutes = _number(e.get("minutes"), 1, MAX_MINUTES, "minutes")
         kind, focus = e.get("kind"), e.get("focus")
         if kind not in AGENDA_KINDS:
-            raise SubmissionError("error.choice", what="kind", options=", ".join(AGENDA_KINDS))
+            raise SubmissionError("choice", what="kind", options=", ".join(AGENDA_KINDS))
         if focus not in AGENDA_FOCUSES:
-            raise SubmissionError("error.choice", what="focus", options=", ".join(AGENDA_FOCUSES))
+            raise SubmissionError("choice", what="focus", options=", ".join(AGENDA_FOCUSES))
         data = {"title": title, "minutes": minutes, "kind": kind, "focus": focus}
         return Submission([AnswerIn(f"entry:{eid}", minutes, title, data)])
-    raise SubmissionError("error.unknown_question", question=_keys(answers))
+    raise SubmissionError("unknown_question", question=_keys(answers))
 
 
 def _stakeholder(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
     actors = rnd["config"].get("actors") or []
     ratings = answers.get("ratings")
     if set(answers) != {"ratings"} or not isinstance(ratings, dict):
-        raise SubmissionError("error.unknown_question", question=_keys(answers))
+        raise SubmissionError("unknown_question", question=_keys(answers))
     out = []
     lo, hi = STAKEHOLDER_SCALE
     for idx, r in ratings.items():
         if not str(idx).isdigit() or int(idx) >= len(actors):
-            raise SubmissionError("error.unknown_question", question=str(idx)[:40])
+            raise SubmissionError("unknown_question", question=str(idx)[:40])
         if not isinstance(r, dict) or not set(r) <= {"power", "interest"} or not r:
-            raise SubmissionError("error.ratings")
+            raise SubmissionError("ratings")
         for axis, value in r.items():
             out.append(AnswerIn(f"{axis}:{int(idx)}", _number(value, lo, hi, axis)))
     return Submission(out)
@@ -309,13 +310,13 @@ def _keys(answers: dict[str, Any]) -> str:
 
 def _only(answers: dict[str, Any], key: str) -> Any:
     if set(answers) != {key}:
-        raise SubmissionError("error.unknown_question", question=_keys(answers))
+        raise SubmissionError("unknown_question", question=_keys(answers))
     return answers[key]
 
 
 def _option_index(idx: Any, options: list[Any]) -> int:
     if not str(idx).isdigit() or int(idx) >= len(options):
-        raise SubmissionError("error.unknown_question", question=str(idx)[:40])
+        raise SubmissionError("unknown_question", question=str(idx)[:40])
     return int(idx)
 
 
@@ -331,13 +332,13 @@ def _poll(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
         order = _only(answers, "ranking")
         if not isinstance(order, list) or sorted(map(str, order)) != sorted(
                 str(i) for i in range(len(options))):
-            raise SubmissionError("error.ranking", n=len(options))
+            raise SubmissionError("ranking", n=len(options))
         return Submission([AnswerIn(f"rank:{int(i)}", float(pos))
                            for pos, i in enumerate(order, start=1)], replace_prefix="rank:")
     if kind == "points":
         given = _only(answers, "points")
         if not isinstance(given, dict):
-            raise SubmissionError("error.points", points=POLL_POINTS, given="?")
+            raise SubmissionError("points", points=POLL_POINTS, given="?")
         out, total = [], 0.0
         for idx, n in given.items():
             i = _option_index(idx, options)
@@ -346,22 +347,22 @@ def _poll(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
             if n:
                 out.append(AnswerIn(f"points:{i}", n))
         if total != POLL_POINTS:
-            raise SubmissionError("error.points", points=POLL_POINTS, given=int(total))
+            raise SubmissionError("points", points=POLL_POINTS, given=int(total))
         return Submission(out, replace_prefix="points:")
     if kind == "matrix":
         placed = _only(answers, "matrix")
         if not isinstance(placed, dict) or not placed:
-            raise SubmissionError("error.ratings")
+            raise SubmissionError("ratings")
         out = []
         lo, hi = MATRIX_SCALE
         for idx, xy in placed.items():
             i = _option_index(idx, options)
             if not isinstance(xy, dict) or not xy or not set(xy) <= {"x", "y"}:
-                raise SubmissionError("error.ratings")
+                raise SubmissionError("ratings")
             for axis, value in xy.items():
                 out.append(AnswerIn(f"{axis}:{i}", _number(value, lo, hi, axis)))
         return Submission(out)
-    raise SubmissionError("error.not_answerable")
+    raise SubmissionError("not_answerable")
 
 
 def normal_word(text: str) -> str:
@@ -375,14 +376,14 @@ def _wordcloud(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
     words = _only(answers, "words")
     limit = int(rnd["config"].get("words", MAX_WORDS))
     if not isinstance(words, list) or len(words) > limit:
-        raise SubmissionError("error.too_many_words", limit=limit)
+        raise SubmissionError("too_many_words", limit=limit)
     out = []
     for k, word in enumerate(words):
         text = _text(word, "word", MAX_WORD)
         if not normal_word(text):
             continue
         if is_banned(text):
-            raise SubmissionError("error.banned_word", word=text[:MAX_WORD])
+            raise SubmissionError("banned_word", word=text[:MAX_WORD])
         out.append(AnswerIn(f"word:{k}", None, text))
     return Submission(out, replace_prefix="word:")
 
@@ -391,33 +392,33 @@ def _qa(answers: dict[str, Any], entry_ids: set[int]) -> Submission:
     if "entry" in answers and len(answers) == 1:
         e = answers["entry"]
         if not isinstance(e, dict):
-            raise SubmissionError("error.no_answers")
+            raise SubmissionError("no_answers")
         eid = str(e.get("id", ""))
         if not _ENTRY_ID.match(eid):
-            raise SubmissionError("error.entry_id")
+            raise SubmissionError("entry_id")
         text = _text(e.get("text", ""), "text", MAX_QA_TEXT)
         if not text:
-            raise SubmissionError("error.empty", what="text")
+            raise SubmissionError("empty", what="text")
         return Submission([AnswerIn(f"entry:{eid}", None, text)])
     if "remove" in answers and len(answers) == 1:
         eid = str(answers["remove"])
         if not _ENTRY_ID.match(eid):
-            raise SubmissionError("error.unknown_question", question=eid[:40])
+            raise SubmissionError("unknown_question", question=eid[:40])
         return Submission([], remove=[f"entry:{eid}"])
     if "vote" in answers and set(answers) <= {"vote", "on"}:
         vid = answers["vote"]
         if isinstance(vid, bool) or not isinstance(vid, int) or vid not in entry_ids:
-            raise SubmissionError("error.unknown_question", question=str(vid)[:40])
+            raise SubmissionError("unknown_question", question=str(vid)[:40])
         if answers.get("on", True) is False:
             return Submission([], remove=[f"vote:{vid}"])
         return Submission([AnswerIn(f"vote:{vid}", 1.0)])  # one per participant and entry
-    raise SubmissionError("error.unknown_question", question=_keys(answers))
+    raise SubmissionError("unknown_question", question=_keys(answers))
 
 
 def _boundedness(answers: dict[str, Any]) -> Submission:
     names = _only(answers, "names")
     if not isinstance(names, list) or len(names) > MAX_NAMES:
-        raise SubmissionError("error.too_many_names", limit=MAX_NAMES)
+        raise SubmissionError("too_many_names", limit=MAX_NAMES)
     seen: dict[str, str] = {}
     for name in names:
         text = " ".join(_text(name, "name", MAX_NAME).split())
@@ -431,12 +432,12 @@ def _decision_review(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission
     decisions = rnd["config"].get("decisions") or []
     marks = _only(answers, "marks")
     if not isinstance(marks, dict) or not marks:
-        raise SubmissionError("error.no_answers")
+        raise SubmissionError("no_answers")
     out = []
     for idx, sources in marks.items():
         i = _option_index(idx, decisions)
         if not isinstance(sources, list) or not set(sources) <= set(DECISION_SOURCES):
-            raise SubmissionError("error.choice", what="sources",
+            raise SubmissionError("choice", what="sources",
                                   options=", ".join(DECISION_SOURCES))
         chosen = [x for x in DECISION_SOURCES if x in sources]
         out.append(AnswerIn(f"decision:{i}", float(len(chosen)), None, {"sources": chosen}))
@@ -447,52 +448,52 @@ def _proposal(answers: dict[str, Any]) -> Submission:
     if "remove" in answers and len(answers) == 1:
         eid = str(answers["remove"])
         if not _ENTRY_ID.match(eid):
-            raise SubmissionError("error.unknown_question", question=eid[:40])
+            raise SubmissionError("unknown_question", question=eid[:40])
         return Submission([], remove=[f"entry:{eid}"])
     e = _only(answers, "proposal")
     if not isinstance(e, dict):
-        raise SubmissionError("error.no_answers")
+        raise SubmissionError("no_answers")
     eid = str(e.get("id", ""))
     if not _ENTRY_ID.match(eid):
-        raise SubmissionError("error.entry_id")
+        raise SubmissionError("entry_id")
     text = _text(e.get("text", ""), "proposal", MAX_PROPOSAL)
     if not text:
-        raise SubmissionError("error.empty", what="proposal")
+        raise SubmissionError("empty", what="proposal")
     return Submission([AnswerIn(f"entry:{eid}", None, text)])
 
 
 def check_poll_config(config: Any) -> dict[str, Any]:
     """A poll the facilitator wrote, checked (SubmissionError says what is wrong)."""
     if not isinstance(config, dict):
-        raise SubmissionError("error.malformed_config")
+        raise SubmissionError("malformed_config")
     kind = config.get("kind")
     if kind not in POLL_KINDS:
-        raise SubmissionError("error.choice", what="kind", options=", ".join(POLL_KINDS))
+        raise SubmissionError("choice", what="kind", options=", ".join(POLL_KINDS))
     question = _text(config.get("question", ""), "question", MAX_QUESTION)
     if not question:
-        raise SubmissionError("error.empty", what="question")
+        raise SubmissionError("empty", what="question")
     out: dict[str, Any] = {"kind": kind, "question": question}
     if kind == "scale":
         lo = int(_number(config.get("min", 1), 0, 10, "min"))
         hi = int(_number(config.get("max", 5), lo + 1, 10, "max"))
         labels = config.get("labels") or []
         if not isinstance(labels, list) or len(labels) > 2:
-            raise SubmissionError("error.labels")
+            raise SubmissionError("labels")
         out.update({"min": lo, "max": hi,
                     "labels": [_text(x, "label", MAX_OPTION) for x in labels]})
     else:
         options = config.get("options")
         if not isinstance(options, list):
-            raise SubmissionError("error.options", max=MAX_OPTIONS)
+            raise SubmissionError("options", max=MAX_OPTIONS)
         options = [_text(o, "option", MAX_OPTION) for o in options]
         options = list(dict.fromkeys(o for o in options if o))
         if not 2 <= len(options) <= MAX_OPTIONS:
-            raise SubmissionError("error.options", max=MAX_OPTIONS)
+            raise SubmissionError("options", max=MAX_OPTIONS)
         out["options"] = options
         if kind == "matrix":
             axes = config.get("axes") or {}
             if not isinstance(axes, dict):
-                raise SubmissionError("error.labels")
+                raise SubmissionError("labels")
             out["axes"] = {a: _text(axes.get(a, ""), a, MAX_OPTION) for a in ("x", "y")}
     return out
 
@@ -500,6 +501,6 @@ def check_poll_config(config: Any) -> dict[str, Any]:
 def check_list_config(values: Any, what: str, limit: int, length: int) -> list[str]:
     """A list the facilitator typed (decisions, names, words to hide), cleaned and checked."""
     if not isinstance(values, list) or len(values) > limit:
-        raise SubmissionError("error.too_many", what=what, limit=limit)
+        raise SubmissionError("too_many", what=what, limit=limit)
     out = [" ".join(_text(v, what, length).split()) for v in values]
     return list(dict.fromkeys(v for v in out if v))

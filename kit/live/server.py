@@ -212,7 +212,7 @@ class LiveContext:
         rev = await self.read(repo.session_revision, code)
         if rev is None:
             self.forget(code)
-            raise NotFoundError(f"There is no live session with code {code!r}; check the code.")
+            raise NotFoundError(t("live.store.session_unknown", "en", code=code))
         if hit is not None and hit[1] == rev[1]:
             self._cache[code] = (now, rev[1], hit[2])
             return hit[2]
@@ -514,12 +514,13 @@ class AnswerHandler(BodyHandler):
             state = await self.ctx.session_state(code)
             rnd = next((r for r in state["rounds"] if r["id"] == round_id), None)
             if rnd is None:
-                raise repo.LiveStateError("round_unknown", "no such round")
+                raise repo.LiveStateError("round_unknown", t("live.store.round_unknown", "en",
+                                                             round=round_id))
             if facilitate.expired(rnd):  # the timer ran out: the round closes now
                 await self.ctx.write(facilitate.close_expired, rnd["session_id"])
                 self.ctx.forget(code)
                 self.ctx.pusher.poke(code)
-                raise repo.LiveStateError("round_closed", "the round's time is up")
+                raise repo.LiveStateError("round_closed", t("live.store.time_up", "en"))
             ids = {s["id"] for s in state["statements"].get(round_id, [])}
             if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" and not ids:
                 ids = {x["id"] for x in await self.ctx.write(vote_statements, self.ctx.settings,
@@ -694,7 +695,7 @@ def facilitation(store: Store, session: dict[str, Any], settings: Settings,
     rid = body.get("round")
     rounds = {r["id"]: r for r in repo.list_rounds(store, session["id"])}
     if isinstance(rid, bool) or not isinstance(rid, int) or rid not in rounds:
-        raise rl.SubmissionError("error.round_of_session")
+        raise rl.SubmissionError("round_of_session")
     if action == "timer":
         rnd = facilitate.set_timer(store, rid, body.get("seconds"))
     elif action == "extend":
@@ -709,7 +710,7 @@ def facilitation(store: Store, session: dict[str, Any], settings: Settings,
     elif action in ("approve", "unapprove"):
         entry = body.get("entry")
         if isinstance(entry, bool) or not isinstance(entry, int):
-            raise rl.SubmissionError("error.unknown_question", question=str(entry)[:40])
+            raise rl.SubmissionError("unknown_question", question=str(entry)[:40])
         rnd = facilitate.approve_entry(store, settings, rid, entry, on=action == "approve")
     elif action in ("hide_word", "show_word"):
         rnd = facilitate.hide_word(store, rid, str(body.get("word", "")),
@@ -717,7 +718,7 @@ def facilitation(store: Store, session: dict[str, Any], settings: Settings,
     else:  # accept
         entry = body.get("entry")
         if isinstance(entry, bool) or not isinstance(entry, int):
-            raise rl.SubmissionError("error.unknown_question", question=str(entry)[:40])
+            raise rl.SubmissionError("unknown_question", question=str(entry)[:40])
         text = body.get("text")
         aid = facilitate.accept_proposal(store, settings, rid, entry, str(body.get("group", "")),
                                          text if isinstance(text, str) else None)
@@ -793,8 +794,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
 async def _serve(settings: Settings) -> None:
     app = make_app(settings)
     app.listen(settings.port, settings.host)
-    print(f"kit live serving on http://{settings.host}:{settings.port}{ls.LIVE_PREFIX}/",
-          flush=True)
+    url = f"http://{settings.host}:{settings.port}{ls.LIVE_PREFIX}/"
+    print(t("live.cli.serving", settings.language, url=url), flush=True)
     await asyncio.Event().wait()
 
 

@@ -156,11 +156,6 @@ NOT_YET = {
     "kit/apps/launch.py",
     "kit/apps/survey_server.py",
     "kit/apps/survey_widgets.py",
-    # live
-    "kit/live/rounds.py",
-    "kit/live/server.py",
-    "kit/live/session.py",
-    "kit/store/live.py",
     # reports
     "kit/reports/export.py",
     "kit/reports/params.py",

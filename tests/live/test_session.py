@@ -144,6 +144,8 @@ def test_export_to_csv(created, live_store, live_settings, tmp_path) -> None:
                            raw=True).paths
     assert [p.name for p in paths] == ["session.csv", "rounds.csv", "pulse.csv", "purpose.csv",
                                        "agenda.csv", "stakeholders.csv", "airtime.csv",
+                                       "polls.csv", "words.csv", "qa.csv", "boundedness.csv",
+                                       "decisions.csv", "proposals.csv",
                                        "turns.csv", "actions.csv", "answers-raw.csv",
                                        "README-RAW.txt"]
     with open(tmp_path / "out" / "answers-raw.csv", newline="", encoding="utf-8") as fh:
