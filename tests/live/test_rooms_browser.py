@@ -199,6 +199,7 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     for token, w in zip(crowd, (["focused", "short"], ["long"], ["focused"]), strict=True):
         send(server, made.code, token, rid, {"words": w})
     reveal_and_shoot(rid, "wordcloud", ".cloud span")
+    phone.locator(f"[data-results='{rid}']").screenshot(path=str(shots / "phone_cloud_part.png"))
 
     # Q&A: post, the facilitator allows entries, upvote once
     rid = round_of("qa", {"question": "What should we ask the director?"})
@@ -218,6 +219,7 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     phone.locator(f"section[data-round='{rid}'] .card.qa:has-text('Idea 2') button.vote").click()
     phone.wait_for_selector(f"section[data-round='{rid}'] button.vote.chosen")
     phone.screenshot(path=str(shots / "phone_qa.png"), full_page=True)
+    sec.screenshot(path=str(shots / "phone_qa_round.png"))
     for token in crowd[:2]:
         idea2 = next(e["id"] for e in pending["entries"] if e["text"] == "Idea 2")
         send(server, made.code, token, rid, {"vote": idea2})
@@ -242,6 +244,7 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     card.locator("button.primary").click()
     phone.wait_for_selector("#status-line:has-text('Saved')")
     phone.screenshot(path=str(shots / "phone_decision_review.png"), full_page=True)
+    sec.screenshot(path=str(shots / "phone_decision_review_round.png"))
     assert repo.load_answers(live_store, round_ids=[rid])["data"].tolist() == [
         {"sources": ["users", "data"]}]
     for token in crowd:
@@ -262,11 +265,16 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     rid = round_of("poll", {"kind": "scale", "question": "Quick one", "min": 1, "max": 3})
     console(server, made, round=rid, action="timer", seconds=10)
     phone.wait_for_selector(f"section[data-round='{rid}'] p.timer:has-text('Time left: 0:')")
-    phone.screenshot(path=str(shots / "phone_timer.png"))
+    phone.locator(f"section[data-round='{rid}']").screenshot(
+        path=str(shots / "phone_timer_round.png"))
     deadline = time.monotonic() + 30
     while repo.get_round(live_store, rid)["status"] == "open" and time.monotonic() < deadline:
         time.sleep(0.5)
     assert repo.get_round(live_store, rid)["status"] == "closed"  # closed by the server
     assert facilitate.expired(repo.get_round(live_store, rid)) is False
     phone.wait_for_selector(f"section[data-round='{rid}']", state="detached")
+    wide = new_page(browser, SCREEN, errors)  # the participant page on a wide screen too
+    wide.goto(f"{server.base}/kit/live/s/{made.code}")
+    wide.wait_for_selector(".cloud span")
+    wide.screenshot(path=str(shots / "participant_1920.png"))
     assert errors == []
