@@ -36,6 +36,7 @@ from kit.store import live as repo
 
 PROJECTED = PUBLISHED  # every exercise of participants' answers, as published versions
 PROJECTOR_KEYS_PREFIX = "live.projector."
+MINE = ', "mine": '
 
 
 def _dumps(data: Any) -> str:
@@ -118,6 +119,10 @@ class StreamHandler(srv.BaseHandler):
     async def build(self, hub: Hub) -> str:
         raise NotImplementedError
 
+    def core(self, text: str) -> str:
+        """What decides whether an event is new (a phone's own answers, sent once, do not)."""
+        return text
+
     async def stream(self, code: str, key: str) -> None:
         pusher = self.ctx.pusher
         if pusher.full():
@@ -136,8 +141,9 @@ class StreamHandler(srv.BaseHandler):
             seq = hub.seq
             last = None
             if self.request.headers.get("Last-Event-ID", "") != hub.event_id:
-                last = await self.build(hub)
-                self.write(sse_event(last, "state", hub.event_id))
+                text = await self.build(hub)
+                last = self.core(text)
+                self.write(sse_event(text, "state", hub.event_id))
             await self.flush()
             end = time.monotonic() + STREAM_SECONDS
             while not self._ended and time.monotonic() < end:
@@ -152,9 +158,9 @@ class StreamHandler(srv.BaseHandler):
                 if hub.seq != seq:
                     seq = hub.seq
                     text = await self.build(hub)
-                    if text == last:  # e.g. one more answer, no new step: nothing to send
+                    if self.core(text) == last:  # one more answer, no new step: nothing new
                         continue
-                    last = text
+                    last = self.core(text)
                     self.write(sse_event(text, "state", hub.event_id))
                 else:
                     self.write(": heartbeat\n\n")
@@ -216,6 +222,7 @@ class ParticipantEvents(StreamHandler):
                              if open_ids else [])
         revealed = [r for r in state["rounds"]
                     if r["revealed"] and r["exercise"] in srv.SHARED_RESULTS]
+        mine = extra.pop("mine", None)
         text = body[:-1] + ", " + json.dumps(extra)[1:-1]
         if revealed and admitted:
 
@@ -224,7 +231,12 @@ class ParticipantEvents(StreamHandler):
                 return json.dumps(data)
 
             text += ', "results": ' + await hub.view(("results", lang), results)
+        if mine is not None:  # last, so that ``core`` can cut it off
+            text += MINE + json.dumps(mine)
         return text.replace("\n", " ") + "}"
+
+    def core(self, text: str) -> str:
+        return text.split(MINE, 1)[0] if MINE in text else text[:-1]  # without the final }
 
 
 class ProjectorBase(srv.BaseHandler):

@@ -73,9 +73,17 @@ def test_a_fourth_answer_pushes_nothing_new_a_step_does(env) -> None:
     first = stream.wait_for(lambda d: str(rid) in d.get("results", {}))
     before = first["data"]["results"][str(rid)]
     answer(server, made.code, tokens[3], rid, {"P01": 5})
-    ev = stream.wait_for(lambda d: True, seconds=5)  # the new answer makes an event ...
-    after = ev["data"]["results"][str(rid)]
-    assert after["items"] == before["items"] and after["published"] == before["published"]
+    with pytest.raises(TimeoutError):  # nothing the phone shows changed: nothing is pushed
+        stream.next_event(timeout=2.5)
+    stream.close()
+    stream = phone_stream(server, made.code, tokens[4])
+    again = stream.wait_for(lambda d: str(rid) in d.get("results", {}))
+    assert again["data"]["results"][str(rid)] == before  # the same, seen afresh
+    for token in tokens[:2]:  # two more change: with the fourth, three differ, a step
+        answer(server, made.code, token, rid, {"P01": 5})
+    ev = stream.wait_for(lambda d: d["results"][str(rid)]["published"]["version"] == 2)
+    p01 = next(i for i in ev["data"]["results"][str(rid)]["items"] if i["item"] == "P01")
+    assert p01["n"] == 4
     stream.close()
 
 
