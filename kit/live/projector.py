@@ -72,19 +72,28 @@ def timer_of(rnd: dict[str, Any]) -> dict[str, Any] | None:
     return {"ends_at": float(ends), "seconds": rnd["config"].get("timer_seconds")}
 
 
-def projector_state(store: Store, settings: Settings, state: dict[str, Any],
-                    lang: str) -> dict[str, Any]:
+def projector_state(
+    store: Store, settings: Settings, state: dict[str, Any], lang: str
+) -> dict[str, Any]:
     """What the room's screen shows now (JSON-ready): the round the console is on, counts,
     timer, and its published results once revealed (the same version the phones see)."""
     session = state["session"]
     rounds = state["rounds"]
     counts = repo.admission(store, session["id"])
     out: dict[str, Any] = {
-        "ok": True, "code": session["code"], "display_code": ls.display_code(session["code"]),
-        "join_url": ls.join_url(settings, session["code"]), "title": session["title"],
-        "status": session["status"], "revision": session["revision"],
-        "expected": counts["expected"], "admitted": counts["admitted"], "now": time.time(),
-        "round": None, "results": None}
+        "ok": True,
+        "code": session["code"],
+        "display_code": ls.display_code(session["code"]),
+        "join_url": ls.join_url(settings, session["code"]),
+        "title": session["title"],
+        "status": session["status"],
+        "revision": session["revision"],
+        "expected": counts["expected"],
+        "admitted": counts["admitted"],
+        "now": time.time(),
+        "round": None,
+        "results": None,
+    }
     current = session.get("current_round_id")
     rnd = next((r for r in rounds if r["id"] == current), None)
     if rnd is None:
@@ -92,8 +101,14 @@ def projector_state(store: Store, settings: Settings, state: dict[str, Any],
     if rnd is None:
         return out
     public = rl.public_round(rnd, lang, state["statements"].get(rnd["id"]))
-    public.update({"status": rnd["status"], "revealed": rnd["revealed"], "timer": timer_of(rnd),
-                   "answered": repo.round_respondents(store, rnd["id"])})
+    public.update(
+        {
+            "status": rnd["status"],
+            "revealed": rnd["revealed"],
+            "timer": timer_of(rnd),
+            "answered": repo.round_respondents(store, rnd["id"]),
+        }
+    )
     out["round"] = public
     if rnd["revealed"] and rnd["exercise"] in PROJECTED:
         shown = visible_round(store, settings, rnd)
@@ -168,8 +183,7 @@ class StreamHandler(srv.BaseHandler):
         except tornado.iostream.StreamClosedError:
             self._gone = True
         except KitError as exc:  # the session went away: tell the page, then end
-            self.write(sse_event(_dumps({"ok": False, "message": str(exc)}), "gone",
-                                 hub.event_id))
+            self.write(sse_event(_dumps({"ok": False, "message": str(exc)}), "gone", hub.event_id))
         finally:
             pusher.detach(code, key, self)
         if not self._gone and not self._finished:
@@ -218,10 +232,14 @@ class ParticipantEvents(StreamHandler):
         open_ids = [r["id"] for r in state["rounds"] if r["status"] == "open"]
         if open_ids != self.open_ids:
             self.open_ids = open_ids
-            extra["mine"] = (await ctx.read(repo.participant_answers, code, self.token, open_ids)
-                             if open_ids else [])
-        revealed = [r for r in state["rounds"]
-                    if r["revealed"] and r["exercise"] in srv.SHARED_RESULTS]
+            extra["mine"] = (
+                await ctx.read(repo.participant_answers, code, self.token, open_ids)
+                if open_ids
+                else []
+            )
+        revealed = [
+            r for r in state["rounds"] if r["revealed"] and r["exercise"] in srv.SHARED_RESULTS
+        ]
         mine = extra.pop("mine", None)
         text = body[:-1] + ", " + json.dumps(extra)[1:-1]
         if revealed and admitted:
@@ -272,8 +290,7 @@ class ProjectorEvents(ProjectorBase, StreamHandler):
 
     async def build(self, hub: Hub) -> str:
         lang = self.language
-        return await hub.view(("projector", lang),
-                              lambda: self.projector_view(hub.code, lang))
+        return await hub.view(("projector", lang), lambda: self.projector_view(hub.code, lang))
 
 
 class ProjectorState(ProjectorBase):
@@ -295,16 +312,22 @@ class ProjectorPage(ProjectorBase):
             return
         lang = self.get_argument("lang", None) or session["language"]
         lang = lang if lang in srv.LANGUAGES else session["language"]
-        config = {"code": code, "lang": lang, "texts": projector_texts(),
-                  "prefix": ls.LIVE_PREFIX, "ticket": self.get_argument("t"),
-                  "qr": qr_data_url(ls.join_url(self.ctx.settings, code))}
+        config = {
+            "code": code,
+            "lang": lang,
+            "texts": projector_texts(),
+            "prefix": ls.LIVE_PREFIX,
+            "ticket": self.get_argument("t"),
+            "qr": qr_data_url(ls.join_url(self.ctx.settings, code)),
+        }
         blob = _dumps(config).replace("<", "\\u003c").replace("&", "\\u0026")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Content-Security-Policy",
-                        "default-src 'self'; script-src 'self'; style-src 'self'; "
-                        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
-        self.finish(projector_template().replace("__KIT_CONFIG__", blob)
-                    .replace("__LANG__", lang))
+        self.set_header(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+        )
+        self.finish(projector_template().replace("__KIT_CONFIG__", blob).replace("__LANG__", lang))
 
 
 def handlers(p: str, code: str, kw: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -76,8 +76,9 @@ class Hub:
 class Pusher:
     """Every hub of a process and the one task that watches their signatures."""
 
-    def __init__(self, signature: Callable[[str], Awaitable[Any]],
-                 max_streams: int = MAX_STREAMS) -> None:
+    def __init__(
+        self, signature: Callable[[str], Awaitable[Any]], max_streams: int = MAX_STREAMS
+    ) -> None:
         self.signature = signature
         self.max_streams = max_streams
         self.hubs: dict[str, Hub] = {}

@@ -22,8 +22,15 @@ from kit.settings import Settings
 from kit.store import Store
 from kit.store import live as repo
 
-DECISION_COLUMNS = ["session_id", "round", "opened_at", "decision", "n", "breadth",
-                    *DECISION_SOURCES]
+DECISION_COLUMNS = [
+    "session_id",
+    "round",
+    "opened_at",
+    "decision",
+    "n",
+    "breadth",
+    *DECISION_SOURCES,
+]
 
 
 def decision_reviews(store: Store, settings: Settings, group_id: str) -> pd.DataFrame:
@@ -42,23 +49,29 @@ def decision_reviews(store: Store, settings: Settings, group_id: str) -> pd.Data
             shown = visible_round(store, settings, rnd, publish=False)
             if shown.answers is None or not len(shown.answers):
                 continue
-            rows.extend(_group_rows(session, rnd, shown.answers, group_id,
-                                    min_respondents(settings, rnd)))
+            rows.extend(
+                _group_rows(session, rnd, shown.answers, group_id, min_respondents(settings, rnd))
+            )
     frame = pd.DataFrame(rows, columns=DECISION_COLUMNS)
     return frame.sort_values(["opened_at", "round"], kind="stable").reset_index(drop=True)
 
 
-def _group_rows(session: dict[str, Any], rnd: dict[str, Any], answers: pd.DataFrame,
-                group_id: str, min_n: int) -> list[dict[str, Any]]:
+def _group_rows(
+    session: dict[str, Any], rnd: dict[str, Any], answers: pd.DataFrame, group_id: str, min_n: int
+) -> list[dict[str, Any]]:
     decisions = rnd["config"].get("decisions") or []
-    own = m.decision_breadth(answers[answers["group_id"] == group_id], decisions,
-                             DECISION_SOURCES)
-    rest = m.decision_breadth(answers[answers["group_id"] != group_id], decisions,
-                              DECISION_SOURCES)
+    own = m.decision_breadth(answers[answers["group_id"] == group_id], decisions, DECISION_SOURCES)
+    rest = m.decision_breadth(answers[answers["group_id"] != group_id], decisions, DECISION_SOURCES)
     out = []
     for mine, others in zip(own.to_dict("records"), rest.to_dict("records"), strict=True):
         if mine["n"] < min_n or 0 < others["n"] < min_n:
             continue
-        out.append({"session_id": session["code"], "round": rnd["id"],
-                    "opened_at": str(rnd["opened_at"] or "")[:19], **mine})
+        out.append(
+            {
+                "session_id": session["code"],
+                "round": rnd["id"],
+                "opened_at": str(rnd["opened_at"] or "")[:19],
+                **mine,
+            }
+        )
     return out

@@ -52,7 +52,6 @@ def word_counts(answers: pd.DataFrame, hidden: list[str] | None = None) -> pd.Da
             continue
         given.add((key, int(person)))
     per_word = Counter(k for k, _ in given)
-    rows = [{"key": k, "word": k, "count": n}
-            for k, n in per_word.items()]
+    rows = [{"key": k, "word": k, "count": n} for k, n in per_word.items()]
     rows.sort(key=lambda r: (-r["count"], r["key"]))
     return pd.DataFrame(rows[:MAX_CLOUD], columns=cols)

@@ -18,8 +18,9 @@ def console(created, live_settings, live_store) -> lw.FacilitatorConsole:
     return lw.FacilitatorConsole(live_settings, created.code, live_store)
 
 
-def _answer(store, code: str, rid: int, n: int, answers: list[AnswerIn],
-            prefix: str | None = None) -> None:
+def _answer(
+    store, code: str, rid: int, n: int, answers: list[AnswerIn], prefix: str | None = None
+) -> None:
     token = f"participant-{n:08d}-xxxx"
     repo.add_participant(store, code, token, None, "en")
     repo.save_answers(store, code, token, rid, answers, replace_prefix=prefix)
@@ -50,8 +51,11 @@ def test_adhoc_poll_and_revote(console, created, live_store) -> None:
     form.add.click()
     rnd = console.round
     assert rnd["exercise"] == "poll" and rnd["status"] == "open"
-    assert rnd["config"] == {"kind": "ranking", "question": "What first?",
-                             "options": ["Budget", "People"]}
+    assert rnd["config"] == {
+        "kind": "ranking",
+        "question": "What first?",
+        "options": ["Budget", "People"],
+    }
     assert repo.get_session(live_store, created.code)["current_round_id"] == rnd["id"]
     form.kind.value = "poll:points"
     form.question.value = "Only one"
@@ -59,8 +63,13 @@ def test_adhoc_poll_and_revote(console, created, live_store) -> None:
     form.add.click()
     assert "from 2 to 12 different options" in form.message.value
     for n, order in enumerate(([0, 1], [1, 0], [0, 1])):
-        _answer(live_store, created.code, rnd["id"], n,
-                [AnswerIn(f"rank:{i}", float(p)) for p, i in enumerate(order, start=1)])
+        _answer(
+            live_store,
+            created.code,
+            rnd["id"],
+            n,
+            [AnswerIn(f"rank:{i}", float(p)) for p, i in enumerate(order, start=1)],
+        )
     console.reveal.value = True
     console.poll_once(force=True)
     assert "Borda points" in console.widget.view.value and "Budget" in console.widget.view.value
@@ -91,8 +100,9 @@ def test_qa_and_word_cloud_moderation(console, created, live_store) -> None:
     form.add.click()
     rid = console.current
     for n, word in enumerate(("trust", "Trust", "speed")):
-        _answer(live_store, created.code, rid, 10 + n, [AnswerIn("word:0", None, word)],
-                prefix="word:")
+        _answer(
+            live_store, created.code, rid, 10 + n, [AnswerIn("word:0", None, word)], prefix="word:"
+        )
     console.poll_once(force=True)
     buttons = console.widget.moderation.children[1].children
     assert [b.description for b in buttons] == ["✕ trust (2)", "✕ speed (1)"]
@@ -109,17 +119,25 @@ def test_proposed_actions_are_accepted_with_edits(console, created, live_store) 
     console.open_btn.click()
     rid = console.current
     for n in range(3):
-        _answer(live_store, created.code, rid, n,
-                [AnswerIn(f"entry:p{n}", None, f"Proposal {n}")])
+        _answer(live_store, created.code, rid, n, [AnswerIn(f"entry:p{n}", None, f"Proposal {n}")])
     console.poll_once(force=True)
-    rows = [c for c in console.widget.review.children if hasattr(c, "children")
-            and len(c.children) == 2 and hasattr(c.children[0], "value")
-            and str(c.children[0].value).startswith("Proposal")]
+    rows = [
+        c
+        for c in console.widget.review.children
+        if hasattr(c, "children")
+        and len(c.children) == 2
+        and hasattr(c.children[0], "value")
+        and str(c.children[0].value).startswith("Proposal")
+    ]
     assert len(rows) == 3
     rows[0].children[0].value = "Proposal 0, edited"
     rows[0].children[1].click()
     assert repo.list_actions(live_store, "g1")["action"].tolist() == ["Proposal 0, edited"]
-    left = [c for c in console.widget.review.children if hasattr(c, "children")
-            and len(c.children) == 2 and str(getattr(c.children[0], "value", "")).startswith(
-                "Proposal")]
+    left = [
+        c
+        for c in console.widget.review.children
+        if hasattr(c, "children")
+        and len(c.children) == 2
+        and str(getattr(c.children[0], "value", "")).startswith("Proposal")
+    ]
     assert len(left) == 2  # an accepted proposal is not offered again

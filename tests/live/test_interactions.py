@@ -21,14 +21,22 @@ from tests.live.test_server import KEY, answer, join
 @pytest.fixture
 def env(shared) -> tuple[Any, ls.CreatedSession, Any]:
     server, settings, store = shared
-    made = ls.create_session(store, settings, expected=8, title="Plenum", group_ids=["g1", "g2"],
-                             language="en", exercises=["pulse", "action_plan"])
+    made = ls.create_session(
+        store,
+        settings,
+        expected=8,
+        title="Plenum",
+        group_ids=["g1", "g2"],
+        language="en",
+        exercises=["pulse", "action_plan"],
+    )
     return server, made, store
 
 
 def console(server: Any, made: ls.CreatedSession, **body: Any) -> tuple[int, Any]:
-    return server.call("POST", f"/kit/live/api/console/{made.code}/round", body,
-                       headers={KEY: made.key})
+    return server.call(
+        "POST", f"/kit/live/api/console/{made.code}/round", body, headers={KEY: made.key}
+    )
 
 
 def add(server: Any, made: ls.CreatedSession, exercise: str, config: Any) -> int:
@@ -38,8 +46,9 @@ def add(server: Any, made: ls.CreatedSession, exercise: str, config: Any) -> int
 
 
 def results(server: Any, made: ls.CreatedSession, rid: int) -> dict[str, Any]:
-    status, data = server.call("GET", f"/kit/live/api/console/{made.code}/state",
-                               headers={KEY: made.key})
+    status, data = server.call(
+        "GET", f"/kit/live/api/console/{made.code}/state", headers={KEY: made.key}
+    )
     assert status == 200, data
     res = next(r for r in data["rounds"] if r["id"] == rid)["results"]
     return res.get("moderation", res)
@@ -59,8 +68,7 @@ def phone_state(server: Any, made: ls.CreatedSession, token: str) -> dict[str, A
 def test_timer_closes_the_round_and_extending_reopens_it(env) -> None:
     server, made, store = env
     token = join(server, made.code)
-    rid = add(server, made, "poll", {"kind": "scale", "question": "How ready?", "min": 1,
-                                     "max": 5})
+    rid = add(server, made, "poll", {"kind": "scale", "question": "How ready?", "min": 1, "max": 5})
     status, data = console(server, made, round=rid, action="timer", seconds=60)
     assert status == 200 and data["round"]["config"]["timer_seconds"] == 60
     state = phone_state(server, made, token)
@@ -110,8 +118,12 @@ def test_revote_shows_before_and_after_side_by_side(env) -> None:
 def test_scale_poll_mean_and_spread(env) -> None:
     server, made, store = env
     tokens = [join(server, made.code) for _ in range(4)]
-    rid = add(server, made, "poll", {"kind": "scale", "question": "Energy?", "min": 1, "max": 7,
-                                     "labels": ["low", "high"]})
+    rid = add(
+        server,
+        made,
+        "poll",
+        {"kind": "scale", "question": "Energy?", "min": 1, "max": 7, "labels": ["low", "high"]},
+    )
     state = phone_state(server, made, tokens[0])
     shown = next(r for r in state["rounds"] if r["id"] == rid)
     assert shown["scale"] == {"min": 1, "max": 7, "labels": ["low", "high"]}
@@ -133,8 +145,9 @@ def test_ranking_points_and_matrix_polls(env) -> None:
     server, made, store = env
     tokens = [join(server, made.code) for _ in range(3)]
     options = ["Budget", "People", "Digital"]
-    rank = add(server, made, "poll", {"kind": "ranking", "question": "Priorities?",
-                                      "options": options})
+    rank = add(
+        server, made, "poll", {"kind": "ranking", "question": "Priorities?", "options": options}
+    )
     for token, order in zip(tokens, ([0, 1, 2], [1, 0, 2], [1, 2, 0]), strict=True):
         assert answer(server, made.code, token, rank, {"ranking": order})[0] == 200
     status, data = answer(server, made.code, tokens[0], rank, {"ranking": [0, 0, 1]})
@@ -143,12 +156,16 @@ def test_ranking_points_and_matrix_polls(env) -> None:
     res = results(server, made, rank)["options"]
     # Borda: k - rank summed; People ranks 2,1,1 -> (3-2)+(3-1)+(3-1) = 5
     assert [(o["option"], o["borda"], o["mean_rank"]) for o in res] == [
-        ("People", 5.0, pytest.approx(4 / 3)), ("Budget", 3.0, pytest.approx(2.0)),
-        ("Digital", 1.0, pytest.approx(8 / 3))]
-    points = add(server, made, "poll", {"kind": "points", "question": "Spend 100",
-                                        "options": options})
-    for token, split in zip(tokens, ({"0": 100}, {"0": 50, "1": 50}, {"1": 30, "2": 70}),
-                            strict=True):
+        ("People", 5.0, pytest.approx(4 / 3)),
+        ("Budget", 3.0, pytest.approx(2.0)),
+        ("Digital", 1.0, pytest.approx(8 / 3)),
+    ]
+    points = add(
+        server, made, "poll", {"kind": "points", "question": "Spend 100", "options": options}
+    )
+    for token, split in zip(
+        tokens, ({"0": 100}, {"0": 50, "1": 50}, {"1": 30, "2": 70}), strict=True
+    ):
         assert answer(server, made.code, token, points, {"points": split})[0] == 200
     status, data = answer(server, made.code, tokens[0], points, {"points": {"0": 60}})
     assert status == 422 and "add up to 100 (now 60)" in data["message"]
@@ -156,9 +173,17 @@ def test_ranking_points_and_matrix_polls(env) -> None:
     res = {o["option"]: o for o in results(server, made, points)["options"]}
     assert res["Budget"]["points"] == 150 and res["Budget"]["mean"] == pytest.approx(50)
     assert res["Digital"]["points"] == 70 and res["Digital"]["givers"] == 1
-    matrix = add(server, made, "poll", {"kind": "matrix", "question": "Place them",
-                                        "options": options, "axes": {"x": "Impact",
-                                                                     "y": "Effort"}})
+    matrix = add(
+        server,
+        made,
+        "poll",
+        {
+            "kind": "matrix",
+            "question": "Place them",
+            "options": options,
+            "axes": {"x": "Impact", "y": "Effort"},
+        },
+    )
     for i, token in enumerate(tokens):
         body = {"matrix": {"0": {"x": 1 + i, "y": 5}, "1": {"x": 3}}}
         assert answer(server, made.code, token, matrix, body)[0] == 200
@@ -168,13 +193,23 @@ def test_ranking_points_and_matrix_polls(env) -> None:
     assert res["Budget"]["x"] == pytest.approx(2.0) and res["Budget"]["y"] == 5.0
     assert res["People"]["x"] == 3.0 and res["People"]["y"] is None  # nobody placed it on y
     assert res["Digital"]["x"] is None and res["Digital"]["x_n"] is None  # one person: hidden
-    for bad in ({"kind": "ranking", "question": "x", "options": ["one"]},
-                {"kind": "pie", "question": "x"}, {"kind": "scale", "question": ""}):
+    for bad in (
+        {"kind": "ranking", "question": "x", "options": ["one"]},
+        {"kind": "pie", "question": "x"},
+        {"kind": "scale", "question": ""},
+    ):
         status, data = console(server, made, action="add_round", exercise="poll", config=bad)
         assert status == 422, bad
-    assert "from 2 to 12 different options" in console(
-        server, made, action="add_round", exercise="poll",
-        config={"kind": "points", "question": "x", "options": ["a", "a"]})[1]["message"]
+    assert (
+        "from 2 to 12 different options"
+        in console(
+            server,
+            made,
+            action="add_round",
+            exercise="poll",
+            config={"kind": "points", "question": "x", "options": ["a", "a"]},
+        )[1]["message"]
+    )
 
 
 def test_word_cloud_threshold_banned_words_and_moderation(env) -> None:
@@ -212,8 +247,9 @@ def test_qa_entries_shown_once_allowed_and_one_vote_per_entry(env) -> None:
     tokens = [join(server, made.code) for _ in range(4)]
     rid = add(server, made, "qa", {"question": "What should we ask the director?"})
     for i, token in enumerate(tokens[:3]):
-        status, _ = answer(server, made.code, token, rid,
-                           {"entry": {"id": f"q{i}", "text": f"Question {i}"}})
+        status, _ = answer(
+            server, made.code, token, rid, {"entry": {"id": f"q{i}", "text": f"Question {i}"}}
+        )
         assert status == 200
     pending = results(server, made, rid)["entries"]
     assert sorted(e["text"] for e in pending) == ["Question 0", "Question 1", "Question 2"]
@@ -238,8 +274,10 @@ def test_qa_entries_shown_once_allowed_and_one_vote_per_entry(env) -> None:
     answer(server, made.code, tokens[0], rid, {"vote": ids["Question 0"]})
     reveal(server, made, rid)
     phone = phone_state(server, made, tokens[1])["results"][str(rid)]
-    assert [(e["text"], e["votes"]) for e in phone["entries"]] == [("Question 2", 4),
-                                                                    ("Question 0", 1)]
+    assert [(e["text"], e["votes"]) for e in phone["entries"]] == [
+        ("Question 2", 4),
+        ("Question 0", 1),
+    ]
     assert "Question 1" not in str(phone)  # not allowed: never shown to the room
     answer(server, made.code, tokens[0], rid, {"vote": ids["Question 2"], "on": False})
     votes = repo.load_answers(store, round_ids=[rid])
@@ -258,8 +296,7 @@ def test_boundedness_spread(env) -> None:
     reveal(server, made, rid)
     res = results(server, made, rid)
     spread = {n["name"].casefold(): (n["count"], n["band"]) for n in res["names"]}
-    assert spread == {"kari": (3, "all"), "ola": (3, "all"), "per": (2, "some"),
-                      "lise": (1, "one")}
+    assert spread == {"kari": (3, "all"), "ola": (3, "all"), "per": (2, "some"), "lise": (1, "one")}
     assert math.isclose(next(n["share"] for n in res["names"] if n["band"] == "some"), 2 / 3)
 
 
@@ -267,9 +304,11 @@ def test_decision_review_breadth(env) -> None:
     server, made, store = env
     tokens = [join(server, made.code) for _ in range(3)]
     rid = add(server, made, "decision_review", {"decisions": ["New office", "Hiring freeze"]})
-    marks = ({"0": ["own_unit", "data"], "1": ["own_unit"]},
-             {"0": ["own_unit", "users", "research", "data"]},
-             {"0": []})
+    marks = (
+        {"0": ["own_unit", "data"], "1": ["own_unit"]},
+        {"0": ["own_unit", "users", "research", "data"]},
+        {"0": []},
+    )
     for token, m in zip(tokens, marks, strict=True):
         assert answer(server, made.code, token, rid, {"marks": m})[0] == 200
     status, data = answer(server, made.code, tokens[0], rid, {"marks": {"0": ["gut"]}})
@@ -288,20 +327,29 @@ def test_decision_review_breadth(env) -> None:
 def test_participants_propose_and_the_facilitator_accepts(env) -> None:
     server, made, store = env
     tokens = [join(server, made.code) for _ in range(3)]
-    rid = next(r["id"] for r in repo.list_rounds(store, made.session_id)
-               if r["exercise"] == "action_plan")
+    rid = next(
+        r["id"] for r in repo.list_rounds(store, made.session_id) if r["exercise"] == "action_plan"
+    )
     console(server, made, round=rid, action="open")
     for i, token in enumerate(tokens):
         body = {"proposal": {"id": f"p{i}", "text": f"Strategy item {i} every meeting"}}
         assert answer(server, made.code, token, rid, body)[0] == 200
-    status, data = answer(server, made.code, tokens[0], rid, {"proposal": {"id": "p9",
-                                                                           "text": " "}})
+    status, data = answer(
+        server, made.code, tokens[0], rid, {"proposal": {"id": "p9", "text": " "}}
+    )
     assert status == 422
     proposals = results(server, made, rid)["proposals"]
     assert len(proposals) == 3
     pid = proposals[0]["id"]
-    status, data = console(server, made, round=rid, action="accept", entry=pid, group="g2",
-                           text="Strategy first on every agenda")
+    status, data = console(
+        server,
+        made,
+        round=rid,
+        action="accept",
+        entry=pid,
+        group="g2",
+        text="Strategy first on every agenda",
+    )
     assert status == 200
     plan = repo.list_actions(store, "g2")
     assert plan["action"].tolist() == ["Strategy first on every agenda"]
@@ -314,16 +362,19 @@ def test_participants_propose_and_the_facilitator_accepts(env) -> None:
 def test_facilitator_actions_need_the_key(env) -> None:
     server, made, store = env
     rid = repo.list_rounds(store, made.session_id)[0]["id"]
-    for body in ({"action": "add_round", "exercise": "poll",
-                  "config": {"kind": "scale", "question": "x"}},
-                 {"round": rid, "action": "timer", "seconds": 60},
-                 {"round": rid, "action": "revote"}):
-        status, data = server.call("POST", f"/kit/live/api/console/{made.code}/round", body,
-                                   headers={KEY: "wrong"})
+    for body in (
+        {"action": "add_round", "exercise": "poll", "config": {"kind": "scale", "question": "x"}},
+        {"round": rid, "action": "timer", "seconds": 60},
+        {"round": rid, "action": "revote"},
+    ):
+        status, data = server.call(
+            "POST", f"/kit/live/api/console/{made.code}/round", body, headers={KEY: "wrong"}
+        )
         assert status == 403, body
     assert len(repo.list_rounds(store, made.session_id)) == 2  # nothing was added
-    other = ls.create_session(store, server.settings, expected=3, title="Other",
-                              group_ids=["g1"], language="en")
+    other = ls.create_session(
+        store, server.settings, expected=3, title="Other", group_ids=["g1"], language="en"
+    )
     foreign = repo.list_rounds(store, other.session_id)[0]["id"]
     status, data = console(server, made, round=foreign, action="timer", seconds=60)
     assert status == 422 and "not part of this session" in data["message"]
@@ -345,8 +396,14 @@ def test_export_holds_the_interactions_by_the_room_rules(env, tmp_path) -> None:
     answer(server, made.code, tokens[0], lone, {"names": ["Kari"]})  # one: below 3
     done = export_session(store, server.settings, made.code, tmp_path / "out")
     names = {p.name for p in done.paths}
-    assert {"polls.csv", "words.csv", "qa.csv", "boundedness.csv", "decisions.csv",
-            "proposals.csv"} <= names
+    assert {
+        "polls.csv",
+        "words.csv",
+        "qa.csv",
+        "boundedness.csv",
+        "decisions.csv",
+        "proposals.csv",
+    } <= names
 
     def read(name: str) -> list[dict[str, str]]:
         with open(tmp_path / "out" / name, newline="", encoding="utf-8") as fh:

@@ -17,14 +17,16 @@ from tests.live.test_server import KEY, act, answer, join
 @pytest.fixture
 def env(shared) -> tuple[Any, ls.CreatedSession, Any]:
     server, settings, store = shared
-    made = ls.create_session(store, settings, expected=5, title="Push", group_ids=["g1"],
-                             language="en")
+    made = ls.create_session(
+        store, settings, expected=5, title="Push", group_ids=["g1"], language="en"
+    )
     return server, made, store
 
 
 def phone_stream(server: Any, code: str, token: str, **headers: str) -> EventStream:
-    return EventStream(f"{server.base}/kit/live/api/s/{code}/events?token={token}&lang=en",
-                       headers=headers)
+    return EventStream(
+        f"{server.base}/kit/live/api/s/{code}/events?token={token}&lang=en", headers=headers
+    )
 
 
 def projector_stream(server: Any, made: ls.CreatedSession, store: Any) -> EventStream:
@@ -53,8 +55,11 @@ def test_phone_stream_pushes_rounds_and_results_within_a_second(env) -> None:
         status, _ = answer(server, made.code, token, rid, {"P01": 1 + i})
         assert status == 200
     committed = time.monotonic()
-    ev = stream.wait_for(lambda d: (d.get("results", {}).get(str(rid), {}).get("published", {})
-                                    .get("version", 0)) >= 1)
+    ev = stream.wait_for(
+        lambda d: (
+            (d.get("results", {}).get(str(rid), {}).get("published", {}).get("version", 0)) >= 1
+        )
+    )
     assert ev["at"] - committed < 2.0, "results are pushed at once after the commit"
     p01 = next(i for i in ev["data"]["results"][str(rid)]["items"] if i["item"] == "P01")
     assert p01["n"] == 3
@@ -89,8 +94,7 @@ def test_a_fourth_answer_pushes_nothing_new_a_step_does(env) -> None:
 
 def test_strangers_get_no_stream(env) -> None:
     server, made, store = env
-    forged = EventStream(f"{server.base}/kit/live/api/s/{made.code}/events?token="
-                         + "x" * 32)
+    forged = EventStream(f"{server.base}/kit/live/api/s/{made.code}/events?token=" + "x" * 32)
     assert forged.status == 403 and "joined" in forged.body()
     none = EventStream(f"{server.base}/kit/live/api/s/{made.code}/events")
     assert none.status == 400
@@ -111,8 +115,12 @@ def test_a_waiting_phone_gets_no_results(env) -> None:
     stream = phone_stream(server, made.code, extra)
     ev = stream.wait_for(lambda d: True)
     assert ev["data"]["admitted"] is False and "results" not in ev["data"]
-    server.call("POST", f"/kit/live/api/console/{made.code}/round",
-                {"action": "admit", "count": 1}, headers={KEY: made.key})
+    server.call(
+        "POST",
+        f"/kit/live/api/console/{made.code}/round",
+        {"action": "admit", "count": 1},
+        headers={KEY: made.key},
+    )
     ev = stream.wait_for(lambda d: d["admitted"] is True)
     assert ev["data"]["results"][str(rid)]["published"]["version"] >= 1
     stream.close()
@@ -186,8 +194,9 @@ def test_streams_are_bounded_per_process(live_settings, live_store) -> None:
     srv = Small(live_settings)
     srv.start()
     try:
-        made = ls.create_session(live_store, live_settings, expected=5, title="Small",
-                                 group_ids=["g1"], language="en")
+        made = ls.create_session(
+            live_store, live_settings, expected=5, title="Small", group_ids=["g1"], language="en"
+        )
         tokens = [join(srv, made.code) for _ in range(3)]
         open_ = [phone_stream(srv, made.code, t) for t in tokens[:2]]
         for s in open_:

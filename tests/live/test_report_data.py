@@ -23,20 +23,42 @@ def _people(store, code: str, group: str, n: int, start: int) -> list[str]:
 
 
 def test_decision_review_reaches_the_group_report(live_store, live_settings) -> None:
-    made = ls.create_session(live_store, live_settings, expected=20, title="Cohort",
-                             group_ids=["g1", "g2"], language="en", exercises=["pulse"])
-    rid = facilitate.add_round(live_store, made.session_id, "decision_review",
-                               {"decisions": ["Reorganise", "New IT system"]})
+    made = ls.create_session(
+        live_store,
+        live_settings,
+        expected=20,
+        title="Cohort",
+        group_ids=["g1", "g2"],
+        language="en",
+        exercises=["pulse"],
+    )
+    rid = facilitate.add_round(
+        live_store,
+        made.session_id,
+        "decision_review",
+        {"decisions": ["Reorganise", "New IT system"]},
+    )
     g1 = _people(live_store, made.code, "g1", 4, 0)
     g2 = _people(live_store, made.code, "g2", 2, 100)
-    marks = {g1[0]: {0: ["own_unit", "data"], 1: ["own_unit"]},
-             g1[1]: {0: ["own_unit"], 1: ["research"]},
-             g1[2]: {0: ["users", "data", "research"]},
-             g1[3]: {0: []},
-             g2[0]: {1: ["data"]}, g2[1]: {1: ["data", "users"]}}
+    marks = {
+        g1[0]: {0: ["own_unit", "data"], 1: ["own_unit"]},
+        g1[1]: {0: ["own_unit"], 1: ["research"]},
+        g1[2]: {0: ["users", "data", "research"]},
+        g1[3]: {0: []},
+        g2[0]: {1: ["data"]},
+        g2[1]: {1: ["data", "users"]},
+    }
     for token, per in marks.items():
-        repo.save_answers(live_store, made.code, token, rid, [
-            AnswerIn(f"decision:{i}", float(len(s)), None, {"sources": s}) for i, s in per.items()])
+        repo.save_answers(
+            live_store,
+            made.code,
+            token,
+            rid,
+            [
+                AnswerIn(f"decision:{i}", float(len(s)), None, {"sources": s})
+                for i, s in per.items()
+            ],
+        )
     assert decision_reviews(live_store, live_settings, "g1").empty  # nothing published yet
     visible_round(live_store, live_settings, repo.get_round(live_store, rid))  # the room saw it
     frame = decision_reviews(live_store, live_settings, "g1")
@@ -55,15 +77,29 @@ def test_decision_review_reaches_the_group_report(live_store, live_settings) -> 
 
 
 def test_a_remainder_below_the_threshold_hides_the_decision(live_store, live_settings) -> None:
-    made = ls.create_session(live_store, live_settings, expected=20, title="Cohort",
-                             group_ids=["g1", "g2"], language="en", exercises=["pulse"])
-    rid = facilitate.add_round(live_store, made.session_id, "decision_review",
-                               {"decisions": ["Budget cut"]})
-    people = _people(live_store, made.code, "g1", 3, 0) + _people(live_store, made.code, "g2",
-                                                                  1, 100)
+    made = ls.create_session(
+        live_store,
+        live_settings,
+        expected=20,
+        title="Cohort",
+        group_ids=["g1", "g2"],
+        language="en",
+        exercises=["pulse"],
+    )
+    rid = facilitate.add_round(
+        live_store, made.session_id, "decision_review", {"decisions": ["Budget cut"]}
+    )
+    people = _people(live_store, made.code, "g1", 3, 0) + _people(
+        live_store, made.code, "g2", 1, 100
+    )
     for token in people:
-        repo.save_answers(live_store, made.code, token, rid,
-                          [AnswerIn("decision:0", 1.0, None, {"sources": ["data"]})])
+        repo.save_answers(
+            live_store,
+            made.code,
+            token,
+            rid,
+            [AnswerIn("decision:0", 1.0, None, {"sources": ["data"]})],
+        )
     visible_round(live_store, live_settings, repo.get_round(live_store, rid))
     # the room saw 4; g1's report showing its 3 would give away g2's single member
     assert decision_reviews(live_store, live_settings, "g1").empty

@@ -27,19 +27,20 @@ def shots_dir(tmp_path: Path) -> Path:
 
 
 def others(server: Any, code: str, n: int) -> list[str]:
-    return [server.call("POST", f"/kit/live/api/s/{code}/join", {})[1]["token"]
-            for _ in range(n)]
+    return [server.call("POST", f"/kit/live/api/s/{code}/join", {})[1]["token"] for _ in range(n)]
 
 
 def send(server: Any, code: str, token: str, rid: int, answers: dict[str, Any]) -> None:
-    status, data = server.call("POST", f"/kit/live/api/s/{code}/answer",
-                               {"token": token, "round": rid, "answers": answers})
+    status, data = server.call(
+        "POST", f"/kit/live/api/s/{code}/answer", {"token": token, "round": rid, "answers": answers}
+    )
     assert status == 200, data
 
 
 def console(server: Any, made: ls.CreatedSession, **body: Any) -> dict[str, Any]:
-    status, data = server.call("POST", f"/kit/live/api/console/{made.code}/round", body,
-                               headers={"X-Kit-Key": made.key})
+    status, data = server.call(
+        "POST", f"/kit/live/api/console/{made.code}/round", body, headers={"X-Kit-Key": made.key}
+    )
     assert status == 200, data
     return data
 
@@ -52,10 +53,17 @@ def new_page(browser: Any, viewport: dict[str, int], errors: list[str]) -> Any:
 
 
 def test_projector_follows_the_console_and_shows_results_large(
-        browser, server, live_settings, live_store, tmp_path) -> None:
+    browser, server, live_settings, live_store, tmp_path
+) -> None:
     shots = shots_dir(tmp_path)
-    made = ls.create_session(live_store, live_settings, expected=12, title="Samling 2, kull 5",
-                             group_ids=["g1"], language="nb")
+    made = ls.create_session(
+        live_store,
+        live_settings,
+        expected=12,
+        title="Samling 2, kull 5",
+        group_ids=["g1"],
+        language="nb",
+    )
     session = repo.get_session(live_store, made.code)
     url = ls.projector_url(live_settings, session).replace(live_settings.base_url, server.base)
     errors: list[str] = []
@@ -65,11 +73,22 @@ def test_projector_follows_the_console_and_shows_results_large(
     assert screen.locator("#join-qr").get_attribute("src").startswith("data:image/svg+xml")
     screen.screenshot(path=str(shots / "projector_waiting.png"))
     tokens = others(server, made.code, 6)
-    rid = console(server, made, action="add_round", exercise="wordcloud",
-                  config={"question": "Ett ord om teamet?", "words": 2})["round"]["id"]
+    rid = console(
+        server,
+        made,
+        action="add_round",
+        exercise="wordcloud",
+        config={"question": "Ett ord om teamet?", "words": 2},
+    )["round"]["id"]
     screen.wait_for_selector("#round-title:has-text('Ett ord om teamet?')")  # pushed, no reload
-    words = (["tillit", "fart"], ["Tillit", "siloer"], ["tillit", "mot"], ["fart", "tillit"],
-             ["ansvar"], ["tillit", "fart"])
+    words = (
+        ["tillit", "fart"],
+        ["Tillit", "siloer"],
+        ["tillit", "mot"],
+        ["fart", "tillit"],
+        ["ansvar"],
+        ["tillit", "fart"],
+    )
     for token, w in zip(tokens, words, strict=True):
         send(server, made.code, token, rid, {"words": w})
     screen.wait_for_selector("#answered:has-text('6 av 12 har svart')")
@@ -77,17 +96,29 @@ def test_projector_follows_the_console_and_shows_results_large(
     console(server, made, round=rid, action="reveal")
     screen.wait_for_selector(".cloud span[data-word=tillit]")
     big = screen.locator(".cloud span[data-word=tillit]").evaluate(
-        "e => parseFloat(getComputedStyle(e).fontSize)")
+        "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
     small = screen.locator(".cloud span[data-word=mot]").evaluate(
-        "e => parseFloat(getComputedStyle(e).fontSize)")
+        "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
     assert big > 1.5 * small  # named by 5 vs 1
     console(server, made, round=rid, action="hide_word", word="siloer")
     screen.wait_for_selector(".cloud span[data-word=siloer]", state="detached")
     screen.screenshot(path=str(shots / "projector_wordcloud.png"))
 
-    poll = console(server, made, action="add_round", exercise="poll",
-                   config={"kind": "scale", "question": "Hvor klare er vi?", "min": 1,
-                           "max": 5, "labels": ["lite", "svært"]})["round"]["id"]
+    poll = console(
+        server,
+        made,
+        action="add_round",
+        exercise="poll",
+        config={
+            "kind": "scale",
+            "question": "Hvor klare er vi?",
+            "min": 1,
+            "max": 5,
+            "labels": ["lite", "svært"],
+        },
+    )["round"]["id"]
     screen.wait_for_selector("#round-title:has-text('Hvor klare er vi?')")
     console(server, made, round=poll, action="timer", seconds=90)
     screen.wait_for_selector("#timer:has-text('1:')")
@@ -112,8 +143,15 @@ def test_projector_follows_the_console_and_shows_results_large(
 
 def test_phone_interactions(browser, server, live_settings, live_store, tmp_path) -> None:
     shots = shots_dir(tmp_path)
-    made = ls.create_session(live_store, live_settings, expected=12, title="Plenum",
-                             group_ids=["g1"], language="en", exercises=["action_plan"])
+    made = ls.create_session(
+        live_store,
+        live_settings,
+        expected=12,
+        title="Plenum",
+        group_ids=["g1"],
+        language="en",
+        exercises=["action_plan"],
+    )
     errors: list[str] = []
     phone = new_page(browser, PHONE, errors)
     phone.goto(f"{server.base}/kit/live/s/{made.code}")
@@ -125,13 +163,13 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     screen.goto(url + "&lang=en")
 
     def round_of(exercise: str, config: dict[str, Any]) -> int:
-        return console(server, made, action="add_round", exercise=exercise,
-                       config=config)["round"]["id"]
+        return console(server, made, action="add_round", exercise=exercise, config=config)["round"][
+            "id"
+        ]
 
     def stored(rid: int) -> list[Any]:
         a = repo.load_answers(live_store, round_ids=[rid])
-        return sorted(zip(a["question"], a["value"].fillna(-1), a["text"].fillna(""),
-                          strict=True))
+        return sorted(zip(a["question"], a["value"].fillna(-1), a["text"].fillna(""), strict=True))
 
     def reveal_and_shoot(rid: int, name: str, selector: str) -> None:
         console(server, made, round=rid, action="reveal")
@@ -155,8 +193,7 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     reveal_and_shoot(rid, "ranking", ".row")
 
     # 100 points
-    rid = round_of("poll", {"kind": "points", "question": "Spend 100 points",
-                            "options": options})
+    rid = round_of("poll", {"kind": "points", "question": "Spend 100 points", "options": options})
     sec = phone.locator(f"section[data-round='{rid}']")
     sec.locator("input").nth(0).fill("70")
     sec.locator("input").nth(1).fill("20")
@@ -172,17 +209,31 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     reveal_and_shoot(rid, "points", ".row")
 
     # 2x2 matrix
-    rid = round_of("poll", {"kind": "matrix", "question": "Place the initiatives",
-                            "options": options, "axes": {"x": "Impact", "y": "Effort"}})
+    rid = round_of(
+        "poll",
+        {
+            "kind": "matrix",
+            "question": "Place the initiatives",
+            "options": options,
+            "axes": {"x": "Impact", "y": "Effort"},
+        },
+    )
     sec = phone.locator(f"section[data-round='{rid}']")
     card = sec.locator("[data-option='0']")
     card.locator(".scale").nth(0).locator("button[data-value='4']").click()
     card.locator(".scale").nth(1).locator("button[data-value='2']").click()
-    phone.wait_for_selector(f"section[data-round='{rid}'] [data-option='0'] "
-                            ".scale >> nth=1 >> button.chosen[data-value='2']")
+    phone.wait_for_selector(
+        f"section[data-round='{rid}'] [data-option='0'] "
+        ".scale >> nth=1 >> button.chosen[data-value='2']"
+    )
     for i, token in enumerate(crowd):
-        send(server, made.code, token, rid, {"matrix": {str(k): {"x": 1 + (i + k) % 5,
-                                                                 "y": 5 - k} for k in range(3)}})
+        send(
+            server,
+            made.code,
+            token,
+            rid,
+            {"matrix": {str(k): {"x": 1 + (i + k) % 5, "y": 5 - k} for k in range(3)}},
+        )
     reveal_and_shoot(rid, "matrix", "svg circle")
 
     # word cloud: a banned word is refused with a message
@@ -209,8 +260,9 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     phone.wait_for_selector(f"section[data-round='{rid}'] ul.entries li:has-text('<b>share</b>')")
     for i, token in enumerate(crowd):
         send(server, made.code, token, rid, {"entry": {"id": f"c{i}", "text": f"Idea {i}"}})
-    _, state = server.call("GET", f"/kit/live/api/console/{made.code}/state",
-                           headers={"X-Kit-Key": made.key})
+    _, state = server.call(
+        "GET", f"/kit/live/api/console/{made.code}/state", headers={"X-Kit-Key": made.key}
+    )
     pending = next(r for r in state["rounds"] if r["id"] == rid)["results"]["moderation"]
     for e in pending["entries"]:
         if e["text"] != "Idea 1":
@@ -232,8 +284,11 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     sec.locator("textarea").fill("Kari Nordmann\nOla\nHR director")
     sec.locator("button.primary").click()
     phone.wait_for_selector("#status-line:has-text('Saved')")
-    for token, names in zip(crowd, (["kari nordmann", "Ola"], ["Kari Nordmann", "Ola", "CFO"],
-                                    ["Kari Nordmann"]), strict=True):
+    for token, names in zip(
+        crowd,
+        (["kari nordmann", "Ola"], ["Kari Nordmann", "Ola", "CFO"], ["Kari Nordmann"]),
+        strict=True,
+    ):
         send(server, made.code, token, rid, {"names": names})
     reveal_and_shoot(rid, "boundedness", ".row")
     rid = round_of("decision_review", {"decisions": ["New office plan", "Hiring freeze"]})
@@ -246,14 +301,18 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     phone.screenshot(path=str(shots / "phone_decision_review.png"), full_page=True)
     sec.screenshot(path=str(shots / "phone_decision_review_round.png"))
     assert repo.load_answers(live_store, round_ids=[rid])["data"].tolist() == [
-        {"sources": ["users", "data"]}]
+        {"sources": ["users", "data"]}
+    ]
     for token in crowd:
         send(server, made.code, token, rid, {"marks": {"0": ["own_unit"], "1": ["data"]}})
     reveal_and_shoot(rid, "decision_review", ".row")
 
     # a proposed action, accepted by the facilitator
-    plan = next(r["id"] for r in repo.list_rounds(live_store, made.session_id)
-                if r["exercise"] == "action_plan")
+    plan = next(
+        r["id"]
+        for r in repo.list_rounds(live_store, made.session_id)
+        if r["exercise"] == "action_plan"
+    )
     console(server, made, round=plan, action="open")
     sec = phone.locator(f"section[data-round='{plan}']")
     sec.locator("textarea").fill("Strategy first on every agenda")
@@ -266,7 +325,8 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     console(server, made, round=rid, action="timer", seconds=10)
     phone.wait_for_selector(f"section[data-round='{rid}'] p.timer:has-text('Time left: 0:')")
     phone.locator(f"section[data-round='{rid}']").screenshot(
-        path=str(shots / "phone_timer_round.png"))
+        path=str(shots / "phone_timer_round.png")
+    )
     deadline = time.monotonic() + 30
     while repo.get_round(live_store, rid)["status"] == "open" and time.monotonic() < deadline:
         time.sleep(0.5)
