@@ -19,7 +19,17 @@ and the server's memory, beside what 300 Voilà kernels would cost (one real ker
 rendering the facilitator notebook through the same server, multiplied by 300).
 Traffic goes only to 127.0.0.1 and is bounded (300 participants, 180 s at most).
 
+Interactions (issue 12), "wordcloud" and "qa": every participant holds one pushed event stream
+(server-sent events, as the page does) instead of polling; in the word cloud each sends three
+answers (one, two, three words, as typed), in the Q&A three entries and then ten upvotes on
+entries the facilitator allowed. The round is revealed from the start, so every answer can
+change what the projector shows. It prints p95 per answer, answers lost, and how long after the
+last acknowledged answer the projector shows the final state: pushed (its event stream) beside
+the polling baseline (a projector polling every second, measured in the same run), plus the
+server's CPU while 300 phones wait 5 s: holding streams vs polling every 2 s.
+
     python benchmarks/bench_live.py [--participants 300] [--standalone] [--no-kernel]
+                                    [--modes taps,burst,wordcloud,qa]
 """
 
 from __future__ import annotations
@@ -52,7 +62,9 @@ from kit.store import open_store  # noqa: E402
 
 TIME_LIMIT = 180.0
 MODES = {"taps": "8 taps per participant, 0-1 s apart, state polled every 2 s",
-         "burst": "all 8 answers in one POST, everyone at the same instant"}
+         "burst": "all 8 answers in one POST, everyone at the same instant",
+         "wordcloud": "3 answers each (1, 2, 3 words), 0-1 s apart, phones on event streams",
+         "qa": "3 entries each, then 10 upvotes each on allowed entries, phones on streams"}
 
 
 def free_port() -> int:
@@ -254,6 +266,261 @@ async def run_round(host: str, port: int, made: ls.CreatedSession, rid: int, n: 
             "visible_after": visible_after}
 
 
+class EventReader:
+    """One server-sent event stream on asyncio streams (a phone or the projector)."""
+
+    def __init__(self, host: str, port: int, path: str, parse: bool = True) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.events: list[tuple[float, str]] = []  # (arrival, data) of every state event
+        self.parse = parse  # a phone only counts its events: the client must stay cheap
+        self.count = 0
+        self.tail = b""
+        self.status = 0
+        self.task: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port,
+                                                                 limit=1 << 22)
+        self.writer.write(f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                          "Accept: text/event-stream\r\n\r\n".encode())
+        self.status = int((await self.reader.readline()).split()[1])
+        while (await self.reader.readline()) not in (b"\r\n", b""):
+            pass
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        event, data = "", []
+        try:
+            while not self.parse:
+                chunk = await self.reader.read(1 << 16)
+                if not chunk:
+                    return
+                self.count += chunk.count(b"event: state")
+                self.tail = (self.tail + chunk)[-(1 << 16):]
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    return
+                text = line.decode().rstrip("\r\n")
+                if text.startswith("event:"):
+                    event = text[6:].strip()
+                elif text.startswith("data:"):
+                    data.append(text[5:].strip())
+                elif not text and data:
+                    if event == "state":
+                        self.events.append((time.perf_counter(), "\n".join(data)))
+                    event, data = "", []
+        except (OSError, asyncio.CancelledError):
+            return
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self.writer.close()
+
+
+def results_of(data: str) -> str:
+    """The part of a projector state that is its results (what 'final state' compares)."""
+    body = json.loads(data)
+    res = body.get("results") or {}
+    res.pop("published", None)
+    return json.dumps({"results": res, "answered": (body.get("round") or {}).get("answered")},
+                      sort_keys=True)
+
+
+def first_final(seen: list[tuple[float, str]]) -> float | None:
+    """When ``seen`` (time, results) first showed what it showed last."""
+    if not seen:
+        return None
+    final = seen[-1][1]
+    at = seen[-1][0]
+    for t, res in reversed(seen):
+        if res != final:
+            break
+        at = t
+    return at
+
+
+async def interaction_round(host: str, port: int, made: ls.CreatedSession, n: int,
+                            mode: str, settings) -> dict:
+    """A word-cloud or Q&A round with n phones on event streams, a pushed projector and a
+    polling projector; see the module's docstring."""
+    stats = Stats()
+    rng = random.Random(11)
+    headers = {"X-Kit-Key": made.key}
+    console = Conn(host, port)
+    exercise = "wordcloud" if mode == "wordcloud" else "qa"
+    config = {"question": "bench", "words": 3} if mode == "wordcloud" else {"question": "bench"}
+    status, body = await console.request("POST", f"/kit/live/api/console/{made.code}/round",
+                                         {"action": "add_round", "exercise": exercise,
+                                          "config": config}, headers)
+    assert status == 200, body
+    rid = json.loads(body)["round"]["id"]
+    status, body = await console.request("POST", f"/kit/live/api/console/{made.code}/round",
+                                         {"round": rid, "action": "reveal"}, headers)
+    assert status == 200, body
+    conns = [Conn(host, port) for _ in range(n)]
+    tokens: list[str] = []
+    for c in conns:
+        r = await timed(stats, "join", c.request("POST", f"/kit/live/api/s/{made.code}/join", {}))
+        tokens.append(json.loads(r[1])["token"])
+    streams = [EventReader(host, port, f"/kit/live/api/s/{made.code}/events?token={t}&lang=en",
+                           parse=False) for t in tokens]
+    for st in streams:
+        await st.open()
+    ticket = ls.projector_ticket(repo.get_session(open_store(settings), made.code))
+    projector = EventReader(host, port, f"/kit/live/api/p/{made.code}/events?t={ticket}&lang=en")
+    await projector.open()
+    polled: list[tuple[float, str]] = []
+    stop = asyncio.Event()
+
+    async def poll_projector() -> None:  # the baseline: the projector polling every second
+        c = Conn(host, port)
+        while not stop.is_set():
+            r = await timed(stats, "poll", c.request(
+                "GET", f"/kit/live/api/p/{made.code}/state?t={ticket}&lang=en"))
+            if r is not None and r[0] == 200:
+                polled.append((time.perf_counter(), r[1].decode()))
+            await asyncio.sleep(1.0)
+        c.close()
+
+    poller = asyncio.create_task(poll_projector())
+    acked: dict = {}
+    path = f"/kit/live/api/s/{made.code}/answer"
+    words = ["trust", "speed", "focus", "silos", "courage", "budget", "users", "clarity",
+             "time", "priorities", "energy", "openness"]
+
+    async def writer(conn: Conn, token: str) -> None:
+        for k in range(3):
+            await asyncio.sleep(rng.uniform(0, 1.0))
+            if mode == "wordcloud":
+                answers = {"words": rng.sample(words, k + 1)}
+            else:
+                answers = {"entry": {"id": f"e{k}", "text": f"Entry {k} {rng.choice(words)}"}}
+            r = await timed(stats, "answer", conn.request(
+                "POST", path, {"token": token, "round": rid, "answers": answers}))
+            if r is not None and r[0] == 200:
+                acked[(token, k)] = (answers, time.perf_counter())
+
+    t_start = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(writer(c, t) for c, t in zip(conns, tokens,
+                                                                          strict=True))),
+                           TIME_LIMIT)
+    if mode == "qa":  # the facilitator allows 30 entries of the published version
+        await asyncio.sleep(0.3)
+        status, body = await console.request("GET", f"/kit/live/api/console/{made.code}/state",
+                                             None, headers)
+        rnd = next(x for x in json.loads(body)["rounds"] if x["id"] == rid)
+        entries = [e["id"] for e in rnd["results"]["entries"]][:30]
+        for eid in entries:
+            await console.request("POST", f"/kit/live/api/console/{made.code}/round",
+                                  {"round": rid, "action": "approve", "entry": eid}, headers)
+        await asyncio.sleep(0.6)  # the state cache notices the new revision
+
+        async def voter(conn: Conn, token: str) -> None:
+            for k, eid in enumerate(rng.sample(entries, min(10, len(entries)))):
+                await asyncio.sleep(rng.uniform(0, 0.5))
+                r = await timed(stats, "answer", conn.request(
+                    "POST", path, {"token": token, "round": rid, "answers": {"vote": eid}}))
+                if r is not None and r[0] == 200:
+                    acked[(token, f"vote{k}")] = ({"vote": eid}, time.perf_counter())
+
+        await asyncio.wait_for(asyncio.gather(*(voter(c, t) for c, t in zip(conns, tokens,
+                                                                             strict=True))),
+                               TIME_LIMIT)
+    t_end = max((t for _, t in acked.values()), default=time.perf_counter())
+    await asyncio.sleep(4.0)  # quiet: whatever the projector shows now is the final state
+    stop.set()
+    await poller
+    pushed = [(t, results_of(d)) for t, d in projector.events]
+    pulled = [(t, results_of(d)) for t, d in polled]
+    push_at, poll_at = first_final(pushed), first_final(pulled)
+    final_same = bool(pushed and pulled and pushed[-1][1] == pulled[-1][1])
+    last = [st.tail.rsplit(b"event: state", 1)[-1] for st in streams]
+    phones_with_results = sum(1 for tail in last if b'"results"' in tail)
+    phone_events = sum(st.count for st in streams)
+    for st in [*streams, projector]:
+        st.close()
+    for c in [*conns, console]:
+        c.close()
+    return {"stats": stats, "acked": acked, "rid": rid, "seconds": t_end - t_start,
+            "push_after": (push_at - t_end) if push_at else float("nan"),
+            "poll_after": (poll_at - t_end) if poll_at else float("nan"),
+            "final_same": final_same, "projector_events": len(projector.events),
+            "phones_with_results": phones_with_results, "streams": len(streams),
+            "phone_events": phone_events,
+            "stream_status": {st.status for st in streams}}
+
+
+def lost_interactions(store, rid: int, mode: str, acked: dict) -> int:
+    """Acknowledged answers missing from the store: a word cloud's last acknowledged words
+    per participant, every acknowledged Q&A entry and vote."""
+    from sqlalchemy import select
+
+    a, p = lt.live_answers, lt.live_participants
+    with store.begin() as conn:
+        rows = conn.execute(select(p.c.token, a.c.question, a.c.text)
+                            .join(p, p.c.id == a.c.participant_id)
+                            .where(a.c.round_id == rid)).all()
+    have: dict[str, dict[str, str | None]] = {}
+    for token, q, text in rows:
+        have.setdefault(token, {})[q] = text
+    lost = 0
+    if mode == "wordcloud":
+        last: dict[str, tuple[float, list[str]]] = {}
+        for (token, _), (answers, at) in acked.items():
+            if token not in last or at > last[token][0]:
+                last[token] = (at, answers["words"])
+        for token, (_, words) in last.items():
+            got = sorted(v for k, v in have.get(token, {}).items() if k.startswith("word:"))
+            lost += 0 if got == sorted(words) else 1
+        return lost
+    for (token, _), (answers, _at) in acked.items():
+        mine = have.get(token, {})
+        if "entry" in answers:
+            lost += mine.get("entry:" + answers["entry"]["id"]) != answers["entry"]["text"]
+        else:
+            lost += f"vote:{answers['vote']}" not in mine
+    return lost
+
+
+async def waiting_cost(host: str, port: int, made: ls.CreatedSession, pid: int, n: int,
+                       seconds: float = 5.0) -> dict:
+    """Server CPU while n phones wait: holding event streams vs polling every 2 s."""
+    conns = [Conn(host, port) for _ in range(n)]
+    tokens = []
+    for c in conns:
+        status, body = await c.request("POST", f"/kit/live/api/s/{made.code}/join", {})
+        tokens.append(json.loads(body)["token"])
+    streams = [EventReader(host, port, f"/kit/live/api/s/{made.code}/events?token={t}",
+                           parse=False) for t in tokens]
+    for st in streams:
+        await st.open()
+    await asyncio.sleep(1.0)
+    cpu0 = cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    push_cpu = cpu_seconds(pid) - cpu0
+    for st in streams:
+        st.close()
+    requests = 0
+
+    async def poller(c: Conn, token: str) -> None:
+        nonlocal requests
+        await asyncio.sleep(random.uniform(0, 2))
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            await c.request("GET", f"/kit/live/api/s/{made.code}/state?token={token}")
+            requests += 1
+            await asyncio.sleep(2.0)
+
+    cpu0 = cpu_seconds(pid)
+    await asyncio.gather(*(poller(c, t) for c, t in zip(conns, tokens, strict=True)))
+    poll_cpu = cpu_seconds(pid) - cpu0
+    for c in conns:
+        c.close()
+    return {"push_cpu": push_cpu, "poll_cpu": poll_cpu, "poll_requests": requests}
+
+
 def lost_answers(store, rid: int, acked: dict) -> int:
     from sqlalchemy import select
 
@@ -290,7 +557,10 @@ def main() -> int:
     ap.add_argument("--standalone", action="store_true",
                     help="serve the live handlers alone instead of through 'kit serve'")
     ap.add_argument("--no-kernel", action="store_true", help="skip measuring a Voilà kernel")
+    ap.add_argument("--modes", default="taps,burst,wordcloud,qa",
+                    help="comma-separated: " + ", ".join(MODES))
     args = ap.parse_args()
+    modes = [m for m in args.modes.split(",") if m in MODES]
     n = max(1, min(args.participants, 1000))
     home = Path(tempfile.mkdtemp(prefix="kit-bench-live-"))
     port = free_port()
@@ -328,7 +598,42 @@ def main() -> int:
         print(f"server: {'kit.live.server (standalone)' if standalone else 'kit serve'} "
               f"pid {proc.pid} on {base}; RSS idle {idle:.0f} MB; {n} participants")
         results = {}
-        for mode in ("taps", "burst"):
+        interactions = {}
+        for mode in [m for m in modes if m in ("wordcloud", "qa")]:
+            made = ls.create_session(store, settings, title=f"bench {mode}", group_ids=["bench"],
+                                     exercises=["pulse"], expected=n)
+            cpu0, me0 = cpu_seconds(proc.pid), time.process_time()
+            res = asyncio.run(interaction_round("127.0.0.1", port, made, n, mode, settings))
+            cpu1, me1 = cpu_seconds(proc.pid), time.process_time()
+            res["lost"] = lost_interactions(store, res["rid"], mode, res["acked"])
+            interactions[mode] = res
+            st = res["stats"]
+            print(f"\n== {mode}: {MODES[mode]}")
+            for kind in ("join", "answer", "poll"):
+                print("  " + st.line(kind))
+            print(f"  answers acknowledged: {len(res['acked'])} in {res['seconds']:.2f} s; "
+                  f"lost: {res['lost']}")
+            print(f"  event streams: {res['streams']} phones (HTTP {sorted(res['stream_status'])})"
+                  f", {res['phones_with_results']} of them showing results at the end; "
+                  f"{res['phone_events']} events to phones; projector got "
+                  f"{res['projector_events']} events")
+            print(f"  projector shows the final state {res['push_after'] * 1000:.0f} ms after "
+                  f"the last answer (pushed); polling every 1 s (baseline): "
+                  f"{res['poll_after'] * 1000:.0f} ms; same final state: {res['final_same']} "
+                  "(negative: shown before the last acknowledgement, whose answers made no new "
+                  "step of the published results)")
+            print(f"  CPU used: server {cpu1 - cpu0:.1f} s, load client {me1 - me0:.1f} s; "
+                  "server RSS now "
+                  f"{rss_mb(proc.pid):.0f} MB, peak {rss_mb(proc.pid, 'VmHWM'):.0f} MB")
+        if interactions:
+            made = ls.create_session(store, settings, title="bench waiting", group_ids=["bench"],
+                                     exercises=["pulse"], expected=n)
+            wait = asyncio.run(waiting_cost("127.0.0.1", port, made, proc.pid, n))
+            print(f"\n== {n} phones waiting 5 s: server CPU {wait['push_cpu']:.2f} s holding "
+                  f"event streams (0 requests) vs {wait['poll_cpu']:.2f} s polling every 2 s "
+                  f"({wait['poll_requests']} requests) = "
+                  f"{wait['push_cpu'] / max(wait['poll_cpu'], 1e-9):.2f}x the polling baseline")
+        for mode in [m for m in modes if m in ("taps", "burst")]:
             made = ls.create_session(store, settings, title=f"bench {mode}", group_ids=["bench"],
                                      exercises=["pulse"], expected=n)  # a plenary of n
             rid = repo.list_rounds(store, made.session_id)[0]["id"]
@@ -365,10 +670,13 @@ def main() -> int:
                 print(f"the live server served {n} participants with a peak RSS of {peak:.0f} MB")
         print(f"\nload average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
               f"({os.cpu_count()} cores, shared with other work)")
+        peak = rss_mb(proc.pid, "VmHWM")
         ok = all(pct(r["stats"].latency["answer"], 95) < 0.5 and r["lost"] == 0
                  and r["visible_after"] < 2 for r in results.values()) and peak < 500
-        print("\ntargets (p95 < 500 ms, 0 lost, visible < 2 s, memory < 500 MB): "
-              + ("met" if ok else "NOT met"))
+        ok = ok and all(pct(r["stats"].latency["answer"], 95) < 0.5 and r["lost"] == 0
+                        and r["push_after"] < 1 for r in interactions.values())
+        print("\ntargets (p95 < 500 ms, 0 lost, visible < 2 s, projector final state < 1 s "
+              "after the last answer, memory < 500 MB): " + ("met" if ok else "NOT met"))
         return 0 if ok else 1
     finally:
         proc.terminate()

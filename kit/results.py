@@ -331,7 +331,9 @@ def group_fingerprint(base: str, store: Store, group_id: str | None) -> str:
     if not group_id:
         return base
     actions = _actions(store, group_id)
-    return _hash_frames([actions] if actions is not None else [], base + group_id)
+    reviews = _decision_reviews(store, None, group_id)  # live: decision reviews (kit.live)
+    frames = [x for x in (actions, reviews) if x is not None]
+    return _hash_frames(frames, base + group_id)
 
 
 def data_fingerprint(
@@ -355,6 +357,23 @@ def _actions(store: Store, group_id: str) -> pd.DataFrame | None:
     except Exception:  # noqa: BLE001 - no live tables yet means no action plan
         return None
     return actions if actions is not None and len(actions) else None
+
+
+def _decision_reviews(store: Store, settings: Settings | None,
+                      group_id: str) -> pd.DataFrame | None:
+    """The group's decision reviews from live sessions (``kit.live.report_data``), or None
+    when there are none or the live part is absent."""
+    try:
+        from kit.live.report_data import decision_reviews
+    except ImportError:
+        return None
+    from kit.settings import load_settings
+
+    try:
+        frame = decision_reviews(store, settings or load_settings(), group_id)
+    except Exception:  # noqa: BLE001 - no live tables yet means no decision review
+        return None
+    return frame if len(frame) else None
 
 
 def _round_aggregates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -437,6 +456,7 @@ class GroupResults:
     comments: tuple[dict[str, Any], ...] = ()  # {question, texts}
     comments_text: str = ""  # why there are no comments, when there are none
     actions: pd.DataFrame | None = None
+    decision_reviews: pd.DataFrame | None = None  # live decision reviews (kit.live.report_data)
     norm_groups: int = 0
     norm_base: str = "norm"
     norm_wave: str = ""  # the wave whose norm groups are the norm of this view
@@ -747,6 +767,7 @@ def group_results(
         comments=comments,
         comments_text=comments_text,
         actions=_actions(store, group_id),
+        decision_reviews=_decision_reviews(store, settings, group_id),
         norm_groups=int(dims["norm_groups"].max()) if len(dims) else 0,
         cohort_groups_shown=cohort_groups,
         baseline_version=int(baseline_meta["version"]) if baseline_meta else None,

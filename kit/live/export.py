@@ -21,7 +21,8 @@ import pandas as pd
 
 from kit.csvfile import write_csv
 from kit.i18n import t
-from kit.live.summary import round_results
+from kit.live.rounds import DECISION_SOURCES
+from kit.live.summary import PUBLISHED, round_results
 from kit.live.visibility import min_respondents, visible_round
 from kit.settings import Settings
 from kit.store import Store
@@ -29,6 +30,16 @@ from kit.store import live as repo
 
 RAW_NAME = "answers-raw.csv"
 RAW_README = "README-RAW.txt"
+# the newer interactions' tables (issue 12), each row a part of a published version
+INTERACTIONS = {
+    "polls": ["round", "kind", "question", "option", "n", "mean", "sd", "mean_rank", "borda",
+              "points", "givers", "x", "x_sd", "x_n", "y", "y_sd", "y_n"],
+    "words": ["round", "question", "word", "count"],
+    "qa": ["round", "question", "entry", "votes", "approved"],
+    "boundedness": ["round", "name", "count", "share", "band"],
+    "decisions": ["round", "decision", "n", "breadth", *DECISION_SOURCES],
+    "proposals": ["round", "proposal", "accepted"],
+}
 PULSE_COLUMNS = ["round", "item", "text", "n", "na", "mean", "sd", "rwg", "disagreement", "hidden"]
 
 
@@ -42,7 +53,7 @@ class Exported:
 
 
 COUNTS = ("n", "na", "votes", "voters", "wanted_n", "power_n", "interest_n", "respondents",
-          "turns")
+          "givers", "x_n", "y_n", "count", "turns")
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -67,7 +78,7 @@ def export_session(store: Store, settings: Settings, code: str, out_dir: Path | 
     counts = repo.admission(store, session["id"])
     turns = repo.list_turns(store, [r["id"] for r in rounds])
     tables: dict[str, list[dict[str, Any]]] = {k: [] for k in (
-        "rounds", "pulse", "purpose", "agenda", "stakeholders", "airtime")}
+        "rounds", "pulse", "purpose", "agenda", "stakeholders", "airtime", *INTERACTIONS)}
     for rnd in rounds:
         published: dict[str, Any] = {"version": 0, "published_at": None, "respondents": None}
         if rnd["exercise"] == "airtime":
@@ -75,7 +86,7 @@ def export_session(store: Store, settings: Settings, code: str, out_dir: Path | 
                                 turns[turns["round_id"] == rnd["id"]])
             for rec in res.get("speakers", []):
                 tables["airtime"].append({"round": rnd["id"], **rec})
-        elif rnd["exercise"] in ("pulse", "purpose", "agenda_audit", "stakeholder_map"):
+        elif rnd["exercise"] in PUBLISHED:
             shown = visible_round(store, settings, rnd)
             frozen = shown.answers if shown.answers is not None else repo.frozen_frame([])
             res = round_results(rnd, frozen, settings, lang)
@@ -114,6 +125,7 @@ def export_session(store: Store, settings: Settings, code: str, out_dir: Path | 
             "interest_n", "quadrant"]),
         "airtime": _frame(tables["airtime"], ["round", "speaker", "seconds", "turns", "share",
                                               "leader"]),
+        **{name: _frame(tables[name], cols) for name, cols in INTERACTIONS.items()},
         "turns": turns,
         "actions": repo.list_session_actions(store, session["id"]).drop(columns=["id"]),
     }
@@ -146,6 +158,8 @@ def _add_results(tables: dict[str, list[dict[str, Any]]], rnd: dict[str, Any],
         for rec in res.get("split", []):
             tables["agenda"].append({"round": rid, **rec, "hidden": bool(
                 res.get("entries_hidden") or res.get("wanted_hidden"))})
+    elif ex in ("poll", "wordcloud", "qa", "boundedness", "decision_review", "action_plan"):
+        _add_interaction(tables, rnd, res)
     elif ex == "stakeholder_map":
         for rec in res.get("actors", []):
             tables["stakeholders"].append({"round": rid, **{
@@ -190,3 +204,37 @@ def _write_raw(store: Store, session: dict[str, Any], rounds: list[dict[str, Any
         fh.write("\n\n".join(t("live.cli.export_raw", lg, path=RAW_NAME, min_n=min_n)
                              for lg in ("nb", "en")) + "\n")
     return path
+
+
+def _add_interaction(tables: dict[str, list[dict[str, Any]]], rnd: dict[str, Any],
+                     res: dict[str, Any]) -> None:
+    rid, ex, cfg = rnd["id"], rnd["exercise"], rnd["config"]
+    question = cfg.get("question", "")
+    if ex == "poll" and res.get("kind") == "scale":
+        tables["polls"].append({"round": rid, "kind": "scale", "question": question,
+                                "option": "", "n": res["n"], "mean": res["mean"],
+                                "sd": res["sd"]})
+    elif ex == "poll":
+        for rec in res.get("options", []):
+            tables["polls"].append({"round": rid, "kind": res["kind"], "question": question,
+                                    **rec})
+    elif ex == "wordcloud":
+        for rec in res.get("words", []):
+            tables["words"].append({"round": rid, "question": question, "word": rec["word"],
+                                    "count": rec["count"]})
+    elif ex == "qa":
+        for rec in res.get("entries", []):
+            tables["qa"].append({"round": rid, "question": question, "entry": rec["text"],
+                                 "votes": rec["votes"], "approved": rec["approved"]})
+    elif ex == "boundedness":
+        for rec in res.get("names", []):
+            tables["boundedness"].append({"round": rid, **rec})
+    elif ex == "decision_review":
+        for rec in res.get("decisions", []):
+            if not rec.get("hidden"):
+                tables["decisions"].append({"round": rid, **rec})
+    elif ex == "action_plan":
+        accepted = set(cfg.get("accepted") or [])
+        for rec in res.get("proposals", []):
+            tables["proposals"].append({"round": rid, "proposal": rec["text"],
+                                        "accepted": rec["id"] in accepted})

@@ -217,3 +217,137 @@ def quadrant(power: float, interest: float, cut: float = 3.0) -> str | None:
     if power > cut:
         return "manage_closely" if interest > cut else "keep_satisfied"
     return "keep_informed" if interest > cut else "monitor"
+
+
+# -- ad hoc polls ---------------------------------------------------------------------------------
+def _values(answers: pd.DataFrame, question: str) -> pd.Series:
+    if not len(answers):
+        return pd.Series(dtype=float)
+    return answers.loc[answers["question"] == question, "value"].dropna().astype(float)
+
+
+def _sd(values: pd.Series) -> float:
+    return float(values.std(ddof=1)) if len(values) >= 2 else float("nan")
+
+
+def poll_scale(answers: pd.DataFrame, lo: int, hi: int) -> dict[str, Any]:
+    """A scale poll: n, mean, sd (n-1) and the count of each value lo..hi."""
+    vals = _values(answers, "value")
+    counts = {str(v): int((vals == v).sum()) for v in range(lo, hi + 1)}
+    return {"n": len(vals), "mean": float(vals.mean()) if len(vals) else float("nan"),
+            "sd": _sd(vals), "counts": counts}
+
+
+def poll_ranking(answers: pd.DataFrame, options: Sequence[str]) -> pd.DataFrame:
+    """A ranking poll per option: n, mean rank (1 = first) and Borda points (k - rank summed
+    over participants, k options); best first."""
+    k = len(options)
+    rows = []
+    for i, text in enumerate(options):
+        ranks = _values(answers, f"rank:{i}")
+        rows.append({"option": text, "n": len(ranks),
+                     "mean_rank": float(ranks.mean()) if len(ranks) else float("nan"),
+                     "borda": float((k - ranks).sum())})
+    frame = pd.DataFrame(rows, columns=["option", "n", "mean_rank", "borda"])
+    return frame.sort_values(["borda", "option"], ascending=[False, True]).reset_index(drop=True)
+
+
+def poll_points(answers: pd.DataFrame, options: Sequence[str]) -> pd.DataFrame:
+    """A 100-point poll per option: total points, mean per participant (0 for those who gave
+    none) and how many gave it any; most points first."""
+    people = (answers.loc[answers["question"].str.startswith("points:"), "participant"].nunique()
+              if len(answers) else 0)
+    rows = []
+    for i, text in enumerate(options):
+        pts = _values(answers, f"points:{i}")
+        total = float(pts.sum())
+        rows.append({"option": text, "points": total,
+                     "mean": total / people if people else float("nan"), "givers": len(pts)})
+    frame = pd.DataFrame(rows, columns=["option", "points", "mean", "givers"])
+    return frame.sort_values(["points", "option"], ascending=[False, True]).reset_index(drop=True)
+
+
+def poll_matrix(answers: pd.DataFrame, options: Sequence[str]) -> pd.DataFrame:
+    """A 2×2 matrix per option: mean and sd of x and y, how many placed it on each axis."""
+    rows = []
+    for i, text in enumerate(options):
+        rec: dict[str, Any] = {"option": text}
+        for axis in ("x", "y"):
+            vals = _values(answers, f"{axis}:{i}")
+            rec[axis] = float(vals.mean()) if len(vals) else float("nan")
+            rec[f"{axis}_sd"] = _sd(vals)
+            rec[f"{axis}_n"] = len(vals)
+        rows.append(rec)
+    return pd.DataFrame(rows, columns=["option", "x", "x_sd", "x_n", "y", "y_sd", "y_n"])
+
+
+# -- questions and ideas (Q&A) ------------------------------------------------------------------
+def qa_entries(answers: pd.DataFrame) -> pd.DataFrame:
+    """Entries with their upvotes (one per participant and entry): id, text, votes; most
+    votes first, then oldest first."""
+    cols = ["id", "text", "votes"]
+    if not len(answers):
+        return pd.DataFrame(columns=cols)
+    e = answers[answers["question"].str.startswith("entry:")]
+    v = answers[answers["question"].str.startswith("vote:")]
+    tally = v["question"].str.slice(5).astype(int).value_counts() if len(v) else pd.Series(
+        dtype=int)
+    frame = pd.DataFrame({"id": e["id"].astype(int), "text": e["text"]})
+    frame["votes"] = [int(tally.get(i, 0)) for i in frame["id"]]
+    return frame.sort_values(["votes", "id"], ascending=[False, True]).reset_index(drop=True)
+
+
+# -- boundedness check ---------------------------------------------------------------------------
+def boundedness_spread(answers: pd.DataFrame) -> pd.DataFrame:
+    """Who is named as a member of the team, by how many: name (as most often written), count,
+    share of the participants who answered, band (``all`` / ``some`` / ``one``); most named
+    first. Names are compared case-insensitively with single spaces."""
+    cols = ["name", "count", "share", "band"]
+    if not len(answers):
+        return pd.DataFrame(columns=cols)
+    a = answers[answers["question"].str.startswith("name:")]
+    people = a["participant"].nunique()
+    named: dict[str, set[int]] = {}
+    spelled: dict[str, dict[str, int]] = {}
+    for person, text in zip(a["participant"], a["text"], strict=True):
+        if not isinstance(text, str):
+            continue
+        key = " ".join(text.split()).casefold()
+        named.setdefault(key, set()).add(int(person))
+        spelled.setdefault(key, {})
+        spelled[key][text] = spelled[key].get(text, 0) + 1
+    rows = []
+    for key, who in named.items():
+        n = len(who)
+        band = "all" if n == people else "one" if n == 1 else "some"
+        rows.append({"name": max(spelled[key].items(), key=lambda kv: (kv[1], kv[0]))[0],
+                     "count": n, "share": n / people if people else float("nan"), "band": band})
+    rows.sort(key=lambda r: (-r["count"], r["name"].casefold()))
+    return pd.DataFrame(rows, columns=cols)
+
+
+# -- decision review -----------------------------------------------------------------------------
+def decision_breadth(answers: pd.DataFrame, decisions: Sequence[str],
+                     sources: Sequence[str]) -> pd.DataFrame:
+    """Per decision: n (participants who marked it), breadth (mean share of the knowledge
+    sources marked as used, 0-1) and the share of participants marking each source."""
+    rows = []
+    for i, text in enumerate(decisions):
+        a = answers[answers["question"] == f"decision:{i}"] if len(answers) else answers
+        marks = [d.get("sources", []) for d in a["data"] if isinstance(d, dict)] if len(a) else []
+        n = len(marks)
+        rec: dict[str, Any] = {"decision": text, "n": n,
+                               "breadth": (float(np.mean([len(m) / len(sources) for m in marks]))
+                                           if n else float("nan"))}
+        for src in sources:
+            rec[src] = sum(src in m for m in marks) / n if n else float("nan")
+        rows.append(rec)
+    return pd.DataFrame(rows, columns=["decision", "n", "breadth", *sources])
+
+
+def proposals(answers: pd.DataFrame) -> pd.DataFrame:
+    """Actions participants proposed: id, text (oldest first)."""
+    if not len(answers):
+        return pd.DataFrame(columns=["id", "text"])
+    e = answers[answers["question"].str.startswith("entry:")]
+    return pd.DataFrame({"id": e["id"].astype(int), "text": e["text"]}).reset_index(drop=True)

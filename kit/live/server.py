@@ -33,8 +33,10 @@ import tornado.web
 
 from kit.errors import KitError, NotFoundError
 from kit.i18n import load_texts, t
+from kit.live import facilitate
 from kit.live import rounds as rl
 from kit.live import session as ls
+from kit.live.push import Pusher
 from kit.live.summary import records, round_results
 from kit.live.visibility import visible_round
 from kit.ratelimit import FailureLimiter
@@ -53,7 +55,9 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 FAILURES_ALLOWED = 10
 FAILURE_WINDOW = 60.0  # seconds
 COOKIE_PREFIX = "kit_live_"
-SHARED_RESULTS = ("pulse", "purpose", "agenda_audit")  # revealed results shown on phones too
+# revealed results shown on phones too (the others only on the projector and the console)
+SHARED_RESULTS = ("pulse", "purpose", "agenda_audit", "poll", "wordcloud", "qa", "boundedness",
+                  "decision_review")
 RESULTS_TTL = 2.0  # seconds revealed results are reused before they are computed again
 STATE_TTL = 0.5  # seconds a session's public state is reused before the revision is re-read
 PAGE_KEYS_PREFIX = "live.page."
@@ -101,6 +105,16 @@ class LiveContext:
         self._admitted: set[tuple[str, str]] = set()
         self.guesses = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
         self.keys = FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW)
+        self.pusher = Pusher(self._signature)
+
+    async def _signature(self, code: str) -> Any:
+        """A watched session's signature; a round whose timer ran out is closed first, so
+        the phones and the projector see it close on time."""
+        hit = self._cache.get(code)
+        if hit is not None and any(facilitate.expired(r) for r in hit[2]["rounds"]):
+            await self.write(facilitate.close_expired, hit[2]["session"]["id"])
+            self.forget(code)
+        return await self.read(repo.session_signature, code)
 
     @property
     def store(self) -> Store:
@@ -189,16 +203,17 @@ class LiveContext:
     def forget(self, code: str) -> None:
         self._cache.pop(code, None)
 
-    async def session_state(self, code: str) -> dict[str, Any]:
-        """The session and its rounds, re-read when the facilitator changed something."""
+    async def session_state(self, code: str, max_age: float = STATE_TTL) -> dict[str, Any]:
+        """The session and its rounds, re-read when the facilitator changed something (its
+        revision is looked at when the copy is older than ``max_age`` seconds)."""
         hit = self._cache.get(code)
         now = time.monotonic()
-        if hit is not None and now - hit[0] < STATE_TTL:
+        if hit is not None and now - hit[0] < max_age:
             return hit[2]
         rev = await self.read(repo.session_revision, code)
         if rev is None:
             self.forget(code)
-            raise NotFoundError(f"There is no live session with code {code!r}; check the code.")
+            raise NotFoundError(t("live.store.session_unknown", "en", code=code))
         if hit is not None and hit[1] == rev[1]:
             self._cache[code] = (now, rev[1], hit[2])
             return hit[2]
@@ -215,7 +230,17 @@ def _load_state(store: Store, settings: Settings, code: str) -> dict[str, Any]:
         if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" \
                 and rnd["status"] == "open":
             statements[rnd["id"]] = vote_statements(store, settings, rnd)
+        elif rnd["exercise"] == "qa" and rnd["status"] == "open":
+            statements[rnd["id"]] = qa_statements(store, settings, rnd)
     return {"session": session, "rounds": rounds, "statements": statements, "bodies": {}}
+
+
+def qa_statements(store: Store, settings: Settings, rnd: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Q&A entries phones see and vote on: those of the published version the facilitator
+    allowed (``kit.live.facilitate.approve_entry``)."""
+    approved = set(rnd["config"].get("approved") or [])
+    shown = facilitate.published_ids(store, settings, rnd)
+    return [{"id": i, "text": x} for i, x in shown.items() if i in approved]
 
 
 def vote_statements(store: Store, settings: Settings, rnd: dict[str, Any]) -> list[dict[str, Any]]:
@@ -388,6 +413,8 @@ class JoinHandler(BodyHandler):
         except KitError as exc:
             self.handle_kit_error(exc, code)
             return
+        if joined.new:
+            self.ctx.pusher.poke(code)
         self.set_cookie(COOKIE_PREFIX + code, joined.token, path=ls.LIVE_PREFIX, httponly=True,
                         samesite="Strict", secure=self.request.protocol == "https",
                         expires_days=2)
@@ -476,21 +503,32 @@ class AnswerHandler(BodyHandler):
             state = await self.ctx.session_state(code)
             rnd = next((r for r in state["rounds"] if r["id"] == round_id), None)
             if rnd is None:
-                raise repo.LiveStateError("round_unknown", "no such round")
+                raise repo.LiveStateError("round_unknown", t("live.store.round_unknown", "en",
+                                                             round=round_id))
+            if facilitate.expired(rnd):  # the timer ran out: the round closes now
+                await self.ctx.write(facilitate.close_expired, rnd["session_id"])
+                self.ctx.forget(code)
+                self.ctx.pusher.poke(code)
+                raise repo.LiveStateError("round_closed", t("live.store.time_up", "en"))
             ids = {s["id"] for s in state["statements"].get(round_id, [])}
             if rnd["exercise"] == "purpose" and rnd["config"].get("phase") == "vote" and not ids:
                 ids = {x["id"] for x in await self.ctx.write(vote_statements, self.ctx.settings,
+                                                               rnd)}
+            if rnd["exercise"] == "qa" and not ids and "vote" in (body.get("answers") or {}):
+                ids = {x["id"] for x in await self.ctx.write(qa_statements, self.ctx.settings,
                                                                rnd)}
             sub = rl.parse_submission(rnd, body.get("answers"), ids)
             result = await self.ctx.batch(lambda conn, cache: repo.answer_in(
                 conn, cache, code, token, round_id, sub.answers,
                 replace_prefix=sub.replace_prefix, remove=sub.remove,
-                max_entries=rl.MAX_ENTRIES))
+                max_entries=rl.MAX_QA_ENTRIES if rnd["exercise"] == "qa" else rl.MAX_ENTRIES))
         except KitError as exc:
             if isinstance(exc, repo.LiveStateError) and exc.reason == "round_closed":
                 self.ctx.forget(code)
             self.handle_kit_error(exc, code)
             return
+        if result.saved or result.removed:
+            self.ctx.pusher.poke(code)
         self.finish({"ok": True, "saved": result.saved, "unchanged": result.unchanged,
                      "removed": result.removed, "message": t("live.page.saved", self.lang)})
 
@@ -501,21 +539,50 @@ def _shared_results(store: Store, rounds: list[dict[str, Any]], settings: Settin
     out = {}
     for rnd in rounds:
         shown = visible_round(store, settings, rnd)
-        res = public_results(rnd, shown, settings, lang)
+        res = public_results(rnd, shown, settings, lang, store)
         out[str(rnd["id"])] = res
     return out
 
 
 def public_results(rnd: dict[str, Any], shown: Any, settings: Settings,
-                   lang: str) -> dict[str, Any]:
-    """A published version as the room sees it (statements: texts and votes, never who)."""
+                   lang: str, store: Store | None = None) -> dict[str, Any]:
+    """A published version as the room sees it (statements: texts and votes, never who; Q&A:
+    only the entries the facilitator allowed). A re-vote carries the first round's published
+    results as ``before`` (given ``store``)."""
+    key = (rnd["id"], shown.version, str(shown.published_at), lang, rnd["revealed"],
+           json.dumps(rnd["config"], sort_keys=True), rnd.get("min_respondents"),
+           settings.min_respondents, store is not None)
+    hit = _PUBLIC.get(key)
+    if hit is not None:  # a published version never changes: its results neither
+        return json.loads(hit)
     answers = shown.answers if shown.answers is not None else repo.frozen_frame([])
     res = round_results(rnd, answers, settings, lang)
     res["published"] = shown.info()
     if rnd["exercise"] == "purpose" and "statements" in res:
         res["statements"] = [{"text": x["text"], "votes": x["votes"]}
                              for x in res["statements"][:5]]
+    if rnd["exercise"] == "qa" and "entries" in res:
+        res["entries"] = [{"id": x["id"], "text": x["text"], "votes": x["votes"]}
+                          for x in res["entries"] if x["approved"]]
+    source = rnd["config"].get("revote_of")
+    if store is not None and source:
+        try:
+            first = repo.get_round(store, int(source))
+        except NotFoundError:
+            first = None
+        if first is not None and first["session_id"] == rnd["session_id"]:
+            res["before"] = public_results(first, visible_round(store, settings, first),
+                                           settings, lang)
+    if len(_PUBLIC) > 512:
+        _PUBLIC.clear()
+    if not source:  # a re-vote's "before" has versions of its own
+        _PUBLIC[key] = json.dumps(res)
     return res
+
+
+# public results by (round, published version, language, config, thresholds): the phones'
+# events, the projector's and every poll of the same version share one computation
+_PUBLIC: dict[tuple[Any, ...], str] = {}
 
 
 @tornado.web.stream_request_body
@@ -571,7 +638,18 @@ class ConsoleHandler(BodyHandler):
                   else partial(repo.set_expected, expected=expected))
             counts = await self.ctx.write(fn, session["id"])
             self.ctx.forget(code)
+            self.ctx.pusher.poke(code)
             self.finish({"ok": True, "admission": counts})
+            return
+        if action in FACILITATION:
+            try:
+                done = await self.ctx.write(facilitation, session, self.ctx.settings, body)
+            except KitError as exc:
+                self.handle_kit_error(exc, code)
+                return
+            self.ctx.forget(code)
+            self.ctx.pusher.poke(code)
+            self.finish({"ok": True, **done})
             return
         actions = {"open": {"status": "open"}, "close": {"status": "closed"},
                    "reveal": {"revealed": True}, "hide": {"revealed": False}}
@@ -585,8 +663,56 @@ class ConsoleHandler(BodyHandler):
         if action == "open":
             await self.ctx.write(repo.set_current_round, session["id"], rid)
         self.ctx.forget(code)
+        self.ctx.pusher.poke(code)
         self.finish({"ok": True, "round": {"id": rnd["id"], "status": rnd["status"],
                                            "revealed": rnd["revealed"]}})
+
+
+MODERATED = ("qa", "wordcloud", "action_plan")  # the console sees their published version early
+FACILITATION = ("timer", "extend", "stop_timer", "revote", "add_round", "approve", "unapprove",
+                "hide_word", "show_word", "accept", "current")
+
+
+def facilitation(store: Store, session: dict[str, Any], settings: Settings,
+                 body: dict[str, Any]) -> dict[str, Any]:
+    """The console API's facilitator actions beyond open/close/reveal (kit.live.facilitate)."""
+    action = body["action"]
+    if action == "add_round":
+        exercise = body.get("exercise")
+        rid = facilitate.add_round(store, session["id"], str(exercise), body.get("config"))
+        return {"round": {"id": rid}}
+    rid = body.get("round")
+    rounds = {r["id"]: r for r in repo.list_rounds(store, session["id"])}
+    if isinstance(rid, bool) or not isinstance(rid, int) or rid not in rounds:
+        raise rl.SubmissionError("round_of_session")
+    if action == "timer":
+        rnd = facilitate.set_timer(store, rid, body.get("seconds"))
+    elif action == "extend":
+        rnd = facilitate.extend_timer(store, rid, body.get("seconds"))
+    elif action == "stop_timer":
+        rnd = facilitate.stop_timer(store, rid)
+    elif action == "revote":
+        return {"round": {"id": facilitate.revote(store, rid)}}
+    elif action == "current":
+        repo.set_current_round(store, session["id"], rid)
+        rnd = rounds[rid]
+    elif action in ("approve", "unapprove"):
+        entry = body.get("entry")
+        if isinstance(entry, bool) or not isinstance(entry, int):
+            raise rl.SubmissionError("unknown_question", question=str(entry)[:40])
+        rnd = facilitate.approve_entry(store, settings, rid, entry, on=action == "approve")
+    elif action in ("hide_word", "show_word"):
+        rnd = facilitate.hide_word(store, rid, str(body.get("word", "")),
+                                   on=action == "hide_word")
+    else:  # accept
+        entry = body.get("entry")
+        if isinstance(entry, bool) or not isinstance(entry, int):
+            raise rl.SubmissionError("unknown_question", question=str(entry)[:40])
+        text = body.get("text")
+        aid = facilitate.accept_proposal(store, settings, rid, entry, str(body.get("group", "")),
+                                         text if isinstance(text, str) else None)
+        return {"action": {"id": aid}}
+    return {"round": {"id": rnd["id"], "status": rnd["status"], "config": rnd["config"]}}
 
 
 def console_state(store: Store, session: dict[str, Any], settings: Settings,
@@ -602,10 +728,12 @@ def console_state(store: Store, session: dict[str, Any], settings: Settings,
         if rnd["exercise"] == "airtime":
             results = round_results(rnd, sub, settings, lang, turns[turns["round_id"] == rnd["id"]],
                                     time.time())
-        elif rnd["revealed"]:
+        elif rnd["revealed"] or rnd["exercise"] in MODERATED:
             shown = visible_round(store, settings, rnd)
             frozen = shown.answers if shown.answers is not None else repo.frozen_frame([])
             results = {**round_results(rnd, frozen, settings, lang), "published": shown.info()}
+            if not rnd["revealed"]:  # what the facilitator moderates: the published version
+                results = {"shown": False, "moderation": results}
         else:
             results = {"shown": False}
         out.append({"id": rnd["id"], "exercise": rnd["exercise"], "status": rnd["status"],
@@ -627,6 +755,8 @@ def live_handlers(settings: Settings) -> list[tuple[Any, ...]]:
     # loop waits up to 5 ms after every socket call while a worker computes (a convoy). 1 ms keeps
     # the loop responsive for a room of 300 at a negligible cost to throughput.
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+    from kit.live import projector  # its handlers build on this module's
+
     ctx = LiveContext(settings)
     p = ls.LIVE_PREFIX
     code = r"([A-Za-z0-9-]{1,16})"
@@ -641,6 +771,7 @@ def live_handlers(settings: Settings) -> list[tuple[Any, ...]]:
         (rf"{p}/api/s/{code}/answer", AnswerHandler, kw),
         (rf"{p}/api/console/{code}/state", ConsoleHandler, kw),
         (rf"{p}/api/console/{code}/round", ConsoleHandler, kw),
+        *projector.handlers(p, code, kw),
     ]
 
 
@@ -652,8 +783,8 @@ def make_app(settings: Settings) -> tornado.web.Application:
 async def _serve(settings: Settings) -> None:
     app = make_app(settings)
     app.listen(settings.port, settings.host)
-    print(f"kit live serving on http://{settings.host}:{settings.port}{ls.LIVE_PREFIX}/",
-          flush=True)
+    url = f"http://{settings.host}:{settings.port}{ls.LIVE_PREFIX}/"
+    print(t("live.cli.serving", settings.language, url=url), flush=True)
     await asyncio.Event().wait()
 
 

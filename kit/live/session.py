@@ -23,6 +23,7 @@ import segno
 
 from kit.errors import ParameterError, Problem
 from kit.exercises import load_exercises
+from kit.i18n import t
 from kit.instrument import Instrument, load_instrument
 from kit.privacy import AnonymityRules
 from kit.settings import LANGUAGES, Settings
@@ -91,6 +92,25 @@ def console_url(settings: Settings, code: str, key: str | None = None) -> str:
     return url + (f"&key={quote(key)}" if key else "")
 
 
+def projector_ticket(session: dict[str, Any]) -> str:
+    """The read-only credential of a session's projector page: it shows what the room's screen
+    shows (code, question, counts, revealed published results) and can change nothing. Made
+    from the session's key hash, so only the kit (holding the store) can make it, and it
+    differs per session."""
+    msg = f"projector:{session['code']}".encode()
+    return hmac.new(session["key_hash"].encode(), msg, hashlib.sha256).hexdigest()[:32]
+
+
+def check_projector_ticket(session: dict[str, Any], ticket: str | None) -> bool:
+    return bool(ticket) and hmac.compare_digest(projector_ticket(session), str(ticket))
+
+
+def projector_url(settings: Settings, session: dict[str, Any]) -> str:
+    """The projector page of a session (opened from the console, on the room's big screen)."""
+    return (f"{settings.base_url}{LIVE_PREFIX}/p/{quote(session['code'])}"
+            f"?t={projector_ticket(session)}")
+
+
 def qr_svg(url: str, scale: int = 6) -> str:
     """An inline SVG QR code of ``url`` (no file, no network)."""
     buf = io.BytesIO()
@@ -104,7 +124,7 @@ def new_code(store: Store) -> str:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if not repo.code_exists(store, code):
             return code
-    raise RuntimeError("could not find a free session code")  # pragma: no cover
+    raise RuntimeError("could not find a free session code")  # pragma: no cover  # dev-text
 
 
 _NOT_CODE = re.compile(r"[^A-Z0-9]")
@@ -149,34 +169,34 @@ def create_session(store: Store, settings: Settings, *, title: str, group_ids: l
     every join waits until the number is set in the console)."""
     language = language or settings.language
     exercises = list(exercises) if exercises else list(DEFAULT_EXERCISES)
+
+    def T(key: str, **fields: Any) -> str:  # the problems, in English like every engine error
+        return t(f"live.session.{key}", "en", **fields)
+
     instrument_id = instrument or DEFAULT_INSTRUMENT
     problems: list[Problem] = []
     src = "session"
     if not title.strip():
-        problems.append(Problem(src, "give the session a title (e.g. 'Samling 2, kull 5')",
-                                column="title"))
+        problems.append(Problem(src, T("title_missing"), column="title"))
     elif len(title) > 200:
-        problems.append(Problem(src, "is longer than 200 characters", column="title",
-                                value=title[:30]))
+        problems.append(Problem(src, T("title_long"), column="title", value=title[:30]))
     if not group_ids:
-        problems.append(Problem(src, "name at least one group (the team or the cohort's teams)",
-                                column="groups"))
+        problems.append(Problem(src, T("groups_missing"), column="groups"))
     if language not in LANGUAGES:
-        problems.append(Problem(src, f"must be one of {', '.join(LANGUAGES)}", column="language",
-                                value=language))
+        problems.append(Problem(src, T("language", options=", ".join(LANGUAGES)),
+                                column="language", value=language))
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)
                                  or not 1 <= expected <= repo.MAX_EXPECTED):
-        problems.append(Problem(src, f"must be a whole number from 1 to {repo.MAX_EXPECTED} "
-                                "(the people you expect in the room)", column="expected",
+        problems.append(Problem(src, T("expected", max=repo.MAX_EXPECTED), column="expected",
                                 value=expected))
     known = load_exercises()
     for e in exercises:
         if e not in known:
-            problems.append(Problem(src, f"is not an exercise; use one of {', '.join(known)}",
+            problems.append(Problem(src, T("exercise_unknown", options=", ".join(known)),
                                     column="exercises", value=e))
         elif not known[e].live:
             live = [k for k, v in known.items() if v.live]
-            problems.append(Problem(src, f"is not a live exercise; live ones: {', '.join(live)}",
+            problems.append(Problem(src, T("exercise_not_live", options=", ".join(live)),
                                     column="exercises", value=e))
     inst = None
     try:
@@ -185,7 +205,7 @@ def create_session(store: Store, settings: Settings, *, title: str, group_ids: l
         problems.append(Problem(src, str(exc).splitlines()[0], column="instrument",
                                 value=instrument_id))
     if problems:
-        raise ParameterError(src, problems, hint="Nothing was created; fix these and try again.")
+        raise ParameterError(src, problems, hint=T("nothing_created"))
     assert inst is not None
     code = new_code(store)
     key = secrets.token_urlsafe(18)

@@ -15,7 +15,12 @@ import pandas as pd
 from kit.live import measures as m
 from kit.live.rounds import pulse_items
 from kit.live.visibility import min_respondents
+from kit.live.words import word_counts
 from kit.settings import Settings
+
+# exercises whose results are participants' answers, shown only as published versions
+PUBLISHED = ("pulse", "purpose", "agenda_audit", "stakeholder_map", "poll", "wordcloud", "qa",
+             "boundedness", "decision_review", "action_plan")
 
 
 def clean(value: Any) -> Any:
@@ -62,7 +67,7 @@ def round_results(rnd: dict[str, Any], answers: pd.DataFrame, settings: Settings
             out["speakers"] = records(table)
             out.update(clean(facts))
         return out
-    if ex not in ("pulse", "purpose", "agenda_audit", "stakeholder_map"):
+    if ex not in PUBLISHED:
         out["hidden"] = False
         return out
     if out["hidden"]:
@@ -130,4 +135,59 @@ def round_results(rnd: dict[str, Any], answers: pd.DataFrame, settings: Settings
         pos["quadrant"] = [m.quadrant(p, i) for p, i in zip(pos["power"], pos["interest"],
                                                              strict=True)]
         out["actors"] = records(pos)
+    elif ex == "poll":
+        out.update(_poll_results(rnd["config"], answers, min_n))
+    elif ex == "wordcloud":
+        cloud = word_counts(answers, rnd["config"].get("hidden"))
+        out["words"] = records(cloud)
+        out["hidden_words"] = list(rnd["config"].get("hidden") or [])
+    elif ex == "qa":
+        entries = m.qa_entries(answers)
+        approved = set(rnd["config"].get("approved") or [])
+        out["votes_hidden"] = _writers(answers, q.str.startswith("vote:")) < min_n
+        entries["approved"] = entries["id"].isin(approved)
+        if out["votes_hidden"]:
+            entries["votes"] = None
+            entries = entries.sort_values("id").reset_index(drop=True)
+        out["entries"] = records(entries)
+    elif ex == "boundedness":
+        out["names"] = records(m.boundedness_spread(answers))
+    elif ex == "decision_review":
+        from kit.live.rounds import DECISION_SOURCES
+
+        table = m.decision_breadth(answers, rnd["config"].get("decisions") or [],
+                                   DECISION_SOURCES)
+        shown = table["n"] >= min_n
+        for col in ("breadth", *DECISION_SOURCES):
+            table[col] = table[col].mask(~shown)
+        table["n"] = table["n"].astype(object).mask(~shown, None)
+        table["hidden"] = ~shown
+        out["decisions"] = records(table)
+        out["sources"] = list(DECISION_SOURCES)
+        seen = table[shown]
+        out["breadth"] = float(seen["breadth"].mean()) if len(seen) else None
+        out["source_shares"] = ({src: float(seen[src].mean()) for src in DECISION_SOURCES}
+                                if len(seen) else None)
+    elif ex == "action_plan":
+        out["proposals"] = records(m.proposals(answers))
     return out
+
+
+def _poll_results(cfg: dict[str, Any], answers: pd.DataFrame, min_n: int) -> dict[str, Any]:
+    """A poll's aggregate; each part (a matrix axis of one option) hidden below ``min_n``."""
+    kind = cfg.get("kind", "scale")
+    options = cfg.get("options") or []
+    if kind == "scale":
+        res = m.poll_scale(answers, int(cfg.get("min", 1)), int(cfg.get("max", 5)))
+        return {"kind": kind, **clean(res)}
+    if kind == "ranking":
+        return {"kind": kind, "options": records(m.poll_ranking(answers, options))}
+    if kind == "points":
+        return {"kind": kind, "options": records(m.poll_points(answers, options))}
+    pos = m.poll_matrix(answers, options)
+    for axis in ("x", "y"):
+        hide = pos[f"{axis}_n"] < min_n
+        pos[axis] = pos[axis].mask(hide)
+        pos[f"{axis}_sd"] = pos[f"{axis}_sd"].mask(hide)
+        pos[f"{axis}_n"] = pos[f"{axis}_n"].astype(object).mask(hide, None)
+    return {"kind": kind, "options": records(pos), "axes": cfg.get("axes") or {}}

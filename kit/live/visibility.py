@@ -34,7 +34,10 @@ from kit.settings import Settings
 from kit.store import Store
 from kit.store import live as repo
 
-GROUPED_PREFIXES = {"entry:": "entries", "vote:": "votes"}
+# answers of one participant that form one unit: all agenda entries (or Q&A entries, or action
+# proposals), all votes, a ranking, a 100-point split, a word-cloud's words, a list of names
+GROUPED_PREFIXES = {"entry:": "entries", "vote:": "votes", "rank:": "ranking",
+                    "points:": "points", "word:": "words", "name:": "names"}
 
 
 def unit_of(question: str) -> str:
@@ -73,13 +76,12 @@ class Visible:
 def _signatures(frame: pd.DataFrame) -> dict[tuple[str, Any], tuple[Any, ...]]:
     """(unit, participant) -> the participant's answers to the unit, comparable."""
     out: dict[tuple[str, Any], list[tuple[Any, ...]]] = {}
-    for rec in frame[["participant", "question", "value", "text", "data"]].to_dict("records"):
-        value = rec["value"]
+    columns = (frame[c].tolist() for c in ("participant", "question", "value", "text", "data"))
+    for person, question, value, text, data in zip(*columns, strict=True):  # fast, no pandas rows
         value = None if value is None or value != value else float(value)
-        data = rec["data"]
         data = json.dumps(data, sort_keys=True) if isinstance(data, dict) else None
-        key = (unit_of(rec["question"]), int(rec["participant"]))
-        out.setdefault(key, []).append((rec["question"], value, rec["text"], data))
+        key = (unit_of(question), int(person))
+        out.setdefault(key, []).append((question, value, text, data))
     return {k: tuple(sorted(v, key=repr)) for k, v in out.items()}
 
 
@@ -142,6 +144,8 @@ def visible_round(store: Store, settings: Settings, rnd: dict[str, Any], *,
                 people = int(nxt["participant"].nunique()) if len(nxt) else 0
                 repo.publish_version(store, rnd["id"], version, people, nxt)
                 latest = _latest(store, rnd["id"])  # ours, or a concurrent writer's
+                if latest is not None and latest["version"] == version:
+                    _LOOKED[look] = (seen[0], version, min_n)  # the next look needs no freeze
             else:
                 if len(_LOOKED) > _MAX_CACHED:
                     _LOOKED.clear()

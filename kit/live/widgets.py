@@ -26,9 +26,11 @@ from kit.exercises import get_exercise, load_exercises
 from kit.i18n import t
 from kit.instrument import available_instruments, load_instrument
 from kit.live import charts as lc
+from kit.live import facilitate
 from kit.live import measures as m
 from kit.live import session as ls
 from kit.live.rounds import pulse_items
+from kit.live.summary import PUBLISHED as summary_published
 from kit.live.summary import round_results
 from kit.live.visibility import visible_round
 from kit.settings import LANGUAGES, Settings
@@ -36,7 +38,8 @@ from kit.store import Store, open_store
 from kit.store import live as repo
 
 POLL_SECONDS = 1.0
-PUBLISHED = ("pulse", "purpose", "agenda_audit", "stakeholder_map")  # shown as published versions
+# shown as published versions (the action plan's proposals are drawn by its own widget)
+PUBLISHED = tuple(x for x in summary_published if x != "action_plan")
 
 
 def _esc(text: Any) -> str:
@@ -393,11 +396,42 @@ class ActionPlanWidget(ExerciseWidget):
         s = self.console.session
         return repo.list_session_actions(self.store, s["id"], s["group_ids"], include_earlier=True)
 
+    def proposals(self) -> list[w.Widget]:
+        """Participants' proposed actions (the published version), each to accept or edit."""
+        rnd = self.round
+        shown = visible_round(self.store, self.console.settings, rnd)
+        if shown.answers is None:
+            return []
+        accepted = set(rnd["config"].get("accepted") or [])
+        rows: list[w.Widget] = []
+        for rec in m.proposals(shown.answers).to_dict("records"):
+            if rec["id"] in accepted:
+                continue
+            text = w.Text(value=rec["text"], layout=w.Layout(width="60%"))
+            ok = w.Button(description=self.T("accept"), button_style="success")
+            ok.on_click(lambda _, pid=rec["id"], box=text: self.accept(pid, box.value))
+            rows.append(w.HBox([text, ok]))
+        if rows:
+            rows.insert(0, w.HTML(f"<b>{_esc(self.T('proposals'))}</b>"))
+        return rows
+
+    def accept(self, proposal_id: int, text: str) -> int:
+        aid = facilitate.accept_proposal(self.store, self.console.settings, self.round["id"],
+                                         proposal_id, self.group.value, text,
+                                         self.owner.value.strip(),
+                                         self.due.value.isoformat() if self.due.value else None,
+                                         self.dimension.value)
+        self.round = repo.get_round(self.store, self.round["id"])
+        self.say(self.T("saved"))
+        self.console.poll_once(force=True)
+        return aid
+
     def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
         frame = self.actions()
         self.results = {**self.results, "actions": len(frame)}
+        proposed = self.proposals()
         if not len(frame):
-            self.review.children = [w.HTML(f"<p>{_esc(self.T('no_actions'))}</p>")]
+            self.review.children = [*proposed, w.HTML(f"<p>{_esc(self.T('no_actions'))}</p>")]
             return
         rows = []
         options = [(t(f"live.console.action_status.{st}", self.lang), st)
@@ -411,14 +445,137 @@ class ActionPlanWidget(ExerciseWidget):
                                if x)
             earlier = "" if rec["session_id"] == self.console.session["code"] else " ↺"
             rows.append(w.HBox([status, w.HTML(label + earlier)]))
-        self.review.children = rows
+        self.review.children = [*proposed, *rows]
         self.view.value = ""
+
+
+class InteractionWidget(ExerciseWidget):
+    """Polls, word cloud, Q&A, boundedness check and decision review: the published results
+    as tables (the projector page draws them large), with the moderation each needs: allow Q&A
+    entries, hide words. Moderation works on the published version, before or after reveal."""
+
+    always_draw = True
+
+    def refresh(self, answers: pd.DataFrame, turns: pd.DataFrame | None = None) -> None:
+        settings = self.console.settings
+        self._last = (answers, turns)
+        shown = visible_round(self.store, settings, self.round)
+        frozen = shown.answers if shown.answers is not None else repo.frozen_frame([])
+        self.published = {**round_results(self.round, frozen, settings, self.lang),
+                          "published": shown.info()}
+        self.results = self.published if self.revealed else {"shown": False}
+        self.draw(answers, turns)
+
+    def build_controls(self) -> list[w.Widget]:
+        self.moderation = w.VBox()
+        return [self.moderation]
+
+    def draw(self, answers: pd.DataFrame, turns: pd.DataFrame | None) -> None:
+        r = self.published
+        ex = self.round["exercise"]
+        self.moderate(r)
+        if r.get("hidden") or not (r.get("published") or {}).get("version"):
+            self.view.value = self.version_line_of(r)
+            return
+        table = results_table(self.round, r, self.lang)
+        self.view.value = self.version_line_of(r) + (table.to_html(index=False, border=0)
+                                                     if table is not None else "")
+        if ex == "poll" and r.get("kind") == "scale":
+            self.view.value += f"<p>{_esc(t('live.page.mean_sd', self.lang, mean=_num(r['mean'], self.lang), sd=_num(r['sd'], self.lang), n=r['n']))}</p>"  # noqa: E501
+
+    def version_line_of(self, r: dict[str, Any]) -> str:
+        keep, self.results = self.results, r
+        try:
+            return self.version_line()
+        finally:
+            self.results = keep
+
+    def moderate(self, r: dict[str, Any]) -> None:
+        ex = self.round["exercise"]
+        rows: list[w.Widget] = []
+        if ex == "qa":
+            approved = set(self.round["config"].get("approved") or [])
+            for e in r.get("entries") or []:
+                box = w.Checkbox(value=e["id"] in approved, description=str(e["text"])[:120],
+                                 indent=False, layout=w.Layout(width="95%"))
+                box.observe(lambda ch, eid=e["id"]: self.approve(eid, ch["new"]), "value")
+                rows.append(box)
+            if rows:
+                rows.insert(0, w.HTML(f"<b>{_esc(self.T('allow_entries'))}</b>"))
+        elif ex == "wordcloud":
+            for word in r.get("words") or []:
+                b = w.Button(description=f"✕ {word['word']} ({word['count']})",
+                             layout=w.Layout(width="auto"))
+                b.on_click(lambda _, k=word["key"]: self.hide(k, True))
+                rows.append(b)
+            for word in r.get("hidden_words") or []:
+                b = w.Button(description=f"↺ {word}", button_style="warning",
+                             layout=w.Layout(width="auto"))
+                b.on_click(lambda _, k=word: self.hide(k, False))
+                rows.append(b)
+            if rows:
+                rows = [w.HTML(f"<b>{_esc(self.T('hide_words'))}</b>"),
+                        w.HBox(rows, layout=w.Layout(flex_flow="row wrap"))]
+        self.moderation.children = rows
+
+    def approve(self, entry_id: int, on: bool) -> None:
+        self.round = facilitate.approve_entry(self.store, self.console.settings,
+                                              self.round["id"], entry_id, on)
+        self.console.poll_once(force=True)
+
+    def hide(self, word: str, on: bool) -> None:
+        self.round = facilitate.hide_word(self.store, self.round["id"], word, on)
+        self.console.poll_once(force=True)
+
+
+def _num(value: Any, lang: str, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    text = f"{float(value):.{digits}f}"
+    return text.replace(".", ",") if lang == "nb" else text
+
+
+def results_table(rnd: dict[str, Any], r: dict[str, Any], lang: str) -> pd.DataFrame | None:
+    """The console's table of an interaction's published results (columns in the language)."""
+    ex = rnd["exercise"]
+    T = lambda k: t(f"live.console.col.{k}", lang)  # noqa: E731
+    if ex == "poll" and r.get("kind") == "scale":
+        counts = r.get("counts") or {}
+        return pd.DataFrame({T("value"): list(counts), T("count"): list(counts.values())})
+    if ex == "poll":
+        frame = pd.DataFrame(r.get("options") or [])
+        return frame.rename(columns={c: T(c) for c in frame.columns})
+    if ex == "wordcloud":
+        frame = pd.DataFrame(r.get("words") or [], columns=["word", "count"])
+        return frame.rename(columns={c: T(c) for c in frame.columns})
+    if ex == "qa":
+        frame = pd.DataFrame(r.get("entries") or [], columns=["text", "votes", "approved"])
+        return frame.rename(columns={c: T(c) for c in frame.columns})
+    if ex == "boundedness":
+        frame = pd.DataFrame(r.get("names") or [], columns=["name", "count", "share", "band"])
+        frame["band"] = [t(f"live.page.band.{b}", lang) for b in frame["band"]]
+        frame["share"] = [_num(100 * x, lang, 0) + " %" for x in frame["share"]]
+        return frame.rename(columns={c: T(c) for c in frame.columns})
+    if ex == "decision_review":
+        frame = pd.DataFrame(r.get("decisions") or [])
+        if not len(frame):
+            return None
+        shares = ["breadth", *r.get("sources", [])]
+        for col in shares:
+            frame[col] = [("–" if x is None or x != x else _num(100 * x, lang, 0) + " %")
+                          for x in frame[col]]
+        names = {x: t(f"live.decision.{x}", lang) for x in r.get("sources", [])}
+        frame = frame.drop(columns=["hidden"])
+        return frame.rename(columns={c: names.get(c, T(c)) for c in frame.columns})
+    return None
 
 
 WIDGETS: dict[str, type[ExerciseWidget]] = {
     "pulse": PulseWidget, "purpose": PurposeWidget, "agenda_audit": AgendaWidget,
     "airtime": AirtimeWidget, "stakeholder_map": StakeholderWidget,
-    "action_plan": ActionPlanWidget,
+    "action_plan": ActionPlanWidget, "poll": InteractionWidget, "wordcloud": InteractionWidget,
+    "qa": InteractionWidget, "boundedness": InteractionWidget,
+    "decision_review": InteractionWidget,
 }
 
 
@@ -448,6 +605,8 @@ class FacilitatorConsole(w.VBox):
             f'<div style="width:180px">{ls.qr_svg(url, scale=4)}</div><div>'
             f"<h2 style='margin:0'>{title}</h2>"
             f"<p>{_esc(t('live.console.join_at', self.lang, url=url))}</p>"
+            f'<p><a href="{_esc(ls.projector_url(settings, self.session))}" target="_blank" '
+            f'rel="noopener" class="kit-projector-link">{_esc(self.T("projector"))}</a></p>'
             f'<p style="font-size:2.4em;letter-spacing:.15em;margin:0"><b>'
             f"{_esc(ls.display_code(code))}</b></p>"
             f"</div></div>")
@@ -479,13 +638,29 @@ class FacilitatorConsole(w.VBox):
         self.admit_all = w.Button(description=self.T("admit_all"), button_style="warning")
         self.admit_all.on_click(lambda _: self.admit(None))
         self.body = w.VBox()
+        # the round's timer and re-vote; an interaction written on the spot
+        self.timer_seconds = w.BoundedIntText(value=120, min=facilitate.MIN_TIMER,
+                                              max=facilitate.MAX_TIMER,
+                                              description=self.T("timer_seconds"),
+                                              layout=w.Layout(width="14em"))
+        self.timer_btn = w.Button(description=self.T("start_timer"), icon="clock-o")
+        self.timer_btn.on_click(lambda _: self.start_timer(self.timer_seconds.value))
+        self.extend_btn = w.Button(description=self.T("extend_timer"))
+        self.extend_btn.on_click(lambda _: self.extend_timer(30))
+        self.revote_btn = w.Button(description=self.T("revote"), icon="repeat")
+        self.revote_btn.on_click(lambda _: self.revote())
+        self.timer_line = w.HTML()
+        self.adhoc = AdHocForm(self)
         self.children = [self.header,
                          w.HBox([self.prev, self.picker, self.next]),
                          w.HBox([self.open_btn, self.close_btn, self.reveal, self.export]),
+                         w.HBox([self.timer_seconds, self.timer_btn, self.extend_btn,
+                                 self.revote_btn]),
+                         self.timer_line,
                          self.exported,
                          w.HBox([self.expected, self.set_expected_btn, self.admit_one,
                                  self.admit_all]),
-                         self.admission, self.counts, self.body]
+                         self.admission, self.counts, self.body, self.adhoc]
         self.widget: ExerciseWidget | None = None
         self._fill_picker()
         start = self.session["current_round_id"]
@@ -578,6 +753,44 @@ class FacilitatorConsole(w.VBox):
         self._buttons()
         self.poll_once(force=True)
 
+    # -- timer, re-vote, ad hoc rounds ---------------------------------------------------------
+    def start_timer(self, seconds: int) -> None:
+        if self.current is not None:
+            facilitate.set_timer(self.store, self.current, int(seconds))
+            self._after_change()
+
+    def extend_timer(self, seconds: int) -> None:
+        if self.current is not None:
+            facilitate.extend_timer(self.store, self.current, int(seconds))
+            self._after_change()
+
+    def revote(self) -> int | None:
+        if self.current is None:
+            return None
+        try:
+            rid = facilitate.revote(self.store, self.current)
+        except KitError as exc:
+            self.timer_line.value = f'<p style="color:#b3261e">{_esc(_message(exc, self.lang))}</p>'
+            return None
+        self.go_to(rid)
+        return rid
+
+    def go_to(self, round_id: int) -> None:
+        """Show a round (new ones included): the projector page follows."""
+        self._reload_rounds()
+        self.picker.value = round_id
+        self._after_change()
+
+    def show_timer(self) -> None:
+        rnd = self.round
+        ends = (rnd or {}).get("config", {}).get("ends_at")
+        if rnd is None or ends is None or rnd["status"] != "open":
+            self.timer_line.value = ""
+            return
+        left = max(0, int(round(float(ends) - time.time())))
+        self.timer_line.value = (f"<p><b>{_esc(t('live.page.time_left', self.lang, time=f'{left // 60}:{left % 60:02d}'))}"  # noqa: E501
+                                 "</b></p>")
+
     def export_csv(self) -> list[Any]:
         """Write the session's CSV files (as ``kit session export`` does) and say where."""
         from kit.live.export import export_session
@@ -617,6 +830,10 @@ class FacilitatorConsole(w.VBox):
     # -- live ----------------------------------------------------------------------------------
     def poll_once(self, force: bool = False) -> bool:
         """Read the store; redraw when answers, participants or turns changed. True if redrawn."""
+        if facilitate.close_expired(self.store, self.session["id"]):
+            self._reload_rounds()
+            self._buttons()
+        self.show_timer()
         sig = repo.answers_signature(self.store, self.session["id"])
         if not force and sig == self._signature:
             return False
@@ -653,6 +870,56 @@ class FacilitatorConsole(w.VBox):
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+
+def _message(exc: KitError, lang: str) -> str:
+    return exc.message(lang) if hasattr(exc, "message") else str(exc)
+
+
+class AdHocForm(w.VBox):
+    """Write a poll, word cloud, Q&A, boundedness check or decision review on the spot: it is
+    added as a new round and opened at once (``kit.live.facilitate.add_round``)."""
+
+    KINDS = ("poll:scale", "poll:ranking", "poll:points", "poll:matrix", "wordcloud", "qa",
+             "boundedness", "decision_review")
+
+    def __init__(self, console: FacilitatorConsole) -> None:
+        super().__init__()
+        self.console = console
+        T = console.T
+        self.kind = w.Dropdown(options=[(T(f"adhoc.{k.replace(':', '_')}"), k)
+                                        for k in self.KINDS], description=T("adhoc.kind"))
+        self.question = w.Text(description=T("adhoc.question"), layout=w.Layout(width="95%"))
+        self.lines = w.Textarea(placeholder=T("adhoc.lines"), layout=w.Layout(width="95%"))
+        self.add = w.Button(description=T("adhoc.add"), button_style="primary")
+        self.add.on_click(lambda _: self.create())
+        self.message = w.HTML()
+        self.children = [w.HTML(f"<h3>{_esc(T('adhoc.title'))}</h3>"), self.kind, self.question,
+                         self.lines, self.add, self.message]
+
+    def create(self) -> int | None:
+        kind = self.kind.value
+        exercise, _, poll = kind.partition(":")
+        lines = [x.strip() for x in self.lines.value.splitlines() if x.strip()]
+        config: dict[str, Any] = {"question": self.question.value}
+        if poll == "scale":
+            config.update({"kind": "scale", "min": 1, "max": 5, "labels": lines[:2]})
+        elif poll:
+            config.update({"kind": poll, "options": lines})
+        elif exercise == "boundedness":
+            config["names"] = lines
+        elif exercise == "decision_review":
+            config["decisions"] = lines
+        try:
+            rid = facilitate.add_round(self.console.store, self.console.session["id"], exercise,
+                                       config)
+        except KitError as exc:
+            self.message.value = f'<p style="color:#b3261e">{_esc(_message(exc, self.console.lang))}</p>'  # noqa: E501
+            return None
+        self.message.value = ""
+        self.question.value = self.lines.value = ""
+        self.console.go_to(rid)
+        return rid
 
 
 def get_title(lang: str) -> str:

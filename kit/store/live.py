@@ -21,6 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from kit.errors import KitError, NotFoundError
+from kit.i18n import t
 from kit.store import Store, now
 from kit.store import live_tables as lt
 from kit.store import schema as s
@@ -28,6 +29,12 @@ from kit.store import schema as s
 ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
 ACTION_COLUMNS = ["action", "owner", "due_date", "dimension", "status", "session_id", "created_at",
                   "updated_at"]
+
+
+def _t(key: str, **fields: Any) -> str:
+    """An engine message from ``live.yaml`` (``store.*``), in English like every library error;
+    the web layer shows participants the translated ``error.<reason>`` instead."""
+    return t(f"live.store.{key}", "en", **fields)
 
 
 class LiveStateError(KitError):
@@ -105,12 +112,10 @@ def create_session(store: Store, *, code: str, key_hash: str, title: str, group_
                     .scalars())
         missing = [g for g in group_ids if g not in known]
         if missing:
-            raise NotFoundError(
-                f"Group(s) {', '.join(map(repr, missing))} do not exist; add them first "
-                "(see 'kit groups') or check the spelling.")
+            raise NotFoundError(_t("groups_unknown", groups=", ".join(map(repr, missing))))
         if cohort_id is not None and conn.execute(
                 select(s.cohorts.c.id).where(s.cohorts.c.id == cohort_id)).first() is None:
-            raise NotFoundError(f"Cohort {cohort_id!r} does not exist; see 'kit cohorts'.")
+            raise NotFoundError(_t("cohort_unknown", cohort=cohort_id))
         sid = conn.execute(insert(lt.live_sessions).values(
             code=code, title=title, cohort_id=cohort_id, group_ids=json.dumps(list(group_ids)),
             language=language, exercises=json.dumps(list(exercises)), instrument_id=instrument_id,
@@ -134,7 +139,7 @@ def _session_row(conn: Connection, code: str) -> dict[str, Any]:
     row = conn.execute(select(lt.live_sessions).where(lt.live_sessions.c.code == code)
                        ).mappings().first()
     if row is None:
-        raise NotFoundError(f"There is no live session with code {code!r}; check the code.")
+        raise NotFoundError(_t("session_unknown", code=code))
     out = dict(row)
     out["group_ids"] = json.loads(out["group_ids"])
     out["exercises"] = json.loads(out["exercises"])
@@ -144,6 +149,14 @@ def _session_row(conn: Connection, code: str) -> dict[str, Any]:
     out["expected"] = None if lim is None else lim[0]
     out["min_respondents"] = None if lim is None else lim[1]
     return out
+
+
+def list_sessions_by_id(store: Store, session_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Sessions by id (group_ids decoded), in the order asked."""
+    with store.begin() as conn:
+        codes = dict(conn.execute(select(lt.live_sessions.c.id, lt.live_sessions.c.code)
+                                  .where(lt.live_sessions.c.id.in_(list(session_ids)))).all())
+        return [_session_row(conn, codes[i]) for i in session_ids if i in codes]
 
 
 def get_session(store: Store, code: str) -> dict[str, Any]:
@@ -185,7 +198,7 @@ def list_sessions(store: Store) -> pd.DataFrame:
 
 def set_session_status(store: Store, code: str, status: str) -> None:
     if status not in ("open", "closed"):
-        raise ValueError(f"status must be 'open' or 'closed', not {status!r}")
+        raise ValueError(f"status must be 'open' or 'closed', not {status!r}")  # dev-text
     with store.begin() as conn:
         row = _session_row(conn, code)
         conn.execute(update(lt.live_sessions).where(lt.live_sessions.c.id == row["id"]).values(
@@ -224,7 +237,7 @@ def get_round(store: Store, round_id: int) -> dict[str, Any]:
         row = conn.execute(_ROUNDS.where(lt.live_rounds.c.id == round_id)
                            ).mappings().first()
     if row is None:
-        raise NotFoundError(f"There is no round {round_id}.")
+        raise NotFoundError(_t("round_unknown", round=round_id))
     return _decode_round(row)
 
 
@@ -247,7 +260,8 @@ def update_round(store: Store, round_id: int, *, status: str | None = None,
     values: dict[str, Any] = {}
     if status is not None:
         if status not in ("draft", "open", "closed"):
-            raise ValueError(f"round status must be draft, open or closed, not {status!r}")
+            raise ValueError(  # dev-text: a programming error, not a user's
+                f"round status must be draft, open or closed, not {status!r}")
         values["status"] = status
         if status == "open":
             values["opened_at"] = now()
@@ -264,7 +278,7 @@ def update_round(store: Store, round_id: int, *, status: str | None = None,
         row = conn.execute(select(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
                            ).mappings().first()
         if row is None:
-            raise NotFoundError(f"There is no round {round_id}.")
+            raise NotFoundError(_t("round_unknown", round=round_id))
         if values:
             conn.execute(update(lt.live_rounds).where(lt.live_rounds.c.id == round_id)
                          .values(**values))
@@ -300,10 +314,9 @@ def join_in(conn: Connection, cache: dict[Any, Any], code: str, token: str | Non
     for the facilitator (``admit_waiting``), and its answers are refused until then."""
     session = _cached_session(conn, cache, code)
     if session["status"] != "open":
-        raise LiveStateError("session_closed", f"Session {code!r} is closed.")
+        raise LiveStateError("session_closed", _t("session_closed", code=code))
     if group_id is not None and group_id not in session["group_ids"]:
-        raise LiveStateError("group_unknown",
-                             f"Group {group_id!r} is not part of session {code!r}.")
+        raise LiveStateError("group_unknown", _t("group_unknown", group=group_id, code=code))
     p = lt.live_participants
     if token is not None:
         found = conn.execute(_FIND_PARTICIPANT, {"sid": session["id"], "token": token}).first()
@@ -313,8 +326,7 @@ def join_in(conn: Connection, cache: dict[Any, Any], code: str, token: str | Non
             admitted = found[1] is not None or not session["admission"]
             return Joined(int(found[0]), token, admitted, False)
         if not trusted:
-            raise LiveStateError("token_unknown",
-                                 f"Session {code!r} did not make this token; join without one.")
+            raise LiveStateError("token_unknown", _t("token_unknown", code=code))
     else:
         token = secrets.token_urlsafe(24)
     pid = int(conn.execute(insert(p).values(
@@ -338,8 +350,7 @@ def _check_expected(expected: int | None) -> int | None:
         return None
     if isinstance(expected, bool) or not isinstance(expected, int) \
             or not 1 <= expected <= MAX_EXPECTED:
-        raise KitError(f"The expected number of participants must be a whole number from 1 to "
-                       f"{MAX_EXPECTED}, not {expected!r}.")
+        raise KitError(_t("expected", max=MAX_EXPECTED, value=expected))
     return expected
 
 
@@ -400,8 +411,7 @@ def admit_waiting(store: Store, session_id: int, count: int | None = None) -> di
 def _ensure_limits(conn: Connection, session_id: int) -> None:
     if conn.execute(select(_LIM.c.session_id).where(_LIM.c.session_id == session_id)
                     .with_for_update()).first() is None:
-        raise NotFoundError(f"Session {session_id} has no admission control (made by an older "
-                            "kit); everyone who joined it counts.")
+        raise NotFoundError(_t("no_admission", session=session_id))
 
 
 def _admit(conn: Connection, session_id: int, participant_ids: Sequence[int]) -> None:
@@ -433,23 +443,21 @@ def _open_round(conn: Connection, cache: dict[Any, Any], code: str, token: str,
                 round_id: int) -> tuple[dict[str, Any], int]:
     session = _cached_session(conn, cache, code)
     if session["status"] != "open":
-        raise LiveStateError("session_closed", f"Session {code!r} is closed.")
+        raise LiveStateError("session_closed", _t("session_closed", code=code))
     found = conn.execute(_FIND_PARTICIPANT, {"sid": session["id"], "token": token}).first()
     if found is None:
-        raise LiveStateError("participant_unknown",
-                             f"This participant has not joined session {code!r}.")
+        raise LiveStateError("participant_unknown", _t("participant_unknown", code=code))
     pid = found[0]
     if found[1] is None and session["admission"]:
-        raise LiveStateError("not_admitted",
-                             f"The facilitator has not admitted this participant of {code!r}.")
+        raise LiveStateError("not_admitted", _t("not_admitted", code=code))
     key = ("round", round_id)
     if key not in cache:
         cache[key] = conn.execute(_FIND_ROUND, {"rid": round_id}).mappings().first()
     rnd = cache[key]
     if rnd is None or rnd["session_id"] != session["id"]:
-        raise LiveStateError("round_unknown", f"Session {code!r} has no round {round_id}.")
+        raise LiveStateError("round_unknown", _t("round_of_session", code=code, round=round_id))
     if rnd["status"] != "open":
-        raise LiveStateError("round_closed", f"Round {round_id} of session {code!r} is not open.")
+        raise LiveStateError("round_closed", _t("round_closed", code=code, round=round_id))
     return dict(rnd), int(pid)
 
 
@@ -492,8 +500,7 @@ def answer_in(conn: Connection, cache: dict[Any, Any], code: str, token: str, ro
         entries = {q for q in existing if q.startswith("entry:")} - set(remove)
         entries |= {q for q in wanted if q.startswith("entry:")}
         if len(entries) > max_entries:
-            raise LiveStateError("too_many_entries",
-                                 f"A participant can add at most {max_entries} entries.")
+            raise LiveStateError("too_many_entries", _t("too_many_entries", limit=max_entries))
     replaced = [q for q in existing if replace_prefix is not None
                 and q.startswith(replace_prefix) and q not in wanted]
     gone = [q for q in existing if q in set(remove)] + replaced
@@ -667,7 +674,7 @@ def publish_version(store: Store, round_id: int, version: int, respondents: int,
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in a published version")
+    raise TypeError(f"cannot store {type(value).__name__} in a published version")  # dev-text
 
 
 def count_participants(store: Store, session_id: int) -> int:
@@ -692,6 +699,43 @@ def answers_signature(store: Store, session_id: int) -> tuple[int, int, str]:
     return int(n), people["admitted"], f"{last}|{tuple(turns)}|{people}"
 
 
+def session_signature(store: Store, code: str) -> tuple[Any, ...] | None:
+    """What anyone's view of session ``code`` depends on, cheaply: its revision (every
+    facilitator change), its answers (count, last change, sum of ids) and its admission counts.
+    The push loop reads it twice a second per watched session; None when there is no session."""
+    ss, a, r = lt.live_sessions, lt.live_answers, lt.live_rounds
+    with store.begin() as conn:
+        row = conn.execute(select(ss.c.id, ss.c.revision, ss.c.status)
+                           .where(ss.c.code == code)).first()
+        if row is None:
+            return None
+        sid = row[0]
+        answers = conn.execute(select(func.count(), func.max(a.c.updated_at),
+                                      func.coalesce(func.sum(a.c.id), 0))
+                               .select_from(a.join(r, r.c.id == a.c.round_id))
+                               .where(r.c.session_id == sid)).first()
+        joined = conn.execute(select(func.count()).select_from(_P)
+                              .where(_P.c.session_id == sid)).scalar()
+        admitted = conn.execute(select(func.count()).select_from(_ADM)
+                                .where(_ADM.c.session_id == sid)).scalar()
+        expected = conn.execute(select(_LIM.c.expected).where(_LIM.c.session_id == sid)).scalar()
+    return (int(row[1]), row[2], int(answers[0]), str(answers[1]), int(answers[2]), int(joined),
+            int(admitted or 0), expected)
+
+
+def round_respondents(store: Store, round_id: int) -> int:
+    """Admitted participants who answered a round (the projector's "answered" count)."""
+    a, p, r = lt.live_answers, lt.live_participants, lt.live_rounds
+    q = (select(func.count(func.distinct(a.c.participant_id)))
+         .select_from(a.join(p, p.c.id == a.c.participant_id).join(r, r.c.id == a.c.round_id)
+                      .outerjoin(_ADM, _ADM.c.participant_id == p.c.id)
+                      .outerjoin(_LIM, _LIM.c.session_id == r.c.session_id))
+         .where(a.c.round_id == round_id,
+                _ADM.c.participant_id.is_not(None) | _LIM.c.session_id.is_(None)))
+    with store.begin() as conn:
+        return int(conn.execute(q).scalar() or 0)
+
+
 # -- actions ------------------------------------------------------------------------------------
 def add_action(store: Store, session_id: int, group_id: str, action: str, owner: str = "",
                due_date: str | None = None, dimension: str | None = None,
@@ -712,19 +756,19 @@ def update_action(store: Store, action_id: int, **values: Any) -> None:
     allowed = {"action", "owner", "due_date", "dimension", "status"}
     unknown = set(values) - allowed
     if unknown:
-        raise ValueError(f"unknown action fields: {sorted(unknown)}")
+        raise ValueError(f"unknown action fields: {sorted(unknown)}")  # dev-text
     if "status" in values:
         _check_status(values["status"])
     with store.begin() as conn:
         done = conn.execute(update(lt.live_actions).where(lt.live_actions.c.id == action_id)
                             .values(updated_at=now(), **values)).rowcount
         if not done:
-            raise NotFoundError(f"There is no action {action_id}.")
+            raise NotFoundError(_t("action_unknown", action=action_id))
 
 
 def _check_status(status: str) -> None:
     if status not in ACTION_STATUSES:
-        raise KitError(f"Action status {status!r} is not one of {', '.join(ACTION_STATUSES)}.")
+        raise KitError(_t("action_status", status=status, options=", ".join(ACTION_STATUSES)))
 
 
 def list_actions(store: Store, group_id: str) -> pd.DataFrame:

@@ -182,3 +182,65 @@ def served() -> Iterator[tuple[KitServe, Settings, Store]]:
         yield srv, settings, store
         srv.stop()
         store.engine.dispose()
+
+
+class EventStream:
+    """A server-sent event stream read the way a browser reads it (tests only)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None,
+                 timeout: float = 10.0) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self.conn.request("GET", parts.path + ("?" + parts.query if parts.query else ""),
+                          headers={"Accept": "text/event-stream", **(headers or {})})
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.headers = dict(self.resp.getheaders())
+        self.comments = 0
+
+    def body(self) -> str:
+        return self.resp.read().decode()
+
+    def next_event(self, timeout: float = 10.0) -> dict[str, Any] | None:
+        """The next event (``event``, ``id``, ``data`` decoded) or None at the end."""
+        self.conn.sock.settimeout(timeout)
+        event: dict[str, Any] = {}
+        data: list[str] = []
+        while True:
+            line = self.resp.readline()
+            if not line:
+                return None
+            text = line.decode().rstrip("\n")
+            if not text:
+                if data or "event" in event:
+                    event["data"] = json.loads("\n".join(data)) if data else None
+                    event["at"] = time.monotonic()
+                    return event
+                continue
+            if text.startswith(":"):
+                self.comments += 1
+                continue
+            name, _, value = text.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            elif name in ("event", "id", "retry"):
+                event[name] = value
+
+    def wait_for(self, ok: Any, seconds: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no matching event in time")
+            ev = self.next_event(left)
+            if ev is None:
+                raise AssertionError("stream ended")
+            if ev.get("event") == "state" and ok(ev["data"]):
+                return ev
+
+    def close(self) -> None:
+        self.conn.close()

@@ -33,8 +33,9 @@ def test_create_session_plans_rounds_and_urls(created, live_store, live_settings
 
 
 def test_create_session_collects_every_problem(live_store, live_settings) -> None:
-    with pytest.raises(ParameterError, match="(?s)4 problems.*title.*groups.*nope.*is not an "
-                       "exercise.*boundedness.*not a live exercise") as info:
+    # every exercise of exercises.yaml runs live now (boundedness and decision review too)
+    with pytest.raises(ParameterError, match="(?s)3 problems.*title.*groups.*nope.*is not an "
+                       "exercise") as info:
         ls.create_session(live_store, live_settings, expected=20, title=" ", group_ids=[],
                           exercises=["nope", "boundedness", "pulse"])
     assert "Nothing was created" in str(info.value)
@@ -143,6 +144,8 @@ def test_export_to_csv(created, live_store, live_settings, tmp_path) -> None:
                            raw=True).paths
     assert [p.name for p in paths] == ["session.csv", "rounds.csv", "pulse.csv", "purpose.csv",
                                        "agenda.csv", "stakeholders.csv", "airtime.csv",
+                                       "polls.csv", "words.csv", "qa.csv", "boundedness.csv",
+                                       "decisions.csv", "proposals.csv",
                                        "turns.csv", "actions.csv", "answers-raw.csv",
                                        "README-RAW.txt"]
     with open(tmp_path / "out" / "answers-raw.csv", newline="", encoding="utf-8") as fh:
@@ -171,7 +174,7 @@ def test_cli(live_store, live_settings, capsys) -> None:
     assert main([*home, "session", "export", "NOPE12"]) == 2
     assert "no live session with code 'NOPE12'" in capsys.readouterr().err
     assert main([*home, "session", "create", "--title", "x", "--group", "g1", "--exercises",
-                 "decision_review"]) == 2
-    assert "not a live exercise" in capsys.readouterr().err
+                 "nope"]) == 2
+    assert "is not an exercise" in capsys.readouterr().err
     assert main([*home, "session", "key"]) == 0
     assert capsys.readouterr().out.strip() == ls.facilitator_key(live_settings)

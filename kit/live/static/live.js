@@ -68,7 +68,7 @@
     lang = lang === "nb" ? "en" : "nb";
     shownSignature = "";
     renderHeader();
-    if (code && !cfg.error) { poll(); } else { render(); }
+    if (code && !cfg.error) { poll(); listen(); } else { render(); }
   });
 
   // -- join page (no code yet) ---------------------------------------------------------------
@@ -116,6 +116,35 @@
     });
   }
 
+  // Pushed updates: one event stream per phone; polling every 2 s only while it is down.
+  var source = null;
+  var streaming = false;
+  function listen() {
+    if (source) { source.close(); source = null; }
+    streaming = false;
+    if (!window.EventSource || !getToken()) { return; }
+    source = new EventSource(api + "events?lang=" + lang + "&token=" + encodeURIComponent(getToken()));
+    source.addEventListener("open", function () { streaming = true; clearTimeout(pollTimer); });
+    source.addEventListener("state", function (ev) {
+      streaming = true; clearTimeout(pollTimer);
+      var data; try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (data.ok) { handle(data); }
+    });
+    source.addEventListener("gone", function (ev) {
+      source.close(); source = null; streaming = false;
+      try { cfg.error = JSON.parse(ev.data).message; } catch (e) { cfg.error = T("offline"); }
+      render();
+    });
+    source.onerror = function () {
+      streaming = false;
+      clearTimeout(pollTimer);
+      pollTimer = setTimeout(poll, 3000);  // the browser reconnects by itself; poll meanwhile
+      if (source && source.readyState === 2) {  // refused (server busy): try again later
+        source = null; setTimeout(listen, 30000);
+      }
+    };
+  }
+
   function poll() {
     clearTimeout(pollTimer);
     var url = "state?lang=" + lang + "&token=" + encodeURIComponent(getToken() || "") +
@@ -124,6 +153,15 @@
       if (!data.ok) {
         cfg.error = data.message; render(); return;
       }
+      handle(data);
+      if (!streaming) { pollTimer = setTimeout(poll, 2000); }
+    }).catch(function () {
+      setStatus(T("offline"), "bad");
+      if (!streaming) { pollTimer = setTimeout(poll, 3000); }
+    });
+  }
+
+  function handle(data) {
       if (statusLine.className === "bad" && statusLine.textContent === T("offline")) { setStatus(""); }
       (data.mine || []).forEach(function (a) {
         mine[a.round_id] = mine[a.round_id] || {};
@@ -131,6 +169,7 @@
       });
       if (data.mine) { needMine = false; }
       if (data.admitted === true && !admitted) { admitted = true; shownSignature = ""; }
+      if (data.admitted === false && admitted) { admitted = false; shownSignature = ""; }
       var rev = data.revision + "|" + JSON.stringify(data.rounds.map(function (r) { return r.id; }));
       if (state && rev !== lastRev) { needMine = true; }  // new rounds: fetch own answers next time
       lastRev = rev;
@@ -138,11 +177,7 @@
       var sig = lang + "|" + rev + "|" + admitted;
       if (sig !== shownSignature) { shownSignature = sig; render(); }
       drawResults(data.results || {});
-      pollTimer = setTimeout(poll, 2000);
-    }).catch(function () {
-      setStatus(T("offline"), "bad");
-      pollTimer = setTimeout(poll, 3000);
-    });
+      if (data.status && data.status !== "open") { window.location.reload(); }
   }
 
   function submit(round, answers) {
@@ -187,9 +222,13 @@
     }
     rounds.forEach(function (r) {
       var box = el("section", { cls: "round", "data-round": r.id, "data-exercise": r.exercise }, [
-        el("h1", { text: r.title }), el("p", { cls: "note", text: r.prompt })
+        el("h1", { text: r.question || r.title }), el("p", { cls: "note", text: r.prompt })
       ]);
-      var render = renderers[r.exercise === "purpose" ? "purpose_" + r.phase : r.exercise];
+      if (r.timer && r.status === "open") {
+        box.appendChild(el("p", { cls: "timer", "data-ends": String(r.timer.ends_at) }));
+      }
+      var render = renderers[r.exercise === "purpose" ? "purpose_" + r.phase :
+        (r.exercise === "poll" ? "poll_" + r.kind : r.exercise)];
       if (render && r.answerable && r.status === "open") {
         render(r, box);
         box.appendChild(el("p", { cls: "note", text: T("change_note") }));
@@ -200,7 +239,17 @@
       nodes.push(box);
     });
     app.replaceChildren.apply(app, nodes);
+    tick();
   }
+
+  function tick() {  // round timers, counted down between updates (the server closes the round)
+    Array.prototype.forEach.call(document.querySelectorAll("[data-ends]"), function (t) {
+      var left = Math.max(0, Math.round(Number(t.getAttribute("data-ends")) - Date.now() / 1000));
+      t.textContent = left > 0 ? T("time_left", { time: Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2) }) : T("time_up");
+      t.classList.toggle("low", left <= 10);
+    });
+  }
+  setInterval(tick, 500);
 
   function own(r, q) { return (mine[r.id] || {})[q]; }
   function remember(r, q, a) { mine[r.id] = mine[r.id] || {}; if (a) { mine[r.id][q] = a; } else { delete mine[r.id][q]; } }
@@ -377,6 +426,209 @@
         box.appendChild(card);
       });
     }
+    ,
+    poll_scale: function (r, box) {
+      var row = el("div", { cls: "scale" });
+      var buttons = [];
+      function mark() {
+        var a = own(r, "value");
+        buttons.forEach(function (b) { b.classList.toggle("chosen", !!a && String(a.value) === b.getAttribute("data-value")); });
+      }
+      for (var v = r.scale.min; v <= r.scale.max; v++) {
+        var lab = v === r.scale.min ? (r.scale.labels[0] || "") : (v === r.scale.max ? (r.scale.labels[1] || "") : "");
+        var b = el("button", { type: "button", "data-value": String(v), onclick: (function (val) { return function () {
+          submit(r, { value: val }).then(function () { remember(r, "value", { value: val }); mark(); }, function () {});
+        }; })(v) }, [document.createTextNode(String(v)), el("span", { cls: "lab", text: lab })]);
+        buttons.push(b); row.appendChild(b);
+      }
+      box.appendChild(el("div", { cls: "card" }, [row]));
+      mark();
+    },
+    poll_ranking: function (r, box) {
+      var order = r.options.map(function (o) { return o.id; });
+      var prior = r.options.map(function (o) { var a = own(r, "rank:" + o.id); return a ? a.value : null; });
+      if (prior.every(function (x) { return x !== null; })) {
+        order.sort(function (a, b) { return prior[Number(a)] - prior[Number(b)]; });
+      }
+      var list = el("ol", { cls: "ranking" });
+      function draw() {
+        list.replaceChildren();
+        order.forEach(function (id, pos) {
+          var o = r.options[Number(id)];
+          list.appendChild(el("li", { "data-option": id }, [el("span", { text: o.text }),
+            el("span", { cls: "moves" }, [
+              el("button", { type: "button", cls: "small", text: "↑", "aria-label": T("move_up"), onclick: function () {
+                if (pos > 0) { order.splice(pos - 1, 0, order.splice(pos, 1)[0]); draw(); } } }),
+              el("button", { type: "button", cls: "small", text: "↓", "aria-label": T("move_down"), onclick: function () {
+                if (pos < order.length - 1) { order.splice(pos + 1, 0, order.splice(pos, 1)[0]); draw(); } } })])]));
+        });
+      }
+      draw();
+      box.appendChild(el("div", { cls: "card" }, [list]));
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+        var ranking = order.map(Number);
+        submit(r, { ranking: ranking }).then(function () {
+          ranking.forEach(function (id, pos) { remember(r, "rank:" + id, { value: pos + 1 }); });
+        }, function () {});
+      } }));
+    },
+    poll_points: function (r, box) {
+      var inputs = {};
+      var left = el("p", { cls: "note" });
+      function update() {
+        var n = Object.keys(inputs).reduce(function (s, k) { return s + (Number(inputs[k].value) || 0); }, 0);
+        left.textContent = T("points_left", { n: r.points - n });
+      }
+      var card = el("div", { cls: "card" });
+      r.options.forEach(function (o) {
+        var a = own(r, "points:" + o.id);
+        inputs[o.id] = el("input", { type: "number", min: "0", max: String(r.points), inputmode: "numeric", oninput: update, "aria-label": o.text });
+        inputs[o.id].value = a ? a.value : "";
+        card.appendChild(el("label", { text: o.text })); card.appendChild(inputs[o.id]);
+      });
+      card.appendChild(left);
+      box.appendChild(card);
+      update();
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+        var points = {};
+        Object.keys(inputs).forEach(function (k) { var n = Number(inputs[k].value) || 0; if (n) { points[k] = n; } });
+        submit(r, { points: points }).then(function () {
+          Object.keys(inputs).forEach(function (k) { remember(r, "points:" + k, points[k] ? { value: points[k] } : null); });
+        }, function () {});
+      } }));
+    },
+    poll_matrix: function (r, box) {
+      r.options.forEach(function (o) {
+        var card = el("div", { cls: "card", "data-option": o.id }, [el("p", { cls: "q", text: o.text })]);
+        ["x", "y"].forEach(function (axis) {
+          var row = el("div", { cls: "scale" }), buttons = [];
+          function mark() { var a = own(r, axis + ":" + o.id); buttons.forEach(function (b) { b.classList.toggle("chosen", !!a && String(a.value) === b.getAttribute("data-value")); }); }
+          for (var v = r.scale.min; v <= r.scale.max; v++) {
+            var b = el("button", { type: "button", "data-value": String(v), text: String(v), onclick: (function (val) { return function () {
+              var m = {}; m[o.id] = {}; m[o.id][axis] = val;
+              submit(r, { matrix: m }).then(function () { remember(r, axis + ":" + o.id, { value: val }); mark(); }, function () {});
+            }; })(v) });
+            buttons.push(b); row.appendChild(b);
+          }
+          card.appendChild(el("label", { text: r.axes[axis] })); card.appendChild(row); mark();
+        });
+        box.appendChild(card);
+      });
+    },
+    wordcloud: function (r, box) {
+      var inputs = [];
+      var card = el("div", { cls: "card" });
+      for (var k = 0; k < r.words; k++) {
+        var a = own(r, "word:" + k);
+        var i = el("input", { maxlength: String(r.max_length), "aria-label": T("word") + " " + (k + 1), autocomplete: "off" });
+        i.value = a ? a.text : "";
+        inputs.push(i); card.appendChild(i);
+      }
+      box.appendChild(card);
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send_words"), onclick: function () {
+        var words = inputs.map(function (i) { return i.value; });
+        submit(r, { words: words }).then(function () {
+          words.forEach(function (w, k) { remember(r, "word:" + k, w.trim() ? { text: w.trim() } : null); });
+        }, function () {});
+      } }));
+    },
+    qa: function (r, box) {
+      var area = el("textarea", { maxlength: String(r.max_length), placeholder: T("entry_placeholder"), "aria-label": r.title });
+      area.value = drafts[r.id] || "";
+      area.addEventListener("input", function () { drafts[r.id] = area.value; });
+      var list = el("ul", { cls: "entries" });
+      function drawMine() {
+        list.replaceChildren();
+        Object.keys(mine[r.id] || {}).forEach(function (q) {
+          if (q.indexOf("entry:") !== 0) { return; }
+          list.appendChild(el("li", {}, [el("span", { text: mine[r.id][q].text }),
+            el("button", { type: "button", cls: "small", text: T("remove"), onclick: function () {
+              submit(r, { remove: q.slice(6) }).then(function () { remember(r, q, null); drawMine(); }, function () {});
+            } })]));
+        });
+      }
+      box.appendChild(area);
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+        var id = randomId(), text = area.value;
+        submit(r, { entry: { id: id, text: text } }).then(function () {
+          remember(r, "entry:" + id, { text: text.trim() }); area.value = ""; drafts[r.id] = ""; drawMine();
+        }, function () {});
+      } }));
+      box.appendChild(el("h2", { text: T("your_entries") }));
+      box.appendChild(list);
+      drawMine();
+      if ((r.entries || []).length) {
+        box.appendChild(el("h2", { text: T("entries_shown") }));
+        r.entries.forEach(function (e) {
+          var b = el("button", { type: "button", cls: "small vote", "data-entry": String(e.id) });
+          function mark() { var on = !!own(r, "vote:" + e.id); b.textContent = on ? "▲ " + T("upvoted") : "△ " + T("upvote"); b.classList.toggle("chosen", on); }
+          b.addEventListener("click", function () {
+            var on = !own(r, "vote:" + e.id);
+            submit(r, { vote: e.id, on: on }).then(function () { remember(r, "vote:" + e.id, on ? { value: 1 } : null); mark(); }, function () {});
+          });
+          mark();
+          box.appendChild(el("div", { cls: "card qa" }, [el("p", { cls: "q", text: e.text }), b]));
+        });
+      }
+    },
+    boundedness: function (r, box) {
+      var area = el("textarea", { placeholder: T("names_placeholder").split("\\n").join("\n"), "aria-label": r.title });
+      var prior = Object.keys(mine[r.id] || {}).filter(function (q) { return q.indexOf("name:") === 0; })
+        .map(function (q) { return mine[r.id][q].text; });
+      area.value = drafts[r.id] !== undefined ? drafts[r.id] : (prior.length ? prior.join("\n") : (r.names || []).join("\n"));
+      area.addEventListener("input", function () { drafts[r.id] = area.value; });
+      box.appendChild(area);
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+        var names = area.value.split("\n").map(function (x) { return x.trim(); }).filter(Boolean);
+        submit(r, { names: names }).then(function () {
+          Object.keys(mine[r.id] || {}).forEach(function (q) { if (q.indexOf("name:") === 0) { remember(r, q, null); } });
+          names.forEach(function (n, k) { remember(r, "name:" + k, { text: n }); });
+        }, function () {});
+      } }));
+    },
+    decision_review: function (r, box) {
+      r.decisions.forEach(function (d) {
+        var a = (own(r, "decision:" + d.id) || {}).data || { sources: [] };
+        var boxes = {};
+        var card = el("div", { cls: "card", "data-decision": d.id }, [el("p", { cls: "q", text: d.text })]);
+        r.sources.forEach(function (src) {
+          var c = el("input", { type: "checkbox", "data-source": src.id });
+          c.checked = a.sources.indexOf(src.id) >= 0;
+          boxes[src.id] = c;
+          card.appendChild(el("label", { cls: "check" }, [c, document.createTextNode(" " + src.label)]));
+        });
+        card.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+          var chosen = r.sources.map(function (s) { return s.id; }).filter(function (id) { return boxes[id].checked; });
+          var marks = {}; marks[d.id] = chosen;
+          submit(r, { marks: marks }).then(function () { remember(r, "decision:" + d.id, { value: chosen.length, data: { sources: chosen } }); }, function () {});
+        } }));
+        box.appendChild(card);
+      });
+    },
+    action_plan: function (r, box) {
+      var area = el("textarea", { maxlength: String(r.max_length), placeholder: T("proposal_placeholder"), "aria-label": r.title });
+      var list = el("ul", { cls: "entries" });
+      function drawMine() {
+        list.replaceChildren();
+        Object.keys(mine[r.id] || {}).forEach(function (q) {
+          if (q.indexOf("entry:") !== 0) { return; }
+          list.appendChild(el("li", {}, [el("span", { text: mine[r.id][q].text }),
+            el("button", { type: "button", cls: "small", text: T("remove"), onclick: function () {
+              submit(r, { remove: q.slice(6) }).then(function () { remember(r, q, null); drawMine(); }, function () {});
+            } })]));
+        });
+      }
+      box.appendChild(area);
+      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+        var id = randomId(), text = area.value;
+        submit(r, { proposal: { id: id, text: text } }).then(function () {
+          remember(r, "entry:" + id, { text: text.trim() }); area.value = ""; drawMine();
+        }, function () {});
+      } }));
+      box.appendChild(el("h2", { text: T("your_proposals") }));
+      box.appendChild(list);
+      drawMine();
+    }
   };
 
   // -- revealed results (the facilitator decides when) ----------------------------------------
@@ -429,6 +681,8 @@
             var votesText = st.votes === null || st.votes === undefined ? "" : " · " + T("votes", { n: st.votes });
             nodes.push(el("p", { cls: "q", text: st.text + votesText }));
           });
+        } else if (window.KitCharts && ["poll", "wordcloud", "qa", "boundedness", "decision_review"].indexOf(r.exercise) >= 0) {
+          nodes = nodes.concat(KitCharts.render(r, res, T, lang) || []);
         } else if (r.exercise === "agenda_audit") {
           (res.split || []).forEach(function (row) {
             var label = ((r.focuses || []).filter(function (f) { return f.id === row.focus; })[0] || {}).label || row.focus;
@@ -444,6 +698,6 @@
   // -- start -----------------------------------------------------------------------------------
   render();
   if (code && !cfg.error) {
-    join(null).then(poll, function () { /* error shown */ });
+    join(null).then(function () { poll(); listen(); }, function () { /* error shown */ });
   }
 })();
