@@ -147,8 +147,7 @@ def test_problems_in_both_languages():
 # is marked '# dev-text' on its line.
 # Every module of the kit, except those still listed in NOT_YET (each line a module still to move
 # its texts to kit/data/i18n; remove its line when it is done; groups by the part that owns them).
-NOT_YET = {
-}
+NOT_YET: set[str] = set()
 OWNED = tuple(
     str(p.relative_to(Path(__file__).parents[2]))
     for p in sorted((Path(__file__).parents[2] / "kit").rglob("*.py"))
