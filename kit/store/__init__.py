@@ -37,8 +37,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from kit.errors import NotFoundError, Problem, ResponseFileError, StoreError, os_reason
 from kit.instrument import Instrument
 from kit.settings import Settings
-from kit.store import packed
 from kit.store import lifecycle_tables as audit
+from kit.store import packed
 from kit.store import schema as s
 
 RESPONSE_COLUMNS = ("respondent", "group", "wave", "role")
