@@ -610,6 +610,33 @@ class GroupReport(_Report):
             f"<p>{esc(_('actions.intro'))}</p>" + _table([names[c] for c in cols], rows),
         )
 
+    def decisions(self) -> Fragment:
+        """The decision reviews the group ran in live sessions (``kit.live.report_data``: only
+        decisions at least ``min_respondents`` of the group marked): breadth and the share of
+        members marking each perspective or source of knowledge."""
+        r, _ = self.res, self._t
+        d = getattr(r, "decision_reviews", None)
+        if not r.reportable or d is None or d.empty:
+            return Fragment("")
+        base = ("session_id", "round", "opened_at", "decision", "n", "breadth")
+        sources = [c for c in d.columns if c not in base]  # kit.live.rounds.DECISION_SOURCES
+        header = [_("decisions.decision"), _("decisions.n"), _("decisions.breadth")] + [
+            t(f"live.decision.{c}", self.lang) for c in sources
+        ]
+        rows = [
+            [esc(rec["decision"]), esc(int(rec["n"])), _percent(rec["breadth"], self.lang)]
+            + [_percent(rec[c], self.lang) for c in sources]
+            for rec in d.to_dict("records")
+        ]
+        overall = _("decisions.overall", breadth=_percent(float(d["breadth"].mean()), self.lang))
+        return _section(
+            "kit-decisions",
+            _("decisions.title"),
+            f"<p>{esc(_('decisions.intro'))}</p>"
+            + _table(header, rows, "kit-small")
+            + f"<p>{esc(overall)}</p>",
+        )
+
     def appendix(self) -> Fragment:
         r, _ = self.res, self._t
         m = r.method
@@ -675,6 +702,7 @@ class GroupReport(_Report):
             self.comments(),
             self.exercises(),
             self.actions(),
+            self.decisions(),
             self.appendix(),
         ]
 

@@ -36,6 +36,7 @@ NOTEBOOKS = {
             "comments",
             "exercises",
             "actions",
+            "decisions",
             "appendix",
         ],
         "One leadership group's report for one wave:\n"
