@@ -41,6 +41,9 @@ bench: setup
 	$(PYTHON) benchmarks/bench_survey.py
 	$(PYTHON) benchmarks/bench_serve_abuse.py
 	$(PYTHON) benchmarks/bench_import.py
+	$(PYTHON) benchmarks/bench_presets.py
+	$(PYTHON) benchmarks/bench_kernel.py
+	$(PYTHON) benchmarks/bench_config.py
 
 reports: setup
 	kit report parameters/demo_programme.yaml
