@@ -41,3 +41,39 @@ class PlainHandler(tornado.web.RequestHandler):
         if wait:
             self.set_header("Retry-After", str(wait))
         return wait
+
+
+def standalone_app(handlers: list[tuple[Any, ...]]) -> tornado.web.Application:
+    """An application with only ``handlers`` (tests, benchmarks, small setups)."""
+    return tornado.web.Application(handlers, max_body_size=1024 * 1024)
+
+
+def serve_standalone(
+    make_app: Any, settings: Any, serving_key: str, path: str
+) -> None:  # pragma: no cover - exercised through subprocess tests
+    """Run ``make_app(settings)`` on the settings' host and port until stopped, after creating
+    the store's schema; says where in the settings' language (``serving_key`` with ``url``)."""
+    import asyncio
+
+    from kit.i18n import t
+    from kit.store import open_store
+
+    open_store(settings)  # create the schema before the first request
+
+    async def serve() -> None:
+        make_app(settings).listen(settings.port, settings.host)
+        url = f"http://{settings.host}:{settings.port}{path}"
+        print(t(serving_key, settings.language, url=url), flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+def standalone_main(make_app: Any, serving_key: str, path: str) -> None:  # pragma: no cover
+    """``python -m`` of a standalone server: the settings from the environment."""
+    import logging
+
+    from kit.settings import load_settings
+
+    logging.basicConfig(level=logging.WARNING)
+    serve_standalone(make_app, load_settings(), serving_key, path)

@@ -285,26 +285,14 @@ def _card(title: str, body: str, cls: str = "") -> str:
     return f'<section class="kit-card {cls}"><h2>{esc(title)}</h2>{body}</section>'
 
 
-# d3-format locales: the page's numbers follow its language (decimal comma in nb); the same
-# definition as dashboard.js gives the browser's Vega
-FORMAT_LOCALES: dict[str, dict[str, Any]] = {
-    "nb": {
-        "decimal": ",",
-        "thousands": "\u00a0",
-        "grouping": [3],
-        "currency": ["", " kr"],
-        "minus": "\u2212",
-    },
-    "en": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["", ""]},
-}
-
-
 def static_svg(spec: dict[str, Any], lang: str) -> str:
     """``spec`` drawn as SVG on the server (vl_convert), hidden from screen readers (the figure
     carries the description)."""
     import vl_convert as vlc
 
-    svg = vlc.vegalite_to_svg(spec, format_locale=FORMAT_LOCALES.get(lang, FORMAT_LOCALES["en"]))
+    from kit.charts import NUMBER_LOCALES  # the reports' locales; dashboard.js has the same
+
+    svg = vlc.vegalite_to_svg(spec, format_locale=NUMBER_LOCALES.get(lang, NUMBER_LOCALES["en"]))
     return svg.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)
 
 

@@ -41,7 +41,7 @@ from kit.instrument import Instrument, load_instrument
 from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
-from kit.web import PlainHandler
+from kit.web import PlainHandler, standalone_app, standalone_main
 
 log = logging.getLogger("kit.survey")
 
@@ -345,24 +345,11 @@ def survey_handlers(settings: Settings) -> list[tuple[Any, ...]]:
 
 def make_app(settings: Settings) -> tornado.web.Application:
     """A standalone application with only the survey (tests, small setups)."""
-    return tornado.web.Application(survey_handlers(settings), max_body_size=1024 * 1024)
-
-
-async def _serve(settings: Settings) -> None:
-    app = make_app(settings)
-    app.listen(settings.port, settings.host)
-    url = f"http://{settings.host}:{settings.port}{PREFIX}"
-    print(t("app.survey.serving", settings.language, url=url), flush=True)
-    await asyncio.Event().wait()
+    return standalone_app(survey_handlers(settings))
 
 
 def main() -> None:  # pragma: no cover - exercised through subprocess tests
-    from kit.settings import load_settings
-
-    logging.basicConfig(level=logging.WARNING)
-    settings = load_settings()
-    open_store(settings)  # create the schema before the first request
-    asyncio.run(_serve(settings))
+    standalone_main(make_app, "app.survey.serving", PREFIX)
 
 
 if __name__ == "__main__":  # pragma: no cover

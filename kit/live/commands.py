@@ -171,14 +171,12 @@ def cmd_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
+    from kit.live import session as ls
+    from kit.live.server import make_app
+    from kit.web import serve_standalone
 
-    from kit.live.server import _serve
-    from kit.store import open_store
-
-    open_store(settings)
     try:
-        asyncio.run(_serve(settings))
+        serve_standalone(make_app, settings, "live.cli.serving", ls.LIVE_PREFIX + "/")
     except KeyboardInterrupt:
         pass
     return 0

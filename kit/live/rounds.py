@@ -254,10 +254,7 @@ def _purpose(rnd: dict[str, Any], answers: dict[str, Any], statement_ids: set[in
 
 def _agenda(answers: dict[str, Any]) -> Submission:
     if "remove" in answers and len(answers) == 1:
-        eid = str(answers["remove"])
-        if not _ENTRY_ID.match(eid):
-            raise SubmissionError("unknown_question", question=eid[:40])
-        return Submission([], remove=[f"entry:{eid}"])
+        return _removal(answers["remove"])
     if "wanted" in answers and len(answers) == 1:
         wanted = answers["wanted"]
         if not isinstance(wanted, dict) or set(wanted) != set(AGENDA_FOCUSES):
@@ -267,12 +264,7 @@ def _agenda(answers: dict[str, Any]) -> Submission:
             raise SubmissionError("wanted_sum", total=int(sum(shares.values())))
         return Submission([AnswerIn("wanted", None, None, shares)])
     if "entry" in answers and len(answers) == 1:
-        e = answers["entry"]
-        if not isinstance(e, dict):
-            raise SubmissionError("no_answers")
-        eid = str(e.get("id", ""))
-        if not _ENTRY_ID.match(eid):
-            raise SubmissionError("entry_id")
+        e, eid = _new_entry(answers["entry"])
         title = _text(e.get("title", ""), "title", MAX_TITLE)
         if not title:
             raise SubmissionError("empty", what="title")
@@ -306,6 +298,24 @@ def _stakeholder(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
 
 def _keys(answers: dict[str, Any]) -> str:
     return ",".join(map(str, answers))[:40]
+
+
+def _new_entry(e: Any) -> tuple[dict[str, Any], str]:
+    """A participant's new entry (agenda item, question, proposal) and its client-made id."""
+    if not isinstance(e, dict):
+        raise SubmissionError("no_answers")
+    eid = str(e.get("id", ""))
+    if not _ENTRY_ID.match(eid):
+        raise SubmissionError("entry_id")
+    return e, eid
+
+
+def _removal(value: Any) -> Submission:
+    """A participant takes back one of their own entries (by its id)."""
+    eid = str(value)
+    if not _ENTRY_ID.match(eid):
+        raise SubmissionError("unknown_question", question=eid[:40])
+    return Submission([], remove=[f"entry:{eid}"])
 
 
 def _only(answers: dict[str, Any], key: str) -> Any:
@@ -390,21 +400,13 @@ def _wordcloud(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission:
 
 def _qa(answers: dict[str, Any], entry_ids: set[int]) -> Submission:
     if "entry" in answers and len(answers) == 1:
-        e = answers["entry"]
-        if not isinstance(e, dict):
-            raise SubmissionError("no_answers")
-        eid = str(e.get("id", ""))
-        if not _ENTRY_ID.match(eid):
-            raise SubmissionError("entry_id")
+        e, eid = _new_entry(answers["entry"])
         text = _text(e.get("text", ""), "text", MAX_QA_TEXT)
         if not text:
             raise SubmissionError("empty", what="text")
         return Submission([AnswerIn(f"entry:{eid}", None, text)])
     if "remove" in answers and len(answers) == 1:
-        eid = str(answers["remove"])
-        if not _ENTRY_ID.match(eid):
-            raise SubmissionError("unknown_question", question=eid[:40])
-        return Submission([], remove=[f"entry:{eid}"])
+        return _removal(answers["remove"])
     if "vote" in answers and set(answers) <= {"vote", "on"}:
         vid = answers["vote"]
         if isinstance(vid, bool) or not isinstance(vid, int) or vid not in entry_ids:
@@ -446,16 +448,8 @@ def _decision_review(rnd: dict[str, Any], answers: dict[str, Any]) -> Submission
 
 def _proposal(answers: dict[str, Any]) -> Submission:
     if "remove" in answers and len(answers) == 1:
-        eid = str(answers["remove"])
-        if not _ENTRY_ID.match(eid):
-            raise SubmissionError("unknown_question", question=eid[:40])
-        return Submission([], remove=[f"entry:{eid}"])
-    e = _only(answers, "proposal")
-    if not isinstance(e, dict):
-        raise SubmissionError("no_answers")
-    eid = str(e.get("id", ""))
-    if not _ENTRY_ID.match(eid):
-        raise SubmissionError("entry_id")
+        return _removal(answers["remove"])
+    e, eid = _new_entry(_only(answers, "proposal"))
     text = _text(e.get("text", ""), "proposal", MAX_PROPOSAL)
     if not text:
         raise SubmissionError("empty", what="proposal")

@@ -43,7 +43,7 @@ from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
 from kit.store import live as repo
-from kit.web import PlainHandler
+from kit.web import PlainHandler, standalone_app, standalone_main
 
 log = logging.getLogger("kit.live")
 
@@ -777,24 +777,11 @@ def live_handlers(settings: Settings) -> list[tuple[Any, ...]]:
 
 def make_app(settings: Settings) -> tornado.web.Application:
     """A standalone application with only the live handlers (tests, benchmark, small rooms)."""
-    return tornado.web.Application(live_handlers(settings), max_body_size=1024 * 1024)
-
-
-async def _serve(settings: Settings) -> None:
-    app = make_app(settings)
-    app.listen(settings.port, settings.host)
-    url = f"http://{settings.host}:{settings.port}{ls.LIVE_PREFIX}/"
-    print(t("live.cli.serving", settings.language, url=url), flush=True)
-    await asyncio.Event().wait()
+    return standalone_app(live_handlers(settings))
 
 
 def main() -> None:  # pragma: no cover - exercised through subprocess tests
-    from kit.settings import load_settings
-
-    logging.basicConfig(level=logging.WARNING)
-    settings = load_settings()
-    open_store(settings)  # create the schema before the first request
-    asyncio.run(_serve(settings))
+    standalone_main(make_app, "live.cli.serving", ls.LIVE_PREFIX + "/")
 
 
 if __name__ == "__main__":  # pragma: no cover
