@@ -4,9 +4,12 @@
 For each N (default 1, 8, 32, 64), N keys of N different groups (the full demo: 16 programme
 groups and 60+ norm-base groups) are made, as a facilitator sends the links before a gathering;
 a fresh ``kit serve`` builds those groups' pages in the background at start (the time is
-printed); then the N open at once ("prepared") and once more ("again"). "cold": N new keys for N
-other groups, made while the server runs, opened at once (each page built on its first request;
-only where the demo has 2N groups). All N start at the same instant:
+printed); then the N open at once ("prepared") and once more ("again"). "new keys": N new keys
+for N other groups, made while the server runs, opened at once (their pages are built in the
+background because their results are published); "cold": the same N right after the data
+changed (a group added: every built page is stale, so each is built on its first request, while
+the background warming starts over). Both only where the demo has 2N groups. All N start at
+the same instant:
 
 - a few viewers (``--browsers``, default 4) are real headless Chromium pages, each in its own
   profile (empty cache: it downloads the page's scripts): time from navigation until the first
@@ -22,8 +25,13 @@ measured the same way (its HTML carries the first chart as static SVG, so the HT
 the whole streamed page; each one starts a kernel); at small N only (``--voila``, default 1,4),
 as at 8 and more most viewers time out after 120 s. The load average is printed with the figures.
 
+Each size runs once per ``--builders`` value (``KIT_PAGE_BUILDERS``: processes that build the
+pages; 0 builds them on one thread of the server's own process, the baseline for the builders),
+each on a fresh ``kit serve``.
+
     python benchmarks/bench_dashboard.py
     python benchmarks/bench_dashboard.py --sizes 1,8,32 --voila 1 --browsers 2
+    python benchmarks/bench_dashboard.py --sizes 32 --voila '' --builders 0,1,2
 """
 
 from __future__ import annotations
@@ -286,6 +294,13 @@ def make_keys(home: Path, groups: list[str]) -> list[tuple[int, str]]:
     return [(k.id, k.key) for k in issued]
 
 
+def change_data(home: Path) -> None:
+    """A new data version (a group added, as an import does): every built page is stale."""
+    store = open_store(load_settings(home_dir=home, database_url=""))
+    n = len(store.list_groups())
+    store.save_group(f"bench-new-{n}", f"Benchmark {n}", in_norm_base=False)
+
+
 def revoke_keys(home: Path, keys: list[tuple[int, str]]) -> None:
     """So the next server's background warming does not build these groups' pages early."""
     from kit.store import access as repo
@@ -303,8 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voila", default="1,4", help="baseline sizes ('' to skip)")
     parser.add_argument("--browsers", type=int, default=4, help="real browser pages per size")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds a viewer waits")
+    parser.add_argument(
+        "--builders",
+        default="0,1",
+        help="page builder processes to compare (KIT_PAGE_BUILDERS; 0: a thread of the server)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
+    builders = [int(x) for x in args.builders.split(",") if x]
     voila_sizes = [int(x) for x in args.voila.split(",") if x]
     print(
         "Load: all N viewers start at one instant; "
@@ -326,24 +347,34 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {len(groups)} groups with results; larger N reuse groups (new keys)")
         base_groups = [groups[i % len(groups)] for i in range(max(sizes + voila_sizes))]
         figures: list[Figures] = []
-        for n in sizes:
+        for n, b in [(n, b) for n in sizes for b in builders]:
             # keys handed out before the gathering: the server builds their pages at start
             keys = make_keys(home, base_groups[:n])
-            with started(ServedKit(home, pools=(0, 0, 0))) as kit:
+            env = {"KIT_PAGE_BUILDERS": str(b)}
+            tag = f"{b} builder{'s' if b != 1 else ''}" if b else "builds on a server thread"
+            with started(ServedKit(home, pools=(0, 0, 0), env=env)) as kit:
                 ready = wait_pages(kit, n, timeout=900)
-                print(f"  (N={n}: {n} pages built in the background {ready:.0f} s after start)")
+                print(
+                    f"  (N={n}, {tag}: {n} pages built in the background {ready:.0f} s after start)"
+                )
                 urls = [dashboard_url(kit.url(""), k) for _, k in keys]
                 for label in ("kit page, prepared", "kit page, again"):
+                    label = f"{label} ({tag})"
                     figures.append(open_all(kit, urls, args.browsers, False, args.timeout, label))
                 revoke_keys(home, keys)
-                # keys made while the server runs, for groups not built yet: first visits
+                # keys made while the server runs, for other groups (their pages are built
+                # in the background because their results are published), then the same
+                # right after the data changed (every page is built anew: first visits)
                 others = [g for g in groups if g not in set(base_groups[:n])][:n]
                 if len(others) == n:
                     fresh = make_keys(home, others)
                     urls = [dashboard_url(kit.url(""), k) for _, k in fresh]
-                    figures.append(
-                        open_all(kit, urls, args.browsers, False, args.timeout, "kit page, cold")
-                    )
+                    label = f"kit page, new keys ({tag})"
+                    figures.append(open_all(kit, urls, args.browsers, False, args.timeout, label))
+                    change_data(home)
+                    time.sleep(2.5)  # the server asks for the data version every 2 s
+                    label = f"kit page, cold ({tag})"
+                    figures.append(open_all(kit, urls, args.browsers, False, args.timeout, label))
                     revoke_keys(home, fresh)
                 else:
                     print(f"  (N={n}: cold not measured, fewer than {2 * n} groups with results)")

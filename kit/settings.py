@@ -62,6 +62,8 @@ class Settings:
     kernel_idle_seconds: int = 300  # a viewer's kernel idle this long is stopped
     iopub_timeout: int = 120  # seconds a page waits for a cell's outputs after it ran
     max_queue: int = 500  # viewers waiting for a kernel; beyond that: "come back later"
+    # Processes that build dashboard pages (each ~200 MB; 0: on a thread of the server's own).
+    page_builders: int = field(default_factory=lambda: max(1, min(2, (os.cpu_count() or 1) - 1)))
     # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated; "none":
     # no proxy). Per-client limits count the client behind them (kit.client).
     trusted_proxies: str = "127.0.0.1,::1"
@@ -94,6 +96,7 @@ class Settings:
         check(10 <= self.kernel_idle_seconds <= 86400, "idle", value=self.kernel_idle_seconds)
         check(5 <= self.iopub_timeout <= 3600, "iopub", value=self.iopub_timeout)
         check(0 <= self.max_queue <= 100_000, "max_queue", value=self.max_queue)
+        check(0 <= self.page_builders <= 16, "page_builders", value=self.page_builders)
         check(self.workers >= 1, "workers")
         try:
             parse_proxies(self.trusted_proxies)

@@ -9,25 +9,31 @@ charts) and ``static/dashboard.js`` draws the chosen one with the vendored Vega 
 interpreter, no ``eval``, no CDN). The Voilà explorer opens from a link for those who want more.
 
 Cost: a refused key touches nothing but the key table (and counts against the client in a
-``FailureLimiter``: 429 with Retry-After once it is spent). The protected scores of all groups
-are computed once per data version (``kit.store.access.data_version``) and each group's page
-once per (group, language, data version), in a small LRU; building runs on a worker thread so
-the server keeps answering while it does.
+``FailureLimiter``: 429 with Retry-After once it is spent). Each group's page is built once per
+(group, language, data version: ``kit.store.access.data_version`` and the publication stamp) and
+kept in a small LRU. Builds run in ``Settings.page_builders`` processes of their own (each holds
+the published snapshots of the version it builds for), so the server keeps answering while they
+work; concurrent requests for one page share one build; under load a build leaves the first
+chart to the page's script and the background warming adds the server-drawn SVG later. The
+pages of groups with an active key are built in the background before anyone asks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import html
 import json
 import logging
 import math
+import multiprocessing
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,13 +107,14 @@ class GroupView:
     lang: str
     title: str
     waves: tuple[tuple[str, str], ...]  # (id, label), in survey order
-    wave: str  # the one shown first (the latest)
+    wave: str  # the one shown first (the latest with results)
     compares: tuple[tuple[str, str], ...]
     dimensions: tuple[tuple[str, str], ...]
     subtitles: dict[str, str]
     published: str
     body: str  # every wave's views; the page shows one at a time
     specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    static: bool = True  # the first chart is drawn on the server (False: by the page's script)
 
     @property
     def data_json(self) -> str:
@@ -194,6 +201,10 @@ def distribution_spec(
         )
         spec = _spec(chart)
         (name,) = spec["datasets"]
+        assert spec.get("data") == {"name": name}, "the distribution chart has one data set"
+        # a fixed name: the page is the same whichever group made the template (any process)
+        name = "kit-distribution"
+        spec["data"] = {"name": name}
         found = (spec, name, chart.description)
         with _DIST_LOCK:
             _DIST_TEMPLATES[key] = found
@@ -231,8 +242,15 @@ def build_view(
     data: ScoredData,
     group_id: str,
     lang: str,
+    *,
+    static: bool = True,
 ) -> GroupView:
-    """Every view of ``group_id``'s dashboard, from its protected results only."""
+    """Every view of ``group_id``'s dashboard, from its protected results only.
+
+    ``static``: draw the first chart on the server (SVG in the HTML, shown before any script
+    runs; about a quarter of a build). Builds for waiting viewers under load leave it to the
+    page's script and the background warming adds it later.
+    """
     waves = group_waves(data, group_id)
     group = store.get_group(group_id)
     title = t("app.dashboard.title", lang, group=group["name"])
@@ -241,19 +259,40 @@ def build_view(
         body = _notice(t("app.dashboard.no_results", lang), "")
         return GroupView(group_id, lang, title, (), "", (), dims, {}, "", body)
     specs: dict[str, dict[str, Any]] = {}
+    results = {}
+    for wave in waves:
+        wl = [waves[0], wave] if wave != waves[0] else [wave]
+        results[wave] = group_results(store, settings, group_id, wl, lang, instrument, data=data)
+    # the page opens on the latest round with results; a later round without says why
+    shown = next((w for w in reversed(waves) if results[w].reportable), waves[-1])
+    later = waves[waves.index(shown) + 1 :]
     blocks, subtitles, compares_seen = [], {}, {}
     published = ""
     for wave in waves:
-        wl = [waves[0], wave] if wave != waves[0] else [wave]
-        res = group_results(store, settings, group_id, wl, lang, instrument, data=data)
+        res = results[wave]
         subtitles[wave] = _subtitle(res, lang)
         published = _published(res, lang) or published
         html_, wave_specs, compares = _wave_block(
-            res, lang, instrument, first_view=wave == waves[-1]
+            res, lang, instrument, first_view=static and wave == shown
         )
+        if wave == shown and later:
+            notes = "".join(
+                _notice(
+                    t(
+                        "app.dashboard.page.later_hidden",
+                        lang,
+                        wave=_wave_label(w, lang),
+                        shown=_wave_label(shown, lang),
+                    ),
+                    results[w].suppressed_text,
+                    "info",
+                )
+                for w in later
+            )
+            html_ = notes + html_
         specs.update({f"{wave}|{k}": v for k, v in wave_specs.items()})
         compares_seen.update(dict.fromkeys(compares))
-        hidden = "" if wave == waves[-1] else " hidden"
+        hidden = "" if wave == shown else " hidden"
         blocks.append(f'<div class="kit-wave" data-kit-wave="{esc(wave)}"{hidden}>{html_}</div>')
     compares = tuple(
         (c, t(f"app.dashboard.compare.{c}", lang)) for c in COMPARE if c in compares_seen
@@ -263,13 +302,14 @@ def build_view(
         lang=lang,
         title=title,
         waves=tuple((w, _wave_label(w, lang)) for w in waves),
-        wave=waves[-1],
+        wave=shown,
         compares=compares,
         dimensions=dims,
         subtitles=subtitles,
         published=published,
         body="".join(blocks),
         specs=specs,
+        static=static,
     )
 
 
@@ -557,31 +597,46 @@ def _int(value: Any) -> str:
 
 # -- the cache -----------------------------------------------------------------------------------
 class DashboardPages:
-    """Protected scores once per data version; each group's view once per (group, language)."""
+    """Each group's view once per (group, language, data version), in a small LRU.
+
+    Builds run in ``builders`` processes of their own (``Settings.page_builders``; spawned on
+    the first build, each holding the protected scores of the data version it builds for), so
+    the server's process keeps answering while they work and two builds use two cores. With
+    ``builders=0`` they run on one worker thread of this process (the scores held here).
+    Concurrent requests for one view share one build.
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
+        builders: int | None = None,
         cache_size: int = 256,
         version_ttl: float = 2.0,
+        build_timeout: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.builders = settings.page_builders if builders is None else builders
         self.cache_size = cache_size
         self.version_ttl = version_ttl
+        self.build_timeout = build_timeout
         self._clock = clock
         self._instrument: Instrument | None = None
         self._data: ScoredData | None = None
         self._version: tuple[Any, ...] | None = None
         self._data_version: tuple[Any, ...] | None = None
         self._checked = -math.inf
-        self._views: OrderedDict[tuple[str, str, str], GroupView] = OrderedDict()
+        self._views: OrderedDict[tuple[str, str, Any], GroupView] = OrderedDict()
+        self._views_version: tuple[Any, ...] | None = None
+        self._inflight: dict[tuple[str, str], Future] = {}
         self._lock = threading.Lock()  # quick bookkeeping only (the server's thread takes it)
         self._build_lock = threading.Lock()  # held while scoring
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="kit-dashboard")
-        self.scorings = 0  # how often every group's answers were loaded and scored
+        self._pool: ProcessPoolExecutor | None = None
+        self.scorings = 0  # how often every group's answers were loaded and scored (here)
         self.builds = 0  # how often a group's view was built
+        self._waiting = 0  # viewers waiting for a build (the server's thread counts them)
 
     @property
     def store(self) -> Store:
@@ -593,13 +648,16 @@ class DashboardPages:
             self._instrument = load_instrument(self.settings.instrument)
         return self._instrument
 
-    def data_version(self) -> tuple[Any, ...]:
-        """The store's data version, asked at most every ``version_ttl`` seconds."""
+    def data_version(self, *, fresh: bool = False) -> tuple[Any, ...]:
+        """The store's data version and publication stamp, asked at most every
+        ``version_ttl`` seconds (``fresh``: now)."""
         from kit.store.access import data_version
+        from kit.store.publications import publication_stamp
 
         now = self._clock()
-        if self._version is None or now - self._checked >= self.version_ttl:
-            self._version = data_version(self.store)
+        if fresh or self._version is None or now - self._checked >= self.version_ttl:
+            store = self.store
+            self._version = (*data_version(store), *publication_stamp(store, self.instrument.id))
             self._checked = now
         return self._version
 
@@ -617,7 +675,6 @@ class DashboardPages:
             data = load_scored_data(self.store, self.settings, self.instrument)
             with self._lock:
                 self._data, self._data_version = data, version
-                self._views.clear()
                 self.scorings += 1
             return data
 
@@ -625,28 +682,136 @@ class DashboardPages:
         """The view if it is built for the current data version (cheap: no scoring)."""
         version = self.data_version()
         with self._lock:
-            if self._data is None or self._data_version != version:
+            if self._views_version != version:
+                self._views.clear()
+                self._views_version = version
                 return None
-            view = self._views.get((group_id, lang, self._data.data_hash))
+            view = self._views.get((group_id, lang, version))
             if view is not None:
-                self._views.move_to_end((group_id, lang, self._data.data_hash))
+                self._views.move_to_end((group_id, lang, version))
             return view
 
-    def view(self, group_id: str, lang: str) -> GroupView:
-        """``group_id``'s view in ``lang`` (built if needed; blocking)."""
-        data = self.scored()
-        key = (group_id, lang, data.data_hash)
-        with self._lock:
-            found = self._views.get(key)
-        if found is not None:
-            return found
-        built = build_view(self.store, self.settings, self.instrument, data, group_id, lang)
+    def _keep(self, version: tuple[Any, ...], view: GroupView) -> GroupView:
+        """``view`` (built for ``version``) kept if that is the current version; a view of a
+        version that is gone meanwhile is shown to those who waited for it, not kept."""
+        current = self.data_version()
+        if current != version:
+            current = self.data_version(fresh=True)
         with self._lock:
             self.builds += 1
-            self._views[key] = built
+            if current != version:
+                return view
+            if self._views_version != version:
+                self._views.clear()
+                self._views_version = version
+            self._views[(view.group_id, view.lang, version)] = view
             while len(self._views) > self.cache_size:
                 self._views.popitem(last=False)
-        return built
+        return view
+
+    def _build_here(self, group_id: str, lang: str, static: bool) -> GroupView:
+        data = self.scored()
+        with self._lock:
+            version = self._data_version
+        built = build_view(
+            self.store, self.settings, self.instrument, data, group_id, lang, static=static
+        )
+        assert version is not None
+        return self._keep(version, built)
+
+    def _build_elsewhere(self, group_id: str, lang: str, static: bool, done: Future) -> None:
+        """The build in a builder process; ``done`` gets the kept view."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self.builders,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_builder_start,
+                    initargs=(self.settings,),
+                )
+                for _ in range(self.builders):  # every builder started and scored now
+                    self._pool.submit(_builder_prime)
+            pool = self._pool
+
+        def kept(f: Future) -> None:
+            try:
+                version, view = f.result()
+                done.set_result(self._keep(version, view))
+            except BrokenProcessPool as exc:  # a builder died (killed, out of memory): anew
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+                done.set_exception(exc)
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+                done.set_exception(exc)
+
+        try:
+            pool.submit(_builder_build, group_id, lang, static).add_done_callback(kept)
+        except BaseException as exc:  # noqa: BLE001 - a pool shut down or broken meanwhile
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            done.set_exception(exc)
+
+    def _build(self, group_id: str, lang: str, static: bool) -> Future:
+        """One build of the view (shared with any request for the same view meanwhile, with
+        or without its server-drawn chart)."""
+        key = (group_id, lang)
+        with self._lock:
+            running = self._inflight.get(key)
+            if running is not None:
+                return running
+            if self.builders:
+                future: Future = Future()
+            else:
+                future = self._executor.submit(self._build_here, group_id, lang, static)
+            self._inflight[key] = future
+        if self.builders:
+            self._build_elsewhere(group_id, lang, static, future)
+
+        def forget(_: Future) -> None:
+            with self._lock:
+                if self._inflight.get(key) is future:
+                    del self._inflight[key]
+
+        future.add_done_callback(forget)
+        return future
+
+    def _choose(self, group_id: str, lang: str, static: bool | None) -> GroupView | bool:
+        """A built view to use as it is, or whether the new build draws the first chart."""
+        found = self.cached_view(group_id, lang)
+        if found is not None and (found.static or static is None):
+            return found
+        if static is None:
+            with self._lock:
+                static = self._waiting <= 1
+        return static
+
+    def view(self, group_id: str, lang: str, *, static: bool | None = None) -> GroupView:
+        """``group_id``'s view in ``lang`` (built if needed; blocking).
+
+        A viewer (``static`` None) takes any built view; a new build draws its first chart on
+        the server only when no other viewer waits for a build (under load each build is a
+        quarter cheaper). ``static=True`` (the warming) rebuilds a view built without it."""
+        chosen = self._choose(group_id, lang, static)
+        if isinstance(chosen, GroupView):
+            return chosen
+        return self._build(group_id, lang, chosen).result(timeout=self.build_timeout)
+
+    async def view_async(self, group_id: str, lang: str) -> GroupView:
+        """``view`` without blocking the server: a hit at once, else the build's future."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            chosen = self._choose(group_id, lang, None)
+            if isinstance(chosen, GroupView):
+                return chosen
+            future = self._build(group_id, lang, chosen)
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.build_timeout)
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def status(self) -> dict[str, int]:
         """Counts for ``/kit/dashboard/status`` and the benchmark."""
@@ -656,57 +821,80 @@ class DashboardPages:
                 "pages": len(self._views),
                 "builds": self.builds,
                 "scorings": self.scorings,
+                "builders": self.builders,
+                "building": len(self._inflight),
             }
 
-    async def view_async(self, group_id: str, lang: str) -> GroupView:
-        """``view`` without blocking the server: a hit at once, a build on the worker thread."""
-        found = self.cached_view(group_id, lang)
-        if found is not None:
-            return found
-        loop = tornado.ioloop.IOLoop.current()
-        return await loop.run_in_executor(self._executor, self.view, group_id, lang)
+    def close(self) -> None:
+        """Stop the builder processes and the worker thread (pending builds are dropped)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def keyed_groups(self) -> list[tuple[str, str]]:
-        """(group, its language) for every group with an active key: the pages to keep ready."""
+        """(group, its language) for every group with an active key."""
         from kit.apps.keys import key_status
         from kit.store.access import list_keys
 
         groups = sorted({r["group_id"] for r in list_keys(self.store) if key_status(r) == "active"})
+        return self._in_own_language(groups)
+
+    def _in_own_language(self, groups: list[str]) -> list[tuple[str, str]]:
+        known = self.store.list_groups().set_index("id")
         out = []
         for group_id in groups:
-            group = self.store.get_group(group_id)
-            out.append((group_id, group.get("language") or self.settings.language))
+            if group_id in known.index:
+                lang = known.loc[group_id].get("language")
+                out.append(
+                    (group_id, lang if isinstance(lang, str) and lang else self.settings.language)
+                )
         return out
 
+    def warm_targets(self) -> list[tuple[str, str]]:
+        """The pages to keep ready, in their group's language: groups with an active key
+        first, then every group with published results (a key made later finds its page
+        built), at most half the cache."""
+        from kit.store.publications import list_publications
+
+        published = list_publications(self.store, self.instrument.id)
+        groups = sorted(set(published["group_id"])) if len(published) else []
+        targets = list(dict.fromkeys([*self.keyed_groups(), *self._in_own_language(groups)]))
+        return targets[: max(1, self.cache_size // 2)]
+
     def warm_one(self, group_id: str, lang: str) -> bool:
-        """Build one view unless it is ready; True when it was built. Never raises."""
+        """Build one view unless it is ready (with its chart drawn on the server); True when
+        it was built. Never raises."""
         try:
-            if self.cached_view(group_id, lang) is not None:
+            found = self.cached_view(group_id, lang)
+            if found is not None and found.static:
                 return False
-            self.view(group_id, lang)
+            self.view(group_id, lang, static=True)
             return True
         except Exception:  # noqa: BLE001 - warming is best effort; a viewer sees real errors
             log.exception("warming a group's dashboard page failed")
             return False
 
     def warm(self, budget: float = 120.0) -> int:
-        """Build the pages of the groups with an active key, one at a time on the worker (so
-        a viewer's request waits for one build at most); returns how many were built."""
+        """Build the pages of ``warm_targets``, one at a time (so a viewer's request waits
+        for one build at most); returns how many were built."""
         start = self._clock()
         built = 0
         try:
-            self._executor.submit(self.scored).result()  # before the first viewer, not for them
-            targets = self.keyed_groups()
+            targets = self.warm_targets()
+            if not self.builders:
+                self._executor.submit(self.scored).result()  # before the first viewer
         except Exception:  # noqa: BLE001 - no access tables yet: nothing to warm
             return 0
         for group_id, lang in targets:
             if self._clock() - start > budget:
                 break
-            built += self._executor.submit(self.warm_one, group_id, lang).result()
+            built += self.warm_one(group_id, lang)
         return built
 
     def start_warming(self, interval: float = 10.0, start_delay: float = 3.0) -> threading.Thread:
-        """A daemon thread that keeps the keyed groups' pages built (now, then every
+        """A daemon thread that keeps ``warm_targets``' pages built (now, then every
         ``interval`` seconds: new keys, new data)."""
 
         def run() -> None:
@@ -718,6 +906,55 @@ class DashboardPages:
         thread = threading.Thread(target=run, name="kit-dashboard-warm", daemon=True)
         thread.start()
         return thread
+
+
+# -- the builder processes ----------------------------------------------------------------------
+_BUILDER: DashboardPages | None = None
+
+
+def _builder_start(settings: Settings) -> None:
+    """A builder process's start: its own pages object building in this process, and a
+    watch that ends the process when the server is gone (killed: nobody shuts the pool)."""
+    import os
+    import signal
+
+    global _BUILDER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    _BUILDER = DashboardPages(settings, builders=0, version_ttl=0.0, cache_size=1)
+    server = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kit-builder-watch", daemon=True).start()
+
+
+def _builder_prime() -> None:
+    """Load the current version's scores (the pool starts a builder per waiting task)."""
+    assert _BUILDER is not None, "a builder process starts with _builder_start"
+    _BUILDER.scored()
+    time.sleep(0.5)  # held a moment, so that the next prime goes to (and starts) another one
+
+
+def _builder_build(group_id: str, lang: str, static: bool) -> tuple[tuple[Any, ...], GroupView]:
+    """One view, built here, with the data version it was built for."""
+    assert _BUILDER is not None, "a builder process starts with _builder_start"
+    data = _BUILDER.scored()
+    with _BUILDER._lock:
+        version = _BUILDER._data_version
+    view = build_view(
+        _BUILDER.store,
+        _BUILDER.settings,
+        _BUILDER.instrument,
+        data,
+        group_id,
+        lang,
+        static=static,
+    )
+    assert version is not None
+    return version, view
 
 
 # -- the page ------------------------------------------------------------------------------------

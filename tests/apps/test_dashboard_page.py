@@ -3,6 +3,7 @@ Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import json
@@ -80,7 +81,7 @@ def demo_pages(any_store, tmp_path: Path):
 
     settings = Settings(home_dir=tmp_path, database_url=any_store.url)
     make_demo(settings, seed=1, small=True, store=any_store)
-    pages = dp.DashboardPages(settings, version_ttl=0)
+    pages = dp.DashboardPages(settings, builders=0, version_ttl=0)
     yield settings, any_store, pages
     pages._executor.shutdown(wait=False)
 
@@ -105,7 +106,7 @@ def test_scores_once_per_data_version_and_pages_once_per_group(demo_pages, instr
 
 def test_page_data_is_the_reports_rounded_protected_results(demo_home, instrument):
     settings, store = demo_home.settings, demo_home.store
-    pages = dp.DashboardPages(settings)
+    pages = dp.DashboardPages(settings, builders=0)
     view = pages.view(demo_home.group_a, "en")
     res = group_results(store, settings, demo_home.group_a, ["before", "after"], "en", instrument)
     profile = view.specs["after|profile|norm"]
@@ -130,12 +131,175 @@ def test_page_data_is_the_reports_rounded_protected_results(demo_home, instrumen
 def test_a_wave_under_the_threshold_shows_its_reason_and_no_number(demo_home):
     settings, store = demo_home.settings, demo_home.store
     group, wave = _suppressed_group(store)
-    view = dp.DashboardPages(settings).view(group, "nb")
+    view = dp.DashboardPages(settings, builders=0).view(group, "nb")
     assert not [k for k in view.specs if k.startswith(f"{wave}|")]
     block = _wave_block(view.body + "</main>", wave)
     assert 'data-kit-notice="refused"' in block
     assert t("common.suppressed.too_few", "nb", min_n=5) in block
     assert re.findall(r"\d", _text(block)) == ["5"]  # the threshold, nothing else
+
+
+def test_page_opens_on_the_latest_round_with_results_and_says_why(demo_home):
+    """A team whose after-survey is under the threshold opens on its before-survey's charts,
+    with a note that the later round is not shown and why; never on an empty round."""
+    settings, store = demo_home.settings, demo_home.store
+    gw = store.list_group_waves()
+    n = gw.pivot(index="group_id", columns="wave_id", values="respondents").fillna(0)
+    group = next(g for g in n.index if n.loc[g, "before"] >= 5 and 0 < n.loc[g, "after"] < 5)
+    pages = dp.DashboardPages(settings, builders=0)
+    view = pages.view(group, "nb")
+    assert view.wave == "before"
+    assert "before|profile|" + view.compares[0][0] in view.specs
+    html_ = render_page_for(view, settings)
+    assert re.search(r'<div class="kit-wave" data-kit-wave="before">', html_)
+    assert re.search(r'<div class="kit-wave" data-kit-wave="after" hidden>', html_)
+    assert re.search(r'<option value="before"[^>]* selected>', html_)
+    before = _wave_block(html_.split("</main>")[0] + "</main>", "before")
+    note = t(
+        "app.dashboard.page.later_hidden",
+        "nb",
+        wave=t("common.wave.after", "nb"),
+        shown=t("common.wave.before", "nb"),
+    )
+    assert html.escape(note) in before
+    assert t("common.suppressed.too_few", "nb", min_n=5) in before
+    # a team with every round shown opens on the latest, without the note
+    full = next(g for g in n.index if n.loc[g, "before"] >= 5 and n.loc[g, "after"] >= 5)
+    other = pages.view(full, "nb")
+    assert other.wave == "after" and "vises ikke" not in other.body
+
+
+def render_page_for(view, settings) -> str:
+    return dp.render_page(view, "k" * 20, settings)
+
+
+def test_builds_under_load_leave_the_first_chart_to_the_script_and_warming_adds_it(demo_home):
+    """A build for a viewer while others wait skips the server-drawn SVG (a quarter of the
+    build); the background warming later rebuilds it with the SVG. Same data either way."""
+    settings = demo_home.settings
+    pages = dp.DashboardPages(settings, builders=0)
+    group = demo_home.group_a
+    light = pages.view(group, "nb", static=False)
+    assert not light.static and "data-kit-static" not in light.body and "<svg" not in light.body
+    assert pages.view(group, "nb") is light  # a waiting viewer takes what is built
+    assert pages.warm_one(group, "nb") is True
+    full = pages.cached_view(group, "nb")
+    assert full is not None and full.static and "data-kit-static" in full.body
+    assert "<svg" in full.body and full.specs == light.specs
+    assert pages.warm_one(group, "nb") is False  # nothing more to do
+    pages._executor.shutdown(wait=False)
+
+
+
+def test_warming_keeps_keyed_groups_first_then_every_published_group(demo_home):
+    """A key made later finds its page built: every group with published results is warmed
+    (in its own language), after the groups with a key, within half the cache."""
+    from kit.store.publications import list_publications
+
+    settings, store = demo_home.settings, demo_home.store
+    pages = dp.DashboardPages(settings, builders=0)
+    targets = pages.warm_targets()
+    keyed = pages.keyed_groups()
+    assert {demo_home.group_a, demo_home.group_b} <= {g for g, _ in keyed}
+    assert targets[: len(keyed)] == keyed
+    published = set(list_publications(store, pages.instrument.id)["group_id"])
+    assert {g for g, _ in targets} == published | {g for g, _ in keyed}
+    languages = store.list_groups().set_index("id")["language"]
+    assert all(lang == languages[g] for g, lang in targets)
+    small = dp.DashboardPages(settings, builders=0, cache_size=8)
+    assert small.warm_targets() == targets[:4]
+
+
+def _children() -> set[int]:
+    """This process's descendants (from /proc)."""
+    import os
+
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    mine, grew = {os.getpid()}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in mine} - mine
+        mine |= more
+        grew = bool(more)
+    return mine - {os.getpid()}
+
+
+def _same(a: dp.GroupView, b: dp.GroupView) -> bool:
+    """The same page: every field, the specs as the page carries them (JSON)."""
+    fields = [f.name for f in dataclasses.fields(a) if f.name != "specs"]
+    return [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields] and (
+        a.data_json == b.data_json
+    )
+
+
+def test_builder_process_builds_the_same_page_once_for_many_viewers(demo_pages):
+    """Pages built in a builder process equal those built here; viewers of one page at once
+    share one build; a killed builder is replaced; ``close`` leaves no process behind."""
+    import asyncio
+    import os
+    import signal
+
+    settings, store, here = demo_pages
+    groups = [g for g in store.list_groups()["id"] if g.startswith("k1-")][:2]
+    before = _children()
+    pages = dp.DashboardPages(settings, builders=1, version_ttl=0)
+    try:
+
+        async def viewers(n: int, group: str) -> list:
+            return await asyncio.gather(*(pages.view_async(group, "nb") for _ in range(n)))
+
+        views = asyncio.run(viewers(6, groups[0]))
+        assert all(v is views[0] for v in views) and pages.builds == 1
+        assert pages.scorings == 0  # the scores are held by the builder, not here
+        expected = here.view(groups[0], "nb", static=views[0].static)
+        assert _same(views[0], expected)
+        (builder,) = [
+            pid
+            for pid in _children() - before
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        os.kill(builder, signal.SIGKILL)  # a builder killed (out of memory, say)
+        with pytest.raises(Exception):  # noqa: B017 - the pool reports it broken
+            pages.view(groups[1], "nb")
+        again = pages.view(groups[1], "nb")  # a new builder takes over
+        assert _same(again, here.view(groups[1], "nb", static=again.static))
+        # a new answer is a new data version: the page is built again there
+        inst = here.instrument
+        store.add_response(
+            inst, groups[1], "after", "extra-b", {i.id: 4.0 for i in inst.items}, {}, None
+        )
+        assert pages.cached_view(groups[1], "nb") is None
+        assert pages.view(groups[1], "nb").subtitles == again.subtitles  # not published yet
+        from kit.publication import publish
+
+        publish(store, settings, inst, group_ids=[groups[1]], wave_ids=["after"], close=True)
+        assert pages.cached_view(groups[1], "nb") is None  # a publication: a new version
+        built = pages.builds
+        newer = pages.view(groups[1], "nb")
+        assert pages.builds == built + 1
+        assert _same(newer, here.view(groups[1], "nb", static=newer.static))
+    finally:
+        pages.close()
+    import time as _time
+
+    def builders() -> set[int]:
+        out = set()
+        for pid in _children() - before:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    out.add(pid)
+        return out
+
+    deadline = _time.monotonic() + 30
+    while builders() and _time.monotonic() < deadline:
+        _time.sleep(0.2)
+    assert not builders()
 
 
 def test_distribution_specs_equal_altairs_for_every_group(demo_home):
