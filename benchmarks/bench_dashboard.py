@@ -5,10 +5,12 @@ For each N (default 1, 8, 32, 64), N keys of N different groups (the full demo: 
 groups and 60+ norm-base groups) are made, as a facilitator sends the links before a gathering;
 a fresh ``kit serve`` builds those groups' pages in the background at start (the time is
 printed); then the N open at once ("prepared") and once more ("again"). "new keys": N new keys
-for N other groups, made while the server runs, opened at once (their pages are built in the
-background because their results are published); "cold": the same N right after the data
-changed (a group added: every built page is stale, so each is built on its first request, while
-the background warming starts over). Both only where the demo has 2N groups. All N start at
+for N other groups, made while the server runs once it has built the pages of every group with
+published results in the background (the time is printed), opened at once; "cold": the same N
+right after the data changed (a group added: every built page is stale, so each is built on its
+first request, while the background warming starts over). Both only where the demo has 2N
+groups. While the viewers load, a probe asks the server a trivial question every 0.1 s ("other
+requests meanwhile": how long a live round's answers or the survey would wait). All N start at
 the same instant:
 
 - a few viewers (``--browsers``, default 4) are real headless Chromium pages, each in its own
@@ -81,6 +83,36 @@ def tree_rss(pid: int) -> int:
         except OSError:
             continue
     return total
+
+
+class Probe:
+    """Asks the server a trivial question (``/kit/dashboard/status``, answered from memory)
+    every 0.1 s while in use: how long its event loop keeps other requests (a live round's
+    answers, the survey) waiting while pages are built."""
+
+    def __init__(self, url: str, start_at: float) -> None:
+        self.url, self.start_at, self.times = url, start_at, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self._stop.wait(max(0.0, self.start_at - time.time()))
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                _fetch(self.url, 60)
+            except OSError:
+                continue
+            self.times.append(time.perf_counter() - t0)
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> Probe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=65)
 
 
 class PeakMemory:
@@ -185,6 +217,7 @@ class Figures:
     http: list[tuple[bool, float]] = field(default_factory=list)
     peak_rss: int = 0
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    probe: list[float] = field(default_factory=list)
 
     def line(self) -> str:
         every = self.browser + self.http
@@ -203,7 +236,13 @@ class Figures:
             f" | browser to chart: p50 {pct(chart, 0.5)} max {pct(chart, 1)} s"
             f" ({len(self.browser)} pages)"
             f" | server peak {self.peak_rss / 2**20:7.0f} MB"
-            f" | load {' '.join(f'{x:.1f}' for x in self.load)}"
+            + (
+                f" | other requests meanwhile p95 {pct(sorted(self.probe), 0.95).strip()} s"
+                f" max {pct(sorted(self.probe), 1).strip()} s"
+                if self.probe
+                else ""
+            )
+            + f" | load {' '.join(f'{x:.1f}' for x in self.load)}"
         )
 
 
@@ -216,7 +255,8 @@ def open_all(
     fig = Figures(label, len(urls))
     queue: mp.Queue = mp.get_context("spawn").Queue()
     proc = None
-    with PeakMemory(kit.process.pid) as mem:  # type: ignore[union-attr]
+    probe = Probe(kit.url("/kit/dashboard/status"), start_at)
+    with PeakMemory(kit.process.pid) as mem, probe:  # type: ignore[union-attr]
         if h_urls:
             proc = mp.get_context("spawn").Process(
                 target=http_load, args=(h_urls, voila, start_at, timeout, queue)
@@ -229,6 +269,7 @@ def open_all(
             fig.http = queue.get(timeout=timeout + 60)
             proc.join(timeout=30)
     fig.peak_rss = mem.peak
+    fig.probe = probe.times
     fig.load = os.getloadavg()
     print(fig.line(), flush=True)
     return fig
@@ -292,6 +333,14 @@ def make_keys(home: Path, groups: list[str]) -> list[tuple[int, str]]:
     store = open_store(load_settings(home_dir=home, database_url=""))
     issued = [create_key(store, g, expires_days=1, label="benchmark") for g in groups]
     return [(k.id, k.key) for k in issued]
+
+
+def published_groups(home: Path) -> int:
+    """How many groups have published results (the server keeps all their pages built)."""
+    from kit.store.publications import list_publications
+
+    store = open_store(load_settings(home_dir=home, database_url=""))
+    return int(list_publications(store)["group_id"].nunique())
 
 
 def change_data(home: Path) -> None:
@@ -367,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
                 # right after the data changed (every page is built anew: first visits)
                 others = [g for g in groups if g not in set(base_groups[:n])][:n]
                 if len(others) == n:
+                    every = published_groups(home)
+                    ready = wait_pages(kit, every, timeout=900)
+                    print(f"  (all {every} published groups' pages built {ready:.0f} s later)")
                     fresh = make_keys(home, others)
                     urls = [dashboard_url(kit.url(""), k) for _, k in fresh]
                     label = f"kit page, new keys ({tag})"
