@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from kit import __version__
 from kit.errors import OS_REASONS, KitError, NotFoundError, format_problems, os_reason
@@ -373,6 +374,8 @@ def _log_exception(settings: Settings | None, lang: str = "nb") -> Path:
 
 def _print_table(frame: pd.DataFrame) -> None:
     """A left-aligned fixed-width table (what a person reads in a terminal)."""
+    import pandas as pd
+
     cells = [[("" if pd.isna(v) else str(v)) for v in row] for row in frame.itertuples(index=False)]
     header = [str(c) for c in frame.columns]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
@@ -439,6 +442,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_demo_scores(store: Any, settings: Settings) -> None:
     """The demo's headline figures, from the published snapshots (what every view shows)."""
+    import pandas as pd
+
     from kit.instrument import load_instrument
     from kit.results import _change_frame, load_scored_data
 
@@ -662,6 +667,8 @@ def _progress(total: int, label: str, args: argparse.Namespace) -> Iterator[Call
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     """Export the published dimension scores (what reports show, rounded), never raw scoring."""
+    import pandas as pd
+
     from kit.csvfile import write_csv
     from kit.results import load_scored_data
     from kit.store import open_store
@@ -824,6 +831,8 @@ def _print_publish(outcomes: list[Any], settings: Settings) -> None:
 
 
 def cmd_groups(args: argparse.Namespace, settings: Settings) -> int:
+    import pandas as pd
+
     from kit.store import open_store
 
     lang = settings.language

@@ -6,12 +6,11 @@ import argparse
 import sys
 from typing import TextIO
 
-from kit.apps import invitations as inv
-from kit.apps import keys
 from kit.i18n import t
 from kit.settings import Settings
-from kit.store import access as repo
-from kit.store import open_store
+
+# The store, keys and invitations are imported by the commands that use them: 'kit --help' and
+# every other command start without loading pandas and SQLAlchemy for this part.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -113,6 +112,9 @@ def demo_serve(args: argparse.Namespace, settings: Settings, summary: object = N
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+    from kit.apps import keys
+    from kit.store import open_store
+
     store = open_store(settings)
     issued = keys.create_key(store, args.group, args.expires, args.label)
     lang = settings.language
@@ -130,6 +132,10 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings, out: TextIO = 
 
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+    from kit.apps import keys
+    from kit.store import access as repo
+    from kit.store import open_store
+
     rows = repo.list_keys(open_store(settings), args.group)
     if not rows:
         print(t("app.cli.key.none", settings.language), file=out)
@@ -153,6 +159,9 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings, out: TextIO = sy
 
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+    from kit.store import access as repo
+    from kit.store import open_store
+
     row = repo.revoke_key(open_store(settings), args.id)
     print(
         t("app.cli.key.revoked", settings.language, id=row["id"], group=row["group_id"]), file=out
@@ -163,6 +172,9 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings, out: TextIO = 
 def cmd_invitations_create(
     args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
 ) -> int:
+    from kit.apps import invitations as inv
+    from kit.store import open_store
+
     codes = inv.create_invitations(open_store(settings), args.group, args.wave, args.count)
     print(
         t(
@@ -182,6 +194,9 @@ def cmd_invitations_create(
 def cmd_invitations_list(
     args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
 ) -> int:
+    from kit.store import access as repo
+    from kit.store import open_store
+
     rows = repo.invitation_counts(open_store(settings), args.group)
     if not rows:
         print(t("app.cli.invitations.none", settings.language), file=out)

@@ -24,7 +24,11 @@ def run_process(home: Path, *args: str, timeout: int = 240) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
     return subprocess.run(
         [sys.executable, "-m", "kit", "--home", str(home), "--language", "en", *args],
-        capture_output=True, text=True, timeout=timeout, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
     )
 
 
@@ -51,11 +55,13 @@ def bad_export(path: Path, source: Path) -> Path:
 
 # -- programme ------------------------------------------------------------------------------------
 def test_programme_load(mini_project, capsys):
-    code, out, _ = run(capsys, mini_project.root, "programme", "load",
-                       str(mini_project.programme_path), "--check")
+    code, out, _ = run(
+        capsys, mini_project.root, "programme", "load", str(mini_project.programme_path), "--check"
+    )
     assert code == 0 and "is valid: 2 waves, 1 cohorts, 3 groups (1 in the norm base)" in out
-    code, out, _ = run(capsys, mini_project.root, "programme", "load",
-                       str(mini_project.programme_path))
+    code, out, _ = run(
+        capsys, mini_project.root, "programme", "load", str(mini_project.programme_path)
+    )
     assert code == 0 and "was saved" in out
     code, out, _ = run(capsys, mini_project.root, "groups")
     assert code == 0 and "mini-a" in out and "norm-1" in out
@@ -63,8 +69,11 @@ def test_programme_load(mini_project, capsys):
 
 def test_programme_load_bad_file_lists_every_problem(tmp_path, capsys):
     path = tmp_path / "programme.yaml"
-    path.write_text("waves: [before]\ncohorts:\n  - id: k 1\n    groups:\n"
-                    "      - {id: a, invited: {after: 3}}\n", encoding="utf-8")
+    path.write_text(
+        "waves: [before]\ncohorts:\n  - id: k 1\n    groups:\n"
+        "      - {id: a, invited: {after: 3}}\n",
+        encoding="utf-8",
+    )
     code, out, err = run(capsys, tmp_path, "programme", "load", str(path))
     assert code == 2 and out == ""
     assert "programme.yaml: 4 problems found" in err
@@ -103,8 +112,14 @@ def test_validate_missing_file(tmp_path, capsys):
 
 
 def test_validate_unknown_instrument(mini_project, capsys):
-    code, _, err = run(capsys, mini_project.root, "validate", str(mini_project.export_path),
-                       "--instrument", "nosuch")
+    code, _, err = run(
+        capsys,
+        mini_project.root,
+        "validate",
+        str(mini_project.export_path),
+        "--instrument",
+        "nosuch",
+    )
     assert code == 2 and "Instrument 'nosuch' not found" in err and "lagprofil" in err
 
 
@@ -162,8 +177,9 @@ def test_score_export_hides_suppressed_values(loaded, capsys, tmp_path, suffix):
 
 def test_score_filters_and_mistakes(loaded, capsys, tmp_path):
     out_path = tmp_path / "after.csv"
-    code, out, _ = run(capsys, loaded.root, "score", "--out", str(out_path), "--wave", "after",
-                       "--group", "mini-a")
+    code, out, _ = run(
+        capsys, loaded.root, "score", "--out", str(out_path), "--wave", "after", "--group", "mini-a"
+    )
     assert code == 0 and set(pd.read_csv(out_path)["group"]) == {"mini-a"}
     code, _, err = run(capsys, loaded.root, "score", "--out", str(out_path), "--group", "nope")
     assert code == 2 and "Group 'nope' does not exist" in err
@@ -171,8 +187,9 @@ def test_score_filters_and_mistakes(loaded, capsys, tmp_path):
     assert code == 2 and "Wave 'later' does not exist; the waves are: after, before" in err
     code, _, err = run(capsys, loaded.root, "score", "--out", str(tmp_path / "s.xlsx"))
     assert code == 2 and "must end in .csv or .parquet" in err
-    code, _, err = run(capsys, loaded.root, "score", "--out", str(out_path), "--group", "norm-1",
-                       "--wave", "after")
+    code, _, err = run(
+        capsys, loaded.root, "score", "--out", str(out_path), "--group", "norm-1", "--wave", "after"
+    )
     assert code == 2 and "No responses in the database" in err
 
 
@@ -232,8 +249,9 @@ def test_demo_in_process_with_steps(tmp_path, capsys, monkeypatch):
     cli.add_demo_step("serve", "probe-serve", lambda a, s, summary: ran.append("serve"))
     cli.add_demo_step("reports", "probe-reports", lambda a, s, summary: ran.append("reports"))
     cli.add_demo_step("extra", "probe-extra", lambda a, s, summary: ran.append(summary.seed))
-    code, out, err = run(capsys, tmp_path, "demo", "--small", "--seed", "4", "--no-reports",
-                         "--no-serve")
+    code, out, err = run(
+        capsys, tmp_path, "demo", "--small", "--seed", "4", "--no-reports", "--no-serve"
+    )
     assert code == 0, err
     assert "Demo programme made (seed 4): 4 cohorts, 16 leadership teams" in out
     assert "12 teams in the norm base" in out and "imported:" in out
@@ -241,14 +259,17 @@ def test_demo_in_process_with_steps(tmp_path, capsys, monkeypatch):
     assert "Scored:" in out and "ICC(1) from" in out and "Change before-after" in out
     assert "Skipped: probe-serve (--no-serve)" in out and "Skipped: probe-reports" in out
     assert ran == [4]
-    code, out, _ = run(capsys, tmp_path, "demo", "--small", "--seed", "4", "--no-reports",
-                       "--no-serve")
+    code, out, _ = run(
+        capsys, tmp_path, "demo", "--small", "--seed", "4", "--no-reports", "--no-serve"
+    )
     assert code == 0 and "was imported before; nothing changed" in out
-    code, _, err = run(capsys, tmp_path, "demo", "--small", "--seed", "5", "--no-reports",
-                       "--no-serve")
+    code, _, err = run(
+        capsys, tmp_path, "demo", "--small", "--seed", "5", "--no-reports", "--no-serve"
+    )
     assert code == 2 and "kit demo --reset" in err
-    code, out, _ = run(capsys, tmp_path, "demo", "--small", "--seed", "5", "--reset",
-                       "--no-reports", "--no-serve")
+    code, out, _ = run(
+        capsys, tmp_path, "demo", "--small", "--seed", "5", "--reset", "--no-reports", "--no-serve"
+    )
     assert code == 0 and "The database was emptied" in out and "seed 5" in out
 
 
@@ -291,8 +312,15 @@ def test_demo_as_a_process(tmp_path):
 
 def test_database_url_option(mini_project, capsys, tmp_path):
     db = tmp_path / "elsewhere.sqlite"
-    code, out, _ = run(capsys, mini_project.root, "--database-url", f"sqlite:///{db}",
-                       "programme", "load", str(mini_project.programme_path))
+    code, out, _ = run(
+        capsys,
+        mini_project.root,
+        "--database-url",
+        f"sqlite:///{db}",
+        "programme",
+        "load",
+        str(mini_project.programme_path),
+    )
     assert code == 0 and db.is_file()
     assert not (mini_project.root / "var" / "kit.sqlite").exists()
     code, _, err = run(capsys, mini_project.root, "--database-url", "nosuchdb://x", "groups")
@@ -314,10 +342,12 @@ def test_import_and_score_on_postgres(mini_project, capsys, tmp_path):
     url = f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
     try:
         home = mini_project.root
-        for args in (("programme", "load", str(mini_project.programme_path)),
-                     ("import", str(mini_project.export_path)),
-                     ("publish", "--close", "--wave", "before", "--wave", "after"),
-                     ("score", "--out", str(tmp_path / "pg.csv"))):
+        for args in (
+            ("programme", "load", str(mini_project.programme_path)),
+            ("import", str(mini_project.export_path)),
+            ("publish", "--close", "--wave", "before", "--wave", "after"),
+            ("score", "--out", str(tmp_path / "pg.csv")),
+        ):
             code, out, err = run(capsys, home, "--database-url", url, *args)
             assert code == 0, err
         assert len(pd.read_csv(tmp_path / "pg.csv")) == 5 * 16
@@ -353,8 +383,9 @@ def kit(capsys, home: Path, url: str, *args: str, lang: str = "en") -> tuple[int
     return code, out, err
 
 
-def survey_tool_export(source: Path, path: Path, blank_before: int | None = None,
-                       edit=None) -> pd.DataFrame:
+def survey_tool_export(
+    source: Path, path: Path, blank_before: int | None = None, edit=None
+) -> pd.DataFrame:
     """The mini export as a survey tool writes it (headers 'Respondent ID', 'Spm 1', ...)."""
     frame = pd.read_csv(source, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     names = {"respondent": "Respondent ID", "group": "Team", "wave": "Måling", "role": "Rolle"}
@@ -408,15 +439,17 @@ def test_updated_export_adds_only_new_respondents(mini_project, db_url, capsys, 
     assert line.startswith("4    Respondent ID  r002")
     assert "already stored for group 'mini-a', wave 'before' with different answers (Spm 3)" in line
     assert "respondent  " not in i_err  # the file's header, never the canonical name
-    code, _, nb_err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING),
-                          lang="nb")
+    code, _, nb_err = kit(
+        capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING), lang="nb"
+    )
     assert code == 2 and "er allerede lagret for gruppe 'mini-a', måling 'before'" in nb_err
     assert nb_err.startswith("Feil: export-2.csv: 1 problem funnet; ingenting ble endret.")
     assert "rad  kolonne" in nb_err and "row" not in nb_err
 
     # --drop-invalid: the late reply is added, the changed row left out, the rest skipped.
-    code, out, err = kit(capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING),
-                         "--drop-invalid")
+    code, out, err = kit(
+        capsys, home, db_url, "import", str(again), "--mapping", str(MAPPING), "--drop-invalid"
+    )
     assert code == 0, err
     assert "Rows left out: 4." in out
     assert "Imported: 1 new respondents from export-2.csv" in out
@@ -441,27 +474,32 @@ def test_validate_says_what_import_says_of_a_late_reply(mini_project, db_url, ca
     home = mini_project.root
     kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))
     kit(capsys, home, db_url, "import", str(mini_project.export_path))
-    frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
+    frame = pd.read_csv(
+        mini_project.export_path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
     late = frame.iloc[[8]].assign(respondent="r900")
     path = tmp_path / "late.csv"
     pd.concat([frame, late]).to_csv(path, sep=";", index=False)
     code, out, _ = kit(capsys, home, db_url, "validate", str(path))
     assert code == 0
-    assert ("OK: late.csv can be imported: 1 new respondents, 1 groups, waves: after; 31 are "
-            "stored before with the same answers and will be skipped.") in out
+    assert (
+        "OK: late.csv can be imported: 1 new respondents, 1 groups, waves: after; 31 are "
+        "stored before with the same answers and will be skipped."
+    ) in out
     code, out, _ = kit(capsys, home, db_url, "validate", str(path), lang="nb")
     assert code == 0 and "1 nye respondenter" in out and "31 er lagret fra før" in out
     code, out, _ = kit(capsys, home, db_url, "import", str(path))
     assert code == 0 and "Imported: 1 new respondents from late.csv" in out
 
 
-def test_wave_not_given_refused_and_more_than_invited_warned(mini_project, db_url, capsys,
-                                                             tmp_path):
+def test_wave_not_given_refused_and_more_than_invited_warned(
+    mini_project, db_url, capsys, tmp_path
+):
     home = mini_project.root
     kit(capsys, home, db_url, "programme", "load", str(mini_project.programme_path))
-    frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
+    frame = pd.read_csv(
+        mini_project.export_path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
     norm_after = frame[frame["group"] == "norm-1"].head(2).assign(wave="after")
     norm_after["respondent"] = ["n1", "n2"]
     extra = frame[(frame["group"] == "mini-b") & (frame["wave"] == "before")].head(2).copy()
@@ -473,14 +511,17 @@ def test_wave_not_given_refused_and_more_than_invited_warned(mini_project, db_ur
         assert code == 2
         text = out + err
         assert len(problem_lines(text)) == 2
-        assert ("group 'norm-1' does not take part in wave 'after' in the programme (its waves: "
-                "before)") in text
+        assert (
+            "group 'norm-1' does not take part in wave 'after' in the programme (its waves: before)"
+        ) in text
         code, out, err = kit(capsys, home, db_url, command, str(wrong), lang="nb")
         assert "gruppen 'norm-1' er ikke med i målingen 'after' i programmet" in out + err
     many = tmp_path / "many.csv"
     pd.concat([frame, extra]).to_csv(many, sep=";", index=False)
-    warning = ("group 'mini-b', wave 'before': 8 respondents (counting those stored before), but "
-               "only 6 invited in the programme")
+    warning = (
+        "group 'mini-b', wave 'before': 8 respondents (counting those stored before), but "
+        "only 6 invited in the programme"
+    )
     code, out, _ = kit(capsys, home, db_url, "validate", str(many))
     assert code == 0 and "Warnings:" in out and warning in out
     code, out, _ = kit(capsys, home, db_url, "validate", str(many), lang="nb")
@@ -525,8 +566,9 @@ def test_missing_item_column_named_by_the_files_header(mini_project, capsys, tmp
     code, _, err = cli_nb(capsys, home, "import", str(path), "--mapping", str(MAPPING))
     assert code == 2 and "mangler: Spm 1;" in err and "Q01" not in err
     path = tmp_path / "no-id.csv"
-    survey_tool_export(mini_project.export_path, path,
-                       edit=lambda f: f.drop(columns="Respondent ID"))
+    survey_tool_export(
+        mini_project.export_path, path, edit=lambda f: f.drop(columns="Respondent ID")
+    )
     code, out, _ = run(capsys, home, "validate", str(path), "--mapping", str(MAPPING))
     assert code == 2 and "the column 'Respondent ID' is missing" in out
 
@@ -562,8 +604,9 @@ def test_unwritable_out_and_home_are_user_mistakes(loaded, capsys, tmp_path):
     code, _, err = run(capsys, Path("/sys"), "groups")  # a home that exists but cannot be written
     assert code == 2
     assert "The database's folder /sys/var cannot be created" in err and "--home DIR" in err
-    code, _, err = run(capsys, Path("/sys/kit-new"), "programme", "load",
-                       str(loaded.programme_path))
+    code, _, err = run(
+        capsys, Path("/sys/kit-new"), "programme", "load", str(loaded.programme_path)
+    )
     assert code == 2
     assert "The home directory /sys/kit-new cannot be created (permission denied)" in err
 
@@ -595,8 +638,9 @@ def test_a_database_that_never_answers_times_out(tmp_path, capsys):
     try:
         for lang, text in (("en", "did not answer within 8 s"), ("nb", "svarte ikke innen 8 s")):
             start = time.monotonic()  # in the process: the machine may be slow to start Python
-            code = cli.main(["--home", str(tmp_path), "--language", lang, "--database-url", url,
-                             "groups"])
+            code = cli.main(
+                ["--home", str(tmp_path), "--language", lang, "--database-url", url, "groups"]
+            )
             elapsed = time.monotonic() - start
             err = capsys.readouterr().err
             assert code == 2, err
@@ -695,14 +739,28 @@ def test_progress_bar_in_a_terminal_only(mini_project, monkeypatch, capsys):
     monkeypatch.setattr(cli, "PROGRESS_FROM", 0)
     monkeypatch.setattr(cli, "READING_FROM", 0)
     for quiet, path in ((True, "quiet.csv"), (False, "loud.csv")):
-        frame = pd.read_csv(mini_project.export_path, sep=";", dtype=str, keep_default_na=False,
-                            encoding="utf-8-sig")
+        frame = pd.read_csv(
+            mini_project.export_path,
+            sep=";",
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+        )
         frame["respondent"] = frame["respondent"] + path[0]
         frame.to_csv(home / path, sep=";", index=False)
         terminal = Terminal()
         monkeypatch.setattr(sys, "stderr", terminal)
-        code = cli.main(["--home", str(home), "--language", "nb", *(["--quiet"] * quiet),
-                         "import", str(home / path)])
+        code = cli.main(
+            [
+                "--home",
+                str(home),
+                "--language",
+                "nb",
+                *(["--quiet"] * quiet),
+                "import",
+                str(home / path),
+            ]
+        )
         monkeypatch.setattr(sys, "stderr", sys.__stderr__)
         assert code == 0
         assert ("lagrer" in terminal.getvalue()) is not quiet
@@ -714,26 +772,47 @@ def test_progress_bar_in_a_terminal_only(mini_project, monkeypatch, capsys):
 # Each family of commands, in both languages: (argv, what nb says, what en says). The home holds a
 # loaded programme (group g1, waves before and after) and nothing else.
 FAMILIES = {
-    "programme": (["programme", "load", "typo.yaml"], "er ikke en kjent nøkkel (mente du ordinal?)",
-                  "is not a known key (did you mean ordinal?)"),
+    "programme": (
+        ["programme", "load", "typo.yaml"],
+        "er ikke en kjent nøkkel (mente du ordinal?)",
+        "is not a known key (did you mean ordinal?)",
+    ),
     "validate": (["validate", "nope.csv"], "finnes ikke; sjekk stien", "not found; check the path"),
     "import": (["import", "short.csv"], "rad  kolonne", "row  column"),
-    "score": (["score", "--out", "x.txt"], "filen må slutte på .csv eller .parquet",
-              "must end in .csv or .parquet"),
+    "score": (
+        ["score", "--out", "x.txt"],
+        "filen må slutte på .csv eller .parquet",
+        "must end in .csv or .parquet",
+    ),
     "groups": (["groups", "--cohort", "k9"], "Kullet 'k9' finnes ikke", "Cohort 'k9' does not"),
     "publish": (["publish", "--group", "g9"], "Gruppen 'g9' finnes ikke", "Group 'g9' does not"),
     "waves": (["waves", "close", "g1", "later"], "finnes ikke", "does not exist"),
-    "instruments": (["instruments", "nope"], "Instrumentet 'nope' finnes ikke",
-                    "Instrument 'nope' not found"),
+    "instruments": (
+        ["instruments", "nope"],
+        "Instrumentet 'nope' finnes ikke",
+        "Instrument 'nope' not found",
+    ),
     "report": (["report", "nope.yaml"], "finnes ikke", "does not exist"),
-    "keys": (["keys", "revoke", "99"], "Det finnes ingen tilgangsnøkkel med id 99",
-             "There is no access key with id 99"),
-    "invitations": (["invitations", "create", "g9", "before", "--count", "2"],
-                    "Gruppen 'g9' finnes ikke", "Group 'g9' does not exist"),
-    "serve": (["serve", "--port", "0"], "Ugyldige innstillinger: port må være 1-65535, ikke 0",
-              "Invalid settings: port must be 1-65535, not 0"),
-    "session": (["session", "create"], "disse argumentene mangler: --title",
-                "the following arguments are required: --title"),
+    "keys": (
+        ["keys", "revoke", "99"],
+        "Det finnes ingen tilgangsnøkkel med id 99",
+        "There is no access key with id 99",
+    ),
+    "invitations": (
+        ["invitations", "create", "g9", "before", "--count", "2"],
+        "Gruppen 'g9' finnes ikke",
+        "Group 'g9' does not exist",
+    ),
+    "serve": (
+        ["serve", "--port", "0"],
+        "Ugyldige innstillinger: port må være 1-65535, ikke 0",
+        "Invalid settings: port must be 1-65535, not 0",
+    ),
+    "session": (
+        ["session", "create"],
+        "disse argumentene mangler: --title",
+        "the following arguments are required: --title",
+    ),
 }
 
 
@@ -742,19 +821,24 @@ def small_home(tmp_path, capsys):
     (tmp_path / "programme.yaml").write_text(
         "programme: P\nwaves:\n  - {id: before, ordinal: 1}\n  - {id: after, ordinal: 2}\n"
         "cohorts:\n  - id: k1\n    name: Kull 1\n    groups:\n"
-        "      - {id: g1, name: Gruppe 1, invited: {before: 6, after: 6}}\n", encoding="utf-8")
+        "      - {id: g1, name: Gruppe 1, invited: {before: 6, after: 6}}\n",
+        encoding="utf-8",
+    )
     (tmp_path / "typo.yaml").write_text(
-        "programme: P\nwaves:\n  - {id: before, ordnial: 1}\n", encoding="utf-8")
+        "programme: P\nwaves:\n  - {id: before, ordnial: 1}\n", encoding="utf-8"
+    )
     items = ";".join(f"Q{i:02d}" for i in range(1, 66))
     (tmp_path / "short.csv").write_text(
-        f"respondent;group;wave;{items}\nr1;g1;before;3;4\n", encoding="utf-8")
+        f"respondent;group;wave;{items}\nr1;g1;before;3;4\n", encoding="utf-8"
+    )
     assert run(capsys, tmp_path, "programme", "load", str(tmp_path / "programme.yaml"))[0] == 0
     return tmp_path
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_every_family_of_commands_speaks_the_users_language(family, small_home, capsys,
-                                                            monkeypatch):
+def test_every_family_of_commands_speaks_the_users_language(
+    family, small_home, capsys, monkeypatch
+):
     argv, nb, en = FAMILIES[family]
     monkeypatch.chdir(small_home)
     said = {}
@@ -774,13 +858,16 @@ def test_every_family_of_commands_speaks_the_users_language(family, small_home, 
 
 
 def test_the_help_of_every_command_is_in_the_users_language(capsys):
-    for lang, words in (("nb", ("vis denne hjelpen", "bruk: kit")), ("en", ("show this help",
-                                                                           "usage: kit"))):
+    for lang, words in (
+        ("nb", ("vis denne hjelpen", "bruk: kit")),
+        ("en", ("show this help", "usage: kit")),
+    ):
         parser = cli.build_parser(lang)
         assert cli.untranslated_help(parser, lang) == [], lang
         commands = sorted(parser._subparsers._group_actions[0].choices)
         assert {"report", "session", "keys", "invitations", "serve", "publish", "waves"} <= set(
-            commands)
+            commands
+        )
         for command in commands:
             with pytest.raises(SystemExit) as info:
                 cli.main(["--language", lang, command, "--help"])
@@ -804,10 +891,19 @@ def test_a_help_text_without_a_translation_is_found():
     assert cli.untranslated_help(parser, "nb") == ["a text nobody translated"]
 
 
-@pytest.mark.parametrize(("lang", "said"), [
-    ("nb", "Feil: Mappen for databasen, /sys/var, kan ikke lages (ingen tilgang). Velg et hjem"),
-    ("en", "Error: The database's folder /sys/var cannot be created (permission denied). Choose"),
-])
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        (
+            "nb",
+            "Feil: Mappen for databasen, /sys/var, kan ikke lages (ingen tilgang). Velg et hjem",
+        ),
+        (
+            "en",
+            "Error: The database's folder /sys/var cannot be created (permission denied). Choose",
+        ),
+    ],
+)
 def test_a_home_one_cannot_write_says_what_to_do(capsys, lang, said):
     # /sys refuses every write, even root's: a read-only home as a user would meet it.
     code = cli.main(["--home", "/sys", "--language", lang, "groups"])
@@ -816,8 +912,7 @@ def test_a_home_one_cannot_write_says_what_to_do(capsys, lang, said):
 
 
 @pytest.mark.postgres
-def test_a_postgres_table_locked_by_another_program_is_a_clear_message(any_store, tmp_path,
-                                                                        capsys):
+def test_a_postgres_table_locked_by_another_program_is_a_clear_message(any_store, tmp_path, capsys):
     """A database that answers the connection but keeps a statement waiting: 8 s, then a message."""
     import time
 
@@ -829,8 +924,10 @@ def test_a_postgres_table_locked_by_another_program_is_a_clear_message(any_store
     other.exec_driver_sql("BEGIN")
     other.exec_driver_sql("LOCK TABLE groups, responses IN ACCESS EXCLUSIVE MODE")
     try:
-        for lang, said in (("en", "is busy (locked by another program) and was not free within"),
-                           ("nb", "er opptatt (låst av et annet program) og ble ikke ledig på")):
+        for lang, said in (
+            ("en", "is busy (locked by another program) and was not free within"),
+            ("nb", "er opptatt (låst av et annet program) og ble ikke ledig på"),
+        ):
             start = time.monotonic()
             code, _, err = kit(capsys, tmp_path, any_store.url, "groups", lang=lang)
             elapsed = time.monotonic() - start
@@ -842,3 +939,21 @@ def test_a_postgres_table_locked_by_another_program_is_a_clear_message(any_store
         store = _STORES.pop(any_store.url, None)
         if store is not None:
             store.engine.dispose()
+
+
+def test_help_starts_without_loading_the_data_libraries() -> None:
+    """``kit --help`` (and building the parser every command starts with) loads neither pandas
+    nor SQLAlchemy: the parts import them in the commands that use them."""
+    code = (
+        "import sys; from kit.cli import build_parser; build_parser('nb'); "
+        "heavy = ('pandas', 'sqlalchemy', 'altair', 'tornado'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+    shown = subprocess.run(
+        [sys.executable, "-m", "kit", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert shown.returncode == 0 and "keys" in shown.stdout and "serve" in shown.stdout
