@@ -189,13 +189,35 @@ def distribution_spec(
     Altair builds the same chart for every group but the data; building it 16 times per group
     cost most of a page's build. The filled spec equals Altair's (tested).
     """
+    return _distribution_spec(
+        [str(x) for x in frame["item_text"]],
+        [int(v) for v in frame["value"]],
+        [int(c) for c in frame["count"]],
+        lang,
+        labels,
+        scale_min,
+        title,
+    )
+
+
+def _distribution_spec(
+    items: list[str],
+    values: list[int],
+    counts: list[int],
+    lang: str,
+    labels: list[str],
+    scale_min: int,
+    title: str,
+) -> tuple[dict[str, Any], str]:
+    """``distribution_spec`` from plain lists (no frame: a page makes 16 of these per round)."""
     from kit import charts
 
-    texts = [charts.shorten(str(x), charts.LABEL_CHARS) for x in frame["item_text"]]
+    texts = [charts.shorten(x, charts.LABEL_CHARS) for x in items]
     key = (lang, tuple(dict.fromkeys(texts)), title, tuple(labels), scale_min)
     with _DIST_LOCK:
         found = _DIST_TEMPLATES.get(key)
     if found is None:
+        frame = pd.DataFrame({"item_text": items, "value": values, "count": counts})
         chart = charts.distribution_chart(
             frame, lang, scale_labels=labels, scale_min=scale_min, title=title
         )
@@ -220,8 +242,8 @@ def distribution_spec(
             "order": int(v),
             "section": title,
         }
-        for text, v, c in zip(texts, frame["value"], frame["count"], strict=True)
-        if int(c) > 0
+        for text, v, c in zip(texts, values, counts, strict=True)
+        if c > 0
     ]
     spec = {**template, "datasets": {name: rows}}
     return spec, description
@@ -462,10 +484,21 @@ def _items_card(
     items_by_dim: dict[str, list[dict[str, Any]]] = {}
     for x in res.items.astype({"dimension": str}).to_dict("records"):
         items_by_dim.setdefault(x["dimension"], []).append(x)
-    dist_all = res.distributions[res.distributions["count"].notna()]
-    dist_by_dim = {
-        str(k): g for k, g in dist_all.groupby(dist_all["dimension"].astype(str), sort=False)
-    }
+    dist = res.distributions
+    dist_by_dim: dict[str, tuple[list[str], list[int], list[int]]] = {}
+    for d, text, v, c in zip(
+        dist["dimension"].astype(str).tolist(),
+        dist["item_text"].astype(str).tolist(),
+        dist["value"].tolist(),
+        dist["count"].tolist(),
+        strict=True,
+    ):
+        if c is None or c != c:  # a hidden count (NaN / NA)
+            continue
+        lists = dist_by_dim.setdefault(d, ([], [], []))
+        lists[0].append(text)
+        lists[1].append(int(v))
+        lists[2].append(int(c))
     for dim in inst.dimensions:
         r = rows_by_dim.get(dim.id)
         if r is None:
@@ -492,18 +525,11 @@ def _items_card(
             for x in items_by_dim.get(dim.id, [])
         ]
         table = _table(["", t("report.chart.mean", lang), "sd", "n"], item_rows, "kit-items")
-        dist = dist_by_dim.get(dim.id)
+        lists = dist_by_dim.get(dim.id)
         chart_html = ""
-        if dist is not None and len(dist):
-            frame = pd.DataFrame(
-                {
-                    "item_text": dist["item_text"].astype(str).to_numpy(),
-                    "value": dist["value"].astype(int).to_numpy(),
-                    "count": dist["count"].astype(int).to_numpy(),
-                }
-            )
-            spec, description = distribution_spec(
-                frame, lang, list(res.scale_labels), res.scale_min, dim.name.get(lang, dim.id)
+        if lists is not None and lists[0]:
+            spec, description = _distribution_spec(
+                *lists, lang, list(res.scale_labels), res.scale_min, dim.name.get(lang, dim.id)
             )
             specs[f"dist|{dim.id}"] = spec
             chart_html = _figure(f"dist|{dim.id}", description)
