@@ -132,6 +132,37 @@ def test_erase_one_respondent(loaded, instrument):
         lifecycle.plan_erasure(store, respondent="r002", group="mini-b")
 
 
+def test_an_erased_comment_leaves_every_view_at_once(loaded, instrument):
+    """Erasing a person takes their comment out of the published snapshot, and every reader
+    (load_scored_data's cache, a running server's pages) sees a new data version at once."""
+    from kit.apps.dashboard_page import DashboardPages
+    from kit.results import group_results, load_scored_data
+
+    store, info = loaded
+    settings = info["settings"]
+    with store.begin() as conn:
+        who, text = conn.execute(
+            select(s.responses.c.respondent, s.comments.c.text)
+            .join(s.responses)
+            .where(s.responses.c.group_id == "mini-a", s.responses.c.wave_id == "before")
+            .order_by(s.responses.c.respondent, s.comments.c.question_id)
+        ).first()
+
+    def shown() -> list[str]:
+        data = load_scored_data(store, settings, instrument)
+        res = group_results(store, settings, "mini-a", ["before"], "en", instrument, data=data)
+        return [t for c in res.comments for t in c["texts"]]
+
+    pages = DashboardPages(settings, builders=0, version_ttl=0)
+    assert text in shown()
+    assert text in pages.view("mini-a", "en").body
+    lifecycle.carry_out(store, lifecycle.plan_erasure(store, respondent=who))
+    assert text not in shown()
+    assert pages.cached_view("mini-a", "en") is None
+    assert text not in pages.view("mini-a", "en").body
+    pages.close()
+
+
 def test_erase_a_group_wave_and_a_group(loaded, instrument):
     store, info = loaded
     insert_key(store, "mini-a", "abcd1234", "f" * 64)
