@@ -10,8 +10,8 @@ interpreter, no ``eval``, no CDN). The Voilà explorer opens from a link for tho
 
 Cost: a refused key touches nothing but the key table (and counts against the client in a
 ``FailureLimiter``: 429 with Retry-After once it is spent). Each group's page is built once per
-(group, language, data version: ``kit.store.access.data_version`` and the publication stamp) and
-kept in a small LRU. Builds run in ``Settings.page_builders`` processes of their own (each holds
+(group, language, ``page_version``: what pages are built from, not an open survey's new answers)
+and kept in a small LRU. Builds run in ``Settings.page_builders`` processes of their own (each holds
 the published snapshots of the version it builds for), so the server keeps answering while they
 work; concurrent requests for one page share one build; under load a build leaves the first
 chart to the page's script and the background warming adds the server-drawn SVG later. The
@@ -622,6 +622,35 @@ def _int(value: Any) -> str:
 
 
 # -- the cache -----------------------------------------------------------------------------------
+# Audit actions that change published snapshots in place (kit.lifecycle): a page built before
+# one of them is stale although no publication was added.
+_EDITS_PUBLISHED = ("erase.", "retention", "restore", "import.undo")
+
+
+def page_version(store: Store, instrument_id: str) -> tuple[Any, ...]:
+    """A cheap token of everything a dashboard page is built from: the publications (count,
+    highest id), a digest of the groups, cohorts, survey rounds and group-rounds (names,
+    invited, status: a few hundred small rows), and the last erasure, retention run, undone
+    import or restore (they edit snapshots in place). New answers are not in it: pages show
+    published results only, so an open survey's answers do not make every page be built anew."""
+    from sqlalchemy import func, or_, select
+
+    from kit.store import schema as s
+    from kit.store.lifecycle_tables import audit_log
+    from kit.store.publications import publication_stamp
+
+    edits = or_(*[audit_log.c.action.startswith(a) for a in _EDITS_PUBLISHED])
+    digest = hashlib.sha256()
+    with store.begin() as conn:
+        for table in (s.groups, s.cohorts, s.waves, s.group_waves):
+            keys = [c for c in table.primary_key.columns]
+            for row in conn.execute(select(table).order_by(*keys)).all():
+                digest.update(repr(tuple(row)).encode())
+            digest.update(b"|")
+        edited = conn.execute(select(func.max(audit_log.c.id)).where(edits)).scalar()
+    return (*publication_stamp(store, instrument_id), digest.hexdigest()[:16], edited or 0)
+
+
 class DashboardPages:
     """Each group's view once per (group, language, data version), in a small LRU.
 
@@ -675,15 +704,11 @@ class DashboardPages:
         return self._instrument
 
     def data_version(self, *, fresh: bool = False) -> tuple[Any, ...]:
-        """The store's data version and publication stamp, asked at most every
+        """What the pages are built from (``page_version``), asked at most every
         ``version_ttl`` seconds (``fresh``: now)."""
-        from kit.store.access import data_version
-        from kit.store.publications import publication_stamp
-
         now = self._clock()
         if fresh or self._version is None or now - self._checked >= self.version_ttl:
-            store = self.store
-            self._version = (*data_version(store), *publication_stamp(store, self.instrument.id))
+            self._version = page_version(self.store, self.instrument.id)
             self._checked = now
         return self._version
 

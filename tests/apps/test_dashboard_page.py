@@ -94,9 +94,14 @@ def test_scores_once_per_data_version_and_pages_once_per_group(demo_pages, instr
     assert pages.view(groups[0], "nb") is first
     assert (pages.scorings, pages.builds) == (1, 2)
     assert pages.cached_view(groups[1], "nb") is not None
-    # new answers: a new data version, scored once more, pages rebuilt
+    # new answers in an open survey: pages show published results only, so nothing is built
     answers = {i.id: 4.0 for i in instrument.items}
     store.add_response(instrument, groups[0], "after", "extra-1", answers, {}, None)
+    assert pages.cached_view(groups[0], "nb") is first
+    # their publication is a new version: scored once more, pages rebuilt
+    from kit.publication import publish
+
+    publish(store, settings, instrument, group_ids=[groups[0]], wave_ids=["after"], close=True)
     assert pages.cached_view(groups[0], "nb") is None
     again = pages.view(groups[0], "nb")
     assert again is not first and (pages.scorings, pages.builds) == (2, 3)
@@ -269,13 +274,13 @@ def test_builder_process_builds_the_same_page_once_for_many_viewers(demo_pages):
             pages.view(groups[1], "nb")
         again = pages.view(groups[1], "nb")  # a new builder takes over
         assert _same(again, here.view(groups[1], "nb", static=again.static))
-        # a new answer is a new data version: the page is built again there
+        # a new answer changes no page until it is published; its publication is a new
+        # version, built again there
         inst = here.instrument
         store.add_response(
             inst, groups[1], "after", "extra-b", {i.id: 4.0 for i in inst.items}, {}, None
         )
-        assert pages.cached_view(groups[1], "nb") is None
-        assert pages.view(groups[1], "nb").subtitles == again.subtitles  # not published yet
+        assert pages.cached_view(groups[1], "nb") is again
         from kit.publication import publish
 
         publish(store, settings, inst, group_ids=[groups[1]], wave_ids=["after"], close=True)
