@@ -281,7 +281,7 @@ def test_an_empty_submission_from_page_one_is_refused_and_never_counts(server):
         ({INSTRUMENT.item_ids[0]: True}, {}, "outside_scale"),
         ({INSTRUMENT.item_ids[0]: 4.5}, {}, "outside_scale"),
         ({}, {"O9": "text"}, "unknown_question"),
-        ({}, {"O1": "x" * 4001}, "comment_too_long"),
+        pytest.param({}, {"O1": "x" * 4001}, "comment_too_long", id="comment-4001"),
         ({}, {"O1": ["a list"]}, "comment_not_text"),
     ],
 )
@@ -311,7 +311,9 @@ def test_impossible_answers_are_refused_with_a_clear_message(server, answers, co
             400,
             "unknown_field",
         ),
-        (b'{"code": "' + b"x" * (200 * 1024) + b'"}', 413, "too_large"),
+        # a short id: pytest puts the test's id in PYTEST_CURRENT_TEST, and an environment
+        # string of 200 KB makes every subprocess started meanwhile fail (E2BIG)
+        pytest.param(b'{"code": "' + b"x" * (200 * 1024) + b'"}', 413, "too_large", id="200KB"),
     ],
 )
 def test_bad_bodies_are_refused_and_change_nothing(server, raw, status, error):
