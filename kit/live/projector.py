@@ -73,10 +73,11 @@ def timer_of(rnd: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def projector_state(
-    store: Store, settings: Settings, state: dict[str, Any], lang: str
+    store: Store, settings: Settings, state: dict[str, Any], lang: str, publish: bool = True
 ) -> dict[str, Any]:
     """What the room's screen shows now (JSON-ready): the round the console is on, counts,
-    timer, and its published results once revealed (the same version the phones see)."""
+    timer, and its published results once revealed (the same version the phones see; with
+    ``publish`` first a new version when the step rule allows one)."""
     session = state["session"]
     rounds = state["rounds"]
     counts = repo.admission(store, session["id"])
@@ -111,9 +112,19 @@ def projector_state(
     )
     out["round"] = public
     if rnd["revealed"] and rnd["exercise"] in PROJECTED:
-        shown = visible_round(store, settings, rnd)
+        shown = visible_round(store, settings, rnd, publish=publish)
         out["results"] = srv.public_results(rnd, shown, settings, lang, store)
     return out
+
+
+async def publish(ctx: srv.LiveContext, hub: Hub, state: dict[str, Any]) -> None:
+    """The step rule once per change of a watched session, whichever view needs it first
+    (the projector's and the phones' views then read the same newest version)."""
+
+    async def run() -> None:
+        await ctx.write(srv.publish_revealed, ctx.settings, state["rounds"])
+
+    await hub.view("publish", run)
 
 
 class StreamHandler(srv.BaseHandler):
@@ -223,34 +234,41 @@ class ParticipantEvents(StreamHandler):
             return await ctx.session_state(code, max_age=0)
 
         state = await hub.view("state", load)
-        body = state["bodies"].get(lang)
-        if body is None:
-            body = state["bodies"][lang] = json.dumps(srv.public_state(state, lang))
-        extra: dict[str, Any] = {}
         admitted = await ctx.admitted(code, self.token)
-        extra["admitted"] = admitted
         open_ids = [r["id"] for r in state["rounds"] if r["status"] == "open"]
+        mine = None
         if open_ids != self.open_ids:
             self.open_ids = open_ids
-            extra["mine"] = (
+            mine = (
                 await ctx.read(repo.participant_answers, code, self.token, open_ids)
                 if open_ids
                 else []
             )
+        text = await hub.view(
+            ("phone", lang, admitted), lambda: self.shared_text(hub, state, admitted)
+        )
+        if mine is not None:  # last, so that ``core`` can cut it off
+            text = text[:-1] + MINE + json.dumps(mine) + "}"
+        return text
+
+    async def shared_text(self, hub: Hub, state: dict[str, Any], admitted: bool) -> str:
+        """What every phone of one language and admission gets for this change (built once)."""
+        ctx, lang = self.ctx, self.language
+        body = state["bodies"].get(lang)
+        if body is None:
+            body = state["bodies"][lang] = json.dumps(srv.public_state(state, lang))
+        text = body[:-1] + ", " + json.dumps({"admitted": admitted})[1:-1]
         revealed = [
             r for r in state["rounds"] if r["revealed"] and r["exercise"] in srv.SHARED_RESULTS
         ]
-        mine = extra.pop("mine", None)
-        text = body[:-1] + ", " + json.dumps(extra)[1:-1]
         if revealed and admitted:
 
             async def results() -> str:
-                data = await ctx.write(srv._shared_results, revealed, ctx.settings, lang)
+                await publish(ctx, hub, state)
+                data = await ctx.write(srv._shared_results, revealed, ctx.settings, lang, False)
                 return json.dumps(data)
 
             text += ', "results": ' + await hub.view(("results", lang), results)
-        if mine is not None:  # last, so that ``core`` can cut it off
-            text += MINE + json.dumps(mine)
         return text.replace("\n", " ") + "}"
 
     def core(self, text: str) -> str:
@@ -274,9 +292,12 @@ class ProjectorBase(srv.BaseHandler):
             return None
         return session
 
-    async def projector_view(self, code: str, lang: str) -> str:
+    async def projector_view(self, code: str, lang: str, hub: Hub | None = None) -> str:
+        """The projector's state; on a stream (``hub``) after the change's one publication."""
         state = await self.ctx.session_state(code, max_age=0)
-        data = await self.ctx.write(projector_state, self.ctx.settings, state, lang)
+        if hub is not None:
+            await publish(self.ctx, hub, state)
+        data = await self.ctx.write(projector_state, self.ctx.settings, state, lang, hub is None)
         return _dumps(data)
 
 
@@ -290,7 +311,7 @@ class ProjectorEvents(ProjectorBase, StreamHandler):
 
     async def build(self, hub: Hub) -> str:
         lang = self.language
-        return await hub.view(("projector", lang), lambda: self.projector_view(hub.code, lang))
+        return await hub.view(("projector", lang), lambda: self.projector_view(hub.code, lang, hub))
 
 
 class ProjectorState(ProjectorBase):
@@ -301,7 +322,13 @@ class ProjectorState(ProjectorBase):
         if await self.session_for(code) is None:
             return
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(await self.projector_view(code, self.lang))
+        lang, hub = self.lang, self.ctx.pusher.hubs.get(code)
+        if hub is not None and hub.signature is not None:  # streams watch it: their view
+            self.finish(
+                await hub.view(("projector", lang), lambda: self.projector_view(code, lang, hub))
+            )
+            return
+        self.finish(await self.projector_view(code, lang))
 
 
 class ProjectorPage(ProjectorBase):
