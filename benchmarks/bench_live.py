@@ -654,8 +654,8 @@ def main() -> int:
             print(f"  answers lost: {lost}")
             print(f"  CPU used: server {cpu1 - cpu0:.1f} s, load client {me1 - me0:.1f} s")
             print(f"  facilitator's view shows all answers {res['visible_after'] * 1000:.0f} ms "
-                  "after the last acknowledgement (console API; the console notebook polls the "
-                  "store every 1 s)")
+                  "after the last acknowledgement (console API; the console notebook reads the "
+                  "store when the server pushes a change, every 1 s only without a stream)")
             print(f"  server RSS now {rss_mb(proc.pid):.0f} MB, "
                   f"peak {rss_mb(proc.pid, 'VmHWM'):.0f} MB")
         peak = rss_mb(proc.pid, "VmHWM")

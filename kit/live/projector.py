@@ -275,6 +275,23 @@ class ParticipantEvents(StreamHandler):
         return text.split(MINE, 1)[0] if MINE in text else text[:-1]  # without the final }
 
 
+class ConsoleEvents(StreamHandler):
+    """The facilitator console's stream (key required, like the console API): one small event
+    per change of the session, so the console reads the store only when something changed
+    (``kit.live.feed``)."""
+
+    authorised = srv.ConsoleHandler.authorised
+
+    async def get(self, code: str) -> None:
+        code = ls.normalise_code(code)
+        if await self.authorised(code) is None:
+            return
+        await self.stream(code, f"console:{id(self)}")
+
+    async def build(self, hub: Hub) -> str:
+        return _dumps({"changed": hub.event_id})
+
+
 class ProjectorBase(srv.BaseHandler):
     async def session_for(self, code: str) -> dict[str, Any] | None:
         """The session when the projector ticket is right (failures limited per client)."""
@@ -363,4 +380,5 @@ def handlers(p: str, code: str, kw: dict[str, Any]) -> list[tuple[Any, ...]]:
         (rf"{p}/p/{code}/?", ProjectorPage, kw),
         (rf"{p}/api/p/{code}/state", ProjectorState, kw),
         (rf"{p}/api/p/{code}/events", ProjectorEvents, kw),
+        (rf"{p}/api/console/{code}/events", ConsoleEvents, kw),
     ]
