@@ -57,6 +57,7 @@ class ConsoleFeed:
         self.connected = False
         self.attempts = 0
         self.events = 0
+        self.ended = False  # the server said the session ended (its stream then closes)
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -113,6 +114,8 @@ class ConsoleFeed:
                 line = line.strip()
                 if line == b"event: state":
                     state = True
+                elif state and line.startswith(b"data:") and b'"ended":true' in line:
+                    self.ended = True  # the facilitator ended the session
                 elif not line and state:
                     state = False
                     self.events += 1

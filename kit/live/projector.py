@@ -94,7 +94,11 @@ def projector_state(
         "now": time.time(),
         "round": None,
         "results": None,
+        "ended": False,
     }
+    if session["status"] != "open":  # ended: the end screen, no results left on the wall
+        out.update({"ended": True, "join_url": None, "expected": None, "admitted": None})
+        return out
     current = session.get("current_round_id")
     rnd = next((r for r in rounds if r["id"] == current), None)
     if rnd is None:
@@ -127,6 +131,11 @@ async def publish(ctx: srv.LiveContext, hub: Hub, state: dict[str, Any]) -> None
     await hub.view("publish", run)
 
 
+def ended(hub: Hub) -> bool:
+    """The facilitator ended the session: its streams send the final state and close."""
+    return hub.signature is not None and hub.signature[1] != "open"
+
+
 class StreamHandler(srv.BaseHandler):
     """A server-sent event stream of one session; subclasses say what each event carries."""
 
@@ -157,22 +166,26 @@ class StreamHandler(srv.BaseHandler):
             return
         self._ended = self._gone = False
         self.wake = asyncio.Event()
-        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
         hub = pusher.attach(code, key, self)
         try:
             if hub.signature is None:
                 await pusher.check(code)
+            seen = self.request.headers.get("Last-Event-ID", "") == hub.event_id
+            if ended(hub) and seen:  # it has the final state: 204 stops the browser retrying
+                self.set_status(204)
+                return
+            self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
             self.write(f"retry: {RETRY_MS}\n\n")
             seq = hub.seq
             last = None
-            if self.request.headers.get("Last-Event-ID", "") != hub.event_id:
+            if not seen:
                 text = await self.build(hub)
                 last = self.core(text)
                 self.write(sse_event(text, "state", hub.event_id))
             await self.flush()
             end = time.monotonic() + STREAM_SECONDS
-            while not self._ended and time.monotonic() < end:
+            while not self._ended and not ended(hub) and time.monotonic() < end:
                 timeout = min(HEARTBEAT_SECONDS, max(0.0, end - time.monotonic()))
                 try:
                     await asyncio.wait_for(self.wake.wait(), timeout)
@@ -289,7 +302,7 @@ class ConsoleEvents(StreamHandler):
         await self.stream(code, f"console:{id(self)}")
 
     async def build(self, hub: Hub) -> str:
-        return _dumps({"changed": hub.event_id})
+        return _dumps({"changed": hub.event_id, "ended": ended(hub)})
 
 
 class ProjectorBase(srv.BaseHandler):

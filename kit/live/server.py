@@ -651,6 +651,12 @@ class ConsoleHandler(BodyHandler):
             self.ctx.pusher.poke(code)
             self.finish({"ok": True, "admission": counts})
             return
+        if action == "end":  # the session ends for everyone: end screens, streams closed
+            await self.ctx.write(repo.set_session_status, code, "closed")
+            self.ctx.forget(code)
+            self.ctx.pusher.poke(code)
+            self.finish({"ok": True, "session": {"code": code, "status": "closed"}})
+            return
         if action in FACILITATION:
             try:
                 done = await self.ctx.write(facilitation, session, self.ctx.settings, body)

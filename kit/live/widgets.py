@@ -659,6 +659,12 @@ class FacilitatorConsole(w.VBox):
         self.revote_btn.on_click(lambda _: self.revote())
         self.timer_line = w.HTML()
         self.following = w.HTML()  # pushed or checking every second (``start``)
+        self.end_btn = w.Button(description=self.T("end_session"), icon="stop")
+        self.end_confirm = w.Button(description=self.T("end_confirm"), button_style="danger",
+                                    layout=w.Layout(display="none"))
+        self.end_btn.on_click(lambda _: self._ask_end())
+        self.end_confirm.on_click(lambda _: self.end_session())
+        self.ended = w.HTML()
         self.adhoc = AdHocForm(self)
         self.children = [self.header,
                          w.HBox([self.prev, self.picker, self.next]),
@@ -669,13 +675,16 @@ class FacilitatorConsole(w.VBox):
                          self.exported,
                          w.HBox([self.expected, self.set_expected_btn, self.admit_one,
                                  self.admit_all]),
-                         self.admission, self.counts, self.following, self.body, self.adhoc]
+                         self.admission, self.counts, self.following, self.body, self.adhoc,
+                         w.HBox([self.end_btn, self.end_confirm]), self.ended]
         self.widget: ExerciseWidget | None = None
         self._fill_picker()
         start = self.session["current_round_id"]
         ids = [r["id"] for r in self.rounds]
         self.picker.value = start if start in ids else (ids[0] if ids else None)
         self.poll_once(force=True)
+        if self.session["status"] != "open":
+            self._show_ended()
 
     def T(self, key: str, **fields: Any) -> str:
         return t(f"live.console.{key}", self.lang, **fields)
@@ -720,8 +729,9 @@ class FacilitatorConsole(w.VBox):
     def _buttons(self) -> None:
         rnd = self.round
         status = rnd["status"] if rnd else "draft"
-        self.open_btn.disabled = status == "open"
-        self.close_btn.disabled = status != "open"
+        over = self.session["status"] != "open"  # an ended session opens no round again
+        self.open_btn.disabled = over or status == "open"
+        self.close_btn.disabled = over or status != "open"
         self.reveal.description = self.T("hide") if self.reveal.value else self.T("reveal")
 
     def step(self, delta: int) -> None:
@@ -863,8 +873,14 @@ class FacilitatorConsole(w.VBox):
         return True
 
     def _pushed(self) -> None:
-        """The live server says the session changed: read the store once."""
+        """The live server says the session changed: read the store once (or, when it says the
+        session ended, stop following)."""
         try:
+            if self.feed is not None and self.feed.ended:
+                self.session = repo.get_session(self.store, self.session["code"])
+                self.stop()
+                self._show_ended()
+                return
             self.poll_once()
         except Exception as exc:  # noqa: BLE001 - keep following; show the problem
             self.counts.value = f"<p>{_esc(self.T('error', message=exc))}</p>"
@@ -897,6 +913,26 @@ class FacilitatorConsole(w.VBox):
             finally:
                 await asyncio.sleep(interval)
 
+    def _ask_end(self) -> None:
+        self.end_confirm.layout.display = None  # a second, explicit click ends it
+
+    def end_session(self) -> None:
+        """End the session for everyone: phones and the projector show the end screen and their
+        streams close (the answers stay in the store for the export and the reports)."""
+        repo.set_session_status(self.store, self.session["code"], "closed")
+        self.session = repo.get_session(self.store, self.session["code"])
+        self.stop()
+        self._show_ended()
+
+    def _show_ended(self) -> None:
+        self.end_btn.disabled = True
+        self.end_confirm.layout.display = "none"
+        for button in (self.open_btn, self.close_btn, self.timer_btn, self.extend_btn,
+                       self.revote_btn):
+            button.disabled = True
+        self.following.value = ""
+        self.ended.value = f"<p><b>{_esc(self.T('ended'))}</b></p>"
+
     def show_following(self, pushed: bool) -> None:
         """Say how the console follows the room (pushed, or checking every second)."""
         text = self.T("following_pushed" if pushed else "following_polled")
@@ -908,6 +944,8 @@ class FacilitatorConsole(w.VBox):
         """Follow answers live (in a running kernel's event loop): on the live server's pushed
         changes (``push``), reading the store every ``interval`` only without a stream."""
         self.stop()
+        if self.session["status"] != "open":
+            return  # an ended session changes no more
         loop = asyncio.get_event_loop()
         if push:
             key = self.key or ls.facilitator_key(self.settings)

@@ -130,7 +130,7 @@ def test_strangers_get_no_console_stream(shared) -> None:
     stream = EventStream(url, headers={"X-Kit-Key": made.key})
     assert stream.status == 200
     first = stream.wait_for(lambda d: True)
-    assert set(first["data"]) == {"changed"}  # a nudge: no answers, no results
+    assert set(first["data"]) == {"changed", "ended"}  # a nudge: no answers, no results
     join(server, made.code)
     second = stream.wait_for(lambda d: True)
     assert second["data"]["changed"] != first["data"]["changed"]
