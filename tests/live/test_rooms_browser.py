@@ -345,7 +345,11 @@ def test_projector_end_screen_and_no_bar_for_a_zero_count(
 ) -> None:
     shots = shots_dir(tmp_path)
     made = ls.create_session(
-        live_store, live_settings, expected=12, title="Samling 4, kull 5", group_ids=["g1"],
+        live_store,
+        live_settings,
+        expected=12,
+        title="Samling 4, kull 5",
+        group_ids=["g1"],
         language="nb",
     )
     session = repo.get_session(live_store, made.code)
@@ -359,7 +363,10 @@ def test_projector_end_screen_and_no_bar_for_a_zero_count(
     english.goto(url + "&lang=en")
     tokens = others(server, made.code, 4)
     poll = console(
-        server, made, action="add_round", exercise="poll",
+        server,
+        made,
+        action="add_round",
+        exercise="poll",
         config={"kind": "scale", "question": "Hvor klare er vi?", "min": 1, "max": 5},
     )["round"]["id"]
     for token, v in zip(tokens, (2, 2, 4, 5), strict=True):  # nobody chose 1 or 3
