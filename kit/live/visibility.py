@@ -138,6 +138,19 @@ def _latest(store: Store, round_id: int) -> dict[str, Any] | None:
     return _VERSIONS[key]
 
 
+def _remember(store: Store, round_id: int, version: int, people: int,
+              answers: pd.DataFrame) -> None:
+    """Cache the version just stored as it is, instead of reading it back (the stamp, the
+    only part the database makes, is read with the cheap version query)."""
+    stamp = repo.latest_version(store, round_id)
+    if stamp[0] == version:
+        if len(_VERSIONS) > _MAX_CACHED:
+            _VERSIONS.clear()
+        _VERSIONS[(str(store.url), round_id, stamp)] = {
+            "round_id": round_id, "version": version, "respondents": people,
+            "published_at": stamp[1], "answers": answers.reset_index(drop=True)}
+
+
 def _signatures_of(latest: dict[str, Any] | None) -> dict[tuple[str, Any], tuple[Any, ...]]:
     """A published version's signatures, computed once per version (versions never change)."""
     if latest is None:
@@ -165,7 +178,8 @@ def visible_round(store: Store, settings: Settings, rnd: dict[str, Any], *,
             if nxt is not None:
                 version = 1 if latest is None else latest["version"] + 1
                 people = int(nxt["participant"].nunique()) if len(nxt) else 0
-                repo.publish_version(store, rnd["id"], version, people, nxt)
+                if repo.publish_version(store, rnd["id"], version, people, nxt):
+                    _remember(store, rnd["id"], version, people, nxt)
                 latest = _latest(store, rnd["id"])  # ours, or a concurrent writer's
                 if latest is not None and latest["version"] == version:
                     _LOOKED[look] = (seen[0], version, min_n)  # the next look needs no freeze
