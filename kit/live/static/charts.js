@@ -53,6 +53,7 @@
     seg.style.width = width + "%";
     seg.style.background = colour || OKABE[0];
     seg.style.justifyContent = "flex-end";
+    if (colour === "#d9d9d9" || colour === "#f1a340") { seg.className = "light"; }  // dark text
     b.appendChild(seg);
     if (width >= 6) { seg.style.paddingRight = ".3em"; return b; }
     seg.textContent = "";  // a short bar: its number beside it, in the track
