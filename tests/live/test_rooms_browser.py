@@ -1,6 +1,7 @@
 """The room in Debian's Chromium: the projector page (1920 px) following the console by itself,
 and every newer interaction on a phone (390 px): polls, word cloud, Q&A, boundedness check,
-decision review, proposed actions, the round timer. Screenshots go to LIVE_SHOTS_DIR."""
+decision review, proposed actions, the round timer. Screenshots go to LIVE_SHOTS_DIR
+(README's docs/img/projector.png is this module's projector_revote.png)."""
 
 from __future__ import annotations
 

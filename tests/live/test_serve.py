@@ -1,5 +1,6 @@
 """Through ``kit serve``: one server hosts the participant pages, their API and the facilitator's
-console (Voilà); the console updates live when a participant answers, without re-running cells."""
+console (Voilà); the console updates live when a participant answers, without re-running cells
+(README's docs/img/console.png is the console.png this module writes to LIVE_SHOTS_DIR)."""
 
 from __future__ import annotations
 
