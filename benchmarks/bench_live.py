@@ -97,6 +97,10 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def pct(values: list[float], q: float) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
@@ -608,7 +612,7 @@ def main() -> int:
             res["lost"] = lost_interactions(store, res["rid"], mode, res["acked"])
             interactions[mode] = res
             st = res["stats"]
-            print(f"\n== {mode}: {MODES[mode]}")
+            print(f"\n== {mode}: {MODES[mode]} (load average {load_average()})")
             for kind in ("join", "answer", "poll"):
                 print("  " + st.line(kind))
             print(f"  answers acknowledged: {len(res['acked'])} in {res['seconds']:.2f} s; "
@@ -645,7 +649,7 @@ def main() -> int:
             res["lost"] = lost
             results[mode] = res
             st = res["stats"]
-            print(f"\n== {mode}: {MODES[mode]}")
+            print(f"\n== {mode}: {MODES[mode]} (load average {load_average()})")
             for kind in ("page", "join", "state", "answer", "results"):
                 print("  " + st.line(kind))
             rate = len(res["acked"]) / res["seconds"]
@@ -654,8 +658,8 @@ def main() -> int:
             print(f"  answers lost: {lost}")
             print(f"  CPU used: server {cpu1 - cpu0:.1f} s, load client {me1 - me0:.1f} s")
             print(f"  facilitator's view shows all answers {res['visible_after'] * 1000:.0f} ms "
-                  "after the last acknowledgement (console API; the console notebook polls the "
-                  "store every 1 s)")
+                  "after the last acknowledgement (console API; the console notebook reads the "
+                  "store when the server pushes a change, every 1 s only without a stream)")
             print(f"  server RSS now {rss_mb(proc.pid):.0f} MB, "
                   f"peak {rss_mb(proc.pid, 'VmHWM'):.0f} MB")
         peak = rss_mb(proc.pid, "VmHWM")

@@ -73,10 +73,11 @@ def timer_of(rnd: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def projector_state(
-    store: Store, settings: Settings, state: dict[str, Any], lang: str
+    store: Store, settings: Settings, state: dict[str, Any], lang: str, publish: bool = True
 ) -> dict[str, Any]:
     """What the room's screen shows now (JSON-ready): the round the console is on, counts,
-    timer, and its published results once revealed (the same version the phones see)."""
+    timer, and its published results once revealed (the same version the phones see; with
+    ``publish`` first a new version when the step rule allows one)."""
     session = state["session"]
     rounds = state["rounds"]
     counts = repo.admission(store, session["id"])
@@ -93,7 +94,11 @@ def projector_state(
         "now": time.time(),
         "round": None,
         "results": None,
+        "ended": False,
     }
+    if session["status"] != "open":  # ended: the end screen, no results left on the wall
+        out.update({"ended": True, "join_url": None, "expected": None, "admitted": None})
+        return out
     current = session.get("current_round_id")
     rnd = next((r for r in rounds if r["id"] == current), None)
     if rnd is None:
@@ -111,9 +116,24 @@ def projector_state(
     )
     out["round"] = public
     if rnd["revealed"] and rnd["exercise"] in PROJECTED:
-        shown = visible_round(store, settings, rnd)
+        shown = visible_round(store, settings, rnd, publish=publish)
         out["results"] = srv.public_results(rnd, shown, settings, lang, store)
     return out
+
+
+async def publish(ctx: srv.LiveContext, hub: Hub, state: dict[str, Any]) -> None:
+    """The step rule once per change of a watched session, whichever view needs it first
+    (the projector's and the phones' views then read the same newest version)."""
+
+    async def run() -> None:
+        await ctx.write(srv.publish_revealed, ctx.settings, state["rounds"])
+
+    await hub.view("publish", run)
+
+
+def ended(hub: Hub) -> bool:
+    """The facilitator ended the session: its streams send the final state and close."""
+    return hub.signature is not None and hub.signature[1] != "open"
 
 
 class StreamHandler(srv.BaseHandler):
@@ -146,22 +166,26 @@ class StreamHandler(srv.BaseHandler):
             return
         self._ended = self._gone = False
         self.wake = asyncio.Event()
-        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
         hub = pusher.attach(code, key, self)
         try:
             if hub.signature is None:
                 await pusher.check(code)
+            seen = self.request.headers.get("Last-Event-ID", "") == hub.event_id
+            if ended(hub) and seen:  # it has the final state: 204 stops the browser retrying
+                self.set_status(204)
+                return
+            self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
             self.write(f"retry: {RETRY_MS}\n\n")
             seq = hub.seq
             last = None
-            if self.request.headers.get("Last-Event-ID", "") != hub.event_id:
+            if not seen:
                 text = await self.build(hub)
                 last = self.core(text)
                 self.write(sse_event(text, "state", hub.event_id))
             await self.flush()
             end = time.monotonic() + STREAM_SECONDS
-            while not self._ended and time.monotonic() < end:
+            while not self._ended and not ended(hub) and time.monotonic() < end:
                 timeout = min(HEARTBEAT_SECONDS, max(0.0, end - time.monotonic()))
                 try:
                     await asyncio.wait_for(self.wake.wait(), timeout)
@@ -223,38 +247,62 @@ class ParticipantEvents(StreamHandler):
             return await ctx.session_state(code, max_age=0)
 
         state = await hub.view("state", load)
-        body = state["bodies"].get(lang)
-        if body is None:
-            body = state["bodies"][lang] = json.dumps(srv.public_state(state, lang))
-        extra: dict[str, Any] = {}
         admitted = await ctx.admitted(code, self.token)
-        extra["admitted"] = admitted
         open_ids = [r["id"] for r in state["rounds"] if r["status"] == "open"]
+        mine = None
         if open_ids != self.open_ids:
             self.open_ids = open_ids
-            extra["mine"] = (
+            mine = (
                 await ctx.read(repo.participant_answers, code, self.token, open_ids)
                 if open_ids
                 else []
             )
+        text = await hub.view(
+            ("phone", lang, admitted), lambda: self.shared_text(hub, state, admitted)
+        )
+        if mine is not None:  # last, so that ``core`` can cut it off
+            text = text[:-1] + MINE + json.dumps(mine) + "}"
+        return text
+
+    async def shared_text(self, hub: Hub, state: dict[str, Any], admitted: bool) -> str:
+        """What every phone of one language and admission gets for this change (built once)."""
+        ctx, lang = self.ctx, self.language
+        body = state["bodies"].get(lang)
+        if body is None:
+            body = state["bodies"][lang] = json.dumps(srv.public_state(state, lang))
+        text = body[:-1] + ", " + json.dumps({"admitted": admitted})[1:-1]
         revealed = [
             r for r in state["rounds"] if r["revealed"] and r["exercise"] in srv.SHARED_RESULTS
         ]
-        mine = extra.pop("mine", None)
-        text = body[:-1] + ", " + json.dumps(extra)[1:-1]
         if revealed and admitted:
 
             async def results() -> str:
-                data = await ctx.write(srv._shared_results, revealed, ctx.settings, lang)
+                await publish(ctx, hub, state)
+                data = await ctx.write(srv._shared_results, revealed, ctx.settings, lang, False)
                 return json.dumps(data)
 
             text += ', "results": ' + await hub.view(("results", lang), results)
-        if mine is not None:  # last, so that ``core`` can cut it off
-            text += MINE + json.dumps(mine)
         return text.replace("\n", " ") + "}"
 
     def core(self, text: str) -> str:
         return text.split(MINE, 1)[0] if MINE in text else text[:-1]  # without the final }
+
+
+class ConsoleEvents(StreamHandler):
+    """The facilitator console's stream (key required, like the console API): one small event
+    per change of the session, so the console reads the store only when something changed
+    (``kit.live.feed``)."""
+
+    authorised = srv.ConsoleHandler.authorised
+
+    async def get(self, code: str) -> None:
+        code = ls.normalise_code(code)
+        if await self.authorised(code) is None:
+            return
+        await self.stream(code, f"console:{id(self)}")
+
+    async def build(self, hub: Hub) -> str:
+        return _dumps({"changed": hub.event_id, "ended": ended(hub)})
 
 
 class ProjectorBase(srv.BaseHandler):
@@ -274,9 +322,12 @@ class ProjectorBase(srv.BaseHandler):
             return None
         return session
 
-    async def projector_view(self, code: str, lang: str) -> str:
+    async def projector_view(self, code: str, lang: str, hub: Hub | None = None) -> str:
+        """The projector's state; on a stream (``hub``) after the change's one publication."""
         state = await self.ctx.session_state(code, max_age=0)
-        data = await self.ctx.write(projector_state, self.ctx.settings, state, lang)
+        if hub is not None:
+            await publish(self.ctx, hub, state)
+        data = await self.ctx.write(projector_state, self.ctx.settings, state, lang, hub is None)
         return _dumps(data)
 
 
@@ -290,7 +341,7 @@ class ProjectorEvents(ProjectorBase, StreamHandler):
 
     async def build(self, hub: Hub) -> str:
         lang = self.language
-        return await hub.view(("projector", lang), lambda: self.projector_view(hub.code, lang))
+        return await hub.view(("projector", lang), lambda: self.projector_view(hub.code, lang, hub))
 
 
 class ProjectorState(ProjectorBase):
@@ -301,7 +352,13 @@ class ProjectorState(ProjectorBase):
         if await self.session_for(code) is None:
             return
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(await self.projector_view(code, self.lang))
+        lang, hub = self.lang, self.ctx.pusher.hubs.get(code)
+        if hub is not None and hub.signature is not None:  # streams watch it: their view
+            self.finish(
+                await hub.view(("projector", lang), lambda: self.projector_view(code, lang, hub))
+            )
+            return
+        self.finish(await self.projector_view(code, lang))
 
 
 class ProjectorPage(ProjectorBase):
@@ -336,4 +393,5 @@ def handlers(p: str, code: str, kw: dict[str, Any]) -> list[tuple[Any, ...]]:
         (rf"{p}/p/{code}/?", ProjectorPage, kw),
         (rf"{p}/api/p/{code}/state", ProjectorState, kw),
         (rf"{p}/api/p/{code}/events", ProjectorEvents, kw),
+        (rf"{p}/api/console/{code}/events", ConsoleEvents, kw),
     ]

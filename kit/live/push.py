@@ -55,8 +55,11 @@ class Hub:
     def event_id(self) -> str:
         """Names the state, not the moment: the same signature gives the same id, so a browser
         reconnecting with ``Last-Event-ID`` is sent the state again only when it changed."""
-        digest = hashlib.sha1(repr(self.signature).encode()).hexdigest()[:12]
-        return f"{_NONCE}-{digest}"
+        cached = self.views.get("event_id")
+        if cached is None or cached[0] != self.signature:
+            digest = hashlib.sha1(repr(self.signature).encode()).hexdigest()[:12]
+            cached = self.views["event_id"] = (self.signature, f"{_NONCE}-{digest}")
+        return cached[1]
 
     def bump(self) -> None:
         self.seq += 1

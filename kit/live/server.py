@@ -37,7 +37,7 @@ from kit.live import facilitate
 from kit.live import rounds as rl
 from kit.live import session as ls
 from kit.live.push import Pusher
-from kit.live.summary import records, round_results
+from kit.live.summary import PUBLISHED, records, round_results
 from kit.live.visibility import visible_round
 from kit.ratelimit import FailureLimiter
 from kit.settings import LANGUAGES, Settings
@@ -533,12 +533,22 @@ class AnswerHandler(BodyHandler):
                      "removed": result.removed, "message": t("live.page.saved", self.lang)})
 
 
+def publish_revealed(store: Store, settings: Settings, rounds: list[dict[str, Any]]) -> None:
+    """The step rule once for every revealed round (a new published version where it allows
+    one): the push loop runs it once per change, and the views it then builds for the
+    projector and the phones only read the newest version."""
+    for rnd in rounds:
+        if rnd["revealed"] and rnd["exercise"] in PUBLISHED:
+            visible_round(store, settings, rnd)
+
+
 def _shared_results(store: Store, rounds: list[dict[str, Any]], settings: Settings,
-                    lang: str) -> dict[str, Any]:
-    """Revealed rounds' results for phones: each round's newest published version."""
+                    lang: str, publish: bool = True) -> dict[str, Any]:
+    """Revealed rounds' results for phones: each round's newest published version (with
+    ``publish`` first a new version when the step rule allows one)."""
     out = {}
     for rnd in rounds:
-        shown = visible_round(store, settings, rnd)
+        shown = visible_round(store, settings, rnd, publish=publish)
         res = public_results(rnd, shown, settings, lang, store)
         out[str(rnd["id"])] = res
     return out
@@ -640,6 +650,12 @@ class ConsoleHandler(BodyHandler):
             self.ctx.forget(code)
             self.ctx.pusher.poke(code)
             self.finish({"ok": True, "admission": counts})
+            return
+        if action == "end":  # the session ends for everyone: end screens, streams closed
+            await self.ctx.write(repo.set_session_status, code, "closed")
+            self.ctx.forget(code)
+            self.ctx.pusher.poke(code)
+            self.finish({"ok": True, "session": {"code": code, "status": "closed"}})
             return
         if action in FACILITATION:
             try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -40,6 +41,7 @@ GROUPED_PREFIXES = {"entry:": "entries", "vote:": "votes", "rank:": "ranking",
                     "points:": "points", "word:": "words", "name:": "names"}
 
 
+@lru_cache(maxsize=1 << 16)
 def unit_of(question: str) -> str:
     """The unit a question belongs to: all agenda entries are one unit, all dot-votes another."""
     for prefix, unit in GROUPED_PREFIXES.items():
@@ -76,23 +78,33 @@ class Visible:
 def _signatures(frame: pd.DataFrame) -> dict[tuple[str, Any], tuple[Any, ...]]:
     """(unit, participant) -> the participant's answers to the unit, comparable."""
     out: dict[tuple[str, Any], list[tuple[Any, ...]]] = {}
-    columns = (frame[c].tolist() for c in ("participant", "question", "value", "text", "data"))
-    for person, question, value, text, data in zip(*columns, strict=True):  # fast, no pandas rows
+    columns = (frame[c].to_numpy(dtype=object).tolist()  # plain values: no pandas rows
+               for c in ("participant", "question", "value", "text", "data"))
+    for person, question, value, text, data in zip(*columns, strict=True):
         value = None if value is None or value != value else float(value)
         data = json.dumps(data, sort_keys=True) if isinstance(data, dict) else None
         key = (unit_of(question), int(person))
         out.setdefault(key, []).append((question, value, text, data))
-    return {k: tuple(sorted(v, key=repr)) for k, v in out.items()}
+    return {k: tuple(sorted(v, key=_question)) for k, v in out.items()}  # one per question
 
 
-def freeze(previous: pd.DataFrame | None, current: pd.DataFrame, min_n: int
+def _question(answer: tuple[Any, ...]) -> str:
+    return answer[0]
+
+
+def freeze(previous: pd.DataFrame | None, current: pd.DataFrame, min_n: int,
+           previous_signatures: dict[tuple[str, Any], tuple[Any, ...]] | None = None
            ) -> pd.DataFrame | None:
-    """The next version's frozen answers by the step rule, or None when no unit may change."""
+    """The next version's frozen answers by the step rule, or None when no unit may change
+    (``previous_signatures``: ``_signatures(previous)`` when already known)."""
     cur = current[repo.FROZEN_COLUMNS].copy() if len(current) else repo.frozen_frame([])
     prev = previous if previous is not None else repo.frozen_frame([])
-    cur_units = cur["question"].map(unit_of) if len(cur) else pd.Series(dtype=object)
-    prev_units = prev["question"].map(unit_of) if len(prev) else pd.Series(dtype=object)
-    cur_sig, prev_sig = _signatures(cur), _signatures(prev)
+    cur_units = pd.Series([unit_of(q) for q in cur["question"].to_numpy(dtype=object)],
+                          index=cur.index, dtype=object)
+    prev_units = pd.Series([unit_of(q) for q in prev["question"].to_numpy(dtype=object)],
+                           index=prev.index, dtype=object)
+    cur_sig = _signatures(cur)
+    prev_sig = _signatures(prev) if previous_signatures is None else previous_signatures
     keep: list[pd.DataFrame] = []
     changed = False
     for unit in sorted(set(cur_units) | set(prev_units)):
@@ -126,6 +138,29 @@ def _latest(store: Store, round_id: int) -> dict[str, Any] | None:
     return _VERSIONS[key]
 
 
+def _remember(store: Store, round_id: int, version: int, people: int,
+              answers: pd.DataFrame) -> None:
+    """Cache the version just stored as it is, instead of reading it back (the stamp, the
+    only part the database makes, is read with the cheap version query)."""
+    stamp = repo.latest_version(store, round_id)
+    if stamp[0] == version:
+        if len(_VERSIONS) > _MAX_CACHED:
+            _VERSIONS.clear()
+        _VERSIONS[(str(store.url), round_id, stamp)] = {
+            "round_id": round_id, "version": version, "respondents": people,
+            "published_at": stamp[1], "answers": answers.reset_index(drop=True)}
+
+
+def _signatures_of(latest: dict[str, Any] | None) -> dict[tuple[str, Any], tuple[Any, ...]]:
+    """A published version's signatures, computed once per version (versions never change)."""
+    if latest is None:
+        return {}
+    sig = latest.get("_signatures")
+    if sig is None:
+        sig = latest["_signatures"] = _signatures(latest["answers"])
+    return sig
+
+
 def visible_round(store: Store, settings: Settings, rnd: dict[str, Any], *,
                   publish: bool = True) -> Visible:
     """The newest version of ``rnd``'s results; with ``publish`` first a new version when the
@@ -137,12 +172,14 @@ def visible_round(store: Store, settings: Settings, rnd: dict[str, Any], *,
         seen = (repo.answers_fingerprint(store, rnd["id"]),
                 0 if latest is None else latest["version"], min_n)
         if _LOOKED.get(look) != seen:
-            current = repo.load_answers(store, round_ids=[rnd["id"]])
-            nxt = freeze(None if latest is None else latest["answers"], current, min_n)
+            current = repo.load_answers(store, round_ids=[rnd["id"]], stamps=False)
+            nxt = freeze(None if latest is None else latest["answers"], current, min_n,
+                         _signatures_of(latest))
             if nxt is not None:
                 version = 1 if latest is None else latest["version"] + 1
                 people = int(nxt["participant"].nunique()) if len(nxt) else 0
-                repo.publish_version(store, rnd["id"], version, people, nxt)
+                if repo.publish_version(store, rnd["id"], version, people, nxt):
+                    _remember(store, rnd["id"], version, people, nxt)
                 latest = _latest(store, rnd["id"])  # ours, or a concurrent writer's
                 if latest is not None and latest["version"] == version:
                     _LOOKED[look] = (seen[0], version, min_n)  # the next look needs no freeze

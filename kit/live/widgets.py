@@ -1,8 +1,10 @@
 """The facilitator's console and one reusable widget per exercise (ipywidgets).
 
 The console shows the join code, URL and QR code, steps through the session's rounds, opens and
-closes them, reveals or hides results, and follows answers live: an asyncio task polls the store
-every second and redraws only when something changed (``poll_once`` does one step, for tests).
+closes them, reveals or hides results, and follows answers live: it holds the live server's
+console stream (``kit.live.feed``) and reads the store only when the server pushes a change;
+without a live server it reads the store every second instead (``poll_once`` does one step,
+for tests). Either way it redraws only when something changed.
 Every exercise widget has a ``results`` trait (the round's JSON-ready results) and reads and
 writes through ``kit.store.live``; the logic lives in ``kit.live.measures``.
 """
@@ -29,6 +31,7 @@ from kit.live import charts as lc
 from kit.live import facilitate
 from kit.live import measures as m
 from kit.live import session as ls
+from kit.live.feed import ConsoleFeed, events_url
 from kit.live.rounds import pulse_items
 from kit.live.summary import PUBLISHED as summary_published
 from kit.live.summary import round_results
@@ -37,7 +40,8 @@ from kit.settings import LANGUAGES, Settings
 from kit.store import Store, open_store
 from kit.store import live as repo
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # the timer line's tick; the store is read this often only without a stream
+SAFETY_SECONDS = 30.0  # beside a held stream, the store is still read this often
 # shown as published versions (the action plan's proposals are drawn by its own widget)
 PUBLISHED = tuple(x for x in summary_published if x != "action_plan")
 
@@ -588,15 +592,19 @@ class FacilitatorConsole(w.VBox):
     waiting = traitlets.Int(0)
     answered = traitlets.Int(0)
 
-    def __init__(self, settings: Settings, code: str, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, code: str, store: Store | None = None,
+                 key: str | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.store = store or open_store(settings)
         self.session = repo.get_session(self.store, code)
         self.lang = self.session["language"]
+        self.key = key  # for the live server's console stream (else the kit's facilitator key)
         self._signature: Any = None
         self._filling = False
         self._task: asyncio.Task[None] | None = None
+        self.feed: ConsoleFeed | None = None
+        self.polls = 0  # store reads for changes (poll_once), pushed or fallen back to
         self.rounds = repo.list_rounds(self.store, self.session["id"])
         url = ls.join_url(settings, code)
         title = f"{_esc(self.session['title'])} · {_esc(get_title(self.lang))}"
@@ -650,6 +658,13 @@ class FacilitatorConsole(w.VBox):
         self.revote_btn = w.Button(description=self.T("revote"), icon="repeat")
         self.revote_btn.on_click(lambda _: self.revote())
         self.timer_line = w.HTML()
+        self.following = w.HTML()  # pushed or checking every second (``start``)
+        self.end_btn = w.Button(description=self.T("end_session"), icon="stop")
+        self.end_confirm = w.Button(description=self.T("end_confirm"), button_style="danger",
+                                    layout=w.Layout(display="none"))
+        self.end_btn.on_click(lambda _: self._ask_end())
+        self.end_confirm.on_click(lambda _: self.end_session())
+        self.ended = w.HTML()
         self.adhoc = AdHocForm(self)
         self.children = [self.header,
                          w.HBox([self.prev, self.picker, self.next]),
@@ -660,13 +675,16 @@ class FacilitatorConsole(w.VBox):
                          self.exported,
                          w.HBox([self.expected, self.set_expected_btn, self.admit_one,
                                  self.admit_all]),
-                         self.admission, self.counts, self.body, self.adhoc]
+                         self.admission, self.counts, self.following, self.body, self.adhoc,
+                         w.HBox([self.end_btn, self.end_confirm]), self.ended]
         self.widget: ExerciseWidget | None = None
         self._fill_picker()
         start = self.session["current_round_id"]
         ids = [r["id"] for r in self.rounds]
         self.picker.value = start if start in ids else (ids[0] if ids else None)
         self.poll_once(force=True)
+        if self.session["status"] != "open":
+            self._show_ended()
 
     def T(self, key: str, **fields: Any) -> str:
         return t(f"live.console.{key}", self.lang, **fields)
@@ -711,8 +729,9 @@ class FacilitatorConsole(w.VBox):
     def _buttons(self) -> None:
         rnd = self.round
         status = rnd["status"] if rnd else "draft"
-        self.open_btn.disabled = status == "open"
-        self.close_btn.disabled = status != "open"
+        over = self.session["status"] != "open"  # an ended session opens no round again
+        self.open_btn.disabled = over or status == "open"
+        self.close_btn.disabled = over or status != "open"
         self.reveal.description = self.T("hide") if self.reveal.value else self.T("reveal")
 
     def step(self, delta: int) -> None:
@@ -830,6 +849,7 @@ class FacilitatorConsole(w.VBox):
     # -- live ----------------------------------------------------------------------------------
     def poll_once(self, force: bool = False) -> bool:
         """Read the store; redraw when answers, participants or turns changed. True if redrawn."""
+        self.polls += 1
         if facilitate.close_expired(self.store, self.session["id"]):
             self._reload_rounds()
             self._buttons()
@@ -852,24 +872,95 @@ class FacilitatorConsole(w.VBox):
         self.widget.refresh(answers, turns)
         return True
 
-    async def _poll_forever(self, interval: float) -> None:
+    def _pushed(self) -> None:
+        """The live server says the session changed: read the store once (or, when it says the
+        session ended, stop following)."""
+        try:
+            if self.feed is not None and self.feed.ended:
+                self.session = repo.get_session(self.store, self.session["code"])
+                self.stop()
+                self._show_ended()
+                return
+            self.poll_once()
+        except Exception as exc:  # noqa: BLE001 - keep following; show the problem
+            self.counts.value = f"<p>{_esc(self.T('error', message=exc))}</p>"
+
+    def _timer_ran_out(self) -> bool:
+        rnd = self.round
+        return bool(rnd and rnd["status"] == "open" and facilitate.expired(rnd))
+
+    async def _follow(self, interval: float) -> None:
+        """Every ``interval``: the timer line (no store read); the store only for airtime (a
+        running turn grows without new rows), a timer that ran out, no stream held (the
+        fallback), or once every ``SAFETY_SECONDS`` beside the stream."""
+        last = time.monotonic()
         while True:
             try:
                 airtime = self.widget is not None and self.widget.round["exercise"] == "airtime"
-                self.poll_once(force=airtime)  # a running turn grows without new rows
-            except Exception as exc:  # noqa: BLE001 - keep polling; show the problem
+                pushed = self.feed is not None and self.feed.connected
+                self.show_following(pushed)
+                if airtime:
+                    self.poll_once(force=True)
+                elif not pushed or self._timer_ran_out() \
+                        or time.monotonic() - last >= SAFETY_SECONDS:
+                    self.poll_once()
+                else:
+                    self.show_timer()
+                    continue
+                last = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - keep following; show the problem
                 self.counts.value = f"<p>{_esc(self.T('error', message=exc))}</p>"
-            await asyncio.sleep(interval)
+            finally:
+                await asyncio.sleep(interval)
 
-    def start(self, interval: float = POLL_SECONDS) -> None:
-        """Follow answers live (in a running kernel's event loop)."""
+    def _ask_end(self) -> None:
+        self.end_confirm.layout.display = None  # a second, explicit click ends it
+
+    def end_session(self) -> None:
+        """End the session for everyone: phones and the projector show the end screen and their
+        streams close (the answers stay in the store for the export and the reports)."""
+        repo.set_session_status(self.store, self.session["code"], "closed")
+        self.session = repo.get_session(self.store, self.session["code"])
         self.stop()
-        self._task = asyncio.get_event_loop().create_task(self._poll_forever(interval))
+        self._show_ended()
+
+    def _show_ended(self) -> None:
+        self.end_btn.disabled = True
+        self.end_confirm.layout.display = "none"
+        for button in (self.open_btn, self.close_btn, self.timer_btn, self.extend_btn,
+                       self.revote_btn):
+            button.disabled = True
+        self.following.value = ""
+        self.ended.value = f"<p><b>{_esc(self.T('ended'))}</b></p>"
+
+    def show_following(self, pushed: bool) -> None:
+        """Say how the console follows the room (pushed, or checking every second)."""
+        text = self.T("following_pushed" if pushed else "following_polled")
+        html_text = f'<p class="kit-following" style="color:#555">{_esc(text)}</p>'
+        if self.following.value != html_text:
+            self.following.value = html_text
+
+    def start(self, interval: float = POLL_SECONDS, push: bool = True) -> None:
+        """Follow answers live (in a running kernel's event loop): on the live server's pushed
+        changes (``push``), reading the store every ``interval`` only without a stream."""
+        self.stop()
+        if self.session["status"] != "open":
+            return  # an ended session changes no more
+        loop = asyncio.get_event_loop()
+        if push:
+            key = self.key or ls.facilitator_key(self.settings)
+            self.feed = ConsoleFeed(events_url(self.settings, self.session["code"]), key,
+                                    self._pushed)
+            self.feed.start()
+        self._task = loop.create_task(self._follow(interval))
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        if self.feed is not None:
+            self.feed.stop()
+            self.feed = None
 
 
 def _message(exc: KitError, lang: str) -> str:
@@ -982,7 +1073,7 @@ class ConsoleGate(w.VBox):
         if not ls.check_key(self.settings, session, self.key.value):
             self._fail(t("live.error.key_required", self.lang))
             return None
-        self.console = FacilitatorConsole(self.settings, code, self.store)
+        self.console = FacilitatorConsole(self.settings, code, self.store, key=self.key.value)
         self.children = [self.console]
         with contextlib.suppress(RuntimeError):
             self.console.start()

@@ -1,6 +1,7 @@
 """The room in Debian's Chromium: the projector page (1920 px) following the console by itself,
 and every newer interaction on a phone (390 px): polls, word cloud, Q&A, boundedness check,
-decision review, proposed actions, the round timer. Screenshots go to LIVE_SHOTS_DIR."""
+decision review, proposed actions, the round timer. Screenshots go to LIVE_SHOTS_DIR
+(README's docs/img/projector.png is this module's projector_revote.png)."""
 
 from __future__ import annotations
 
@@ -337,4 +338,67 @@ def test_phone_interactions(browser, server, live_settings, live_store, tmp_path
     wide.goto(f"{server.base}/kit/live/s/{made.code}")
     wide.wait_for_selector(".cloud span")
     wide.screenshot(path=str(shots / "participant_1920.png"))
+    assert errors == []
+
+
+def test_projector_end_screen_and_no_bar_for_a_zero_count(
+    browser, server, live_settings, live_store, tmp_path
+) -> None:
+    shots = shots_dir(tmp_path)
+    made = ls.create_session(
+        live_store,
+        live_settings,
+        expected=12,
+        title="Samling 4, kull 5",
+        group_ids=["g1"],
+        language="nb",
+    )
+    session = repo.get_session(live_store, made.code)
+    url = ls.projector_url(live_settings, session).replace(live_settings.base_url, server.base)
+    errors: list[str] = []
+    screen = new_page(browser, SCREEN, errors)
+    screen.goto(url)
+    narrow = new_page(browser, PHONE, errors)
+    narrow.goto(url)
+    english = new_page(browser, SCREEN, errors)
+    english.goto(url + "&lang=en")
+    tokens = others(server, made.code, 4)
+    poll = console(
+        server,
+        made,
+        action="add_round",
+        exercise="poll",
+        config={"kind": "scale", "question": "Hvor klare er vi?", "min": 1, "max": 5},
+    )["round"]["id"]
+    for token, v in zip(tokens, (2, 2, 4, 5), strict=True):  # nobody chose 1 or 3
+        send(server, made.code, token, poll, {"value": v})
+    console(server, made, round=poll, action="reveal")
+    screen.wait_for_selector("#results .bar span")
+    bars = screen.eval_on_selector_all(
+        "#results .bar",
+        "bs => bs.map(b => [b.hasAttribute('data-zero'), b.querySelectorAll('span').length,"
+        " Array.from(b.querySelectorAll('span:not(.beside)'))"
+        ".map(s => s.getBoundingClientRect().width)])",
+    )
+    assert [z for z, _, _ in bars] == [True, False, True, False, False]  # counts 0 2 0 1 1
+    assert all(n == 0 for z, n, _ in bars if z)  # a zero count draws no bar at all
+    assert all(w >= 1 for z, _, ws in bars if not z for w in ws)
+    screen.screenshot(path=str(shots / "projector_zero_counts.png"))
+    requests: list[str] = []
+    for page in (screen, narrow, english):
+        page.on("request", lambda r: requests.append(r.url))
+    console(server, made, action="end")
+    for page in (screen, narrow):
+        page.wait_for_selector("#round-title:has-text('Økta er avsluttet')")
+        assert page.locator("#answered").text_content() == "Takk for at dere var med!"
+        assert page.locator("#join").is_hidden() and page.locator("#results .bar").count() == 0
+        assert "Hvor klare er vi?" not in page.locator("body").inner_text()
+    english.wait_for_selector("#round-title:has-text('The session has ended')")
+    assert english.locator("#answered").text_content() == "Thank you for taking part!"
+    screen.screenshot(path=str(shots / "projector_ended.png"))
+    narrow.screenshot(path=str(shots / "projector_ended_390.png"), full_page=True)
+    english.screenshot(path=str(shots / "projector_ended_en.png"))
+    requests.clear()
+    time.sleep(5)  # longer than the stream's retry (2 s) and the polling fallback (2-3 s)
+    assert requests == []  # streams closed for good: no reconnects, no polling
     assert errors == []

@@ -1,5 +1,6 @@
 """Through ``kit serve``: one server hosts the participant pages, their API and the facilitator's
-console (Voilà); the console updates live when a participant answers, without re-running cells."""
+console (Voilà); the console updates live when a participant answers, without re-running cells
+(README's docs/img/console.png is the console.png this module writes to LIVE_SHOTS_DIR)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def test_console_in_voila_updates_live(served, browser, tmp_path) -> None:
     page.wait_for_selector(f"b:has-text('{ls.display_code(made.code)}')")
     page.click("button:has-text('Open round')")
     page.wait_for_function("document.body.innerText.includes('Answered: 0')")
+    # the console's kernel holds the server's console stream (kit.live.feed), not a poll
+    page.wait_for_selector("text=Following the room as it happens", timeout=30_000)
     # a participant answers over HTTP; the console shows it without re-running a cell
     _, data = kit_serve.call("POST", f"/kit/live/api/s/{made.code}/join", {})
     kit_serve.call("POST", f"/kit/live/api/s/{made.code}/answer",
@@ -73,6 +76,8 @@ def test_console_in_voila_updates_live(served, browser, tmp_path) -> None:
     page.wait_for_selector("text=Most disagreement")
     page.wait_for_selector(".kit-chart svg")
     page.screenshot(path=str(shots / "console_revealed.png"), full_page=True)
+    page_text = page.inner_text("body")
     page.close()
     assert repo.get_round(live_store, rid)["status"] == "open"
     assert seen_after < 30
+    assert "checking for changes every second" not in page_text

@@ -44,12 +44,20 @@
   }
   function share(value, max, colour, text) {  // one bar of value/max with its number
     var b = el("div", { cls: "bar" });
+    var width = Math.max(0, Math.min(100, 100 * (Number(value) || 0) / (max || 1)));
+    if (!(width >= 0.05)) {  // zero (or too little to see): the empty track, no sliver of colour
+      b.setAttribute("data-zero", "");
+      return b;
+    }
     var seg = el("span", { text: text });
-    seg.style.width = Math.max(0, Math.min(100, 100 * (value || 0) / (max || 1))) + "%";
+    seg.style.width = width + "%";
     seg.style.background = colour || OKABE[0];
     seg.style.justifyContent = "flex-end";
-    if (value > 0) { seg.style.paddingRight = ".3em"; } else { seg.textContent = ""; }
+    if (colour === "#d9d9d9" || colour === "#f1a340") { seg.className = "light"; }  // dark text
     b.appendChild(seg);
+    if (width >= 6) { seg.style.paddingRight = ".3em"; return b; }
+    seg.textContent = "";  // a short bar: its number beside it, in the track
+    b.appendChild(el("span", { cls: "beside", text: text }));
     return b;
   }
   function row(label, bar) { return el("div", { cls: "row" }, [el("span", { cls: "label", text: label }), bar]); }

@@ -17,8 +17,20 @@
   }
   function $(id) { return document.getElementById(id); }
 
+  function renderEnded() {  // the session is over: a clear end screen, nothing of the rounds
+    document.title = state.title;
+    document.body.classList.add("ended");
+    $("join").hidden = true;
+    $("round-title").textContent = T("projector.ended");
+    $("round-prompt").textContent = state.title;
+    $("answered").textContent = T("projector.thanks");
+    $("results").replaceChildren();
+    $("timer").hidden = true;
+  }
+
   function render() {
     if (!state) { return; }
+    if (state.ended) { renderEnded(); return; }
     document.title = state.title + " · " + state.display_code;
     $("join-at").textContent = T("projector.join_at", { url: state.join_url.replace(/^https?:\/\//, "").split("/s/")[0] });
     $("join-code").textContent = state.display_code;
@@ -68,7 +80,7 @@
   function tick() {  // the round timer, counted down locally between events
     var el = $("timer");
     var r = state && state.round;
-    if (!r || !r.timer || r.status !== "open") { el.hidden = true; return; }
+    if (!r || !r.timer || r.status !== "open" || state.ended) { el.hidden = true; return; }
     var left = Math.max(0, Math.round(r.timer.ends_at - (Date.now() / 1000 - skew)));
     el.hidden = false;
     el.textContent = left > 0 ? Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2) : T("projector.time_up");
@@ -87,21 +99,35 @@
     clearTimeout(pollTimer);
     fetch(base + "state" + query, { headers: { "X-Kit-Lang": lang } })
       .then(function (r) { return r.json(); })
-      .then(function (data) { handle(data); if (!streaming) { pollTimer = setTimeout(poll, 2000); } })
+      .then(function (data) {
+        handle(data);
+        if (data.ended) { stopListening(); return; }  // nothing will change any more
+        if (!streaming) { pollTimer = setTimeout(poll, 2000); }
+      })
       .catch(function () {
         statusLine.textContent = T("offline"); statusLine.className = "bad";
         if (!streaming) { pollTimer = setTimeout(poll, 3000); }
       });
   }
+  var over = false;
+  function stopListening() {
+    over = true; streaming = false; clearTimeout(pollTimer);
+    if (source) { source.close(); source = null; }
+  }
   function listen() {
+    if (over) { return; }
     if (!window.EventSource) { poll(); return; }
     source = new EventSource(base + "events" + query);
     source.addEventListener("open", function () { streaming = true; clearTimeout(pollTimer); });
     source.addEventListener("state", function (ev) {
       streaming = true; clearTimeout(pollTimer);
-      try { handle(JSON.parse(ev.data)); } catch (e) { /* a broken event: the next one comes */ }
+      var data = null;
+      try { data = JSON.parse(ev.data); } catch (e) { return; /* broken: the next one comes */ }
+      handle(data);
+      if (data.ended) { stopListening(); }
     });
     source.onerror = function () {
+      if (over) { return; }
       streaming = false; clearTimeout(pollTimer); pollTimer = setTimeout(poll, 3000);
       if (source.readyState === 2) { source = null; setTimeout(listen, 30000); }
     };
