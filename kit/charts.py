@@ -123,11 +123,8 @@ class KitChart:
         import vl_convert as vlc
 
         locale = NUMBER_LOCALES.get(self.lang)
-        svg = (
-            vlc.vegalite_to_svg(self.to_dict(), format_locale=locale)
-            if locale
-            else vlc.vegalite_to_svg(self.to_dict())
-        )
+        vega = vega_spec(self.to_dict())
+        svg = vlc.vega_to_svg(vega, format_locale=locale) if locale else vlc.vega_to_svg(vega)
         label = html.escape(self.description, quote=True)
         return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
@@ -291,6 +288,49 @@ def templated_spec(
     spec["datasets"] = {rename[old]: values[i] for old, i in slots.items()}  # type: ignore[misc]
     # the dataset entry keeps the template's position among the keys
     return {k: spec[k] for k in template}
+
+
+_VEGA: dict[str, dict[str, Any]] = {}
+
+
+def _rename_strings(node: Any, names: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _rename_strings(v, names) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rename_strings(v, names) for v in node]
+    if isinstance(node, str):
+        return names.get(node, node)
+    return node
+
+
+def vega_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``vl_convert.vegalite_to_vega(spec)``, compiled once per spec without its data (Vega-Lite's
+    compiler reads no data values); the data go into the compiled spec by name (tested equal)."""
+    import vl_convert as vlc
+
+    datasets = spec.get("datasets")
+    if not _TEMPLATES_ON[-1] or not isinstance(datasets, dict):
+        return vlc.vegalite_to_vega(spec)
+    slots = {name: f"kit-dataset-{i}" for i, name in enumerate(datasets)}
+    shape = {k: _rename_strings(v, slots) for k, v in spec.items() if k != "datasets"}
+    key = json.dumps([shape, list(slots.values())])
+    with _TEMPLATE_LOCK:
+        template = _VEGA.get(key)
+    if template is None:
+        renamed = {**shape, "datasets": {slots[n]: [] for n in datasets}}
+        order = [k for k in spec]  # keep the key order of the spec
+        template = vlc.vegalite_to_vega({k: renamed[k] for k in order})
+        with _TEMPLATE_LOCK:
+            _VEGA[key] = template
+            while len(_VEGA) > _TEMPLATE_LIMIT:
+                _VEGA.pop(next(iter(_VEGA)))
+    back = {v: k for k, v in slots.items()}
+    out = _rename_strings(template, back)
+    for entry in out.get("data", []):
+        name = entry.get("name")
+        if name in datasets and "values" in entry:
+            entry["values"] = datasets[name]
+    return out
 
 
 LABEL_CHARS = 62  # statements are cut here (in Python: Vega's own cutting is slow)
