@@ -20,11 +20,11 @@ offset and noise. Between waves most teams improve, mostly on the dimensions the
 weakest), some stay flat and a few decline. Leaders rate their team a little higher than members.
 
 The first cohort was also surveyed midway (a third wave), halfway between its before and after.
-One team is an extended leadership group (the first programme team with eleven or more invited in
-every wave and no wave below the threshold): its five directors answer as leaders and its unit
-heads as members, so its reports may show leaders beside members; every other team has one
-leader, and its reports show the refusal. Both additions draw from random streams of their own,
-so the rest of the demo is the same as without them.
+One team is an extended leadership group (the first programme team with eleven or more invited and
+ten or more answers in every wave): its five directors answer as leaders and its unit heads as
+members, so its reports may show leaders beside members; every other team has one leader, and its
+reports show the refusal. The midway wave draws from a random stream of its own and the leaders
+are only labels, so the rest of the demo is the same as without them.
 """
 
 from __future__ import annotations
@@ -435,7 +435,6 @@ def simulate_responses(
     used_ids: set[int] = set()
     side = _side_rng(rng, 2)  # the midway wave's answers
     side_ids: set[int] = set()
-    extended = _extended_group(programme, small_cases)
     # How each programme team develops: most improve, some stay flat, a few decline.
     n_programme = len(programme.programme_groups)
     n_flat, n_decline = max(1, round(n_programme * 0.19)), max(1, round(n_programme * 0.12))
@@ -464,7 +463,6 @@ def simulate_responses(
                 members = roster.midway(side, size, n)
             else:
                 members = roster.answering(wave, size, n)
-            leaders = EXTENDED_LEADERS if group.id == extended else 1
             for k, person in enumerate(members):
                 theta = latent[wave] + person
                 if k == 0:  # the head of the team answers first and rates it a little higher
@@ -486,13 +484,14 @@ def simulate_responses(
                     ),
                     "group": group.id,
                     "wave": wave,
-                    "role": "leader" if k < leaders else "member",
+                    "role": "leader" if k == 0 else "member",
                 }
                 row.update(zip(instrument.item_ids, values, strict=True))
                 row["_na"] = [instrument.item_ids[j] for j in np.flatnonzero(not_applicable)]
                 row.update(_comments(instrument, theta - level, draw, wave))
                 rows[wave].append(row)
     tables = {}
+    _extend_leaders(programme, rows, small_cases)
     for wave, wave_rows in rows.items():
         draw = side if wave == "midway" else rng
         table = pd.DataFrame(wave_rows)
@@ -503,12 +502,29 @@ def simulate_responses(
     return tables
 
 
-def _extended_group(programme: Programme, small_cases: dict[tuple[str, str], int]) -> str | None:
-    """The programme team that is an extended leadership group (see the module's docstring)."""
+def _extend_leaders(
+    programme: Programme,
+    rows: dict[str, list[dict[str, Any]]],
+    small_cases: dict[tuple[str, str], int],
+) -> str | None:
+    """Make the extended leadership group (see the module's docstring): the first programme team
+    with ``EXTENDED_MIN_INVITED`` invited and at least twice ``EXTENDED_LEADERS`` answers in every
+    wave gets its first ``EXTENDED_LEADERS`` respondents of each wave as leaders. Only labels
+    change (no draw), so the demo's answers stay as they are."""
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for wave, wave_rows in rows.items():
+        for row in wave_rows:
+            by.setdefault((row["group"], wave), []).append(row)
     for g in programme.programme_groups:
-        if min(g.invited.values()) >= EXTENDED_MIN_INVITED and not any(
-            (g.id, w) in small_cases for w in g.invited
+        waves = list(g.invited)
+        if (
+            min(g.invited.values()) >= EXTENDED_MIN_INVITED
+            and not any((g.id, w) in small_cases for w in waves)
+            and all(len(by.get((g.id, w), [])) >= 2 * EXTENDED_LEADERS for w in waves)
         ):
+            for w in waves:
+                for row in by[(g.id, w)][:EXTENDED_LEADERS]:
+                    row["role"] = "leader"
             return g.id
     return None
 
