@@ -173,9 +173,7 @@ class PdfPrinter:
         if not Path(self.chromium_path).exists():
             raise KitError.text("report.export.no_chromium", path=self.chromium_path)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="kit-pdf", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kit-pdf", daemon=True)
         self._thread.start()
         try:
             self._call(self._start())
