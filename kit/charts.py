@@ -12,7 +12,12 @@ answer scales use a diverging blue-orange scheme.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
+import json
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,14 +99,22 @@ NUMBER_LOCALES: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class KitChart:
-    """A chart with its title and alt text; renders to static SVG (numbers in ``lang``)."""
+    """A chart with its title and alt text; renders to static SVG (numbers in ``lang``).
 
-    chart: alt.TopLevelMixin
+    ``chart`` is the Altair chart, or None when the chart was filled into a spec template
+    (``spec``, see :func:`templated_spec`): then ``spec`` is exactly what Altair would give.
+    """
+
+    chart: alt.TopLevelMixin | None
     title: str
     description: str
     lang: str = ""
+    spec: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        if self.spec is not None:
+            return _copy(self.spec)
+        assert self.chart is not None
         with alt.theme.enable("kit"):
             return self.chart.to_dict(validate=False)
 
@@ -110,11 +123,8 @@ class KitChart:
         import vl_convert as vlc
 
         locale = NUMBER_LOCALES.get(self.lang)
-        svg = (
-            vlc.vegalite_to_svg(self.to_dict(), format_locale=locale)
-            if locale
-            else vlc.vegalite_to_svg(self.to_dict())
-        )
+        vega = vega_spec(self.to_dict())
+        svg = vlc.vega_to_svg(vega, format_locale=locale) if locale else vlc.vega_to_svg(vega)
         label = html.escape(self.description, quote=True)
         return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
@@ -128,6 +138,199 @@ class KitChart:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+
+# -- spec templates -----------------------------------------------------------------------------
+# Building a chart with Altair (encodings, validation, ``to_dict``, data sanitising) costs more
+# than a report's results; the charts of two groups differ only in their data. So a chart's spec
+# is built by Altair once per everything-but-the-data (a key each chart function gives) and
+# later calls fill in their data, converted and named exactly as Altair does (tested equal).
+
+_TEMPLATES: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, int]]] = {}
+_TEMPLATE_LOCK = threading.Lock()
+_TEMPLATE_LIMIT = 512
+_TEMPLATES_ON = [True]
+TEMPLATE_STATS = {"built": 0, "filled": 0}
+
+
+@contextlib.contextmanager
+def no_templates() -> Iterator[None]:
+    """Within: every chart is built by Altair (for tests and benchmarks comparing the two)."""
+    _TEMPLATES_ON.append(False)
+    try:
+        yield
+    finally:
+        _TEMPLATES_ON.pop()
+
+
+def clear_templates() -> None:
+    with _TEMPLATE_LOCK:
+        _TEMPLATES.clear()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]] | None:
+    """``frame``'s rows as Altair's ``to_values(sanitize_dataframe(frame))`` gives them, for the
+    column types the kit's charts use (None for any other type: then Altair does it)."""
+    import numpy as np
+
+    if not all(isinstance(c, str) for c in frame.columns) or frame.columns.has_duplicates:
+        return None
+    columns: list[list[Any]] = []
+    for name in frame.columns:
+        col = frame[name]
+        if not isinstance(col.dtype, np.dtype):  # pandas' own types
+            dtype = str(col.dtype)
+            if dtype not in ("str", "string", "Int64", "Int32", "Float64", "boolean"):
+                return None  # category, datetimes, ...: Altair's own conversion
+            obj = col.astype(object)
+            columns.append(obj.where(col.notnull(), None).tolist())  # as Altair does
+            continue
+        kind = col.dtype.kind
+        if kind in "biu":
+            values = col.tolist()
+        elif kind == "f":
+            arr = col.to_numpy()
+            bad = ~np.isfinite(arr)
+            values = [None if b else v for v, b in zip(arr.tolist(), bad.tolist(), strict=True)]
+        elif col.dtype == object:
+            # Altair's own steps (pandas may infer another type in ``apply``: None becomes NaN)
+            values = col.astype(object).apply(_list_if_array).tolist()
+            if not all(v is None or type(v) in (str, bool, int, float) for v in values):
+                return None
+        else:
+            return None
+        columns.append(values)
+    names = list(frame.columns)
+    if not names:
+        return [{} for _ in range(len(frame))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _list_if_array(value: Any) -> Any:
+    import numpy as np
+
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _dataset_name(values: list[dict[str, Any]]) -> str:
+    """Altair's name for inline data (``altair.vegalite.v6.api._dataset_name``)."""
+    if values == [{}]:
+        return "empty"
+    values_json = json.dumps(values, sort_keys=True, default=str)
+    return "data-" + hashlib.sha256(values_json.encode()).hexdigest()[:32]
+
+
+def _copy(
+    node: Any, names: dict[str, str] | None = None, numbers: dict[float, float] | None = None
+) -> Any:
+    """A structural copy of a spec, with data references renamed by ``names`` and placeholder
+    numbers replaced by ``numbers``."""
+    if isinstance(node, dict):
+        out = {k: _copy(v, names, numbers) for k, v in node.items()}
+        if names and isinstance(out.get("name"), str) and out["name"] in names and len(out) == 1:
+            out["name"] = names[out["name"]]
+        return out
+    if isinstance(node, list):
+        return [_copy(v, names, numbers) for v in node]
+    if numbers and type(node) is float and node in numbers:
+        return numbers[node]
+    return node
+
+
+_PLACEHOLDER = 987654.125  # exact in binary; no chart of the kit draws such a number
+
+
+def templated_spec(
+    key: tuple[Any, ...],
+    frames: list[pd.DataFrame],
+    build: Callable[..., alt.TopLevelMixin],
+    numbers: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The Vega-Lite spec of ``build(**numbers)`` (with the kit theme), whose data are ``frames``
+    (the frames the chart's layers or panels receive, in any order) and which depends on nothing
+    but ``frames``, ``numbers`` (floats the spec holds as they are, or negated, e.g. a scale's
+    domain) and ``key`` (the caller's promise). Made by Altair once per key; then filled."""
+    numbers = numbers or {}
+    values = [_records(f) for f in frames] if _TEMPLATES_ON[-1] else None
+    if values is None or any(v is None for v in values):
+        TEMPLATE_STATS["built"] += 1
+        with alt.theme.enable("kit"):
+            return build(**numbers).to_dict(validate=False)
+    names = [_dataset_name(v) for v in values]  # type: ignore[arg-type]
+    pattern = tuple(names.index(n) for n in names)  # which frames hold equal data
+    full_key = (key, pattern, tuple(numbers))
+    placeholders = {n: _PLACEHOLDER + i for i, n in enumerate(numbers)}
+    with _TEMPLATE_LOCK:
+        found = _TEMPLATES.get(full_key)
+    if found is None:
+        TEMPLATE_STATS["built"] += 1
+        with alt.theme.enable("kit"):
+            spec = build(**placeholders).to_dict(validate=False)
+        slots = {n: i for i, n in reversed(list(enumerate(names)))}
+        datasets = spec.get("datasets", {})
+        if all(n in slots for n in datasets):
+            with _TEMPLATE_LOCK:
+                _TEMPLATES[full_key] = (spec, {n: slots[n] for n in datasets})
+                while len(_TEMPLATES) > _TEMPLATE_LIMIT:
+                    _TEMPLATES.pop(next(iter(_TEMPLATES)))
+            found = _TEMPLATES[full_key]
+        else:
+            with alt.theme.enable("kit"):
+                return build(**numbers).to_dict(validate=False)
+    else:
+        TEMPLATE_STATS["filled"] += 1
+    template, slots = found
+    rename = {old: names[i] for old, i in slots.items()}
+    swap: dict[float, float] = {}
+    for n, ph in placeholders.items():
+        swap[ph], swap[-ph] = float(numbers[n]), -float(numbers[n])
+    spec = _copy({k: v for k, v in template.items() if k != "datasets"}, rename, swap)
+    spec["datasets"] = {rename[old]: values[i] for old, i in slots.items()}  # type: ignore[misc]
+    # the dataset entry keeps the template's position among the keys
+    return {k: spec[k] for k in template}
+
+
+_VEGA: dict[str, dict[str, Any]] = {}
+
+
+def _rename_strings(node: Any, names: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _rename_strings(v, names) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rename_strings(v, names) for v in node]
+    if isinstance(node, str):
+        return names.get(node, node)
+    return node
+
+
+def vega_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``vl_convert.vegalite_to_vega(spec)``, compiled once per spec without its data (Vega-Lite's
+    compiler reads no data values); the data go into the compiled spec by name (tested equal)."""
+    import vl_convert as vlc
+
+    datasets = spec.get("datasets")
+    if not _TEMPLATES_ON[-1] or not isinstance(datasets, dict):
+        return vlc.vegalite_to_vega(spec)
+    slots = {name: f"kit-dataset-{i}" for i, name in enumerate(datasets)}
+    shape = {k: _rename_strings(v, slots) for k, v in spec.items() if k != "datasets"}
+    key = json.dumps([shape, list(slots.values())])
+    with _TEMPLATE_LOCK:
+        template = _VEGA.get(key)
+    if template is None:
+        renamed = {**shape, "datasets": {slots[n]: [] for n in datasets}}
+        order = [k for k in spec]  # keep the key order of the spec
+        template = vlc.vegalite_to_vega({k: renamed[k] for k in order})
+        with _TEMPLATE_LOCK:
+            _VEGA[key] = template
+            while len(_VEGA) > _TEMPLATE_LIMIT:
+                _VEGA.pop(next(iter(_VEGA)))
+    back = {v: k for k, v in slots.items()}
+    out = _rename_strings(template, back)
+    for entry in out.get("data", []):
+        name = entry.get("name")
+        if name in datasets and "values" in entry:
+            entry["values"] = datasets[name]
+    return out
 
 
 LABEL_CHARS = 62  # statements are cut here (in Python: Vega's own cutting is slow)
@@ -198,29 +401,39 @@ def profile_chart(
     )
     colours = [GROUP_COLOUR, NORM_COLOUR, COHORT_COLOUR][: len(series)]
     shapes = ["circle", "stroke", "diamond"][: len(series)]
-    y = alt.Y("dimension_name:N", sort=order, title=None)
-    x_scale = alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False)
-    band = (
-        alt.Chart(profile.dropna(subset=["norm_low", "norm_high"]))
-        .mark_bar(color=NORM_BAND_COLOUR, height=10, opacity=0.8)
-        .encode(
-            y=y,
-            x=alt.X("norm_low:Q", scale=x_scale, title=t("report.chart.mean", lang)),
-            x2="norm_high:Q",
-        )
-    )
-    dots = (
-        alt.Chart(points)
-        .mark_point(filled=True, size=90, opacity=1)
-        .encode(
-            y=y,
-            x=alt.X("value:Q", scale=x_scale),
-            color=alt.Color("series:N", scale=alt.Scale(domain=series, range=colours), title=None),
-            shape=alt.Shape("series:N", scale=alt.Scale(domain=series, range=shapes), title=None),
-        )
-    )
+    band_data = profile.dropna(subset=["norm_low", "norm_high"])
     title = t("report.chart.profile_title", lang)
-    chart = (band + dots).properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+
+    def build() -> alt.TopLevelMixin:
+        y = alt.Y("dimension_name:N", sort=order, title=None)
+        x_scale = alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False)
+        band = (
+            alt.Chart(band_data)
+            .mark_bar(color=NORM_BAND_COLOUR, height=10, opacity=0.8)
+            .encode(
+                y=y,
+                x=alt.X("norm_low:Q", scale=x_scale, title=t("report.chart.mean", lang)),
+                x2="norm_high:Q",
+            )
+        )
+        dots = (
+            alt.Chart(points)
+            .mark_point(filled=True, size=90, opacity=1)
+            .encode(
+                y=y,
+                x=alt.X("value:Q", scale=x_scale),
+                color=alt.Color(
+                    "series:N", scale=alt.Scale(domain=series, range=colours), title=None
+                ),
+                shape=alt.Shape(
+                    "series:N", scale=alt.Scale(domain=series, range=shapes), title=None
+                ),
+            )
+        )
+        return (band + dots).properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+
+    key = ("profile", lang, tuple(order), tuple(series), scale_min, scale_max)
+    spec = templated_spec(key, [band_data, points], build)
     desc = t(
         "report.chart.profile_desc",
         lang,
@@ -229,7 +442,7 @@ def profile_chart(
         lo=scale_min,
         hi=scale_max,
     )
-    return KitChart(chart, title, desc, lang)
+    return KitChart(None, title, desc, lang, spec)
 
 
 def change_chart(change: pd.DataFrame, lang: str, *, before: str, after: str) -> KitChart:
@@ -240,26 +453,32 @@ def change_chart(change: pd.DataFrame, lang: str, *, before: str, after: str) ->
     data = change.dropna(subset=["change"]).copy()
     order = list(data["dimension_name"])
     reach = float(max(1.0, data[["ci_low", "ci_high"]].abs().max().max())) if len(data) else 1.0
-    x_scale = alt.Scale(domain=[-reach, reach], nice=True)
-    y = alt.Y("dimension_name:N", sort=order, title=None)
     x_title = t("report.chart.change_axis", lang, before=before, after=after)
-    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#666").encode(x="x:Q")
-    bars = (
-        alt.Chart(data)
-        .mark_rule(color=OKABE_ITO[4], strokeWidth=3)
-        .encode(y=y, x=alt.X("ci_low:Q", scale=x_scale, title=x_title), x2="ci_high:Q")
-    )
-    dots = (
-        alt.Chart(data)
-        .mark_point(filled=True, size=80, color=GROUP_COLOUR, opacity=1)
-        .encode(y=y, x=alt.X("change:Q", scale=x_scale))
-    )
     title = t("report.chart.change_title", lang, before=before, after=after)
-    chart = (zero + bars + dots).properties(
-        width=WIDTH, height=max(120, 22 * len(order)), title=title
-    )
+    zero_data = pd.DataFrame({"x": [0]})
+
+    def build(reach: float) -> alt.TopLevelMixin:
+        x_scale = alt.Scale(domain=[-reach, reach], nice=True)
+        y = alt.Y("dimension_name:N", sort=order, title=None)
+        zero = alt.Chart(zero_data).mark_rule(color="#666").encode(x="x:Q")
+        bars = (
+            alt.Chart(data)
+            .mark_rule(color=OKABE_ITO[4], strokeWidth=3)
+            .encode(y=y, x=alt.X("ci_low:Q", scale=x_scale, title=x_title), x2="ci_high:Q")
+        )
+        dots = (
+            alt.Chart(data)
+            .mark_point(filled=True, size=80, color=GROUP_COLOUR, opacity=1)
+            .encode(y=y, x=alt.X("change:Q", scale=x_scale))
+        )
+        return (zero + bars + dots).properties(
+            width=WIDTH, height=max(120, 22 * len(order)), title=title
+        )
+
+    key = ("change", lang, tuple(order), x_title, title)
+    spec = templated_spec(key, [zero_data, data], build, {"reach": reach})
     desc = t("report.chart.change_desc", lang, before=before, after=after, n=len(order))
-    return KitChart(chart, title, desc, lang)
+    return KitChart(None, title, desc, lang, spec)
 
 
 def distribution_chart(
@@ -282,14 +501,16 @@ def distribution_chart(
     data["order"] = data["value"].astype(int)
     if "section" not in data:
         data["section"] = title or t("report.chart.dist_title", lang)
-    panels = []
-    n_items = 0
+    sections = []
     for section in dict.fromkeys(data["section"]):
         sub = data[data["section"] == section]
         order = list(dict.fromkeys(sub["item_text"]))
-        n_items += len(order)
-        panels.append(
-            alt.Chart(sub[sub["count"] > 0], title=str(section))
+        sections.append((str(section), order, sub[sub["count"] > 0]))
+    n_items = sum(len(order) for _, order, _ in sections)
+
+    def panel(section: str, order: list[str], rows: pd.DataFrame) -> alt.Chart:
+        return (
+            alt.Chart(rows, title=section)
             .mark_bar(stroke="white", strokeWidth=0.5)
             .encode(
                 y=alt.Y(
@@ -314,10 +535,19 @@ def distribution_chart(
             )
             .properties(width=240, height=max(40, 15 * len(order)))
         )
-    chart = panels[0] if len(panels) == 1 else alt.vconcat(*panels, spacing=18)
+
+    def build() -> alt.TopLevelMixin:
+        panels = [panel(*x) for x in sections]
+        return panels[0] if len(panels) == 1 else alt.vconcat(*panels, spacing=18)
+
+    key = (
+        "distribution", lang, tuple(scale_labels),
+        tuple((section, tuple(order)) for section, order, _ in sections),
+    )  # fmt: skip
+    spec = templated_spec(key, [rows for _, _, rows in sections], build)
     name = title or t("report.chart.dist_title", lang)
     desc = t("report.chart.dist_desc", lang, n=n_items)
-    return KitChart(chart, name, desc, lang)
+    return KitChart(None, name, desc, lang, spec)
 
 
 def cohort_chart(cohort: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:
@@ -398,42 +628,47 @@ def wave_chart(levels: pd.DataFrame, lang: str, *, scale_min: int, scale_max: in
     order = list(dict.fromkeys(levels["dimension_name"]))
     waves = list(dict.fromkeys(levels["wave_name"]))
     data = levels.dropna(subset=["mean"])[["dimension_name", "wave_name", "mean"]]
-    y = alt.Y("dimension_name:N", sort=order, title=None)
-    x = alt.X(
-        "mean:Q",
-        scale=alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False),
-        title=t("report.chart.mean", lang),
-    )
-    line = (
-        alt.Chart(data)
-        .mark_line(color="#BBBBBB", strokeWidth=1)
-        .encode(y=y, x=x, detail="dimension_name:N", order="wave_order:O")
-        .transform_calculate(wave_order=f"indexof({waves!r}, datum.wave_name)")
-    )
-    dots = (
-        alt.Chart(data)
-        .mark_point(filled=True, size=80, opacity=1)
-        .encode(
-            y=y,
-            x=x,
-            color=alt.Color(
-                "wave_name:N",
-                sort=waves,
-                title=None,
-                scale=alt.Scale(domain=waves, range=list(OKABE_ITO[: len(waves)])),
-            ),
-            shape=alt.Shape(
-                "wave_name:N",
-                sort=waves,
-                title=None,
-                scale=alt.Scale(domain=waves, range=list(WAVE_SHAPES[: len(waves)])),
-            ),
-        )
-    )
     title = t("report.chart.waves_title", lang)
-    chart = (line + dots).properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+
+    def build() -> alt.TopLevelMixin:
+        y = alt.Y("dimension_name:N", sort=order, title=None)
+        x = alt.X(
+            "mean:Q",
+            scale=alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False),
+            title=t("report.chart.mean", lang),
+        )
+        line = (
+            alt.Chart(data)
+            .mark_line(color="#BBBBBB", strokeWidth=1)
+            .encode(y=y, x=x, detail="dimension_name:N", order="wave_order:O")
+            .transform_calculate(wave_order=f"indexof({waves!r}, datum.wave_name)")
+        )
+        dots = (
+            alt.Chart(data)
+            .mark_point(filled=True, size=80, opacity=1)
+            .encode(
+                y=y,
+                x=x,
+                color=alt.Color(
+                    "wave_name:N",
+                    sort=waves,
+                    title=None,
+                    scale=alt.Scale(domain=waves, range=list(OKABE_ITO[: len(waves)])),
+                ),
+                shape=alt.Shape(
+                    "wave_name:N",
+                    sort=waves,
+                    title=None,
+                    scale=alt.Scale(domain=waves, range=list(WAVE_SHAPES[: len(waves)])),
+                ),
+            )
+        )
+        return (line + dots).properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+
+    key = ("waves", lang, tuple(order), tuple(waves), scale_min, scale_max)
+    spec = templated_spec(key, [data], build)
     desc = t("report.chart.waves_desc", lang, n=len(order), waves=", ".join(waves))
-    return KitChart(chart, title, desc, lang)
+    return KitChart(None, title, desc, lang, spec)
 
 
 def role_chart(roles: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int) -> KitChart:
@@ -447,29 +682,34 @@ def role_chart(roles: pd.DataFrame, lang: str, *, scale_min: int, scale_max: int
         scale=alt.Scale(domain=_scale_domain(scale_min, scale_max), nice=False),
         title=t("report.chart.mean", lang),
     )
-    chart = (
-        alt.Chart(data)
-        .mark_point(filled=True, size=80, opacity=1)
-        .encode(
-            y=alt.Y("dimension_name:N", sort=order, title=None),
-            x=x,
-            color=alt.Color(
-                "role_name:N",
-                sort=sides,
-                title=None,
-                scale=alt.Scale(domain=sides, range=[OKABE_ITO[5], OKABE_ITO[0]]),
-            ),
-            shape=alt.Shape(
-                "role_name:N",
-                sort=sides,
-                title=None,
-                scale=alt.Scale(domain=sides, range=["square", "circle"]),
-            ),
-        )  # fmt: skip
-    )
     title = t("report.chart.roles_title", lang)
-    chart = chart.properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
-    return KitChart(chart, title, t("report.chart.roles_desc", lang, n=len(order)), lang)
+
+    def build() -> alt.TopLevelMixin:
+        chart = (
+            alt.Chart(data)
+            .mark_point(filled=True, size=80, opacity=1)
+            .encode(
+                y=alt.Y("dimension_name:N", sort=order, title=None),
+                x=x,
+                color=alt.Color(
+                    "role_name:N",
+                    sort=sides,
+                    title=None,
+                    scale=alt.Scale(domain=sides, range=[OKABE_ITO[5], OKABE_ITO[0]]),
+                ),
+                shape=alt.Shape(
+                    "role_name:N",
+                    sort=sides,
+                    title=None,
+                    scale=alt.Scale(domain=sides, range=["square", "circle"]),
+                ),
+            )  # fmt: skip
+        )
+        return chart.properties(width=WIDTH, height=max(120, 22 * len(order)), title=title)
+
+    key = ("roles", lang, tuple(order), tuple(sides), scale_min, scale_max)
+    spec = templated_spec(key, [data], build)
+    return KitChart(None, title, t("report.chart.roles_desc", lang, n=len(order)), lang, spec)
 
 
 # Heatmap bands: sky blue above the norm (or up), orange below (or down), light grey in between;

@@ -3,8 +3,9 @@
 ``make_demo(settings, seed=2024)`` writes into ``settings.var_dir / "demo"``:
 
 - ``programme.yaml``: 4 cohorts ("kull") of 4 leadership teams of Norwegian public-sector agencies,
-  the waves ``before`` and ``after``, and a norm base of other teams ('kit programme load' format);
-- one survey export per wave (``lagprofil-before.csv``, ``lagprofil-after.csv``):
+  the waves ``before``, ``midway`` (the first cohort only) and ``after``, and a norm base of
+  other teams ('kit programme load' format);
+- one survey export per wave (``lagprofil-before.csv``, ``lagprofil-midway.csv``, ...):
   semicolon-separated, decimal comma, UTF-8 with BOM, one row per respondent (what Norwegian
   survey tools write),
 
@@ -17,6 +18,13 @@ level plus dimension-specific deviations, so ICC(1) lands around .1-.25), each m
 response style plus dimension deviations (items correlate within dimensions), each item its own
 offset and noise. Between waves most teams improve, mostly on the dimensions they worked on (their
 weakest), some stay flat and a few decline. Leaders rate their team a little higher than members.
+
+The first cohort was also surveyed midway (a third wave), halfway between its before and after.
+One team is an extended leadership group (the first programme team with eleven or more invited and
+ten or more answers in every wave): its five directors answer as leaders and its unit heads as
+members, so its reports may show leaders beside members; every other team has one leader, and its
+reports show the refusal. The midway wave draws from a random stream of its own and the leaders
+are only labels, so the rest of the demo is the same as without them.
 """
 
 from __future__ import annotations
@@ -39,7 +47,10 @@ from kit.store import ImportResult, Store, open_store
 from kit.store.programme import Cohort, Group, Programme, Wave, dump_programme, load_programme
 
 DEMO_INSTRUMENT = "lagprofil"
-WAVES = ("before", "after")
+WAVES = ("before", "midway", "after")
+MIDWAY_COHORTS = (0,)  # cohorts (by index) also surveyed midway
+EXTENDED_LEADERS = 5  # leaders of the extended leadership group (min_subgroup_respondents)
+EXTENDED_MIN_INVITED = 11
 NOT_APPLICABLE = "Vet ikke"  # what the demo's survey tool writes for "don't know / not applicable"
 PROGRAMME_NAME = "Program for utvikling av toppledergrupper i staten"
 
@@ -284,6 +295,7 @@ def import_demo(
 def build_programme(rng: np.random.Generator, *, small: bool = False) -> Programme:
     """Four cohorts of four teams, two waves, and a norm base (64 teams, 12 when ``small``)."""
     waves = tuple(Wave(w, i + 1) for i, w in enumerate(WAVES))
+    side = _side_rng(rng, 1)  # the midway wave's own draws: the other waves stay as they were
     starts = (
         dt.date(2024, 1, 15),
         dt.date(2024, 8, 26),
@@ -319,6 +331,17 @@ def build_programme(rng: np.random.Generator, *, small: bool = False) -> Program
                     },
                 )
             )
+        if c in MIDWAY_COHORTS:
+            for k in range(len(groups) - 4, len(groups)):
+                g = groups[k]
+                day = start + dt.timedelta(days=int(side.integers(140, 160)))
+                groups[k] = Group(
+                    **{
+                        **g.__dict__,
+                        "invited": _midway(g.invited, g.invited["before"]),
+                        "survey_dates": _midway(g.survey_dates, day.isoformat()),
+                    }
+                )
         cohorts.append(
             Cohort(cid, f"Kull {c + 1}", start.isoformat(), end.isoformat(), tuple(member_ids))
         )
@@ -349,6 +372,18 @@ def build_programme(rng: np.random.Generator, *, small: bool = False) -> Program
             )
         )
     return Programme(PROGRAMME_NAME, waves, tuple(cohorts), tuple(groups), "programme.yaml")
+
+
+def _midway(by_wave: dict[str, Any], value: Any) -> dict[str, Any]:
+    """``by_wave`` with ``midway`` between ``before`` and ``after`` (the programme's order)."""
+    return {"before": by_wave["before"], "midway": value, "after": by_wave["after"]}
+
+
+def _side_rng(rng: np.random.Generator, stream: int) -> np.random.Generator:
+    """A generator of its own for an addition to the demo (``stream``), from the demo's seed:
+    drawing from it leaves ``rng``'s draws, and so the rest of the demo, unchanged."""
+    seq = rng.bit_generator.seed_seq
+    return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(1000 + stream,)))
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -398,6 +433,8 @@ def simulate_responses(
 
     rows: dict[str, list[dict[str, Any]]] = {w.id: [] for w in programme.waves}
     used_ids: set[int] = set()
+    side = _side_rng(rng, 2)  # the midway wave's answers
+    side_ids: set[int] = set()
     # How each programme team develops: most improve, some stay flat, a few decline.
     n_programme = len(programme.programme_groups)
     n_flat, n_decline = max(1, round(n_programme * 0.19)), max(1, round(n_programme * 0.12))
@@ -413,43 +450,83 @@ def simulate_responses(
             latent["after"] = latent["before"] + _change(kind, profile, dims, rng)
         roster = _Roster(rng, n_dims)
         for wave, invited in group.invited.items():
-            size = invited or int(rng.integers(5, 13))
+            draw = side if wave == "midway" else rng
+            size = invited or int(draw.integers(5, 13))
             n = small_cases.get((group.id, wave))
             if n is None:
-                n = int(size - rng.binomial(size, 0.08))
+                n = int(size - draw.binomial(size, 0.08))
                 n = max(n, min(size, min_respondents))
-            members = roster.answering(wave, size, n)
+            if wave == "midway":  # halfway from before to after, the same people
+                latent["midway"] = (latent["before"] + latent["after"]) / 2 + side.normal(
+                    0, 0.05, n_dims
+                )
+                members = roster.midway(side, size, n)
+            else:
+                members = roster.answering(wave, size, n)
             for k, person in enumerate(members):
                 theta = latent[wave] + person
-                if k == 0:  # the leader answers first and rates the team a little higher
+                if k == 0:  # the head of the team answers first and rates it a little higher
                     theta = theta + 0.3
                 values = (
                     mid
-                    + (theta[item_dim] + item_offset + rng.normal(0, 0.72, len(item_dim))) * unit
+                    + (theta[item_dim] + item_offset + draw.normal(0, 0.72, len(item_dim))) * unit
                 )
                 values = np.clip(np.rint(values), scale.min, scale.max)
                 values = np.where(reverse, scale.min + scale.max - values, values)
-                missing = rng.random(len(values)) < 0.03
-                not_applicable = na_prone & (rng.random(len(values)) < 0.03) & ~missing
+                missing = draw.random(len(values)) < 0.03
+                not_applicable = na_prone & (draw.random(len(values)) < 0.03) & ~missing
                 values = np.where(missing | not_applicable, np.nan, values)
                 row: dict[str, Any] = {
-                    "respondent": _respondent_id(rng, used_ids),
+                    "respondent": (
+                        _respondent_id(side, side_ids, 1_000_000, 9_999_999)
+                        if wave == "midway"
+                        else _respondent_id(rng, used_ids)
+                    ),
                     "group": group.id,
                     "wave": wave,
                     "role": "leader" if k == 0 else "member",
                 }
                 row.update(zip(instrument.item_ids, values, strict=True))
                 row["_na"] = [instrument.item_ids[j] for j in np.flatnonzero(not_applicable)]
-                row.update(_comments(instrument, theta - level, rng, wave))
+                row.update(_comments(instrument, theta - level, draw, wave))
                 rows[wave].append(row)
     tables = {}
+    _extend_leaders(programme, rows, small_cases)
     for wave, wave_rows in rows.items():
+        draw = side if wave == "midway" else rng
         table = pd.DataFrame(wave_rows)
-        table = table.sample(frac=1, random_state=int(rng.integers(0, 2**31))).reset_index(
+        table = table.sample(frac=1, random_state=int(draw.integers(0, 2**31))).reset_index(
             drop=True
         )
         tables[wave] = table
     return tables
+
+
+def _extend_leaders(
+    programme: Programme,
+    rows: dict[str, list[dict[str, Any]]],
+    small_cases: dict[tuple[str, str], int],
+) -> str | None:
+    """Make the extended leadership group (see the module's docstring): the first programme team
+    with ``EXTENDED_MIN_INVITED`` invited and at least twice ``EXTENDED_LEADERS`` answers in every
+    wave gets its first ``EXTENDED_LEADERS`` respondents of each wave as leaders. Only labels
+    change (no draw), so the demo's answers stay as they are."""
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for wave, wave_rows in rows.items():
+        for row in wave_rows:
+            by.setdefault((row["group"], wave), []).append(row)
+    for g in programme.programme_groups:
+        waves = list(g.invited)
+        if (
+            min(g.invited.values()) >= EXTENDED_MIN_INVITED
+            and not any((g.id, w) in small_cases for w in waves)
+            and all(len(by.get((g.id, w), [])) >= 2 * EXTENDED_LEADERS for w in waves)
+        ):
+            for w in waves:
+                for row in by[(g.id, w)][:EXTENDED_LEADERS]:
+                    row["role"] = "leader"
+            return g.id
+    return None
 
 
 def _change(kind: str, profile: np.ndarray, dims: Any, rng: np.random.Generator) -> np.ndarray:
@@ -502,10 +579,23 @@ class _Roster:
         others = rng.choice(np.arange(1, size), size=max(0, n - 1), replace=False)
         return [self.people[0], *(self.people[int(k)] for k in sorted(others))]
 
+    def midway(self, rng: np.random.Generator, size: int, n: int) -> list[np.ndarray]:
+        """The ``n`` who answer midway: the people of the last wave, their views moved a little,
+        drawn from ``rng`` (the roster itself is left as it was)."""
+        people = [self.people[0]] + [
+            0.9 * p + 0.4 * rng.normal(0, 0.42, self.n_dims) for p in self.people[1:size]
+        ]
+        while len(people) < size:
+            people.append(rng.normal(0, 0.5) + rng.normal(0, 0.42, self.n_dims))
+        others = rng.choice(np.arange(1, size), size=max(0, n - 1), replace=False)
+        return [people[0], *(people[int(k)] for k in sorted(others))]
 
-def _respondent_id(rng: np.random.Generator, used: set[int]) -> str:
+
+def _respondent_id(
+    rng: np.random.Generator, used: set[int], low: int = 100000, high: int = 999999
+) -> str:
     while True:
-        number = int(rng.integers(100000, 999999))
+        number = int(rng.integers(low, high))
         if number not in used:
             used.add(number)
             return f"R{number}"
@@ -552,7 +642,7 @@ def _comments(
 # The demo's survey tool writes its own headers and labels; demo/mapping.yaml maps them (as a
 # staff member would write once per survey tool).
 EXPORT_COLUMNS = {"respondent": "Respondent ID", "group": "Team", "wave": "Måling", "role": "Rolle"}
-EXPORT_WAVES = {"before": "Før", "after": "Etter"}
+EXPORT_WAVES = {"before": "Før", "midway": "Midtveis", "after": "Etter"}
 EXPORT_ROLES = {"leader": "Leder for gruppen", "member": "Medlem av gruppen"}
 
 

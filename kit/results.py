@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit.comparison import group_rows
 from kit.errors import NotFoundError
 from kit.exercises import load_exercises
 from kit.i18n import Text, t
@@ -876,8 +877,8 @@ def wave_series(
         pairs.append((waves[0], waves[-1], "overall"))
     changes = []
     for before, after, kind in pairs:
-        ch = _change_frame(data, [group_id], before, after)
-        ch = ch[ch["group"] == group_id].drop(columns=["group"])
+        ch = _every_change(data, before, after)
+        ch = group_rows(ch, group_id).drop(columns=["group"])
         part = dims.merge(ch[["dimension", "change", "ci_low", "ci_high", "suppressed"]],
                           on="dimension", how="left")  # fmt: skip
         hidden = _group_reason(data, group_id, before) or _group_reason(data, group_id, after)
@@ -930,6 +931,18 @@ def _change_frame(data: ScoredData, group_ids: list[str], before: str, after: st
     return ch[cols]
 
 
+def _every_change(data: ScoredData, before: str, after: str) -> pd.DataFrame:
+    """Every group's change from ``before`` to ``after``, once per publication set (the rows of a
+    group do not depend on the others): each report and wave step reads its own rows."""
+    from kit.comparison import memo
+
+    return memo(
+        data,
+        ("change", before, after),
+        lambda: _change_frame(data, list(data.dimensions["group"].unique()), before, after),
+    )
+
+
 def _group_change(
     data: ScoredData, group_id: str, before: str, after: str, dims: pd.DataFrame, lang: str
 ) -> tuple[pd.DataFrame | None, str]:
@@ -941,14 +954,7 @@ def _group_change(
             wave=_wave_name(before, lang),
             reason=_reason_text(reason, data, lang),
         )
-    from kit.comparison import group_rows, memo
-
-    every = memo(  # every group's change, once per publication set: rows are per group
-        data,
-        ("change", before, after),
-        lambda: _change_frame(data, list(data.dimensions["group"].unique()), before, after),
-    )
-    ch = group_rows(every, group_id)
+    ch = group_rows(_every_change(data, before, after), group_id)
     ch = dims[["dimension", "dimension_name", "order"]].merge(
         ch.drop(columns=["group"]), on="dimension", how="left"
     )

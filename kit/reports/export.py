@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -145,65 +147,87 @@ def external_references(html_text: str) -> list[str]:
 class PdfPrinter:
     """One headless Chromium that prints HTML files to A4 PDFs with page numbers.
 
-    Use as a context manager; :meth:`print_pdf` may be called many times. Requests to any host
-    are blocked while printing, so a PDF is made from the file alone. Playwright's sync API runs
-    on a thread of its own, so the printer also works where an event loop is already running
-    (a notebook, a kernel, a test process that drives its own browser).
+    Use as a context manager; :meth:`print_pdf` may be called many times, and from several
+    threads at once: up to ``pages`` prints run in parallel, each on a page of its own in the one
+    browser (a page is reused from report to report). Requests to any host are blocked while
+    printing, so a PDF is made from the file alone. Playwright runs on an event loop in a thread
+    of its own, so the printer also works where an event loop is already running (a notebook, a
+    kernel, a test process that drives its own browser).
     """
 
-    def __init__(self, chromium_path: str = "/usr/bin/chromium") -> None:
+    def __init__(self, chromium_path: str = "/usr/bin/chromium", pages: int = 1) -> None:
         self.chromium_path = chromium_path
-        self._thread: ThreadPoolExecutor | None = None
+        self.pages = max(1, int(pages))
+        self._loop: Any = None
+        self._thread: threading.Thread | None = None
         self._pw: Any = None
         self._browser: Any = None
         self._context: Any = None
+        self._free: Any = None  # asyncio.Queue of pages
 
-    def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        assert self._thread is not None, "use PdfPrinter as a context manager"
-        return self._thread.submit(func, *args, **kwargs).result()
+    def _call(self, coro: Any) -> Any:
+        assert self._loop is not None, "use PdfPrinter as a context manager"
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def __enter__(self) -> PdfPrinter:
         if not Path(self.chromium_path).exists():
             raise KitError.text("report.export.no_chromium", path=self.chromium_path)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kit-pdf")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kit-pdf", daemon=True)
+        self._thread.start()
         try:
-            self._call(self._start)
+            self._call(self._start())
         except BaseException:
-            self._thread.shutdown(wait=True)
-            self._thread = None
+            self._close_loop()
             raise
         return self
 
-    def _start(self) -> None:
-        from playwright.sync_api import sync_playwright
+    async def _start(self) -> None:
+        from playwright.async_api import async_playwright
 
-        self._pw = sync_playwright().start()
+        self._pw = await async_playwright().start()
         try:
-            self._browser = self._pw.chromium.launch(
+            self._browser = await self._pw.chromium.launch(
                 executable_path=self.chromium_path, args=list(CHROMIUM_ARGS)
             )
-            self._context = self._browser.new_context()
-            self._context.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())
+            self._context = await self._browser.new_context()
+
+            async def block(route: Any) -> None:
+                await route.abort()
+
+            await self._context.route(re.compile(r"^(https?|wss?)://"), block)
+            self._free = asyncio.Queue()
+            for _ in range(self.pages):
+                self._free.put_nowait(await self._context.new_page())
         except Exception:
-            self._pw.stop()
+            await self._pw.stop()
             raise
 
-    def _stop(self) -> None:
+    async def _stop(self) -> None:
         try:
             if self._browser is not None:
-                self._browser.close()
+                await self._browser.close()
         finally:
             if self._pw is not None:
-                self._pw.stop()
+                await self._pw.stop()
+
+    def _close_loop(self) -> None:
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=30)
+        if loop is not None and not loop.is_running():
+            loop.close()
 
     def __exit__(self, *exc: object) -> None:
-        if self._thread is None:
+        if self._loop is None:
             return
         try:
-            self._call(self._stop)
+            self._call(self._stop())
         finally:
-            self._thread.shutdown(wait=True)
-            self._thread = None
+            self._close_loop()
 
     def print_pdf(self, html_path: Path, pdf_path: Path, *, language: str, title: str) -> None:
         """Print ``html_path`` to ``pdf_path`` (A4, page x of y in the footer), atomically."""
@@ -220,14 +244,14 @@ class PdfPrinter:
             )
             + "</span></div>"
         )
-        data = self._call(self._render, html_path, footer)
+        data = self._call(self._render(Path(html_path), footer))
         atomic_write_bytes(pdf_path, data)
 
-    def _render(self, html_path: Path, footer: str) -> bytes:
-        page = self._context.new_page()
+    async def _render(self, html_path: Path, footer: str) -> bytes:
+        page = await self._free.get()
         try:
-            page.goto(html_path.resolve().as_uri(), wait_until="load")
-            return page.pdf(
+            await page.goto(html_path.resolve().as_uri(), wait_until="load")
+            return await page.pdf(
                 format="A4",
                 print_background=True,
                 display_header_footer=True,
@@ -237,8 +261,13 @@ class PdfPrinter:
                 tagged=True,  # structure tags for screen readers (universell utforming)
                 outline=True,  # bookmarks from the headings
             )
+        except Exception:
+            with contextlib.suppress(Exception):  # a page in an unknown state: a fresh one
+                await page.close()
+            page = await self._context.new_page()
+            raise
         finally:
-            page.close()
+            self._free.put_nowait(page)
 
 
 def title_and_language(nb: Any, params: dict[str, Any]) -> tuple[str, str]:

@@ -712,34 +712,79 @@ REASON_MARKS = {"too_few": "×", "not_published": "○", "changed": "Δ", "compa
                 "subgroup": "s", "comments": "c"}  # fmt: skip
 
 
+HEATMAP_BANDS = {
+    "level": ("strength", "in_line", "development"),
+    "change": ("up", "no_clear", "down"),
+}
+
+
 def _heatmap_block(cells: pd.DataFrame | None, kind: str, title: str, lang: str) -> str:
-    """One heatmap (level or change) with its values printed in ``lang`` and, below it, what
-    each mark of a hidden cell means."""
+    """One heatmap (level or change) as a table the A4 page holds: a row per group (its whole
+    name, wrapped), a column per dimension (upright header), each cell coloured by its band
+    (Okabe-Ito sky blue / grey / orange, as ``kit.charts.LEVEL_BANDS``) and printing its value
+    in ``lang``; a hidden cell prints only the mark of its reason, explained below the table."""
     if cells is None or cells.empty:
         return ""
     signed = kind == "change"
-    data = cells.copy()
-    data["label"] = [
-        REASON_MARKS.get(r, "?") if isinstance(r, str) else _num(v, 1, signed, lang)
-        for v, r in zip(data["value"], data["suppressed"], strict=True)
-    ]
-    names = ("strength", "in_line", "development") if kind == "level" else (
-        "up", "no_clear", "down")  # fmt: skip
+    names = HEATMAP_BANDS[kind]
     labels = {
         b: t(f"report.band.{b}", lang) if kind == "level" else t(f"report.heatmap.{b}", lang)
         for b in names
     }
     labels["none"] = t("report.heatmap.none", lang)
     labels["hidden"] = t("report.heatmap.hidden", lang)
-    chart = charts.heatmap_chart(data, lang, kind=kind, title=title, labels=labels)
-    hidden = data[data["suppressed"].notna()]
+    dims = list(dict.fromkeys(cells["dimension_name"]))
+    groups = list(dict.fromkeys(cells["group_name"]))
+    by = {(c["group_name"], c["dimension_name"]): c for c in cells.to_dict("records")}
+
+    def cell(c: dict[str, Any] | None) -> str:
+        if c is None:
+            return '<td class="kit-hm kit-hm-none"></td>'
+        reason = c.get("suppressed")
+        if isinstance(reason, str):
+            mark = REASON_MARKS.get(reason, "?")
+            return (
+                f'<td class="kit-hm kit-hm-hidden" title="{esc(c.get("suppressed_text", ""))}">'
+                f"{esc(mark)}</td>"
+            )
+        band = c.get("band")
+        band = band if isinstance(band, str) and band in labels else "none"
+        return (
+            f'<td class="kit-hm kit-hm-{band}" title="{esc(labels[band])}">'
+            f"{_num(c.get('value'), 1, signed, lang)}</td>"
+        )
+
+    head = "".join(f'<th scope="col" class="kit-hm-dim"><span>{esc(d)}</span></th>' for d in dims)
+    rows = "".join(
+        f'<tr><th scope="row" class="kit-hm-group">{esc(g)}</th>'
+        + "".join(cell(by.get((g, d))) for d in dims)
+        + "</tr>"
+        for g in groups
+    )
+    table = (
+        f'<table class="kit-heatmap kit-heatmap-{kind}"><caption>{esc(title)}</caption>'
+        f'<thead><tr><th scope="col" class="kit-hm-corner">{esc(t("report.heatmap.group", lang))}'
+        f"</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+    key = "".join(
+        f'<li><span class="kit-hm-swatch kit-hm-{b}" aria-hidden="true"></span>'
+        f"{esc(labels[b])}</li>"
+        for b in (*names, "none", "hidden")
+    )
+    desc = t(f"report.chart.heatmap_{kind}_desc", lang, groups=len(groups), n=len(dims))
+    hidden = cells[cells["suppressed"].notna()]
     legend = "".join(
         f"<li><strong>{esc(REASON_MARKS.get(r, '?'))}</strong> {esc(text)}</li>"
         for r, text in dict(
             zip(hidden["suppressed"], hidden["suppressed_text"], strict=True)
         ).items()
     )
-    return chart.to_html() + (f'<ul class="kit-marks">{legend}</ul>' if legend else "")
+    return (
+        f'<figure class="kit-heatmap-figure"><div class="kit-hm-scroll" tabindex="0" '
+        f'role="region" aria-label="{esc(title)}">{table}</div><ul class="kit-hm-key">{key}</ul>'
+        f"<figcaption>{esc(desc)}</figcaption></figure>"
+        + (f'<ul class="kit-marks">{legend}</ul>' if legend else "")
+    )
 
 
 def _heatmaps(res: Any, before: str, after: str, lang: str) -> Fragment:

@@ -22,7 +22,6 @@ import json
 import logging
 import multiprocessing
 import os
-import queue
 import shutil
 import tempfile
 import time
@@ -373,9 +372,7 @@ def run_reports(
                     futures[fut] = (job, key)
                 n_print = max(1, min(PDF_PRINTERS, n_workers)) if pdf else 0
                 with contextlib.ExitStack() as stack:
-                    printers: queue.Queue[Any] = queue.Queue()
-                    for _ in range(n_print):
-                        printers.put(stack.enter_context(_printer(settings)))
+                    printer = stack.enter_context(_printer(settings, n_print)) if n_print else None
                     print_pool = stack.enter_context(
                         ThreadPoolExecutor(max(1, n_print), thread_name_prefix="kit-print")
                     )
@@ -400,7 +397,7 @@ def run_reports(
                         outcome, language = _collect(fut, job, key)
                         if outcome.status == "made" and n_print:
                             printing.append(
-                                print_pool.submit(_print, outcome, language, output_dir, printers)
+                                print_pool.submit(_print, outcome, language, output_dir, printer)
                             )
                         else:
                             finish(outcome)
@@ -445,7 +442,10 @@ def merge_shards(spec: RunSpec, settings: Settings) -> RunSummary:
         if entry is None:
             summary.outcomes.append(
                 ReportOutcome(
-                    job.stem, job.label, job.kind, "failed",
+                    job.stem,
+                    job.label,
+                    job.kind,
+                    "failed",
                     error=t("report.index.shard_missing", settings.language),
                 )  # fmt: skip
             )
@@ -487,20 +487,15 @@ def _collect(fut: Future[dict[str, Any]], job: ReportJob, key: str) -> tuple[Rep
     return ReportOutcome(**base, **{k: v for k, v in res.items() if k in known}), language
 
 
-def _print(
-    outcome: ReportOutcome, language: str, output_dir: Path, printers: queue.Queue[Any]
-) -> ReportOutcome:
-    """Print a made report's PDF on a free printer of the pool (any thread)."""
+def _print(outcome: ReportOutcome, language: str, output_dir: Path, printer: Any) -> ReportOutcome:
+    """Print a made report's PDF on a free page of the printer (any thread)."""
     pdf_path = output_dir / f"{outcome.stem}.pdf"
     t0 = time.perf_counter()
-    printer = printers.get()
     try:
         printer.print_pdf(Path(outcome.html_path), pdf_path, language=language, title=outcome.title)
         outcome.pdf_path = str(pdf_path)
     except Exception as exc:  # noqa: BLE001
         outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
-    finally:
-        printers.put(printer)
     outcome.pdf_seconds = time.perf_counter() - t0
     outcome.seconds += outcome.pdf_seconds
     return outcome
@@ -514,13 +509,13 @@ def _relative(outcome: ReportOutcome, output_dir: Path) -> ReportOutcome:
     return outcome
 
 
-PDF_PRINTERS = 2  # Chromiums printing at once (each ~200 MB); bounded by the workers
+PDF_PRINTERS = 2  # pages of the one Chromium printing at once; bounded by the workers
 
 
-def _printer(settings: Settings) -> Any:
+def _printer(settings: Settings, pages: int = 1) -> Any:
     from kit.reports.export import PdfPrinter
 
-    return PdfPrinter(settings.chromium_path)
+    return PdfPrinter(settings.chromium_path, pages=pages)
 
 
 def _progress(total: int, enabled: bool) -> Any:

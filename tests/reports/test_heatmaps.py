@@ -61,14 +61,20 @@ def test_hidden_cells_print_their_mark_and_reason_and_no_number(
     res = _cohort(demo_store, demo_settings, instrument, data)
     section = html.unescape(str(CohortReport(res).heatmaps()))
     assert f"<strong>{REASON_MARKS['too_few']}</strong> Hidden: fewer than 5 responses" in section
-    svg = section.split("<svg", 2)[1]
+    level = section.split('<table class="kit-heatmap kit-heatmap-level">', 1)[1]
+    level = level.split("</table>")[0]
     small_name = data.groups.set_index("id").loc[SMALL, "organisation"]
-    assert small_name in svg
-    labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    rows = dict(re.findall(r'<th scope="row"[^>]*>([^<]*)</th>(.*?)</tr>', level))
+    assert small_name in rows  # the whole name, a row of its own
+    labels = re.findall(r"<td[^>]*>([^<]*)</td>", level)
     shown = res.heatmap["suppressed"].isna().sum()
     numbers = [x for x in labels if re.fullmatch(r"\d\.\d", x)]
     assert len(numbers) == shown  # one value per shown cell, none for hidden ones
     assert labels.count(REASON_MARKS["too_few"]) == res.heatmap["suppressed"].notna().sum()
+    small = re.findall(r"<td[^>]*>([^<]*)</td>", rows[small_name])
+    assert small == [REASON_MARKS["too_few"]] * len(instrument.dimensions)  # no number at all
+    dims = re.findall(r'<th scope="col" class="kit-hm-dim"><span>([^<]*)</span>', level)
+    assert dims == [d.name["en"] for d in instrument.dimensions]  # whole names, in order
 
 
 def test_values_follow_the_language_and_change_bands_follow_the_interval(
@@ -76,7 +82,7 @@ def test_values_follow_the_language_and_change_bands_follow_the_interval(
 ) -> None:
     res = _cohort(demo_store, demo_settings, instrument, data, lang="nb")
     section = html.unescape(str(CohortReport(res).heatmaps()))
-    labels = re.findall(r"<text[^>]*>([^<]*)</text>", section)
+    labels = re.findall(r"<td[^>]*>([^<]*)</td>", section)
     assert any(re.fullmatch(r"\d,\d", x) for x in labels)
     assert not any(re.fullmatch(r"\d\.\d", x) for x in labels)
     assert any(re.fullmatch(r"[+−]\d,\d", x) for x in labels)  # signed change, true minus
@@ -121,3 +127,17 @@ def test_programme_report_has_both_heatmaps_over_every_group(
     text = html.unescape(str(report.heatmaps()))
     assert "Level in 'After' against the norm" in text and "Change from 'Before' to 'After'" in text
     assert str(report.participation()).count("<tr>") == 1 + programme_groups
+
+
+def test_long_agency_names_show_whole_in_the_heatmap(demo_store, demo_settings, instrument,
+                                                     data) -> None:  # fmt: skip
+    long = "Direktoratet for samfunnssikkerhet og beredskap, regionkontoret i Nord-Norge"
+    res = _cohort(demo_store, demo_settings, instrument, data, lang="nb")
+    renamed = res.heatmap.assign(
+        group_name=res.heatmap["group_name"].where(res.heatmap["group"] != SMALL, long)
+    )
+    from kit.reports.layout import _heatmap_block
+
+    block = _heatmap_block(renamed, "level", "Nivå", "nb")
+    assert f'<th scope="row" class="kit-hm-group">{html.escape(long)}</th>' in block
+    assert "…" not in block  # nothing cut

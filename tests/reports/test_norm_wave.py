@@ -103,9 +103,9 @@ def test_run_file_norm_wave_reaches_every_report_and_is_checked(
     with pytest.raises(ParameterError, match=r"norm_wave"):
         load_run_file(path, "en")
     path.write_text(
-        "waves: [after]\nnorm_wave: midway\ngroups: [k1-kystverket]\n", encoding="utf-8"
+        "waves: [after]\nnorm_wave: middle\ngroups: [k1-kystverket]\n", encoding="utf-8"
     )
-    with pytest.raises(ParameterError, match=r"midway") as info:
+    with pytest.raises(ParameterError, match=r"middle") as info:
         check_run(load_run_file(path, "en"), demo_settings, "en")
     assert "norm_wave" in str(info.value)
 

@@ -36,3 +36,44 @@ def test_printer_works_inside_an_event_loop(tmp_path) -> None:
     with ThreadPoolExecutor(max_workers=1) as kernel_thread:
         pdf = kernel_thread.submit(asyncio.run, in_a_notebook()).result()
     assert pdf.startswith(b"%PDF")
+
+
+def test_one_browser_prints_on_several_pages_at_once(tmp_path) -> None:
+    import threading
+
+    files = []
+    for i in range(6):
+        html = tmp_path / f"r{i}.html"
+        html.write_text(f"<html><body><h1>Rapport {i}</h1></body></html>", encoding="utf-8")
+        files.append(html)
+    busy, most, pages_seen = [0], [0], set()
+    lock = threading.Lock()
+    with PdfPrinter(pages=2) as printer:
+        free = printer._free
+        pages = [free.get_nowait() for _ in range(free.qsize())]
+        assert len(pages) == 2
+        for page in pages:  # count the prints on the browser at once
+            real = page.pdf
+
+            async def counted(*a, _real=real, _page=page, **kw):
+                with lock:
+                    busy[0] += 1
+                    most[0] = max(most[0], busy[0])
+                    pages_seen.add(id(_page))
+                try:
+                    await asyncio.sleep(0.3)
+                    return await _real(*a, **kw)
+                finally:
+                    with lock:
+                        busy[0] -= 1
+
+            page.pdf = counted
+            free.put_nowait(page)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(lambda h: printer.print_pdf(h, h.with_suffix(".pdf"), language="en",
+                                                      title=h.stem), files))  # fmt: skip
+        assert len(printer._context.pages) == 2  # pages are reused, not one per report
+    assert most[0] == 2 and len(pages_seen) == 2  # in parallel, never more than its pages
+    for h in files:
+        pdf = h.with_suffix(".pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and len(pdf) > 1000

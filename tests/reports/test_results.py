@@ -67,7 +67,7 @@ def test_unknown_group_and_wave_say_what_exists(
     with pytest.raises(
         NotFoundError,
         match=r"Wave\(s\) middle do not exist; the waves are: "
-        r"before, after",
+        r"before, midway, after",
     ):
         group_results(
             demo_store, demo_settings, "k1-kystverket", ["middle"], "nb", instrument, data=data

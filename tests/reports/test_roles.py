@@ -171,3 +171,31 @@ def test_a_stricter_view_only_hides_more(any_store, instrument) -> None:
     res = _view(store, strict, instrument, "big")
     assert res.roles is None and "at least 6 leaders" in res.roles_text
     assert json.dumps(pubs.current_publication(store, instrument.id, "big", "before").view)
+
+
+def test_the_demo_shows_leaders_and_members_for_one_team_and_the_refusal_for_others(
+    demo_store, demo_settings, instrument
+) -> None:
+    """The demo's extended leadership group (five leaders) gets the split; every other team of
+    the demo (one leader each) gets the refusal, with no number but the threshold."""
+    from kit.results import load_scored_data
+
+    data = load_scored_data(demo_store, demo_settings, instrument)
+    groups = demo_store.list_groups()
+    shown, refused = [], []
+    for gid in groups.loc[groups["cohort_id"].notna(), "id"]:
+        res = group_results(demo_store, demo_settings, gid, None, "en", instrument, data=data)
+        if not res.reportable:
+            continue
+        section = html.unescape(str(GroupReport(res).roles()))
+        if res.roles is not None:
+            shown.append(gid)
+            assert "<table" in section and "<svg" in section and "kit-roles-refused" not in section
+            leaders = res.roles[res.roles["role"] == "leader"]
+            assert leaders["mean"].notna().any() and (leaders["n"].dropna() >= 5).all()
+        else:
+            refused.append(gid)
+            assert "kit-roles-refused" in section and "<table" not in section
+            text = re.sub(r"<[^>]+>", " ", section)
+            assert set(re.findall(r"\d+", text)) <= {"5"}  # the threshold, nothing else
+    assert len(shown) == 1 and len(refused) >= 10
