@@ -39,7 +39,7 @@ OKABE_ITO = (
 )
 GROUP_COLOUR = OKABE_ITO[0]
 COHORT_COLOUR = OKABE_ITO[1]
-NORM_COLOUR = "#8C8C8C"
+NORM_COLOUR = "#5E5E5E"  # 3:1 and more against the norm band and white
 NORM_BAND_COLOUR = "#D9D9D9"
 FONT = "Liberation Sans, DejaVu Sans, Arial, sans-serif"
 WIDTH = 430  # px; fits an A4 page with margins next to dimension labels
@@ -333,6 +333,7 @@ def vega_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+NORM_MEAN_SHAPE = "M-0.22,-1L0.22,-1L0.22,1L-0.22,1Z"  # a filled upright bar (SVG path)
 LABEL_CHARS = 62  # statements are cut here (in Python: Vega's own cutting is slow)
 
 
@@ -400,7 +401,9 @@ def profile_chart(
         [cohort_label] if "cohort_mean" in profile.columns else []
     )
     colours = [GROUP_COLOUR, NORM_COLOUR, COHORT_COLOUR][: len(series)]
-    shapes = ["circle", "stroke", "diamond"][: len(series)]
+    # the norm's mean is a short upright bar across its band: a filled shape ("stroke", a line,
+    # has no area and was drawn invisible in the chart and its legend)
+    shapes = ["circle", NORM_MEAN_SHAPE, "diamond"][: len(series)]
     band_data = profile.dropna(subset=["norm_low", "norm_high"])
     title = t("report.chart.profile_title", lang)
 

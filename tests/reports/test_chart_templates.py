@@ -139,3 +139,30 @@ def test_a_template_is_per_key_and_data_pattern() -> None:
     assert charts.profile_chart(other, "en", scale_min=1, scale_max=7).to_dict() == (
         direct.to_dict()
     )
+
+
+def test_the_norm_mean_is_drawn_in_the_profile_and_its_legend() -> None:
+    """Each series of the profile has a filled, visible mark: the norm's mean a short bar in the
+    norm colour across its band (a 'stroke' shape had no area: drawn invisible)."""
+    import re
+
+    import pandas as pd
+
+    from kit import charts
+
+    frame = pd.DataFrame(
+        {
+            "dimension_name": ["A", "B"],
+            "mean": [4.0, 5.0],
+            "norm_mean": [4.5, 4.6],
+            "norm_low": [4.0, 4.2],
+            "norm_high": [5.0, 5.1],
+        }
+    )
+    chart = charts.profile_chart(frame, "nb", scale_min=1, scale_max=7, group_name="X")
+    spec = chart.to_dict()
+    assert "stroke" not in json.dumps(spec["layer"][1]["encoding"]["shape"])
+    svg = chart.to_svg()
+    norm = charts.NORM_COLOUR.lower()
+    marks = re.findall(rf'<path[^>]*fill="{norm}"[^>]*>', svg.lower())
+    assert len(marks) >= 3  # two dimensions and the legend's symbol
