@@ -159,7 +159,9 @@ def load_scored_data(store: Store, settings: Settings, instrument: Instrument) -
     digest = _hash_frames(
         [cached.publications[["id", "group_id", "wave_id", "version"]] if len(cached.publications)
          else pd.DataFrame(), groups, cohorts, group_waves, waves],
-        f"{instrument.id}/{instrument.version}/{_settings_key(settings)}",
+        # the store and its stamp too: two stores (or a store restored from a backup) may hold
+        # publications with the same ids and other figures
+        f"{instrument.id}/{instrument.version}/{_settings_key(settings)}/{store.url}/{stamp}",
     )  # fmt: skip
     return ScoredData(
         instrument=instrument,

@@ -622,33 +622,25 @@ def _int(value: Any) -> str:
 
 
 # -- the cache -----------------------------------------------------------------------------------
-# Audit actions that change published snapshots in place (kit.lifecycle): a page built before
-# one of them is stale although no publication was added.
-_EDITS_PUBLISHED = ("erase.", "retention", "restore", "import.undo")
-
-
 def page_version(store: Store, instrument_id: str) -> tuple[Any, ...]:
-    """A cheap token of everything a dashboard page is built from: the publications (count,
-    highest id), a digest of the groups, cohorts, survey rounds and group-rounds (names,
-    invited, status: a few hundred small rows), and the last erasure, retention run, undone
-    import or restore (they edit snapshots in place). New answers are not in it: pages show
-    published results only, so an open survey's answers do not make every page be built anew."""
-    from sqlalchemy import func, or_, select
+    """A cheap token of everything a dashboard page is built from: the publication stamp (with
+    erasures, retention runs, undone imports and restores, which edit snapshots in place) and
+    a digest of the groups, cohorts, survey rounds and group-rounds (names, invited, status: a
+    few hundred small rows). New answers are not in it: pages show published results only, so
+    an open survey's answers do not make every page be built anew."""
+    from sqlalchemy import select
 
     from kit.store import schema as s
-    from kit.store.lifecycle_tables import audit_log
     from kit.store.publications import publication_stamp
 
-    edits = or_(*[audit_log.c.action.startswith(a) for a in _EDITS_PUBLISHED])
     digest = hashlib.sha256()
     with store.begin() as conn:
         for table in (s.groups, s.cohorts, s.waves, s.group_waves):
-            keys = [c for c in table.primary_key.columns]
+            keys = list(table.primary_key.columns)
             for row in conn.execute(select(table).order_by(*keys)).all():
                 digest.update(repr(tuple(row)).encode())
             digest.update(b"|")
-        edited = conn.execute(select(func.max(audit_log.c.id)).where(edits)).scalar()
-    return (*publication_stamp(store, instrument_id), digest.hexdigest()[:16], edited or 0)
+    return (*publication_stamp(store, instrument_id), digest.hexdigest()[:16])
 
 
 class DashboardPages:

@@ -314,13 +314,26 @@ def earlier_versions(
     ]
 
 
-def publication_stamp(store: Store, instrument_id: str | None = None) -> tuple[int, int]:
-    """A cheap token that changes with every publication: (count, highest id)."""
+# Audit actions that change published snapshots in place or replace them (kit.lifecycle): the
+# stamp moves with them although no publication was added.
+EDITS_PUBLISHED = ("erase.", "retention", "restore", "import.undo")
+
+
+def publication_stamp(store: Store, instrument_id: str | None = None) -> tuple[int, int, int]:
+    """A cheap token that changes with every publication and every change made to published
+    snapshots since (erasure, retention, undone import, restore): (count, highest id, the
+    last such change's audit id)."""
+    from sqlalchemy import or_
+
+    from kit.store.lifecycle_tables import audit_log
+
     p = pt.publications
     where = [] if instrument_id is None else [p.c.instrument_id == instrument_id]
+    edits = or_(*[audit_log.c.action.startswith(a) for a in EDITS_PUBLISHED])
     with store.begin() as conn:
         count, top = conn.execute(select(func.count(), func.max(p.c.id)).where(*where)).one()
-    return int(count or 0), int(top or 0)
+        edited = conn.execute(select(func.max(audit_log.c.id)).where(edits)).scalar()
+    return int(count or 0), int(top or 0), int(edited or 0)
 
 
 def close_group_wave(store: Store, group_id: str, wave_id: str) -> bool:

@@ -11,6 +11,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -195,7 +196,6 @@ def test_builds_under_load_leave_the_first_chart_to_the_script_and_warming_adds_
     pages._executor.shutdown(wait=False)
 
 
-
 def test_warming_keeps_keyed_groups_first_then_every_published_group(demo_home):
     """A key made later finds its page built: every group with published results is warmed
     (in its own language), after the groups with a key, within half the cache."""
@@ -259,7 +259,9 @@ def test_builder_process_builds_the_same_page_once_for_many_viewers(demo_pages):
         async def viewers(n: int, group: str) -> list:
             return await asyncio.gather(*(pages.view_async(group, "nb") for _ in range(n)))
 
-        views = asyncio.run(viewers(6, groups[0]))
+        # on a thread of its own: a session's Playwright (sync API) keeps a loop running here
+        with ThreadPoolExecutor(1) as one:
+            views = one.submit(asyncio.run, viewers(6, groups[0])).result(timeout=300)
         assert all(v is views[0] for v in views) and pages.builds == 1
         assert pages.scorings == 0  # the scores are held by the builder, not here
         expected = here.view(groups[0], "nb", static=views[0].static)

@@ -394,3 +394,32 @@ def test_a_hidden_group_shows_its_count_and_nothing_else(any_store, instrument) 
 def test_min_comparison_groups_is_validated() -> None:
     with pytest.raises(SettingsError, match="min_comparison_groups must be at least 3"):
         Settings(min_comparison_groups=2)
+
+
+def test_two_stores_with_the_same_publication_ids_never_share_comparisons(
+    tmp_path, instrument
+) -> None:
+    """Comparisons are memoised per publication set: two stores (or a store restored from a
+    backup) whose publications have the same ids but other figures each show their own norm."""
+    from kit.store import Store
+
+    shown = []
+    for i, seed in enumerate((1, 2)):
+        store = Store(f"sqlite:///{tmp_path / f'kit{i}.sqlite'}")
+        settings = settings_for(store)
+        setup_programme(store)
+        for g in GROUPS:
+            for w in ("w1", "w2"):
+                load(store, instrument, rows(g, w, 6, seed=seed * 100 + len(g + w) + ord(g[-1])))
+        publish(store, settings, instrument, wave_ids=["w1", "w2"], close=True)
+        data = load_scored_data(store, settings, instrument)
+        res = group_results(store, settings, "a", ["w1", "w2"], "en", instrument, data=data)
+        norm = data.dimensions[(data.dimensions["wave"] == "w2")
+                               & data.dimensions["group"].str.startswith("n")]  # fmt: skip
+        expected = norm.groupby("dimension")["mean"].mean().round(1).to_dict()
+        assert res.dimensions.set_index("dimension")["norm_mean"].to_dict() == pytest.approx(
+            expected
+        )
+        shown.append(expected)
+        store.engine.dispose()
+    assert shown[0] != shown[1]  # the two stores' norms differ: the check above can fail

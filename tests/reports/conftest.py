@@ -112,3 +112,10 @@ def make_three_waves(home: Path, instrument: Instrument, database_url: str = "")
 def three_waves(tmp_path_factory: pytest.TempPathFactory, instrument: Instrument) -> ThreeWaves:
     """A SQLite home with a published three-wave programme (read only)."""
     return make_three_waves(tmp_path_factory.mktemp("three_waves"), instrument)
+
+
+@pytest.fixture(scope="session")
+def three_waves_maker():
+    """``make_three_waves`` for tests that need their own copy (a test module cannot import it
+    from ``conftest``: with several conftest files that name is whichever was loaded first)."""
+    return make_three_waves

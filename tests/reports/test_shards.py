@@ -38,8 +38,8 @@ def test_shards_split_the_jobs_deterministically_and_cover_them_once(tmp_path) -
 
 
 @pytest.fixture
-def pg_three_waves(tmp_path, instrument):
-    from conftest import make_three_waves  # tests/reports/conftest.py
+def pg_three_waves(tmp_path, instrument, three_waves_maker):
+    make_three_waves = three_waves_maker
 
     base = os.environ["KIT_TEST_POSTGRES_URL"]
     schema = f"t_{uuid.uuid4().hex[:12]}"
