@@ -107,7 +107,11 @@
       if (!visible(figure)) return;
       var part = figure.getAttribute("data-kit-spec");
       if (part === "profile") {
+        // the chosen comparison, or this round's own first one where the round lacks it (the
+        // cohort may be shown for one round and not for another)
+        var own = "profile|" + figure.getAttribute("data-kit-compare");
         part = "profile|" + (c || figure.getAttribute("data-kit-compare"));
+        if (!specs[w + "|" + part]) part = own;
       }
       draw(figure, w + "|" + part);
     });
