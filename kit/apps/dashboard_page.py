@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pandas as pd
-import tornado.ioloop
 import tornado.web
 
 from kit.apps.assets import AssetHandler

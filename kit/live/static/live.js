@@ -254,6 +254,35 @@
   function own(r, q) { return (mine[r.id] || {})[q]; }
   function remember(r, q, a) { mine[r.id] = mine[r.id] || {}; if (a) { mine[r.id][q] = a; } else { delete mine[r.id][q]; } }
 
+  // A text box whose sent texts are listed, each with a remove button (Q&A entries, proposed
+  // actions): ``field`` names what is sent, ``heading`` the list's title.
+  function entryBox(r, box, area, field, heading, sent) {
+    var list = el("ul", { cls: "entries" });
+    function drawMine() {
+      list.replaceChildren();
+      Object.keys(mine[r.id] || {}).forEach(function (q) {
+        if (q.indexOf("entry:") !== 0) { return; }
+        list.appendChild(el("li", {}, [el("span", { text: mine[r.id][q].text }),
+          el("button", { type: "button", cls: "small", text: T("remove"), onclick: function () {
+            submit(r, { remove: q.slice(6) }).then(function () { remember(r, q, null); drawMine(); }, function () {});
+          } })]));
+      });
+    }
+    box.appendChild(area);
+    box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
+      var id = randomId(), text = area.value, body = {};
+      body[field] = { id: id, text: text };
+      submit(r, body).then(function () {
+        remember(r, "entry:" + id, { text: text.trim() }); area.value = "";
+        if (sent) { sent(); }
+        drawMine();
+      }, function () {});
+    } }));
+    box.appendChild(el("h2", { text: T(heading) }));
+    box.appendChild(list);
+    drawMine();
+  }
+
   var renderers = {
     pulse: function (r, box) {
       r.items.forEach(function (item) {
@@ -536,27 +565,7 @@
       var area = el("textarea", { maxlength: String(r.max_length), placeholder: T("entry_placeholder"), "aria-label": r.title });
       area.value = drafts[r.id] || "";
       area.addEventListener("input", function () { drafts[r.id] = area.value; });
-      var list = el("ul", { cls: "entries" });
-      function drawMine() {
-        list.replaceChildren();
-        Object.keys(mine[r.id] || {}).forEach(function (q) {
-          if (q.indexOf("entry:") !== 0) { return; }
-          list.appendChild(el("li", {}, [el("span", { text: mine[r.id][q].text }),
-            el("button", { type: "button", cls: "small", text: T("remove"), onclick: function () {
-              submit(r, { remove: q.slice(6) }).then(function () { remember(r, q, null); drawMine(); }, function () {});
-            } })]));
-        });
-      }
-      box.appendChild(area);
-      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
-        var id = randomId(), text = area.value;
-        submit(r, { entry: { id: id, text: text } }).then(function () {
-          remember(r, "entry:" + id, { text: text.trim() }); area.value = ""; drafts[r.id] = ""; drawMine();
-        }, function () {});
-      } }));
-      box.appendChild(el("h2", { text: T("your_entries") }));
-      box.appendChild(list);
-      drawMine();
+      entryBox(r, box, area, "entry", "your_entries", function () { drafts[r.id] = ""; });
       if ((r.entries || []).length) {
         box.appendChild(el("h2", { text: T("entries_shown") }));
         r.entries.forEach(function (e) {
@@ -607,27 +616,7 @@
     },
     action_plan: function (r, box) {
       var area = el("textarea", { maxlength: String(r.max_length), placeholder: T("proposal_placeholder"), "aria-label": r.title });
-      var list = el("ul", { cls: "entries" });
-      function drawMine() {
-        list.replaceChildren();
-        Object.keys(mine[r.id] || {}).forEach(function (q) {
-          if (q.indexOf("entry:") !== 0) { return; }
-          list.appendChild(el("li", {}, [el("span", { text: mine[r.id][q].text }),
-            el("button", { type: "button", cls: "small", text: T("remove"), onclick: function () {
-              submit(r, { remove: q.slice(6) }).then(function () { remember(r, q, null); drawMine(); }, function () {});
-            } })]));
-        });
-      }
-      box.appendChild(area);
-      box.appendChild(el("button", { type: "button", cls: "primary", text: T("send"), onclick: function () {
-        var id = randomId(), text = area.value;
-        submit(r, { proposal: { id: id, text: text } }).then(function () {
-          remember(r, "entry:" + id, { text: text.trim() }); area.value = ""; drawMine();
-        }, function () {});
-      } }));
-      box.appendChild(el("h2", { text: T("your_proposals") }));
-      box.appendChild(list);
-      drawMine();
+      entryBox(r, box, area, "proposal", "your_proposals", null);
     }
   };
 
