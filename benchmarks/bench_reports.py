@@ -97,7 +97,7 @@ def run_kit_report(
     manifest = json.loads((home / "outputs" / name / ".kit-run.json").read_text("utf-8"))
     phases = {
         k: sum(e.get(f"{k}_seconds", 0.0) for e in manifest.values()) / max(1, len(manifest))
-        for k in ("execute", "html", "pdf")
+        for k in ("execute", "html", "charts", "pdf")
     }
     return seconds, phases
 
@@ -156,13 +156,15 @@ FLOOR_CODE = """
 import sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-import nbformat
-from kit.reports.export import PdfPrinter, atomic_write_text, export_html
+from kit import charts
+from kit.reports.export import PdfPrinter, atomic_write_text, draw_pending_charts, export_html
 from kit.reports.notebook_api import open_group_report, warm_up
 from kit.settings import load_settings
+import nbformat
+charts.draw_charts_in_printer(sys.argv[4] == "printer")  # as kit report draws them
 warm_up()
 groups, out, waves = sys.argv[1].split(","), Path(sys.argv[2]), sys.argv[3]
-phase = {"results": 0.0, "html": 0.0, "pdf": 0.0}
+phase = {"results": 0.0, "html": 0.0, "charts": 0.0, "pdf": 0.0}
 with PdfPrinter(load_settings().chromium_path) as printer:
     t1 = time.perf_counter()
     for gid in groups:
@@ -174,18 +176,26 @@ with PdfPrinter(load_settings().chromium_path) as printer:
             cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": str(f)})]
             nb.cells.append(cell)
         b = time.perf_counter()
-        html = out / f"{gid}.html"
-        atomic_write_text(html, export_html(nb, title=gid, language=report.lang))
+        page = export_html(nb, title=gid, language=report.lang)
         c = time.perf_counter()
-        printer.print_pdf(html, html.with_suffix(".pdf"), language=report.lang, title=gid)
+        page, _ = draw_pending_charts(page, printer)
+        html = out / f"{gid}.html"
+        atomic_write_text(html, page)
         d = time.perf_counter()
-        phase["results"] += b - a; phase["html"] += c - b; phase["pdf"] += d - c
-print(time.perf_counter() - t0, phase["results"], phase["html"], phase["pdf"])
+        printer.print_pdf(html, html.with_suffix(".pdf"), language=report.lang, title=gid)
+        e = time.perf_counter()
+        phase["results"] += b - a; phase["html"] += c - b; phase["charts"] += d - c
+        phase["pdf"] += e - d
+print(time.perf_counter() - t0, phase["results"], phase["html"], phase["charts"], phase["pdf"])
 """
 
 
 def run_floor(
-    home: Path, groups: list[str], workers: int, waves: str = "before,after"
+    home: Path,
+    groups: list[str],
+    workers: int,
+    waves: str = "before,after",
+    drawing: str = "printer",
 ) -> tuple[float, dict[str, float]]:
     """The same reports without notebooks: ``workers`` processes at once, each with its own
     printer, over an equal share of the groups. (wall seconds, mean seconds per report by
@@ -196,7 +206,7 @@ def run_floor(
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", FLOOR_CODE, ",".join(share), str(out), waves],
+            [sys.executable, "-c", FLOOR_CODE, ",".join(share), str(out), waves, drawing],
             env=_env(home),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -204,15 +214,16 @@ def run_floor(
         )  # fmt: skip
         for share in shares
     ]
-    sums = {"execute": 0.0, "html": 0.0, "pdf": 0.0}
+    sums = {"execute": 0.0, "html": 0.0, "charts": 0.0, "pdf": 0.0}
     for p in procs:
         stdout, stderr = p.communicate(timeout=3600)
         if p.returncode != 0:
             print(stderr[-2000:], file=sys.stderr)
             raise SystemExit("floor failed")
-        _, results, html, pdf = (float(x) for x in stdout.split()[-4:])
+        _, results, html, drawn, pdf = (float(x) for x in stdout.split()[-5:])
         sums["execute"] += results
         sums["html"] += html
+        sums["charts"] += drawn
         sums["pdf"] += pdf
     wall = time.perf_counter() - start
     return wall, {k: v / len(groups) for k, v in sums.items()}
@@ -220,7 +231,8 @@ def run_floor(
 
 def _phases(p: dict[str, float]) -> str:
     return (
-        f"execution {p['execute']:.2f} s + HTML {p['html']:.2f} s + PDF {p['pdf']:.2f} s per report"
+        f"execution {p['execute']:.2f} s + HTML {p['html']:.2f} s + charts {p['charts']:.2f} s "
+        f"+ PDF {p['pdf']:.2f} s per report"
     )
 
 

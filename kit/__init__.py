@@ -6,3 +6,7 @@ only ``kit.store`` talks to the database.
 """
 
 __version__ = "0.1.0"
+
+from kit._startup import defer_iri_grammar
+
+defer_iri_grammar()  # 1.6-2 s of CPU saved in every process that imports jsonschema

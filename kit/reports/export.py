@@ -4,7 +4,8 @@
   (``templates/kit_report``): outputs only, no code, the CSS inline, no script, no URL to
   another host.
 - :class:`PdfPrinter`: one headless Chromium (Playwright, the system's ``/usr/bin/chromium``) that
-  prints many HTML files to A4 PDFs with page numbers; start it once per run.
+  prints many HTML files to A4 PDFs with page numbers, and draws the charts a batch run's kernels
+  left to it (:func:`draw_pending_charts`); start it once per run.
 - :func:`atomic_write_bytes` / :func:`atomic_write_text`: temp file in the same folder, then
   ``os.replace``, so a crash never leaves half a file.
 - :func:`external_references`: every place an HTML page would request something from a host.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -164,6 +166,8 @@ class PdfPrinter:
         self._browser: Any = None
         self._context: Any = None
         self._free: Any = None  # asyncio.Queue of pages
+        self._drawer: Any = None  # the page that draws charts (Vega loaded once)
+        self._drawer_lock: Any = None
 
     def _call(self, coro: Any) -> Any:
         assert self._loop is not None, "use PdfPrinter as a context manager"
@@ -197,6 +201,7 @@ class PdfPrinter:
 
             await self._context.route(re.compile(r"^(https?|wss?)://"), block)
             self._free = asyncio.Queue()
+            self._drawer_lock = asyncio.Lock()
             for _ in range(self.pages):
                 self._free.put_nowait(await self._context.new_page())
         except Exception:
@@ -228,6 +233,32 @@ class PdfPrinter:
             self._call(self._stop())
         finally:
             self._close_loop()
+
+    def draw_charts(self, items: list[dict[str, Any]]) -> list[str]:
+        """The SVG of each ``{"spec": Vega-Lite spec, "locale": d3 number locale or None}``,
+        drawn by Vega in the browser, as ``vl_convert`` draws it (tested alike)."""
+        if not items:
+            return []
+        return list(self._call(self._draw(items)))
+
+    async def _draw(self, items: list[dict[str, Any]]) -> list[str]:
+        from kit.charts import VEGA_BROWSER_BUNDLE
+
+        async with self._drawer_lock:
+            if self._drawer is None:
+                page = await self._context.new_page()
+                await page.goto("about:blank")
+                await page.add_script_tag(content=VEGA_BROWSER_BUNDLE.read_text(encoding="utf-8"))
+                self._drawer = page
+        try:
+            return await asyncio.wait_for(self._drawer.evaluate(_DRAW_JS, items), DRAW_TIMEOUT)
+        except Exception:
+            async with self._drawer_lock:  # a page in an unknown state: the next draw loads anew
+                page, self._drawer = self._drawer, None
+            if page is not None:
+                with contextlib.suppress(Exception):
+                    await page.close()
+            raise
 
     def print_pdf(self, html_path: Path, pdf_path: Path, *, language: str, title: str) -> None:
         """Print ``html_path`` to ``pdf_path`` (A4, page x of y in the footer), atomically."""
@@ -270,6 +301,64 @@ class PdfPrinter:
             self._free.put_nowait(page)
 
 
+DRAW_TIMEOUT = 120.0  # seconds for the charts of one report
+# Vega-Lite -> Vega -> SVG, as vl_convert does it (its ``vegalite_to_svg`` with a format locale).
+_DRAW_JS = """async (items) => {
+  const out = [];
+  for (const item of items) {
+    const vega = kitVega.compile(item.spec).spec;
+    const options = {renderer: "none"};
+    if (item.locale) options.locale = {number: item.locale};
+    const view = new kitVega.View(kitVega.parse(vega), options);
+    try { out.push(await view.toSVG()); } finally { view.finalize(); }
+  }
+  return out;
+}"""
+
+
+def draw_pending_charts(text: str, printer: PdfPrinter) -> tuple[str, dict[str, str]]:
+    """``text`` with every chart placeholder (``kit.charts.pending_chart``) replaced by its SVG,
+    drawn by ``printer`` in one call; and each placeholder's replacement (for the notebook)."""
+    from kit.charts import PENDING_PATTERN, accessible_svg
+
+    found = list(PENDING_PATTERN.finditer(text))
+    if not found:
+        return text, {}
+    items = [json.loads(m.group(1)) for m in found]
+    svgs = printer.draw_charts([{"spec": i["spec"], "locale": i.get("locale")} for i in items])
+    drawn = {
+        m.group(0): accessible_svg(svg, item.get("label", ""))
+        for m, item, svg in zip(found, items, svgs, strict=True)
+    }
+    return PENDING_PATTERN.sub(lambda m: drawn[m.group(0)], text), drawn
+
+
+def draw_notebook_charts(nb_path: Path, drawn: dict[str, str]) -> None:
+    """The executed notebook at ``nb_path`` with its chart placeholders replaced by ``drawn``
+    (from :func:`draw_pending_charts` on its HTML), written atomically."""
+    from kit.charts import PENDING_PATTERN
+
+    if not drawn or not nb_path.is_file():
+        return
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    changed = False
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            value = data.get("text/html")
+            if value is None:
+                continue
+            joined = "".join(value) if isinstance(value, list) else value
+            if PENDING_PATTERN.search(joined):
+                data["text/html"] = PENDING_PATTERN.sub(
+                    lambda m: drawn.get(m.group(0), m.group(0)), joined
+                )
+                changed = True
+    if changed:  # as nbformat writes it
+        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
+        atomic_write_text(nb_path, text + "\n")
+
+
 def title_and_language(nb: Any, params: dict[str, Any]) -> tuple[str, str]:
     """The report's title (its first ``<h1>``) and language (``data-lang`` of the cover)."""
     title, language = "", params.get("language") or ""
@@ -301,10 +390,18 @@ def export_notebook(
     params = nb.metadata.get("papermill", {}).get("parameters", {})
     title, lang = title_and_language(nb, {"language": language or params.get("language", "")})
     html_path = nb_path.with_suffix(".html")
-    atomic_write_text(html_path, export_html(nb, title=title, language=lang))
-    if not pdf:
+    page = export_html(nb, title=title, language=lang)
+    from kit.charts import PENDING_PATTERN
+
+    if not pdf and not PENDING_PATTERN.search(page):
+        atomic_write_text(html_path, page)
         return html_path, None
-    pdf_path = nb_path.with_suffix(".pdf")
-    with PdfPrinter(chromium_path) as printer:
+    with PdfPrinter(chromium_path) as printer:  # also draws charts a batch kernel left to it
+        page, drawn = draw_pending_charts(page, printer)
+        atomic_write_text(html_path, page)
+        draw_notebook_charts(nb_path, drawn)
+        if not pdf:
+            return html_path, None
+        pdf_path = nb_path.with_suffix(".pdf")
         printer.print_pdf(html_path, pdf_path, language=lang, title=title)
     return html_path, pdf_path

@@ -130,7 +130,10 @@ def warm_up() -> None:
     load_texts()
     load_instrument("lagprofil")
     chart = alt.Chart(pd.DataFrame({"x": [1]})).mark_point().encode(x="x:Q")
-    charts.KitChart(chart, "", "").to_svg()
+    if charts.charts_drawn_in_printer():
+        charts.KitChart(chart, "", "").to_dict()  # the printer draws: no SVG renderer here
+    else:
+        charts.KitChart(chart, "", "").to_svg()
 
 
 def reset() -> None:

@@ -23,9 +23,11 @@ class ReportOutcome:
     failing_cell: int | None = None
     seconds: float = 0.0
     hidden: bool = False  # a group report whose results are hidden (too few, not published)
-    # Time per phase of a made report: notebook execution, HTML export, PDF printing.
+    # Time per phase of a made report: notebook execution, HTML export, charts drawn by the
+    # printer (0 where the kernel drew them), PDF printing.
     execute_seconds: float = 0.0
     html_seconds: float = 0.0
+    charts_seconds: float = 0.0
     pdf_seconds: float = 0.0
 
 

@@ -6,7 +6,9 @@ core at most), each owning one **warm kernel** that imported the kit once. Each 
 through papermill (parameters injected, failing cell marked, executed notebook kept), on that
 kernel, in a fresh namespace (``%reset -f`` before every report; the kernel is restarted after a
 failure). Workers also export the HTML in-process. One headless Chromium in the main process
-prints every PDF. Each report reads only its own parameters' data, and one report's failure never
+draws the reports' charts (``kit.charts.draw_charts_in_printer``: the kernels leave a placeholder
+holding each chart's spec) and prints every PDF; without PDFs the kernels draw the charts with
+vl_convert. Each report reads only its own parameters' data, and one report's failure never
 stops the others.
 
 Re-running skips a report whose inputs did not change: its data fingerprint, parameters, notebook,
@@ -42,7 +44,8 @@ from kit.settings import Settings
 MANIFEST_NAME = ".kit-run.json"
 WARM_CODE = """
 import kit.reports.notebook_api, kit.results, kit.charts
-import pandas, altair, vl_convert
+import pandas, altair
+kit.charts.draw_charts_in_printer({in_printer})
 kit.reports.notebook_api.warm_up()
 kit.results.enable_run_cache()
 """
@@ -80,13 +83,15 @@ def report_key(job: ReportJob, data_hash: str, code_hash: str) -> str:
 # -- worker side: one warm kernel per process -----------------------------------------------------
 
 _KERNEL: dict[str, Any] = {}
+_KERNEL_SETUP = {"charts_in_printer": False}  # how this worker's kernels draw charts
 
 
-def _worker_init() -> None:
+def _worker_init(charts_in_printer: bool = False) -> None:
     from multiprocessing.util import Finalize
 
     logging.getLogger("papermill").setLevel(logging.WARNING)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
+    _KERNEL_SETUP["charts_in_printer"] = bool(charts_in_printer)
     _start_kernel()
     Finalize(None, _shutdown_kernel, exitpriority=10)  # runs when the worker process exits
 
@@ -103,7 +108,7 @@ def _start_kernel() -> None:
     run_sync(kc.wait_for_ready)(timeout=120)
     _KERNEL.clear()
     _KERNEL.update(km=km, kc=kc, ipc_dir=ipc_dir)
-    _run_code(WARM_CODE)
+    _run_code(WARM_CODE.format(in_printer=_KERNEL_SETUP["charts_in_printer"]))
 
 
 def _run_code(code: str) -> None:
@@ -156,11 +161,14 @@ def execute_report(
     """Run one report with papermill (on the warm kernel if ``warm``) and export its HTML.
 
     Returns a dict of :class:`ReportOutcome` fields. Writes ``<stem>.ipynb`` (kept also when a
-    cell fails, with the failing cell marked) and ``<stem>.html``, each atomically.
+    cell fails, with the failing cell marked) and ``<stem>.html``, each atomically. When the
+    kernel left its charts to the printer, the page goes to a temporary file beside it instead
+    (``pending_html``): the main process draws the charts and writes ``<stem>.html``.
     """
     import nbformat
     import papermill as pm
 
+    from kit.charts import PENDING_PATTERN
     from kit.reports.export import atomic_write_text, export_html, temp_path_for
 
     start = time.perf_counter()
@@ -231,7 +239,12 @@ def execute_report(
         return result
     nbformat.write(nb, str(tmp))
     os.replace(tmp, nb_path)
-    atomic_write_text(html_path, html)
+    if PENDING_PATTERN.search(html):
+        pending = temp_path_for(html_path)
+        atomic_write_text(pending, html)
+        result["pending_html"] = str(pending)
+    else:
+        atomic_write_text(html_path, html)
     done = time.perf_counter()
     result.update(
         status="made",
@@ -344,6 +357,10 @@ def run_reports(
             continue
         pending.append((job, key, {**meta, "data_hash": data_hash}))
 
+    for job, _, _ in pending:  # what an interrupted run of these reports left half-made
+        target = output_dir / job.stem
+        for stale in target.parent.glob(f".{target.name}.*.tmp.*"):
+            stale.unlink(missing_ok=True)
     bar = _progress(len(pending), progress)
     results: dict[str, ReportOutcome] = {}
     if pending:
@@ -354,7 +371,10 @@ def run_reports(
         os.environ.update(env)  # workers and their kernels see exactly these settings
         try:
             with ProcessPoolExecutor(
-                n_workers, mp_context=ctx, initializer=_worker_init if warm else None
+                n_workers,
+                mp_context=ctx,
+                initializer=_worker_init if warm else None,
+                initargs=(pdf,) if warm else (),  # with PDFs, the printer draws the charts
             ) as pool:
                 futures: dict[Future[dict[str, Any]], tuple[ReportJob, str]] = {}
                 for job, key, meta in pending:
@@ -394,12 +414,18 @@ def run_reports(
 
                     for fut in as_completed(futures):
                         job, key = futures[fut]
-                        outcome, language = _collect(fut, job, key)
+                        outcome, language, to_draw = _collect(fut, job, key)
                         if outcome.status == "made" and n_print:
                             printing.append(
-                                print_pool.submit(_print, outcome, language, output_dir, printer)
+                                print_pool.submit(
+                                    _print, outcome, language, output_dir, printer, to_draw
+                                )
                             )
                         else:
+                            if to_draw:  # not printed, so never drawn: no half-made page
+                                Path(to_draw).unlink(missing_ok=True)
+                                outcome.status, outcome.html_path = "failed", ""
+                                outcome.error = "charts: no printer to draw them"
                             finish(outcome)
                         for done in [p for p in printing if p.done()]:
                             printing.remove(done)
@@ -475,28 +501,54 @@ def _kernel_params(job: ReportJob, settings: Settings) -> dict[str, Any]:
     return params
 
 
-def _collect(fut: Future[dict[str, Any]], job: ReportJob, key: str) -> tuple[ReportOutcome, str]:
-    """The outcome of a finished notebook future (not yet printed), and its language."""
+def _collect(
+    fut: Future[dict[str, Any]], job: ReportJob, key: str
+) -> tuple[ReportOutcome, str, str]:
+    """The outcome of a finished notebook future (not yet printed), its language, and the page
+    whose charts the printer is to draw ("" if none)."""
     base = {"stem": job.stem, "label": job.label, "kind": job.kind, "key": key}
     try:
         res = fut.result()
     except Exception as exc:  # noqa: BLE001 - a dead worker fails this report, not the run
-        return ReportOutcome(**base, status="failed", error=_error_text(exc)), "nb"
+        return ReportOutcome(**base, status="failed", error=_error_text(exc)), "nb", ""
     language = res.pop("language", "nb")
+    pending = res.pop("pending_html", "")
     known = {f.name for f in fields(ReportOutcome)}
-    return ReportOutcome(**base, **{k: v for k, v in res.items() if k in known}), language
+    outcome = ReportOutcome(**base, **{k: v for k, v in res.items() if k in known})
+    return outcome, language, pending
 
 
-def _print(outcome: ReportOutcome, language: str, output_dir: Path, printer: Any) -> ReportOutcome:
-    """Print a made report's PDF on a free page of the printer (any thread)."""
+def _print(
+    outcome: ReportOutcome, language: str, output_dir: Path, printer: Any, pending: str = ""
+) -> ReportOutcome:
+    """Draw a made report's charts (from its ``pending`` page) and print its PDF, on the
+    printer's pages (any thread). A report whose charts cannot be drawn fails, with no page."""
+    from kit.reports.export import draw_notebook_charts, draw_pending_charts
+
     pdf_path = output_dir / f"{outcome.stem}.pdf"
+    html_path = Path(outcome.html_path)
     t0 = time.perf_counter()
+    if pending:
+        try:
+            page, drawn = draw_pending_charts(Path(pending).read_text(encoding="utf-8"), printer)
+            atomic_write_text(html_path, page)
+            draw_notebook_charts(Path(outcome.notebook_path), drawn)
+        except Exception as exc:  # noqa: BLE001
+            outcome.status, outcome.error = "failed", f"charts: {_error_text(exc)}"
+            outcome.html_path = ""
+        finally:
+            Path(pending).unlink(missing_ok=True)
+        outcome.charts_seconds = time.perf_counter() - t0
+        outcome.seconds += outcome.charts_seconds
+        if outcome.status == "failed":
+            return outcome
+    t1 = time.perf_counter()
     try:
-        printer.print_pdf(Path(outcome.html_path), pdf_path, language=language, title=outcome.title)
+        printer.print_pdf(html_path, pdf_path, language=language, title=outcome.title)
         outcome.pdf_path = str(pdf_path)
     except Exception as exc:  # noqa: BLE001
         outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
-    outcome.pdf_seconds = time.perf_counter() - t0
+    outcome.pdf_seconds = time.perf_counter() - t1
     outcome.seconds += outcome.pdf_seconds
     return outcome
 

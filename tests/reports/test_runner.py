@@ -244,3 +244,18 @@ def test_cli_exports_a_notebook_run_with_papermill(run, tmp_path: Path, capsys) 
     assert nb.with_suffix(".pdf").stat().st_size > 10_000
     html = nb.with_suffix(".html").read_text(encoding="utf-8")
     assert "Toppledergruppen i Kystverket" in html and external_references(html) == []
+
+
+def test_the_printer_draws_every_chart_into_page_and_kept_notebook(run) -> None:
+    from kit.charts import PENDING_CLASS
+
+    _spec, summary, _ = run
+    o = _outcome(summary, f"groups/{GOOD[0]}_after")
+    assert o.charts_seconds > 0  # the run's Chromium drew them, not the kernel
+    html = (summary.output_dir / o.html_path).read_text(encoding="utf-8")
+    assert html.count('<svg role="img" aria-label="') >= 4 and PENDING_CLASS not in html
+    kept = nbformat.read(str(summary.output_dir / o.notebook_path), as_version=4)
+    outputs = "".join(
+        out.get("data", {}).get("text/html", "") for c in kept.cells for out in c.get("outputs", [])
+    )
+    assert PENDING_CLASS not in outputs and outputs.count("<svg") >= 4
