@@ -6,12 +6,7 @@ and returns a :class:`KitChart`: the Altair chart, a title and a description (th
 ``vl_convert``, so an exported HTML or PDF needs nothing from the network. Charts never read
 files or the database.
 
-In a batch run that prints PDFs, the run's headless Chromium draws the charts instead
-(:func:`draw_charts_in_printer`): ``to_html`` then leaves a placeholder holding the chart's
-Vega-Lite spec, which ``kit.reports.export`` replaces by the same static SVG before the page is
-written and printed. vl_convert measures every text label by laying it out as an SVG of its own
-(5-7 ms a label, about 0.2 s a chart); the browser measures text with its canvas, on another
-core than the kernel's.
+In a batch run that prints PDFs the run's headless Chromium draws them instead (``kit.drawing``).
 
 Colours are the Okabe-Ito palette (safe for the common forms of colour blindness); ordinal
 answer scales use a diverging blue-orange scheme.
@@ -23,16 +18,15 @@ import contextlib
 import hashlib
 import html
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
+from kit.drawing import PENDING_CLASS, accessible_svg, charts_drawn_in_printer
 from kit.i18n import t
 
 # Okabe & Ito (2008): colours distinguishable with protanopia, deuteranopia and tritanopia.
@@ -139,7 +133,7 @@ class KitChart:
     def to_html(self) -> str:
         """A ``<figure>`` with the inline SVG and a caption; what reports embed. Where the
         printer draws the charts (:func:`draw_charts_in_printer`), a placeholder for the SVG."""
-        drawing = pending_chart(self) if _IN_PRINTER[-1] else self.to_svg()
+        drawing = pending_chart(self) if charts_drawn_in_printer() else self.to_svg()
         return (
             '<figure class="kit-chart">'
             f'<div class="kit-chart-svg">{drawing}</div>'
@@ -148,31 +142,6 @@ class KitChart:
 
     def _repr_html_(self) -> str:
         return self.to_html()
-
-
-def accessible_svg(svg: str, description: str) -> str:
-    """``svg`` (as Vega draws it) with ``description`` as its accessible name."""
-    label = html.escape(description, quote=True)
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
-
-
-# -- charts drawn by the report printer ----------------------------------------------------------
-
-VEGA_BROWSER_BUNDLE = Path(__file__).parent / "apps" / "static" / "vendor" / "kit-vega.min.js"
-PENDING_CLASS = "kit-chart-pending"
-PENDING_PATTERN = re.compile(
-    r'<script type="application/json" class="kit-chart-pending">(.*?)</script>', re.S
-)
-_IN_PRINTER = [False]
-
-
-def draw_charts_in_printer(enabled: bool = True) -> None:
-    """From now on (in this process) ``KitChart.to_html`` leaves the drawing to the printer."""
-    _IN_PRINTER[-1] = bool(enabled)
-
-
-def charts_drawn_in_printer() -> bool:
-    return _IN_PRINTER[-1]
 
 
 def pending_chart(chart: KitChart) -> str:

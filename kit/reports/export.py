@@ -242,7 +242,7 @@ class PdfPrinter:
         return list(self._call(self._draw(items)))
 
     async def _draw(self, items: list[dict[str, Any]]) -> list[str]:
-        from kit.charts import VEGA_BROWSER_BUNDLE
+        from kit.drawing import VEGA_BROWSER_BUNDLE
 
         async with self._drawer_lock:
             if self._drawer is None:
@@ -319,7 +319,7 @@ _DRAW_JS = """async (items) => {
 def draw_pending_charts(text: str, printer: PdfPrinter) -> tuple[str, dict[str, str]]:
     """``text`` with every chart placeholder (``kit.charts.pending_chart``) replaced by its SVG,
     drawn by ``printer`` in one call; and each placeholder's replacement (for the notebook)."""
-    from kit.charts import PENDING_PATTERN, accessible_svg
+    from kit.drawing import PENDING_PATTERN, accessible_svg
 
     found = list(PENDING_PATTERN.finditer(text))
     if not found:
@@ -336,7 +336,7 @@ def draw_pending_charts(text: str, printer: PdfPrinter) -> tuple[str, dict[str, 
 def draw_notebook_charts(nb_path: Path, drawn: dict[str, str]) -> None:
     """The executed notebook at ``nb_path`` with its chart placeholders replaced by ``drawn``
     (from :func:`draw_pending_charts` on its HTML), written atomically."""
-    from kit.charts import PENDING_PATTERN
+    from kit.drawing import PENDING_PATTERN
 
     if not drawn or not nb_path.is_file():
         return
@@ -391,7 +391,7 @@ def export_notebook(
     title, lang = title_and_language(nb, {"language": language or params.get("language", "")})
     html_path = nb_path.with_suffix(".html")
     page = export_html(nb, title=title, language=lang)
-    from kit.charts import PENDING_PATTERN
+    from kit.drawing import PENDING_PATTERN
 
     if not pdf and not PENDING_PATTERN.search(page):
         atomic_write_text(html_path, page)

@@ -6,7 +6,7 @@ core at most), each owning one **warm kernel** that imported the kit once. Each 
 through papermill (parameters injected, failing cell marked, executed notebook kept), on that
 kernel, in a fresh namespace (``%reset -f`` before every report; the kernel is restarted after a
 failure). Workers also export the HTML in-process. One headless Chromium in the main process
-draws the reports' charts (``kit.charts.draw_charts_in_printer``: the kernels leave a placeholder
+draws the reports' charts (``kit.drawing``: the kernels leave a placeholder
 holding each chart's spec) and prints every PDF; without PDFs the kernels draw the charts with
 vl_convert. Each report reads only its own parameters' data, and one report's failure never
 stops the others.
@@ -43,9 +43,9 @@ from kit.settings import Settings
 
 MANIFEST_NAME = ".kit-run.json"
 WARM_CODE = """
-import kit.reports.notebook_api, kit.results, kit.charts
+import kit.drawing, kit.reports.notebook_api, kit.results, kit.charts
 import pandas, altair
-kit.charts.draw_charts_in_printer({in_printer})
+kit.drawing.draw_charts_in_printer({in_printer})
 kit.reports.notebook_api.warm_up()
 kit.results.enable_run_cache()
 """
@@ -103,12 +103,23 @@ def _start_kernel() -> None:
     ipc_dir = tempfile.mkdtemp(prefix="kit-kernel-")
     km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=ipc_dir + "/k")
     run_sync(km.start_kernel)(cwd=str(Path.cwd()))
+    _prepare_worker()  # while the kernel process starts
     kc = km.client()
     kc.start_channels()
     run_sync(kc.wait_for_ready)(timeout=120)
     _KERNEL.clear()
     _KERNEL.update(km=km, kc=kc, ipc_dir=ipc_dir)
     _run_code(WARM_CODE.format(in_printer=_KERNEL_SETUP["charts_in_printer"]))
+
+
+def _prepare_worker() -> None:
+    """What every report of this worker needs: papermill and the HTML exporter (its template
+    compiled), loaded once."""
+    import papermill  # noqa: F401
+
+    from kit.reports.export import _exporter
+
+    _exporter()
 
 
 def _run_code(code: str) -> None:
@@ -168,7 +179,7 @@ def execute_report(
     import nbformat
     import papermill as pm
 
-    from kit.charts import PENDING_PATTERN
+    from kit.drawing import PENDING_PATTERN
     from kit.reports.export import atomic_write_text, export_html, temp_path_for
 
     start = time.perf_counter()
@@ -297,7 +308,12 @@ def _manifest(output_dir: Path, name: str = MANIFEST_NAME) -> dict[str, Any]:
 
 
 def _is_current(entry: dict[str, Any] | None, key: str, output_dir: Path, pdf: bool) -> bool:
-    if not entry or entry.get("key") != key or entry.get("status") != "made":
+    return bool(entry) and entry.get("key") == key and _has_files(entry, output_dir, pdf)
+
+
+def _has_files(entry: dict[str, Any] | None, output_dir: Path, pdf: bool) -> bool:
+    """Whether a manifest entry is a made report whose files are all there (its key aside)."""
+    if not entry or entry.get("status") != "made":
         return False
     needed = [entry.get("notebook_path"), entry.get("html_path")]
     if pdf:
@@ -339,106 +355,60 @@ def run_reports(
     manifest = {**_manifest(output_dir), **_manifest(output_dir, manifest_name)}
     if shard is not None:
         spec = dataclasses.replace(spec, jobs=shard_jobs(spec.jobs, shard))
-    fingerprints = _data_fingerprints(spec, settings)
-    code_hashes: dict[str, str] = {}
     summary = RunSummary(spec.name, spec.title, output_dir)
     pending: list[tuple[ReportJob, str, dict[str, Any]]] = []
-    for job in spec.jobs:
-        nb_path = settings.notebooks_dir / job.params.notebook
-        code = code_hashes.setdefault(job.params.notebook, code_fingerprint(nb_path))
-        data_hash, meta = fingerprints[job.stem]
-        key = report_key(job, data_hash, code)
-        entry = manifest.get(job.stem)
-        if not force and _is_current(entry, key, output_dir, pdf):
-            known = {f.name for f in fields(ReportOutcome)}
-            kept = {k: v for k, v in entry.items() if k in known}
-            outcome = ReportOutcome(**{**kept, "status": "skipped", "seconds": 0.0})
-            summary.outcomes.append(outcome)
-            continue
-        pending.append((job, key, {**meta, "data_hash": data_hash}))
-
-    for job, _, _ in pending:  # what an interrupted run of these reports left half-made
-        target = output_dir / job.stem
-        for stale in target.parent.glob(f".{target.name}.*.tmp.*"):
-            stale.unlink(missing_ok=True)
-    bar = _progress(len(pending), progress)
     results: dict[str, ReportOutcome] = {}
-    if pending:
-        n_workers = max(1, min(workers or settings.workers, os.cpu_count() or 1, len(pending)))
-        ctx = multiprocessing.get_context("spawn")
-        env = _settings_env(settings)
-        env_before = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)  # workers and their kernels see exactly these settings
-        try:
-            with ProcessPoolExecutor(
-                n_workers,
-                mp_context=ctx,
-                initializer=_worker_init if warm else None,
-                initargs=(pdf,) if warm else (),  # with PDFs, the printer draws the charts
-            ) as pool:
-                futures: dict[Future[dict[str, Any]], tuple[ReportJob, str]] = {}
-                for job, key, meta in pending:
-                    params = _kernel_params(job, settings)
-                    fut = pool.submit(
-                        execute_report,
-                        str(settings.notebooks_dir / job.params.notebook),
-                        str(output_dir),
-                        job.stem,
-                        job.kind,
-                        params,
-                        meta,
-                        warm=warm,
-                    )
-                    futures[fut] = (job, key)
-                n_print = max(1, min(PDF_PRINTERS, n_workers)) if pdf else 0
-                with contextlib.ExitStack() as stack:
-                    printer = stack.enter_context(_printer(settings, n_print)) if n_print else None
-                    print_pool = stack.enter_context(
-                        ThreadPoolExecutor(max(1, n_print), thread_name_prefix="kit-print")
-                    )
-                    printing: list[Future[ReportOutcome]] = []
+    env = _settings_env(settings)
+    env_before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # workers and their kernels see exactly these settings
+    try:
+        with _Makers(settings, workers, warm=warm, pdf=pdf) as makers:
+            unmade = [j for j in spec.jobs if not _has_files(manifest.get(j.stem), output_dir, pdf)]
+            if force or unmade:  # work for certain: kernels start while the inputs are hashed
+                makers.start(len(spec.jobs) if force else len(unmade))
+            fingerprints = _data_fingerprints(spec, settings)
+            code_hashes: dict[str, str] = {}
+            for job in spec.jobs:
+                nb_path = settings.notebooks_dir / job.params.notebook
+                code = code_hashes.setdefault(job.params.notebook, code_fingerprint(nb_path))
+                data_hash, meta = fingerprints[job.stem]
+                key = report_key(job, data_hash, code)
+                entry = manifest.get(job.stem)
+                if not force and _is_current(entry, key, output_dir, pdf):
+                    known = {f.name for f in fields(ReportOutcome)}
+                    kept = {k: v for k, v in entry.items() if k in known}
+                    outcome = ReportOutcome(**{**kept, "status": "skipped", "seconds": 0.0})
+                    summary.outcomes.append(outcome)
+                    continue
+                pending.append((job, key, {**meta, "data_hash": data_hash}))
+            for job, _, _ in pending:  # what an interrupted run of these reports left half-made
+                target = output_dir / job.stem
+                for stale in target.parent.glob(f".{target.name}.*.tmp.*"):
+                    stale.unlink(missing_ok=True)
+            bar = _progress(len(pending), progress)
 
-                    def finish(outcome: ReportOutcome) -> None:
-                        outcome = _relative(outcome, output_dir)
-                        results[outcome.stem] = outcome
-                        if outcome.status == "made":  # progress survives an interrupted run
-                            manifest[outcome.stem] = asdict(outcome)
-                            atomic_write_text(
-                                output_dir / manifest_name, json.dumps(manifest, indent=1)
-                            )
-                        bar.update(1)
-                        if outcome.status == "failed":
-                            bar.write(f"failed: {outcome.label}: {outcome.error}")
-                        if on_outcome:
-                            on_outcome(outcome)
+            def finish(outcome: ReportOutcome) -> None:
+                outcome = _relative(outcome, output_dir)
+                results[outcome.stem] = outcome
+                if outcome.status == "made":  # progress survives an interrupted run
+                    manifest[outcome.stem] = asdict(outcome)
+                    atomic_write_text(output_dir / manifest_name, json.dumps(manifest, indent=1))
+                bar.update(1)
+                if outcome.status == "failed":
+                    bar.write(f"failed: {outcome.label}: {outcome.error}")
+                if on_outcome:
+                    on_outcome(outcome)
 
-                    for fut in as_completed(futures):
-                        job, key = futures[fut]
-                        outcome, language, to_draw = _collect(fut, job, key)
-                        if outcome.status == "made" and n_print:
-                            printing.append(
-                                print_pool.submit(
-                                    _print, outcome, language, output_dir, printer, to_draw
-                                )
-                            )
-                        else:
-                            if to_draw:  # not printed, so never drawn: no half-made page
-                                Path(to_draw).unlink(missing_ok=True)
-                                outcome.status, outcome.html_path = "failed", ""
-                                outcome.error = "charts: no printer to draw them"
-                            finish(outcome)
-                        for done in [p for p in printing if p.done()]:
-                            printing.remove(done)
-                            finish(done.result())
-                    for done in as_completed(printing):
-                        finish(done.result())
-        finally:
-            for k, v in env_before.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-    bar.close()
+            if pending:
+                makers.start(len(pending))
+                makers.make(pending, output_dir, finish)
+            bar.close()
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     summary.outcomes.extend(results[j.stem] for j, _, _ in pending)
     order = {j.stem: i for i, j in enumerate(spec.jobs)}
     summary.outcomes.sort(key=lambda o: order.get(o.stem, 0))
@@ -450,6 +420,137 @@ def run_reports(
     if shard is None:
         write_index(summary, settings)  # always: the index shows the counts of this run
     return summary
+
+
+class _Makers:
+    """The run's worker processes (each with its warm kernel) and its printer, started at most
+    once and only for work: :meth:`start` launches them without waiting (the kernels warm up and
+    Chromium opens while the main process goes on), :meth:`make` runs the reports."""
+
+    def __init__(self, settings: Settings, workers: int | None, *, warm: bool, pdf: bool) -> None:
+        self.settings, self.workers, self.warm, self.pdf = settings, workers, warm, pdf
+        self.pool: ProcessPoolExecutor | None = None
+        self.n_print = 0
+        self._printer: Future[Any] | None = None
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> _Makers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def start(self, n_jobs: int) -> None:
+        if self.pool is not None:
+            return
+        n = max(1, min(self.workers or self.settings.workers, os.cpu_count() or 1, n_jobs))
+        self.pool = ProcessPoolExecutor(
+            n,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init if self.warm else None,
+            initargs=(self.pdf,) if self.warm else (),  # with PDFs, the printer draws the charts
+        )
+        self._stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
+        for _ in range(n):  # each submission starts a process now (and so its kernel)
+            self.pool.submit(_ready)
+        if self.pdf:
+            self.n_print = max(1, min(PDF_PRINTERS, n))
+            opener = ThreadPoolExecutor(1, thread_name_prefix="kit-print-open")
+            self._printer = opener.submit(_open_printer, self.settings, self.n_print)
+            opener.shutdown(wait=False)
+            self._stack.callback(_close_printer, self._printer)
+
+    def make(
+        self,
+        pending: list[tuple[ReportJob, str, dict[str, Any]]],
+        output_dir: Path,
+        finish: Callable[[ReportOutcome], None],
+    ) -> None:
+        """Run ``pending`` on the workers; print each made report as it comes; ``finish`` each
+        outcome (in the calling thread)."""
+        assert self.pool is not None
+        futures: dict[Future[dict[str, Any]], tuple[ReportJob, str]] = {}
+        for job, key, meta in pending:
+            fut = self.pool.submit(
+                execute_report,
+                str(self.settings.notebooks_dir / job.params.notebook),
+                str(output_dir),
+                job.stem,
+                job.kind,
+                _kernel_params(job, self.settings),
+                meta,
+                warm=self.warm,
+            )
+            futures[fut] = (job, key)
+        with ThreadPoolExecutor(max(1, self.n_print), thread_name_prefix="kit-print") as printers:
+            printing: list[Future[ReportOutcome]] = []
+            for fut in as_completed(futures):
+                job, key = futures[fut]
+                outcome, language, to_draw = _collect(fut, job, key)
+                if outcome.status == "made" and self._printer is not None:
+                    printing.append(
+                        printers.submit(
+                            _print_when_open, outcome, language, output_dir, self._printer, to_draw
+                        )
+                    )
+                else:
+                    if to_draw:  # not printed, so never drawn: no half-made page
+                        Path(to_draw).unlink(missing_ok=True)
+                        outcome.status, outcome.html_path = "failed", ""
+                        outcome.error = "charts: no printer to draw them"
+                    finish(outcome)
+                for done in [p for p in printing if p.done()]:
+                    printing.remove(done)
+                    finish(done.result())
+            for done in as_completed(printing):
+                finish(done.result())
+
+
+def _ready() -> None:
+    """A worker's first task: nothing (its initializer has warmed its kernel)."""
+
+
+def _open_printer(settings: Settings, pages: int) -> Any:
+    """The run's printer, open, with its chart drawing page loaded (in a thread of its own)."""
+    printer = _printer(settings, pages)
+    printer.__enter__()
+    try:
+        printer.draw_charts([WARM_CHART])  # Vega loaded and compiled before the first report
+    except Exception:  # noqa: BLE001 - the first report's drawing says what is wrong
+        log.debug("warming the chart drawing failed", exc_info=True)
+    return printer
+
+
+def _close_printer(opened: Future[Any]) -> None:
+    try:
+        printer = opened.result()
+    except Exception:  # noqa: BLE001 - it never opened: nothing to close
+        return
+    printer.__exit__(None, None, None)
+
+
+def _print_when_open(
+    outcome: ReportOutcome, language: str, output_dir: Path, opened: Future[Any], pending: str
+) -> ReportOutcome:
+    try:
+        printer = opened.result()
+    except Exception as exc:  # noqa: BLE001 - no Chromium: each report says so
+        if pending:
+            Path(pending).unlink(missing_ok=True)
+        outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
+        outcome.html_path = "" if pending else outcome.html_path
+        return outcome
+    return _print(outcome, language, output_dir, printer, pending)
+
+
+WARM_CHART = {
+    "spec": {
+        "data": {"values": [{"a": 1.5, "b": "x"}]},
+        "mark": "bar",
+        "encoding": {"x": {"field": "a", "type": "quantitative"}, "y": {"field": "b"}},
+    },
+    "locale": None,
+}
 
 
 def merge_shards(spec: RunSpec, settings: Settings) -> RunSummary:

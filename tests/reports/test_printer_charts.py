@@ -1,4 +1,4 @@
-"""Charts drawn by the report printer (``kit.charts.draw_charts_in_printer``): the kernel leaves a
+"""Charts drawn by the report printer (``kit.drawing``): the kernel leaves a
 placeholder with the chart's spec, the run's Chromium draws it. The drawing equals vl_convert's
 (marks, texts and numbers in the report's language, accessible name), a chart that cannot be drawn
 fails its report with no page left, and the placeholder never reaches a reader."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kit import charts
+from kit import charts, drawing
 from kit.reports.export import PdfPrinter, draw_notebook_charts, draw_pending_charts
 from kit.reports.layout import GroupReport
 from kit.reports.outcomes import ReportOutcome
@@ -32,11 +32,11 @@ def printer(demo_settings):
 
 @pytest.fixture
 def in_printer():
-    charts.draw_charts_in_printer(True)
+    drawing.draw_charts_in_printer(True)
     try:
         yield
     finally:
-        charts.draw_charts_in_printer(False)
+        drawing.draw_charts_in_printer(False)
 
 
 def _sections(report: GroupReport) -> str:
@@ -55,11 +55,11 @@ def test_printer_draws_what_vl_convert_draws(demo_store, demo_settings, instrume
         demo_store, demo_settings, "k1-husbanken", ["before", "after"], lang, instrument, data=data
     )
     by_kernel = _sections(GroupReport(res))
-    charts.draw_charts_in_printer(True)
+    drawing.draw_charts_in_printer(True)
     try:
         pending = _sections(GroupReport(res))
     finally:
-        charts.draw_charts_in_printer(False)
+        drawing.draw_charts_in_printer(False)
     assert "<svg" not in pending and pending.count(charts.PENDING_CLASS) >= 4
     drawn, replaced = draw_pending_charts(pending, printer)
     assert charts.PENDING_CLASS not in drawn and len(replaced) == pending.count(
@@ -147,8 +147,22 @@ def test_vl_convert_draws_where_no_printer_is_asked_for() -> None:
     import altair as alt
     import pandas as pd
 
-    assert not charts.charts_drawn_in_printer()  # the default: Voilà, JupyterLab, --no-pdf
+    assert not drawing.charts_drawn_in_printer()  # the default: Voilà, JupyterLab, --no-pdf
     chart = charts.KitChart(
         alt.Chart(pd.DataFrame({"x": [1]})).mark_point().encode(x="x:Q"), "", ""
     )
     assert "<svg" in chart.to_html() and charts.PENDING_CLASS not in chart.to_html()
+
+
+def test_the_runner_worker_side_loads_neither_pandas_nor_altair() -> None:
+    """A report worker only runs papermill and the HTML export: the placeholders' module is
+    light, so the worker processes pay no import of the data libraries."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kit.reports.runner, kit.reports.export, kit.drawing; "
+        "print(sorted(m for m in ('pandas', 'altair', 'vl_convert') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
