@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,10 +29,22 @@ from kit.results import (
 
 
 class Fragment(str):
-    """HTML that Jupyter displays as such."""
+    """HTML that Jupyter displays as such.
+
+    Its plain-text form is its first heading, not the HTML again: IPython would otherwise
+    pretty-print the whole page into ``text/plain`` beside ``text/html``, and every message,
+    executed notebook and export would carry the section twice."""
 
     def _repr_html_(self) -> str:
         return str(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        heading = _HEADING.search(self)
+        plain = html.unescape(re.sub(r"<[^>]+>", "", heading.group(1))).strip() if heading else ""
+        return {"text/html": str(self), "text/plain": plain or "kit"}
+
+
+_HEADING = re.compile(r"<h[1-3][^>]*>(.*?)</h[1-3]>", re.S)
 
 
 def esc(value: Any) -> str:

@@ -1,15 +1,15 @@
 """The batch runner behind ``kit report``: many reports, few kernels.
 
 Starting a kernel and importing pandas and altair costs seconds; running one report on a warm
-kernel costs a fraction of that. So the runner keeps a small pool of worker processes (one per
-core at most), each owning one **warm kernel** that imported the kit once. Each report still runs
-through papermill (parameters injected, failing cell marked, executed notebook kept), on that
-kernel, in a fresh namespace (``%reset -f`` before every report; the kernel is restarted after a
-failure). Workers also export the HTML in-process. One headless Chromium in the main process
-draws the reports' charts (``kit.drawing``: the kernels leave a placeholder
-holding each chart's spec) and prints every PDF; without PDFs the kernels draw the charts with
-vl_convert. Each report reads only its own parameters' data, and one report's failure never
-stops the others.
+kernel costs a fraction of that. So the runner keeps a few **warm kernels** (one per core at
+most) that imported the kit once, each driven by a thread of the main process. Each report still
+runs through papermill (parameters injected, failing cell marked, executed notebook kept), on
+such a kernel, in a fresh namespace (``kit.reports.notebook_api.reset`` before every report; the
+kernel is restarted after a failure); its thread exports the HTML. One headless Chromium draws
+the reports' charts (``kit.drawing``: the kernels leave a placeholder holding each chart's spec)
+and prints every PDF; without PDFs the kernels draw the charts with vl_convert. The kernels and
+the printer start while the run's inputs are hashed, when there is work for certain. Each report
+reads only its own parameters' data, and one report's failure never stops the others.
 
 Re-running skips a report whose inputs did not change: its data fingerprint, parameters, notebook,
 template and kit version together make a key stored in ``<run>/.kit-run.json``.
@@ -22,13 +22,15 @@ import dataclasses
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
+import queue
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ kit.results.enable_run_cache()
 """
 RESET_CODE = "import kit.reports.notebook_api as _k\n_k.reset()\n"
 HIDDEN_MARK = 'class="kit-notice kit-suppressed"'  # the cover of a report whose results are hidden
+WARM_ENGINE = "kit-warm-kernel"  # papermill engine: the thread's warm kernel and its client
 RESET_TAG = "kit-reset"  # the first cell on a warm kernel; removed from the executed notebook
 log = logging.getLogger(__name__)
 
@@ -80,20 +83,16 @@ def report_key(job: ReportJob, data_hash: str, code_hash: str) -> str:
     return _sha(payload.encode())
 
 
-# -- worker side: one warm kernel per process -----------------------------------------------------
+# -- one warm kernel per report thread ------------------------------------------------------------
 
-_KERNEL: dict[str, Any] = {}
-_KERNEL_SETUP = {"charts_in_printer": False}  # how this worker's kernels draw charts
+_LOCAL = threading.local()  # this thread's kernel and how it draws charts
 
 
-def _worker_init(charts_in_printer: bool = False) -> None:
-    from multiprocessing.util import Finalize
-
-    logging.getLogger("papermill").setLevel(logging.WARNING)
-    logging.getLogger("traitlets").setLevel(logging.ERROR)
-    _KERNEL_SETUP["charts_in_printer"] = bool(charts_in_printer)
-    _start_kernel()
-    Finalize(None, _shutdown_kernel, exitpriority=10)  # runs when the worker process exits
+def _kernel() -> dict[str, Any]:
+    """This thread's warm kernel (empty when none is running)."""
+    if not hasattr(_LOCAL, "kernel"):
+        _LOCAL.kernel = {}
+    return _LOCAL.kernel  # type: ignore[no-any-return]
 
 
 def _start_kernel() -> None:
@@ -102,24 +101,68 @@ def _start_kernel() -> None:
 
     ipc_dir = tempfile.mkdtemp(prefix="kit-kernel-")
     km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=ipc_dir + "/k")
+    kernel = _kernel()
+    kernel.clear()
+    kernel.update(km=km, ipc_dir=ipc_dir)
     run_sync(km.start_kernel)(cwd=str(Path.cwd()))
+    kernel["pid"] = getattr(km.provisioner, "pid", None)  # from now on it can be killed
     _prepare_worker()  # while the kernel process starts
     kc = km.client()
     kc.start_channels()
+    kernel["kc"] = kc
     run_sync(kc.wait_for_ready)(timeout=120)
-    _KERNEL.clear()
-    _KERNEL.update(km=km, kc=kc, ipc_dir=ipc_dir)
-    _run_code(WARM_CODE.format(in_printer=_KERNEL_SETUP["charts_in_printer"]))
+    _run_code(WARM_CODE.format(in_printer=getattr(_LOCAL, "charts_in_printer", False)))
 
 
 def _prepare_worker() -> None:
-    """What every report of this worker needs: papermill and the HTML exporter (its template
-    compiled), loaded once."""
-    import papermill  # noqa: F401
+    """What every report needs: papermill, its engine on the warm kernel, and the HTML exporter
+    (its template compiled)."""
+    from papermill.engines import papermill_engines
 
     from kit.reports.export import _exporter
 
+    papermill_engines.register(WARM_ENGINE, _warm_engine())
     _exporter()
+
+
+def _warm_engine() -> type:
+    """papermill's nbclient engine on this thread's warm kernel **and its one client**.
+
+    nbclient takes a kernel manager but no client: given only ``km`` it opens a client of its own
+    for each notebook (channels started, kernel_info waited for) and, not owning the kernel,
+    never closes it: a long run held 10-14 more open files for every report (zmq sockets).
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(  # type: ignore[override]
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            client = PapermillNotebookClient(
+                nb_man,
+                km=_kernel()["km"],
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logging.getLogger("papermill"),
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client.kc = _kernel()["kc"]
+            return client.execute()
+
+    return WarmKernelEngine
 
 
 def _run_code(code: str) -> None:
@@ -130,7 +173,8 @@ def _run_code(code: str) -> None:
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(code)]
-    client = NotebookClient(nb, km=_KERNEL["km"], kc=_KERNEL["kc"], timeout=300)
+    client = NotebookClient(nb, km=_kernel()["km"], timeout=300)
+    client.kc = _kernel()["kc"]  # not a constructor argument: nbclient would open one more
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -149,11 +193,12 @@ def _restart_kernel() -> None:
 def _shutdown_kernel() -> None:
     from jupyter_core.utils import run_sync
 
-    if _KERNEL:
-        kernel = dict(_KERNEL)
-        _KERNEL.clear()
+    if _kernel():
+        kernel = dict(_kernel())
+        _kernel().clear()
         try:
-            kernel["kc"].stop_channels()
+            if "kc" in kernel:
+                kernel["kc"].stop_channels()
             run_sync(kernel["km"].shutdown_kernel)(now=True)
         finally:
             shutil.rmtree(kernel.get("ipc_dir", ""), ignore_errors=True)
@@ -191,9 +236,9 @@ def execute_report(
     engine_kwargs: dict[str, Any] = {}
     source: Any = notebook_path
     if warm:
-        if not _KERNEL:
+        if not _kernel():
             _start_kernel()
-        engine_kwargs = {"km": _KERNEL["km"], "kc": _KERNEL["kc"]}
+        engine_kwargs = {"engine_name": WARM_ENGINE}
         source = nbformat.read(notebook_path, as_version=4)
         reset = nbformat.v4.new_code_cell(RESET_CODE)
         reset.metadata["tags"] = [RESET_TAG]
@@ -277,9 +322,6 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
 
-_title_and_language = title_and_language  # kept for callers of the earlier name
-
-
 # -- main side -----------------------------------------------------------------------------------
 
 
@@ -338,7 +380,8 @@ def run_reports(
 
     ``workers`` defaults to ``settings.workers`` (bounded by the number of cores and reports).
     With ``check`` (the default) the run's groups, waves, cohorts and instrument are checked
-    against the database first (``check_run``): a ``ParameterError`` before anything is made.
+    against the database first (``check_run``): a ``ParameterError`` before anything is made or
+    written (kernels started meanwhile are killed).
     ``shard=(index, count)`` makes only that shard's share of the reports (``shard_jobs``) and
     records them in a manifest of its own, so shards on several machines can write to one shared
     folder at once; :func:`merge_shards` then writes the run's manifest and index.
@@ -346,11 +389,9 @@ def run_reports(
     from kit.reports.params import check_run
 
     start = time.perf_counter()
-    if check:  # unknown groups, waves, cohorts: refused before any kernel or file
-        check_run(spec, settings)
+    checked, whole = settings, spec
     settings = settings.replace(**spec.settings) if spec.settings else settings
     output_dir = spec.output_dir(settings)
-    output_dir.mkdir(parents=True, exist_ok=True)
     manifest_name = shard_manifest_name(shard)
     manifest = {**_manifest(output_dir), **_manifest(output_dir, manifest_name)}
     if shard is not None:
@@ -360,12 +401,16 @@ def run_reports(
     results: dict[str, ReportOutcome] = {}
     env = _settings_env(settings)
     env_before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # workers and their kernels see exactly these settings
+    os.environ.update(env)  # the kernels see exactly these settings
     try:
         with _Makers(settings, workers, warm=warm, pdf=pdf) as makers:
             unmade = [j for j in spec.jobs if not _has_files(manifest.get(j.stem), output_dir, pdf)]
-            if force or unmade:  # work for certain: kernels start while the inputs are hashed
+            if force or unmade:  # work for certain: kernels and printer start while the run is
+                # checked and its inputs hashed; a refused run kills them (nothing is written)
                 makers.start(len(spec.jobs) if force else len(unmade))
+            if check:  # unknown groups, waves, cohorts: refused before any report or file
+                check_run(whole, checked)
+            output_dir.mkdir(parents=True, exist_ok=True)
             fingerprints = _data_fingerprints(spec, settings)
             code_hashes: dict[str, str] = {}
             for job in spec.jobs:
@@ -423,36 +468,51 @@ def run_reports(
 
 
 class _Makers:
-    """The run's worker processes (each with its warm kernel) and its printer, started at most
+    """The run's report threads (each driving one warm kernel) and its printer, started at most
     once and only for work: :meth:`start` launches them without waiting (the kernels warm up and
-    Chromium opens while the main process goes on), :meth:`make` runs the reports."""
+    Chromium opens while the main process goes on), :meth:`make` runs the reports.
+
+    Threads of the main process, not processes: a report's own work is in its kernel and in
+    Chromium; what drives them (papermill's client, the HTML export) is loaded once, not once per
+    worker (1.4 s of CPU each)."""
 
     def __init__(self, settings: Settings, workers: int | None, *, warm: bool, pdf: bool) -> None:
         self.settings, self.workers, self.warm, self.pdf = settings, workers, warm, pdf
-        self.pool: ProcessPoolExecutor | None = None
         self.n_print = 0
+        self._threads: list[threading.Thread] = []
+        self._jobs: queue.Queue[tuple[ReportJob, str, tuple[Any, ...]] | None] = queue.Queue()
+        self._done: queue.Queue[tuple[ReportJob, str, dict[str, Any]]] = queue.Queue()
+        self._kernels: list[dict[str, Any]] = []  # every thread's kernel (killed on an abort)
+        self._aborted = threading.Event()
         self._printer: Future[Any] | None = None
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> _Makers:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            for _ in self._threads:
+                self._jobs.put(None)  # each thread ends after the reports before it
+            if exc_type is not None:  # refused or interrupted: the kernels go at once
+                self._aborted.set()
+                for kernel in list(self._kernels):
+                    _kill(kernel.get("pid"))
+            for thread in self._threads:
+                thread.join(timeout=60 if exc_type is None else 15)
+        finally:
+            self._stack.close()
 
     def start(self, n_jobs: int) -> None:
-        if self.pool is not None:
+        if self._threads:
             return
+        logging.getLogger("papermill").setLevel(logging.WARNING)
+        logging.getLogger("traitlets").setLevel(logging.ERROR)
         n = max(1, min(self.workers or self.settings.workers, os.cpu_count() or 1, n_jobs))
-        self.pool = ProcessPoolExecutor(
-            n,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init if self.warm else None,
-            initargs=(self.pdf,) if self.warm else (),  # with PDFs, the printer draws the charts
-        )
-        self._stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
-        for _ in range(n):  # each submission starts a process now (and so its kernel)
-            self.pool.submit(_ready)
+        for i in range(n):
+            thread = threading.Thread(target=self._drive, name=f"kit-report-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         if self.pdf:
             self.n_print = max(1, min(PDF_PRINTERS, n))
             opener = ThreadPoolExecutor(1, thread_name_prefix="kit-print-open")
@@ -460,33 +520,63 @@ class _Makers:
             opener.shutdown(wait=False)
             self._stack.callback(_close_printer, self._printer)
 
+    def _drive(self) -> None:
+        """A report thread: its kernel, then the reports it takes, until told to end."""
+        _LOCAL.charts_in_printer = self.pdf  # with PDFs, the printer draws the charts
+        start_error = ""
+        if self.warm and not self._aborted.is_set():
+            self._kernels.append(_kernel())  # its pid is known as soon as it is launched
+            try:
+                _start_kernel()
+            except Exception as exc:  # noqa: BLE001 - each of its reports says so
+                start_error = f"kernel: {_error_text(exc)}"
+            if self._aborted.is_set():  # launched while the run was refused: gone at once
+                _kill(_kernel().get("pid"))
+        try:
+            while (item := self._jobs.get()) is not None:
+                job, key, args = item
+                if start_error:
+                    result: dict[str, Any] = {"status": "failed", "error": start_error}
+                else:
+                    try:
+                        result = execute_report(*args, warm=self.warm)
+                    except Exception as exc:  # noqa: BLE001 - this report's alone
+                        result = {"status": "failed", "error": _error_text(exc)}
+                self._done.put((job, key, result))
+        finally:
+            with contextlib.suppress(Exception):
+                _shutdown_kernel()
+
     def make(
         self,
         pending: list[tuple[ReportJob, str, dict[str, Any]]],
         output_dir: Path,
         finish: Callable[[ReportOutcome], None],
     ) -> None:
-        """Run ``pending`` on the workers; print each made report as it comes; ``finish`` each
-        outcome (in the calling thread)."""
-        assert self.pool is not None
-        futures: dict[Future[dict[str, Any]], tuple[ReportJob, str]] = {}
+        """Run ``pending`` on the report threads; print each made report as it comes; ``finish``
+        each outcome (in the calling thread)."""
         for job, key, meta in pending:
-            fut = self.pool.submit(
-                execute_report,
+            args = (
                 str(self.settings.notebooks_dir / job.params.notebook),
                 str(output_dir),
                 job.stem,
                 job.kind,
                 _kernel_params(job, self.settings),
                 meta,
-                warm=self.warm,
             )
-            futures[fut] = (job, key)
+            self._jobs.put((job, key, args))
         with ThreadPoolExecutor(max(1, self.n_print), thread_name_prefix="kit-print") as printers:
             printing: list[Future[ReportOutcome]] = []
-            for fut in as_completed(futures):
-                job, key = futures[fut]
-                outcome, language, to_draw = _collect(fut, job, key)
+            left = len(pending)
+            while left:
+                try:
+                    job, key, result = self._done.get(timeout=1.0)
+                except queue.Empty:
+                    if not any(t.is_alive() for t in self._threads):  # never: each one answers
+                        raise RuntimeError("report threads ended early") from None  # dev-text
+                    continue
+                left -= 1
+                outcome, language, to_draw = _collect(result, job, key)
                 if outcome.status == "made" and self._printer is not None:
                     printing.append(
                         printers.submit(
@@ -506,8 +596,10 @@ class _Makers:
                 finish(done.result())
 
 
-def _ready() -> None:
-    """A worker's first task: nothing (its initializer has warmed its kernel)."""
+def _kill(pid: int | None) -> None:
+    if pid:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _open_printer(settings: Settings, pages: int) -> Any:
@@ -602,19 +694,14 @@ def _kernel_params(job: ReportJob, settings: Settings) -> dict[str, Any]:
     return params
 
 
-def _collect(
-    fut: Future[dict[str, Any]], job: ReportJob, key: str
-) -> tuple[ReportOutcome, str, str]:
-    """The outcome of a finished notebook future (not yet printed), its language, and the page
-    whose charts the printer is to draw ("" if none)."""
+def _collect(result: dict[str, Any], job: ReportJob, key: str) -> tuple[ReportOutcome, str, str]:
+    """The outcome of an executed report (not yet printed), its language, and the page whose
+    charts the printer is to draw ("" if none)."""
     base = {"stem": job.stem, "label": job.label, "kind": job.kind, "key": key}
-    try:
-        res = fut.result()
-    except Exception as exc:  # noqa: BLE001 - a dead worker fails this report, not the run
-        return ReportOutcome(**base, status="failed", error=_error_text(exc)), "nb", ""
+    res = dict(result)
     language = res.pop("language", "nb")
     pending = res.pop("pending_html", "")
-    known = {f.name for f in fields(ReportOutcome)}
+    known = {f.name for f in fields(ReportOutcome)} - set(base)
     outcome = ReportOutcome(**base, **{k: v for k, v in res.items() if k in known})
     return outcome, language, pending
 

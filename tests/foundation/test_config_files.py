@@ -516,9 +516,12 @@ def loaded_project(mini_project, capsys):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_run_file_with_unknown_group_wave_and_cohort_is_refused_before_any_kernel(
+def test_run_file_with_unknown_group_wave_and_cohort_is_refused_before_any_report(
     loaded_project, capsys, lang
 ):
+    """Refused at once: kernels started meanwhile are killed, nothing is written."""
+    import psutil
+
     home = loaded_project.root
     run_file = home / "parameters" / "typo.yaml"
     run_file.write_text(
@@ -527,7 +530,12 @@ def test_run_file_with_unknown_group_wave_and_cohort_is_refused_before_any_kerne
     )
     start = time.perf_counter()
     err = refused(capsys, home, lang, "report", str(run_file), "--no-pdf", "--quiet")
-    assert time.perf_counter() - start < 15  # no kernel was started (38-53 s before)
+    assert time.perf_counter() - start < 15  # no report was run (38-53 s before)
+    kernels = [
+        c for c in psutil.Process().children(recursive=True)
+        if "ipykernel" in " ".join(c.cmdline())
+    ]  # fmt: skip
+    assert kernels == [], "a refused run leaves no kernel running"
     for line, column, value, key, known, close in (
         (3, "groups", "mini-c", "config.run.unknown_group", "mini-a, mini-b, norm-1", "mini-b"),
         (2, "waves", "etter", "config.run.unknown_wave", "after, before", "after"),

@@ -259,3 +259,40 @@ def test_the_printer_draws_every_chart_into_page_and_kept_notebook(run) -> None:
         out.get("data", {}).get("text/html", "") for c in kept.cells for out in c.get("outputs", [])
     )
     assert PENDING_CLASS not in outputs and outputs.count("<svg") >= 4
+
+
+def test_a_warm_kernel_runs_many_reports_on_one_client(tmp_path: Path) -> None:
+    """nbclient given a kernel manager opens (and never closes) a client of its own for every
+    notebook: 10-14 more open files a report, measured. The runner's engine hands it the
+    thread's one client."""
+    import threading
+
+    import psutil
+
+    from kit.reports import runner
+
+    notebook = tmp_path / "tiny.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell("from IPython.display import HTML; HTML('<h1>T</h1>')")]
+    nbformat.write(nb, str(notebook))
+    me = psutil.Process()
+    counts: list[int] = []
+    results: list[dict] = []
+
+    def reports() -> None:  # on a thread of its own, as the runner's report threads do
+        try:
+            for k in range(4):
+                results.append(
+                    runner.execute_report(str(notebook), str(tmp_path), f"r{k}", "group", {}, {})
+                )
+                counts.append(me.num_fds())
+        finally:
+            runner._shutdown_kernel()
+
+    thread = threading.Thread(target=reports)
+    thread.start()
+    thread.join(timeout=300)
+    assert [r["status"] for r in results] == ["made"] * 4, results
+    assert all((tmp_path / f"r{k}.html").exists() for k in range(4))
+    assert counts[1:] == [counts[0]] * 3, f"open files after each report: {counts}"
