@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, special
 
 from kit.errors import Problem, ResponseFileError
 from kit.instrument import Instrument
@@ -82,6 +81,21 @@ def _cells(keys: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     return inverse.astype(np.int64), levels[::-1]
 
 
+def _csr_matrix(*args: Any, **kwargs: Any) -> Any:
+    """scipy.sparse's CSR matrix; scipy is imported on first use, not with the kit (0.35 s that
+    the processes which only read stored results, e.g. the report runner's, never need)."""
+    from scipy import sparse
+
+    return sparse.csr_matrix(*args, **kwargs)
+
+
+def _stdtrit(df: Any, p: float) -> Any:
+    """The ``p`` quantile of t with ``df`` degrees of freedom (scipy.special, on first use)."""
+    from scipy import special
+
+    return special.stdtrit(df, p)
+
+
 class _Segments:
     """Rows sorted by cell; per-cell sums are one product with a sparse cell x row indicator."""
 
@@ -89,7 +103,7 @@ class _Segments:
         self.rows = counts
         n_rows = int(counts.sum())
         cell_of_row = np.repeat(np.arange(len(counts)), counts)
-        self.indicator = sparse.csr_matrix(
+        self.indicator = _csr_matrix(
             (np.ones(n_rows), (cell_of_row, np.arange(n_rows))), shape=(len(counts), n_rows)
         )
 
@@ -148,7 +162,7 @@ def _nan_matmul(values: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def _dim_sum(values: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``values @ m`` through scipy.sparse: single-threaded (a multi-threaded BLAS stalls on a
     busy shared machine) and as fast for an indicator matrix."""
-    return np.asarray(values @ sparse.csr_matrix(m))
+    return np.asarray(values @ _csr_matrix(m))
 
 
 def cronbach_alpha_from_cov(cov: Any) -> float:
@@ -202,7 +216,7 @@ def _alpha_from_parts(p: _AlphaParts, m: np.ndarray) -> np.ndarray:
 def _pool_alpha_parts(p: _AlphaParts, codes: np.ndarray, n_out: int, m: np.ndarray) -> _AlphaParts:
     """Combine cells into ``n_out`` pools (cell -> ``codes``): within + between sums of squares."""
     n_cells = len(codes)
-    pool = sparse.csr_matrix(
+    pool = _csr_matrix(
         (np.ones(n_cells), (codes, np.arange(n_cells))), shape=(n_out, n_cells)
     )
     n_item = p.n[:, m.argmax(axis=1)]
@@ -222,7 +236,7 @@ def _pool_alpha_parts(p: _AlphaParts, codes: np.ndarray, n_out: int, m: np.ndarr
 def _t_quantile(df: np.ndarray) -> np.ndarray:
     """97.5 % quantile of t with ``df`` degrees of freedom (computed once per distinct df)."""
     values, inverse = np.unique(df, return_inverse=True)
-    return special.stdtrit(values, 0.975)[inverse].reshape(df.shape)  # = stats.t.ppf
+    return _stdtrit(values, 0.975)[inverse].reshape(df.shape)  # = stats.t.ppf
 
 
 TABLE = "response_table"  # the source named in a refusal of a table given in code
@@ -572,7 +586,7 @@ def compare_waves(scores: Any, before: str, after: str) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(vb + va)
         df = (vb + va) ** 2 / (vb**2 / (nb - 1) + va**2 / (na - 1))
-        tq = special.stdtrit(df, 0.975)  # the t quantile (scipy.stats costs 1 s to import)
+        tq = _stdtrit(df, 0.975)  # the t quantile (scipy.stats costs 1 s to import)
     change = j["mean_after"] - j["mean_before"]
     out = pd.DataFrame(
         {

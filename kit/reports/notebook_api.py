@@ -119,9 +119,11 @@ def open_programme_report(**values: Any) -> ProgrammeReport:
 
 
 def warm_up() -> None:
-    """Pay one-off costs once per kernel: texts, instruments, the SVG renderer."""
+    """Pay one-off costs once per kernel: imports, texts, instruments, the SVG renderer."""
     import altair as alt
     import pandas as pd
+    import scipy.sparse  # noqa: F401 - kit.scoring imports it on first use; reports use it
+    import scipy.special  # noqa: F401
 
     from kit import charts
     from kit.i18n import load_texts
