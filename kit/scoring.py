@@ -216,9 +216,7 @@ def _alpha_from_parts(p: _AlphaParts, m: np.ndarray) -> np.ndarray:
 def _pool_alpha_parts(p: _AlphaParts, codes: np.ndarray, n_out: int, m: np.ndarray) -> _AlphaParts:
     """Combine cells into ``n_out`` pools (cell -> ``codes``): within + between sums of squares."""
     n_cells = len(codes)
-    pool = _csr_matrix(
-        (np.ones(n_cells), (codes, np.arange(n_cells))), shape=(n_out, n_cells)
-    )
+    pool = _csr_matrix((np.ones(n_cells), (codes, np.arange(n_cells))), shape=(n_out, n_cells))
     n_item = p.n[:, m.argmax(axis=1)]
 
     def combine(n: np.ndarray, mean: np.ndarray, ss: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -52,6 +52,11 @@ kit.drawing.draw_charts_in_printer({in_printer})
 kit.reports.notebook_api.warm_up()
 kit.results.enable_run_cache()
 """
+KERNEL_ARGUMENTS = [
+    # IPython's input history: a SQLite write per cell into the user's ~/.ipython, which would
+    # also keep every report's parameters there
+    "--HistoryManager.enabled=False",
+]
 RESET_CODE = "import kit.reports.notebook_api as _k\n_k.reset()\n"
 HIDDEN_MARK = 'class="kit-notice kit-suppressed"'  # the cover of a report whose results are hidden
 WARM_ENGINE = "kit-warm-kernel"  # papermill engine: the thread's warm kernel and its client
@@ -110,7 +115,7 @@ def _start_kernel() -> None:
     kernel = _kernel()
     kernel.clear()
     kernel.update(km=km, ipc_dir=ipc_dir)
-    run_sync(km.start_kernel)(cwd=str(Path.cwd()))
+    run_sync(km.start_kernel)(cwd=str(Path.cwd()), extra_arguments=KERNEL_ARGUMENTS)
     kernel["pid"] = getattr(km.provisioner, "pid", None)  # from now on it can be killed
     _prepare_worker()  # while the kernel process starts
     kc = km.client()

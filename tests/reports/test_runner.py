@@ -274,7 +274,12 @@ def test_a_warm_kernel_runs_many_reports_on_one_client(tmp_path: Path) -> None:
     notebook = tmp_path / "tiny.ipynb"
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nb.cells = [nbformat.v4.new_code_cell("from IPython.display import HTML; HTML('<h1>T</h1>')")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from IPython.display import HTML\n"
+            "HTML(f'<h1>T</h1><p>history {get_ipython().history_manager.enabled}</p>')"
+        )
+    ]
     nbformat.write(nb, str(notebook))
     me = psutil.Process()
     counts: list[int] = []
@@ -295,4 +300,6 @@ def test_a_warm_kernel_runs_many_reports_on_one_client(tmp_path: Path) -> None:
     thread.join(timeout=300)
     assert [r["status"] for r in results] == ["made"] * 4, results
     assert all((tmp_path / f"r{k}.html").exists() for k in range(4))
+    # and no report's cells (its parameters among them) go into the user's IPython history
+    assert "history False" in (tmp_path / "r0.html").read_text(encoding="utf-8")
     assert counts[1:] == [counts[0]] * 3, f"open files after each report: {counts}"
