@@ -146,6 +146,7 @@ def _prepare_worker() -> None:
     _exporter()
 
 
+@functools.lru_cache(maxsize=1)
 def _warm_engine() -> type:
     """papermill's nbclient engine on this thread's warm kernel **and its one client**.
 
@@ -555,6 +556,8 @@ class _Makers:
                 _kill(_kernel().get("pid"))
         try:
             while (item := self._jobs.get()) is not None:
+                if self._aborted.is_set():  # interrupted: no more reports, no kernel restarted
+                    break
                 job, key, args = item
                 if start_error:
                     result: dict[str, Any] = {"status": "failed", "error": start_error}
