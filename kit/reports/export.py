@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -252,7 +253,12 @@ class PdfPrinter:
                 await page.add_script_tag(content=VEGA_BROWSER_BUNDLE.read_text(encoding="utf-8"))
                 self._drawer = page
         try:
-            return await asyncio.wait_for(self._drawer.evaluate(_DRAW_JS, items), DRAW_TIMEOUT)
+            # one JSON string each way: Playwright checks and converts a structured argument
+            # value by value in Python (80 ms of the main process's CPU for a report's charts)
+            drawn = await asyncio.wait_for(
+                self._drawer.evaluate(_DRAW_JS, _strict_json(items)), DRAW_TIMEOUT
+            )
+            return list(json.loads(drawn))
         except Exception:
             async with self._drawer_lock:  # a page in an unknown state: the next draw loads anew
                 page, self._drawer = self._drawer, None
@@ -302,9 +308,29 @@ class PdfPrinter:
             self._free.put_nowait(page)
 
 
+def _strict_json(value: Any) -> str:
+    """``value`` as JSON that JavaScript's ``JSON.parse`` reads: NaN and infinities (which Altair
+    leaves in data, e.g. an object column with gaps) become null, as vl_convert reads them."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 DRAW_TIMEOUT = 120.0  # seconds for the charts of one report
 # Vega-Lite -> Vega -> SVG, as vl_convert does it (its ``vegalite_to_svg`` with a format locale).
-_DRAW_JS = """async (items) => {
+_DRAW_JS = """async (itemsJson) => {
+  const items = JSON.parse(itemsJson);
   const out = [];
   for (const item of items) {
     const vega = kitVega.compile(item.spec).spec;
@@ -313,7 +339,7 @@ _DRAW_JS = """async (items) => {
     const view = new kitVega.View(kitVega.parse(vega), options);
     try { out.push(await view.toSVG()); } finally { view.finalize(); }
   }
-  return out;
+  return JSON.stringify(out);
 }"""
 
 
@@ -337,11 +363,19 @@ def draw_pending_charts(text: str, printer: PdfPrinter) -> tuple[str, dict[str, 
 def draw_notebook_charts(nb_path: Path, drawn: dict[str, str]) -> None:
     """The executed notebook at ``nb_path`` with its chart placeholders replaced by ``drawn``
     (from :func:`draw_pending_charts` on its HTML), written atomically."""
-    from kit.drawing import PENDING_PATTERN
-
     if not drawn or not nb_path.is_file():
         return
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    if patch_notebook_charts(nb, drawn):  # as nbformat writes it
+        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
+        atomic_write_text(nb_path, text + "\n")
+
+
+def patch_notebook_charts(nb: Any, drawn: dict[str, str]) -> bool:
+    """Replace the chart placeholders in the HTML outputs of notebook ``nb`` (a dict or an
+    ``nbformat.NotebookNode``, changed in place) by ``drawn``; whether any was replaced."""
+    from kit.drawing import PENDING_PATTERN
+
     changed = False
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
@@ -355,9 +389,7 @@ def draw_notebook_charts(nb_path: Path, drawn: dict[str, str]) -> None:
                     lambda m: drawn.get(m.group(0), m.group(0)), joined
                 )
                 changed = True
-    if changed:  # as nbformat writes it
-        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
-        atomic_write_text(nb_path, text + "\n")
+    return changed
 
 
 def title_and_language(nb: Any, params: dict[str, Any]) -> tuple[str, str]:

@@ -39,12 +39,33 @@ class Fragment(str):
         return str(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": str(self), "text/plain": self.plain_text()}
+
+    def plain_text(self) -> str:
+        """The fragment's first heading as text ("kit" if it has none)."""
         heading = _HEADING.search(self)
         plain = html.unescape(re.sub(r"<[^>]+>", "", heading.group(1))).strip() if heading else ""
-        return {"text/html": str(self), "text/plain": plain or "kit"}
+        return plain or "kit"
 
 
 _HEADING = re.compile(r"<h[1-3][^>]*>(.*?)</h[1-3]>", re.S)
+
+
+def _plain_text_in_ipython() -> None:
+    """In an IPython kernel, a Fragment's ``text/plain`` is its heading: IPython's plain-text
+    formatter knows ``str`` and would take precedence over ``_repr_mimebundle_`` with the
+    whole HTML, quoted (70 kB more a report in every message and executed notebook)."""
+    import sys
+
+    if "IPython" not in sys.modules:  # not in a kernel: nothing to register (and no import)
+        return
+    ip = sys.modules["IPython"].get_ipython()
+    if ip is not None:
+        formatter = ip.display_formatter.formatters["text/plain"]
+        formatter.for_type(Fragment, lambda frag, p, cycle: p.text(frag.plain_text()))
+
+
+_plain_text_in_ipython()
 
 
 def esc(value: Any) -> str:

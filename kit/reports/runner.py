@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,7 @@ def _warm_engine() -> type:
                 stderr_file=stderr_file,
             )
             client.kc = _kernel()["kc"]
+            _LOCAL.executing = nb_man.nb  # what execute_report keeps if a cell fails
             return client.execute()
 
     return WarmKernelEngine
@@ -240,8 +241,9 @@ def execute_report(
 
     Returns a dict of :class:`ReportOutcome` fields. Writes ``<stem>.ipynb`` (kept also when a
     cell fails, with the failing cell marked) and ``<stem>.html``, each atomically. When the
-    kernel left its charts to the printer, the page goes to a temporary file beside it instead
-    (``pending_html``): the main process draws the charts and writes ``<stem>.html``.
+    kernel left its charts to the printer, neither is written here: the page and the executed
+    notebook stay in memory (``unprinted``, an :class:`Unprinted`) until the printer has drawn
+    the charts, and each file is written once, complete (:func:`_print`).
     """
     import nbformat
     import papermill as pm
@@ -265,10 +267,11 @@ def execute_report(
         reset = nbformat.v4.new_code_cell(RESET_CODE)
         reset.metadata["tags"] = [RESET_TAG]
         source.cells.insert(0, reset)
+    _LOCAL.executing = None  # the notebook the warm engine runs: kept if a cell fails
     try:
         nb = pm.execute_notebook(
             source,
-            str(tmp),
+            None if warm else str(tmp),  # warm: written here, once, not by papermill too
             parameters=params,
             progress_bar=False,
             request_save_on_cell_execute=False,
@@ -276,8 +279,11 @@ def execute_report(
             **engine_kwargs,
         )
     except Exception as exc:  # noqa: BLE001 - any failure is this report's alone
-        if tmp.exists() and tmp.stat().st_size:
+        kept = _LOCAL.executing
+        if kept is None and tmp.exists() and tmp.stat().st_size:
             kept = nbformat.read(str(tmp), as_version=4)
+        _LOCAL.executing = None
+        if kept is not None:  # with the failing cell marked by papermill
             kept.cells = [c for c in kept.cells if RESET_TAG not in c.metadata.get("tags", [])]
             nbformat.write(kept, str(tmp))
             os.replace(tmp, nb_path)
@@ -296,6 +302,7 @@ def execute_report(
         )
         return result
     executed = time.perf_counter()
+    _LOCAL.executing = None
     nb.cells = [c for c in nb.cells if RESET_TAG not in c.metadata.get("tags", [])]
     nb.metadata["kit"] = {
         "kit_version": __version__,
@@ -315,13 +322,12 @@ def execute_report(
             seconds=time.perf_counter() - start,
         )
         return result
-    nbformat.write(nb, str(tmp))
-    os.replace(tmp, nb_path)
-    if PENDING_PATTERN.search(html):
-        pending = temp_path_for(html_path)
-        atomic_write_text(pending, html)
-        result["pending_html"] = str(pending)
+    if PENDING_PATTERN.search(html):  # the printer draws the charts; then both are written
+        tmp.unlink(missing_ok=True)
+        result["unprinted"] = Unprinted(html, nb, nb_path)
     else:
+        nbformat.write(nb, str(tmp))
+        os.replace(tmp, nb_path)
         atomic_write_text(html_path, html)
     done = time.perf_counter()
     result.update(
@@ -335,6 +341,31 @@ def execute_report(
         html_seconds=done - executed,
     )
     return result
+
+
+@dataclasses.dataclass
+class Unprinted:
+    """An executed report whose charts the printer is to draw: its page (with the charts'
+    placeholders) and its notebook, in memory until :func:`_print` writes both, complete."""
+
+    page: str
+    notebook: Any  # nbformat.NotebookNode
+    notebook_path: Path
+
+    def write_notebook(self, drawn: dict[str, str] | None = None) -> None:
+        """Write the notebook (atomically), its charts replaced by ``drawn``, if given."""
+        import nbformat
+
+        from kit.reports.export import patch_notebook_charts, temp_path_for
+
+        if drawn:
+            patch_notebook_charts(self.notebook, drawn)
+        tmp = temp_path_for(self.notebook_path)
+        try:
+            nbformat.write(self.notebook, str(tmp))
+            os.replace(tmp, self.notebook_path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -503,9 +534,13 @@ class _Makers:
         self.n_print = 0
         self._threads: list[threading.Thread] = []
         self._jobs: queue.Queue[tuple[ReportJob, str, tuple[Any, ...]] | None] = queue.Queue()
-        self._done: queue.Queue[tuple[ReportJob, str, dict[str, Any]]] = queue.Queue()
+        # executed reports (from the report threads) and printed ones (their Futures)
+        self._done: queue.Queue[tuple[ReportJob, str, dict[str, Any]] | Future[Any]] = queue.Queue()
         self._kernels: list[dict[str, Any]] = []  # every thread's kernel (killed on an abort)
         self._aborted = threading.Event()
+        # reports executed and not yet finished (printing, or waiting for a printer's page): held
+        # in memory, so bounded; a report thread waits for room before it runs one more
+        self._in_flight = threading.Semaphore(IN_FLIGHT)
         self._printer: Future[Any] | None = None
         self._stack = contextlib.ExitStack()
 
@@ -559,6 +594,8 @@ class _Makers:
                 if self._aborted.is_set():  # interrupted: no more reports, no kernel restarted
                     break
                 job, key, args = item
+                if not self._take_slot():
+                    break
                 if start_error:
                     result: dict[str, Any] = {"status": "failed", "error": start_error}
                 else:
@@ -590,34 +627,45 @@ class _Makers:
             )
             self._jobs.put((job, key, args))
         with ThreadPoolExecutor(max(1, self.n_print), thread_name_prefix="kit-print") as printers:
-            printing: list[Future[ReportOutcome]] = []
-            left = len(pending)
-            while left:
-                try:
-                    job, key, result = self._done.get(timeout=1.0)
+            left, printing = len(pending), 0
+            while left or printing:
+                try:  # an executed report (from a report thread) or a printed one (a Future)
+                    item = self._done.get(timeout=1.0)
                 except queue.Empty:
-                    if not any(t.is_alive() for t in self._threads):  # never: each one answers
+                    if left and not any(t.is_alive() for t in self._threads):  # never happens
                         raise RuntimeError("report threads ended early") from None  # dev-text
                     continue
+                if isinstance(item, Future):
+                    printing -= 1
+                    self._finished(finish, item.result())
+                    continue
+                job, key, result = item
                 left -= 1
                 outcome, language, to_draw = _collect(result, job, key)
                 if outcome.status == "made" and self._printer is not None:
-                    printing.append(
-                        printers.submit(
-                            _print_when_open, outcome, language, output_dir, self._printer, to_draw
-                        )
+                    printed = printers.submit(
+                        _print_when_open, outcome, language, output_dir, self._printer, to_draw
                     )
-                else:
-                    if to_draw:  # not printed, so never drawn: no half-made page
-                        Path(to_draw).unlink(missing_ok=True)
-                        outcome.status, outcome.html_path = "failed", ""
-                        outcome.error = "charts: no printer to draw them"
-                    finish(outcome)
-                for done in [p for p in printing if p.done()]:
-                    printing.remove(done)
-                    finish(done.result())
-            for done in as_completed(printing):
-                finish(done.result())
+                    printing += 1
+                    printed.add_done_callback(self._done.put)  # this loop finishes it
+                    continue
+                if to_draw is not None:  # not printed, so never drawn: no half-made page
+                    with contextlib.suppress(OSError):
+                        to_draw.write_notebook()
+                    outcome.status, outcome.html_path = "failed", ""
+                    outcome.error = "charts: no printer to draw them"
+                self._finished(finish, outcome)
+
+    def _finished(self, finish: Callable[[ReportOutcome], None], outcome: ReportOutcome) -> None:
+        self._in_flight.release()  # a report thread may run one more
+        finish(outcome)
+
+    def _take_slot(self) -> bool:
+        """Wait for room to run one more report (False once the run is interrupted)."""
+        while not self._in_flight.acquire(timeout=0.5):
+            if self._aborted.is_set():
+                return False
+        return True
 
 
 def _kill(pid: int | None) -> None:
@@ -646,15 +694,20 @@ def _close_printer(opened: Future[Any]) -> None:
 
 
 def _print_when_open(
-    outcome: ReportOutcome, language: str, output_dir: Path, opened: Future[Any], pending: str
+    outcome: ReportOutcome,
+    language: str,
+    output_dir: Path,
+    opened: Future[Any],
+    pending: Unprinted | None,
 ) -> ReportOutcome:
     try:
         printer = opened.result()
     except Exception as exc:  # noqa: BLE001 - no Chromium: each report says so
-        if pending:
-            Path(pending).unlink(missing_ok=True)
         outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
-        outcome.html_path = "" if pending else outcome.html_path
+        if pending is not None:  # no charts drawn: no page; the notebook is kept
+            outcome.html_path = ""
+            with contextlib.suppress(OSError):
+                pending.write_notebook()
         return outcome
     return _print(outcome, language, output_dir, printer, pending)
 
@@ -718,38 +771,49 @@ def _kernel_params(job: ReportJob, settings: Settings) -> dict[str, Any]:
     return params
 
 
-def _collect(result: dict[str, Any], job: ReportJob, key: str) -> tuple[ReportOutcome, str, str]:
-    """The outcome of an executed report (not yet printed), its language, and the page whose
-    charts the printer is to draw ("" if none)."""
+def _collect(
+    result: dict[str, Any], job: ReportJob, key: str
+) -> tuple[ReportOutcome, str, Unprinted | None]:
+    """The outcome of an executed report (not yet printed), its language, and what the printer
+    is to draw the charts of (None if nothing)."""
     base = {"stem": job.stem, "label": job.label, "kind": job.kind, "key": key}
     res = dict(result)
     language = res.pop("language", "nb")
-    pending = res.pop("pending_html", "")
+    pending = res.pop("unprinted", None)
     known = {f.name for f in fields(ReportOutcome)} - set(base)
     outcome = ReportOutcome(**base, **{k: v for k, v in res.items() if k in known})
     return outcome, language, pending
 
 
 def _print(
-    outcome: ReportOutcome, language: str, output_dir: Path, printer: Any, pending: str = ""
+    outcome: ReportOutcome,
+    language: str,
+    output_dir: Path,
+    printer: Any,
+    pending: Unprinted | None = None,
 ) -> ReportOutcome:
-    """Draw a made report's charts (from its ``pending`` page) and print its PDF, on the
-    printer's pages (any thread). A report whose charts cannot be drawn fails, with no page."""
-    from kit.reports.export import draw_notebook_charts, draw_pending_charts
+    """Draw a made report's charts (``pending``: its page and notebook, then written) and print
+    its PDF, on the printer's pages (any thread). A report whose charts cannot be drawn fails,
+    with no page (its notebook is kept, the charts not drawn)."""
+    from kit.reports.export import draw_pending_charts
 
     pdf_path = output_dir / f"{outcome.stem}.pdf"
     html_path = Path(outcome.html_path)
     t0 = time.perf_counter()
-    if pending:
+    if pending is not None:
+        drawn: dict[str, str] | None = None
         try:
-            page, drawn = draw_pending_charts(Path(pending).read_text(encoding="utf-8"), printer)
+            page, drawn = draw_pending_charts(pending.page, printer)
             atomic_write_text(html_path, page)
-            draw_notebook_charts(Path(outcome.notebook_path), drawn)
         except Exception as exc:  # noqa: BLE001
             outcome.status, outcome.error = "failed", f"charts: {_error_text(exc)}"
             outcome.html_path = ""
-        finally:
-            Path(pending).unlink(missing_ok=True)
+        try:
+            pending.write_notebook(drawn)
+        except OSError as exc:
+            html_path.unlink(missing_ok=True)
+            outcome.status, outcome.error = "failed", _error_text(exc)
+            outcome.html_path = outcome.notebook_path = ""
         outcome.charts_seconds = time.perf_counter() - t0
         outcome.seconds += outcome.charts_seconds
         if outcome.status == "failed":
@@ -774,6 +838,7 @@ def _relative(outcome: ReportOutcome, output_dir: Path) -> ReportOutcome:
 
 
 PDF_PRINTERS = 2  # pages of the one Chromium printing at once; bounded by the workers
+IN_FLIGHT = 8  # reports run and not yet printed, at most (each holds its page and notebook)
 
 
 def _printer(settings: Settings, pages: int = 1) -> Any:

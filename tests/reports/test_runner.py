@@ -60,6 +60,19 @@ def test_good_reports_are_made_and_broken_one_fails_alone(run) -> None:
         assert o.status == "made", o.error
         for name in ("notebook_path", "html_path", "pdf_path"):
             assert (summary.output_dir / getattr(o, name)).is_file()
+        # the kept notebook is written once, complete: its charts drawn (no placeholder left),
+        # each section's text/plain its heading (not the whole HTML a second time)
+        text = (summary.output_dir / o.notebook_path).read_text(encoding="utf-8")
+        assert "kit-chart-pending" not in text
+        assert ("<svg" in text) == (gid in GOOD)  # the small group's results are hidden
+        kept = nbformat.reads(text, as_version=4)
+        plain = [
+            "".join(out["data"]["text/plain"])
+            for c in kept.cells
+            for out in c.get("outputs", [])
+            if "text/plain" in out.get("data", {})
+        ]
+        assert plain and all("<" not in t and len(t) < 200 for t in plain), plain
     assert _outcome(summary, "cohorts/kull-1").status == "made"
 
 
