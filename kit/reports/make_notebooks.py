@@ -20,24 +20,18 @@ from kit.reports.params import (
 )
 from kit.settings import PROJECT_DIR
 
+# Per report kind: the opening call, the sections in chapters (one cell each: every section of a
+# chapter is displayed by that cell, in order), and the setup cell's comment. A cell costs a
+# round trip to the kernel and its bookkeeping (about 10 ms of CPU on each side); chapters, not
+# one cell per section, keep a batch of hundreds of reports near the cost of the sections alone.
 NOTEBOOKS = {
     GroupReportParams: (
         "open_group_report",
         [
-            "cover",
-            "summary",
-            "profile",
-            "how_to_read",
-            "roles",
-            "change",
-            "waves",
-            "disagreement",
-            "distributions",
-            "comments",
-            "exercises",
-            "actions",
-            "decisions",
-            "appendix",
+            ["cover", "summary", "profile", "how_to_read"],  # the essentials, first pages
+            ["roles", "change", "waves"],  # who sees what, and what changed
+            ["disagreement", "distributions", "comments"],  # the answers in detail
+            ["exercises", "actions", "decisions", "appendix"],  # what next; the method
         ],
         "One leadership group's report for one wave:\n"
         "#   papermill notebooks/group_report.ipynb out.ipynb -p group_id <id> "
@@ -45,32 +39,39 @@ NOTEBOOKS = {
     ),
     CohortReportParams: (
         "open_cohort_report",
-        ["cover", "participation", "heatmaps", "side_by_side", "change"],
+        [["cover", "participation"], ["heatmaps", "side_by_side", "change"]],
         "A cohort's groups side by side:\n"
         "#   papermill notebooks/cohort_report.ipynb out.ipynb -p cohort_id <id>",
     ),
     ProgrammeReportParams: (
         "open_programme_report",
-        ["cover", "participation", "heatmaps", "dimensions", "groups"],
+        [["cover", "participation"], ["heatmaps", "dimensions", "groups"]],
         "Every group's change across the programme:\n"
         "#   papermill notebooks/programme_report.ipynb out.ipynb -p waves before,after",
     ),
 }
 
 
+def chapter_source(sections: list[str]) -> str:
+    """The cell that shows one chapter: each section displayed in turn."""
+    calls = "".join(f"    report.{s}(),\n" for s in sections)
+    return f"display(\n{calls})"
+
+
 def build_notebook(cls: type[ReportParams]) -> nbformat.NotebookNode:
-    """The thin notebook for ``cls``: parameters, one call into kit, one cell per section."""
-    opener, sections, doc = NOTEBOOKS[cls]
+    """The thin notebook for ``cls``: parameters, one call into kit, one cell per chapter."""
+    opener, chapters, doc = NOTEBOOKS[cls]
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(parameters_cell_source(cls))
     params.metadata["tags"] = ["parameters"]
     call = ",\n    ".join(f"{f.name}={f.name}" for f in fields(cls))
     setup = nbformat.v4.new_code_cell(
         f"# {doc}\n# Every section comes from kit (kit/reports/layout.py); parameters are "
-        f"validated first.\nfrom kit.reports.notebook_api import {opener}\n\n"
+        f"validated first.\nfrom IPython.display import display\n\n"
+        f"from kit.reports.notebook_api import {opener}\n\n"
         f"report = {opener}(\n    {call},\n)"
     )
-    nb.cells = [params, setup] + [nbformat.v4.new_code_cell(f"report.{s}()") for s in sections]
+    nb.cells = [params, setup] + [nbformat.v4.new_code_cell(chapter_source(c)) for c in chapters]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
