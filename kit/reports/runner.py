@@ -236,6 +236,7 @@ def execute_report(
     meta: dict[str, Any],
     *,
     warm: bool = True,
+    run_language: str = "nb",
 ) -> dict[str, Any]:
     """Run one report with papermill (on the warm kernel if ``warm``) and export its HTML.
 
@@ -318,7 +319,7 @@ def execute_report(
         tmp.unlink(missing_ok=True)
         result.update(
             status="failed",
-            error=f"HTML export: {_error_text(exc)}",
+            error=t("report.run.failed.html", run_language, error=_error_text(exc)),
             seconds=time.perf_counter() - start,
         )
         return result
@@ -586,7 +587,9 @@ class _Makers:
             try:
                 _start_kernel()
             except Exception as exc:  # noqa: BLE001 - each of its reports says so
-                start_error = f"kernel: {_error_text(exc)}"
+                start_error = t(
+                    "report.run.failed.kernel", self.settings.language, error=_error_text(exc)
+                )
             if self._aborted.is_set():  # launched while the run was refused: gone at once
                 _kill(_kernel().get("pid"))
         try:
@@ -600,7 +603,9 @@ class _Makers:
                     result: dict[str, Any] = {"status": "failed", "error": start_error}
                 else:
                     try:
-                        result = execute_report(*args, warm=self.warm)
+                        result = execute_report(
+                            *args, warm=self.warm, run_language=self.settings.language
+                        )
                     except Exception as exc:  # noqa: BLE001 - this report's alone
                         result = {"status": "failed", "error": _error_text(exc)}
                 self._done.put((job, key, result))
@@ -644,7 +649,13 @@ class _Makers:
                 outcome, language, to_draw = _collect(result, job, key)
                 if outcome.status == "made" and self._printer is not None:
                     printed = printers.submit(
-                        _print_when_open, outcome, language, output_dir, self._printer, to_draw
+                        _print_when_open,
+                        outcome,
+                        language,
+                        output_dir,
+                        self._printer,
+                        to_draw,
+                        self.settings.language,
                     )
                     printing += 1
                     printed.add_done_callback(self._done.put)  # this loop finishes it
@@ -653,7 +664,7 @@ class _Makers:
                     with contextlib.suppress(OSError):
                         to_draw.write_notebook()
                     outcome.status, outcome.html_path = "failed", ""
-                    outcome.error = "charts: no printer to draw them"
+                    outcome.error = t("report.run.failed.no_printer", self.settings.language)
                 self._finished(finish, outcome)
 
     def _finished(self, finish: Callable[[ReportOutcome], None], outcome: ReportOutcome) -> None:
@@ -699,17 +710,19 @@ def _print_when_open(
     output_dir: Path,
     opened: Future[Any],
     pending: Unprinted | None,
+    run_language: str = "nb",
 ) -> ReportOutcome:
     try:
         printer = opened.result()
     except Exception as exc:  # noqa: BLE001 - no Chromium: each report says so
-        outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
+        outcome.status = "failed"
+        outcome.error = t("report.run.failed.pdf", run_language, error=_error_text(exc))
         if pending is not None:  # no charts drawn: no page; the notebook is kept
             outcome.html_path = ""
             with contextlib.suppress(OSError):
                 pending.write_notebook()
         return outcome
-    return _print(outcome, language, output_dir, printer, pending)
+    return _print(outcome, language, output_dir, printer, pending, run_language)
 
 
 WARM_CHART = {
@@ -791,6 +804,7 @@ def _print(
     output_dir: Path,
     printer: Any,
     pending: Unprinted | None = None,
+    run_language: str = "nb",
 ) -> ReportOutcome:
     """Draw a made report's charts (``pending``: its page and notebook, then written) and print
     its PDF, on the printer's pages (any thread). A report whose charts cannot be drawn fails,
@@ -806,13 +820,15 @@ def _print(
             page, drawn = draw_pending_charts(pending.page, printer)
             atomic_write_text(html_path, page)
         except Exception as exc:  # noqa: BLE001
-            outcome.status, outcome.error = "failed", f"charts: {_error_text(exc)}"
+            outcome.status = "failed"
+            outcome.error = t("report.run.failed.charts", run_language, error=_error_text(exc))
             outcome.html_path = ""
         try:
             pending.write_notebook(drawn)
         except OSError as exc:
             html_path.unlink(missing_ok=True)
-            outcome.status, outcome.error = "failed", _error_text(exc)
+            outcome.status = "failed"
+            outcome.error = t("report.run.failed.write", run_language, error=_error_text(exc))
             outcome.html_path = outcome.notebook_path = ""
         outcome.charts_seconds = time.perf_counter() - t0
         outcome.seconds += outcome.charts_seconds
@@ -823,7 +839,8 @@ def _print(
         printer.print_pdf(html_path, pdf_path, language=language, title=outcome.title)
         outcome.pdf_path = str(pdf_path)
     except Exception as exc:  # noqa: BLE001
-        outcome.status, outcome.error = "failed", f"PDF: {_error_text(exc)}"
+        outcome.status = "failed"
+        outcome.error = t("report.run.failed.pdf", run_language, error=_error_text(exc))
     outcome.pdf_seconds = time.perf_counter() - t1
     outcome.seconds += outcome.pdf_seconds
     return outcome

@@ -133,8 +133,12 @@ def test_a_chart_the_printer_cannot_draw_fails_its_report_and_leaves_no_page(
 
     html_path = tmp_path / "r.html"
     outcome = ReportOutcome("r", "r", "group", "made", html_path=str(html_path), title="r")
-    outcome = _print(outcome, "nb", tmp_path, printer, unprinted({"mark": "no-such-mark"}))
-    assert outcome.status == "failed" and outcome.error.startswith("charts: ")
+    outcome = _print(outcome, "nb", tmp_path, printer, unprinted({"mark": "no-such-mark"}), "nb")
+    assert outcome.status == "failed"  # said in the run's language (the index's)
+    assert outcome.error.startswith("diagrammene kunne ikke tegnes: "), outcome.error
+    again = ReportOutcome("r", "r", "group", "made", html_path=str(html_path), title="r")
+    again = _print(again, "nb", tmp_path, printer, unprinted({"mark": "no-such-mark"}), "en")
+    assert again.error.startswith("the charts could not be drawn: "), again.error
     assert not html_path.exists() and not (tmp_path / "r.pdf").exists()
     kept = nbformat.read(str(tmp_path / "r.ipynb"), as_version=4)  # kept, as it was executed
     assert charts.PENDING_CLASS in kept.cells[0].outputs[0]["data"]["text/html"]
