@@ -254,7 +254,7 @@ class PdfPrinter:
                 self._drawer = page
         try:
             # one JSON string each way: Playwright checks and converts a structured argument
-            # value by value in Python (80 ms of the main process's CPU for a report's charts)
+            # value by value in Python (70 ms of the main process's CPU for a report's charts)
             drawn = await asyncio.wait_for(
                 self._drawer.evaluate(_DRAW_JS, _strict_json(items)), DRAW_TIMEOUT
             )

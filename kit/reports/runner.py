@@ -256,7 +256,7 @@ def execute_report(
     out_dir = Path(output_dir)
     nb_path = out_dir / f"{stem}.ipynb"
     html_path = out_dir / f"{stem}.html"
-    tmp = temp_path_for(nb_path)
+    tmp = None if warm else temp_path_for(nb_path)  # where papermill writes (cold kernels)
     result: dict[str, Any] = {"notebook_path": str(nb_path)}
     engine_kwargs: dict[str, Any] = {}
     source: Any = notebook_path
@@ -272,7 +272,7 @@ def execute_report(
     try:
         nb = pm.execute_notebook(
             source,
-            None if warm else str(tmp),  # warm: written here, once, not by papermill too
+            None if tmp is None else str(tmp),  # warm: written here, once, not by papermill
             parameters=params,
             progress_bar=False,
             request_save_on_cell_execute=False,
@@ -281,15 +281,15 @@ def execute_report(
         )
     except Exception as exc:  # noqa: BLE001 - any failure is this report's alone
         kept = _LOCAL.executing
-        if kept is None and tmp.exists() and tmp.stat().st_size:
+        if kept is None and tmp is not None and tmp.exists() and tmp.stat().st_size:
             kept = nbformat.read(str(tmp), as_version=4)
         _LOCAL.executing = None
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         if kept is not None:  # with the failing cell marked by papermill
             kept.cells = [c for c in kept.cells if RESET_TAG not in c.metadata.get("tags", [])]
-            nbformat.write(kept, str(tmp))
-            os.replace(tmp, nb_path)
+            _write_notebook(kept, nb_path)
         else:
-            tmp.unlink(missing_ok=True)
             result["notebook_path"] = ""
         for p in (html_path, html_path.with_suffix(".pdf")):
             p.unlink(missing_ok=True)
@@ -316,19 +316,20 @@ def execute_report(
     try:
         html = export_html(nb, title=title, language=language)
     except Exception as exc:  # noqa: BLE001
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         result.update(
             status="failed",
             error=t("report.run.failed.html", run_language, error=_error_text(exc)),
             seconds=time.perf_counter() - start,
         )
         return result
-    if PENDING_PATTERN.search(html):  # the printer draws the charts; then both are written
+    if tmp is not None:
         tmp.unlink(missing_ok=True)
+    if PENDING_PATTERN.search(html):  # the printer draws the charts; then both are written
         result["unprinted"] = Unprinted(html, nb, nb_path)
     else:
-        nbformat.write(nb, str(tmp))
-        os.replace(tmp, nb_path)
+        _write_notebook(nb, nb_path)
         atomic_write_text(html_path, html)
     done = time.perf_counter()
     result.update(
@@ -355,18 +356,21 @@ class Unprinted:
 
     def write_notebook(self, drawn: dict[str, str] | None = None) -> None:
         """Write the notebook (atomically), its charts replaced by ``drawn``, if given."""
-        import nbformat
-
-        from kit.reports.export import patch_notebook_charts, temp_path_for
+        from kit.reports.export import patch_notebook_charts
 
         if drawn:
             patch_notebook_charts(self.notebook, drawn)
-        tmp = temp_path_for(self.notebook_path)
-        try:
-            nbformat.write(self.notebook, str(tmp))
-            os.replace(tmp, self.notebook_path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        _write_notebook(self.notebook, self.notebook_path)
+
+
+def _write_notebook(nb: Any, path: Path) -> None:
+    """``nb`` validated and written as nbformat writes it, atomically."""
+    import nbformat
+
+    from kit.reports.export import atomic_write_text
+
+    text = nbformat.writes(nb)
+    atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 
 def _error_text(exc: BaseException) -> str:
