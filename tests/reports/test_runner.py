@@ -316,3 +316,40 @@ def test_a_warm_kernel_runs_many_reports_on_one_client(tmp_path: Path) -> None:
     # and no report's cells (its parameters among them) go into the user's IPython history
     assert "history False" in (tmp_path / "r0.html").read_text(encoding="utf-8")
     assert counts[1:] == [counts[0]] * 3, f"open files after each report: {counts}"
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_failing_cell_keeps_its_notebook_on_warm_and_cold_kernels(
+    tmp_path: Path, warm: bool
+) -> None:
+    """A warm kernel's notebook is never written by papermill (the runner writes it once); a
+    cold one is. Either way a failing cell leaves the executed notebook, marked, and no temp."""
+    import threading
+
+    from kit.reports import runner
+
+    notebook = tmp_path / "broken.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("1 / 0")]
+    nbformat.write(nb, str(notebook))
+    out = tmp_path / "out"
+    results: list[dict] = []
+
+    def report() -> None:
+        try:
+            results.append(
+                runner.execute_report(str(notebook), str(out), "r", "group", {}, {}, warm=warm)
+            )
+        finally:
+            runner._shutdown_kernel()
+
+    thread = threading.Thread(target=report)
+    thread.start()
+    thread.join(timeout=300)
+    (result,) = results
+    assert result["status"] == "failed" and "ZeroDivisionError" in result["error"]
+    kept = nbformat.read(str(out / "r.ipynb"), as_version=4)
+    assert any(o.get("output_type") == "error" for c in kept.cells for o in c.get("outputs", []))
+    assert not any(runner.RESET_TAG in c.metadata.get("tags", []) for c in kept.cells)
+    assert sorted(p.name for p in out.iterdir()) == ["r.ipynb"]  # no page, no temp file
